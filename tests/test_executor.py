@@ -1,0 +1,81 @@
+import pytest
+
+from mmagent.events import TaskFailed, TaskFinished, TaskProgress, TaskStarted
+from mmagent.executor import Executor
+from mmagent.plan import Plan
+from tests.fakes import fake_registry
+
+
+def run(store, tasks, inputs=None):
+    events = []
+    plan = Plan.model_validate({"tasks": [{"id": i, "tool": t, "args": a} for i, t, a in tasks]})
+    result = Executor(fake_registry(), store).run(plan, inputs or {}, events.append)
+    return result, events
+
+
+def window(events, task_id):
+    start = next(e.ts for e in events if isinstance(e, TaskStarted) and e.task_id == task_id)
+    end = next(e.ts for e in events if isinstance(e, (TaskFinished, TaskFailed))
+               and e.task_id == task_id)
+    return start, end
+
+
+def test_independent_branches_overlap(store):
+    result, events = run(store, [("a", "fake_sleep", {"label": "A", "seconds": 0.4}),
+                                 ("b", "fake_sleep", {"label": "B", "seconds": 0.4})])
+    assert result.ok and result.outputs["a"]["text"] == "A"
+    (a0, a1), (b0, b1) = window(events, "a"), window(events, "b")
+    # Each started before the other finished: they ran at the same time.
+    assert a0 < b1 and b0 < a1
+
+
+def test_dependent_task_starts_after_its_input_and_receives_it(store):
+    result, events = run(store, [("a", "fake_sleep", {"label": "A", "seconds": 0.1}),
+                                 ("b", "fake_sleep", {"label": "$a.text", "after": "$a.text"})])
+    assert result.outputs["b"]["text"] == "A"
+    assert window(events, "a")[1] <= window(events, "b")[0]
+
+
+def test_dataflow_does_not_wait_for_unrelated_slow_branch(store):
+    # slow || (quick -> next): 'next' must start before 'slow' finishes.
+    _, events = run(store, [("slow", "fake_sleep", {"label": "S", "seconds": 0.8}),
+                            ("quick", "fake_sleep", {"label": "Q", "seconds": 0.05}),
+                            ("next", "fake_sleep", {"label": "N", "after": "$quick.text",
+                                                    "seconds": 0.05})])
+    assert window(events, "next")[0] < window(events, "slow")[1]
+
+
+def test_failure_is_isolated_to_its_branch(store):
+    result, events = run(store, [("bad", "fake_fail", {"text": "x"}),
+                                 ("after_bad", "fake_sleep", {"label": "$bad.text"}),
+                                 ("good", "fake_sleep", {"label": "G", "seconds": 0.05})])
+    assert result.outputs["good"]["text"] == "G"
+    assert result.failures["bad"].code == "tool.failed"
+    assert "the fake model crashed" in result.failures["bad"].message
+    assert result.skipped == ["after_bad"]
+    assert any(isinstance(e, TaskFailed) and e.task_id == "bad" for e in events)
+
+
+def test_progress_events_stream_from_tools(store):
+    _, events = run(store, [("a", "fake_sleep", {"label": "A", "seconds": 0.04})])
+    steps = [e.step for e in events if isinstance(e, TaskProgress) and e.task_id == "a"]
+    assert steps == [1, 2, 3, 4]
+
+
+def test_artifacts_cross_tasks_by_reference(store):
+    from PIL import Image
+
+    ref = store.put_image(Image.new("RGB", (7, 5)))
+    result, events = run(store, [("t1", "fake_caption", {"image": "$input.image0"}),
+                                 ("t2", "fake_speak", {"text": "$t1.text"})], {"image0": ref})
+    assert result.outputs["t1"]["text"] == "a 7x5 picture"
+    audio = result.outputs["t2"]["audio"]
+    assert set(audio) >= {"id", "kind", "mime"} and audio["kind"] == "audio"
+    assert store.path(store.get(audio["id"])).suffix == ".wav"
+
+
+@pytest.mark.parametrize("bad_args", [{"label": "x", "seconds": 99}])
+def test_bad_tool_input_fails_the_task_with_a_typed_code(store, bad_args):
+    result, _ = run(store, [("a", "fake_sleep", bad_args)])
+    assert result.failures["a"].code == "tool.bad_input"
+    assert "seconds" in result.failures["a"].message

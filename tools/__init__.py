@@ -1,0 +1,1 @@
+"""Model tools, one module per tool family (installed as ``mmagent.tools``)."""
