@@ -138,12 +138,13 @@ class Agent:
         pc = self.config.planner
         return Planner(self.backend(), self.registry, max_repairs=pc.max_repairs,
                        max_tasks=pc.max_tasks, max_tokens=pc.max_tokens,
-                       constrained=pc.constrained)
+                       constrained=pc.constrained, optional_args=pc.optional_args,
+                       inputs_first=pc.inputs_first, deliver_first=pc.deliver_first)
 
     def backend(self) -> ChatBackend:
         with self._backend_lock:
             if self._backend is None:
-                self._backend = make_backend(self.config.planner)
+                self._backend = make_backend(self.config.planner, self.config.cache_dir)
             return self._backend
 
     # -- internals ---------------------------------------------------------------------------
@@ -199,7 +200,7 @@ class Agent:
                          "an ArtifactRef" + (" or a PIL image" if kind == "image" else ""))
 
 
-def make_backend(pc: PlannerConfig) -> ChatBackend:
+def make_backend(pc: PlannerConfig, cache_dir: Path | None = None) -> ChatBackend:
     """The chat backend ``planner:`` in the config describes."""
     if pc.backend == "openai":
         from .planner.openai_backend import OpenAIChatBackend
@@ -209,4 +210,5 @@ def make_backend(pc: PlannerConfig) -> ChatBackend:
     from .planner.local import LocalChatBackend, smollm2_checkpoint
 
     model, gguf = (smollm2_checkpoint() if pc.model == "smollm2" else (pc.model, pc.gguf_file))
-    return LocalChatBackend(model, gguf_file=gguf, device=pc.device, dtype=pc.dtype)
+    return LocalChatBackend(model, gguf_file=gguf, device=pc.device, dtype=pc.dtype,
+                            cache_dir=cache_dir)

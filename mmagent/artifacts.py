@@ -20,7 +20,7 @@ import json
 import os
 import tempfile
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import Literal
 
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
@@ -123,7 +123,7 @@ class ArtifactStore:
         return self.put_bytes(data, kind, source=str(path))
 
     def put_bytes(self, data: bytes, kind: ArtifactKind, *, source: str = "<bytes>") -> ArtifactRef:
-        """Validate ``data`` as ``kind`` and store it; returns the existing ref if already stored."""
+        """Validate ``data`` as ``kind`` and store it (a no-op if those bytes are stored)."""
         self._check_bytes(len(data), source)
         meta = _PROBES[kind](data, source, self.limits)
         digest = hashlib.sha256(data).hexdigest()

@@ -40,6 +40,9 @@ def _exit_code(e: MMAgentError) -> int:
 def _quiet_libraries() -> None:
     os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+    os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
+    # set before torch loads: spinning OpenMP threads stall each other on small machines
+    os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
     logging.basicConfig(level=logging.WARNING if os.environ.get("MMAGENT_DEBUG") else
                         logging.ERROR, format="%(levelname)s %(name)s: %(message)s")
 
@@ -59,8 +62,11 @@ def run(
     profile: ProfileOpt = None,
 ) -> None:
     """Plan PROMPT with the LLM, run the plan on the tools, print the answer and artifacts."""
+    from transformers.utils import logging as hf_logging
+
     from .agent import Agent
 
+    hf_logging.disable_progress_bar()  # our own events show progress
     agent = Agent(config, profile=profile)
     media = {"images": image or [], "audio": audio or [], "video": video or []}
     if as_json:
@@ -110,12 +116,13 @@ def _show_stream(agent, events) -> bool:
             if progress is not None:
                 progress.stop()
             out.print("\n[bold]Answer[/bold]")
-            out.print(ev.text)
+            out.print(ev.text, soft_wrap=True, markup=False)
             if ev.artifacts:
                 out.print("\n[bold]Artifacts[/bold]")
                 for aid in ev.artifacts:
                     ref = agent.store.get(aid)
-                    out.print(f"  {ref.kind:5} {ref.mime:10} {agent.store.path(ref)}")
+                    out.print(f"  {ref.kind:5} {ref.mime:10} {agent.store.path(ref)}",
+                              soft_wrap=True)
     return failed
 
 

@@ -64,6 +64,12 @@ class PlannerConfig(BaseModel):
     max_tasks: int = Field(6, ge=1, le=32)
     max_tokens: int = Field(400, ge=16, le=8192, description="token budget of one plan")
     constrained: bool = Field(True, description="decode local models under the plan schema")
+    optional_args: bool = Field(True, description="offer tools' optional arguments in the plan "
+                                "schema (small models fill them in needlessly)")
+    inputs_first: bool = Field(False, description="the first task must consume a request "
+                               "input (steers small models)")
+    deliver_first: bool = Field(False, description="ask what kinds of result to deliver in a "
+                                "first call, then constrain the plan to deliver them")
 
 
 class Config(BaseModel):
@@ -88,7 +94,7 @@ class Config(BaseModel):
              profile: str | None = None) -> Config:
         """Read ``path`` (else ``$MMAGENT_CONFIG``, else ``./mmagent.yaml`` if present) over
         the profile's defaults. ``profile`` overrides the file's ``profile`` key."""
-        source = path or os.environ.get("MMAGENT_CONFIG")
+        source = path or os.environ.get("MMAGENT_CONFIG") or None
         if source is None and Path("mmagent.yaml").is_file():
             source = "mmagent.yaml"
         raw: dict[str, Any] = {}
@@ -118,7 +124,8 @@ class Config(BaseModel):
 
 PROFILES: dict[str, dict[str, Any]] = {
     "offline": {
-        "planner": {"backend": "local", "model": "smollm2"},
+        "planner": {"backend": "local", "model": "smollm2", "optional_args": False,
+                    "inputs_first": True, "deliver_first": True},
         "responder": "template",
         "tools": {
             "image_caption": {"checkpoint": "tiny"},

@@ -18,7 +18,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -87,6 +87,9 @@ class Plan(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
+    deliver: list[Literal["text", "image", "audio", "video"]] = Field(
+        default_factory=list, description="kinds of result the user asked for; the planner "
+        "checks that some task produces each media kind listed")
     tasks: list[Task] = Field(default_factory=list)
 
     def task(self, task_id: str) -> Task:

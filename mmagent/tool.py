@@ -159,7 +159,12 @@ class Tool:
         """The checkpoint to pass to ``from_pretrained``: an HF id, a local path, or the tiny
         model built (once, cached on disk) when the checkpoint is ``"tiny"``."""
         if self.checkpoint != TINY:
-            return str(self.checkpoint)
+            ckpt = str(self.checkpoint)
+            if ckpt.startswith(("/", "./", "../", "~")) and not Path(ckpt).expanduser().exists():
+                raise ToolLoadError(f"tool {self.name!r}: got checkpoint {ckpt!r}, which is no "
+                                    "existing directory; expected a local checkpoint or an HF id",
+                                    tool=self.name, checkpoint=ckpt)
+            return ckpt
         target = self.cache_dir / "tiny" / f"{self.name}-v{self.version}"
         if not target.exists():
             target.parent.mkdir(parents=True, exist_ok=True)

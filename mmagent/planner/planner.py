@@ -9,13 +9,14 @@ from dataclasses import dataclass, field
 from pydantic import ValidationError
 
 from ..artifacts import ArtifactRef
-from ..errors import PlanningError, PlanValidationError
+from ..errors import PlanningError
 from ..plan import Plan
 from ..registry import ToolRegistry
+from ..tool import port_type
 from ..validator import collect_errors
 from .backends import ChatBackend, Message
 from .prompt import build_messages, repair_message
-from .schema import plan_schema
+from .schema import deliver_schema, plan_schema
 
 __all__ = ["Planner", "PlanResult"]
 
@@ -26,6 +27,7 @@ logger = logging.getLogger(__name__)
 class PlanResult:
     plan: Plan
     attempts: int
+    llm_calls: int = 0
     prompt_tokens: int = 0
     completion_tokens: int = 0
     rejected: list[list[str]] = field(default_factory=list)
@@ -40,23 +42,36 @@ class Planner:
     """
 
     def __init__(self, backend: ChatBackend, registry: ToolRegistry, *, max_repairs: int = 2,
-                 max_tasks: int = 6, max_tokens: int = 400, constrained: bool = True) -> None:
+                 max_tasks: int = 6, max_tokens: int = 400, constrained: bool = True,
+                 optional_args: bool = True, inputs_first: bool = False,
+                 deliver_first: bool = False) -> None:
         self.backend = backend
         self.registry = registry
         self.max_repairs = max_repairs
         self.max_tasks = max_tasks
         self.max_tokens = max_tokens
         self.constrained = constrained
+        self.optional_args = optional_args
+        self.inputs_first = inputs_first
+        self.deliver_first = deliver_first
 
     def plan(self, request: str, inputs: dict[str, ArtifactRef]) -> PlanResult:
         kinds = {name: ref.kind for name, ref in inputs.items()}
         messages: list[Message] = build_messages(request, inputs, self.registry.cards())
-        schema = plan_schema(self.registry, kinds, self.max_tasks) if self.constrained else None
         result = PlanResult(plan=Plan(), attempts=0)
+        schema = None
+        if self.constrained:
+            # With deliver_first, two calls: first what the user wants back, then a plan whose
+            # shape must deliver it (a small model otherwise stops before the step making it).
+            deliver = self._deliver(messages, result) if self.deliver_first else None
+            schema = plan_schema(self.registry, kinds, self.max_tasks,
+                                 optional_args=self.optional_args,
+                                 inputs_first=self.inputs_first, deliver=deliver)
         for attempt in range(1, self.max_repairs + 2):
             completion = self.backend.complete(messages, json_schema=schema,
                                                max_tokens=self.max_tokens)
             result.attempts = attempt
+            result.llm_calls += 1
             result.prompt_tokens += completion.prompt_tokens
             result.completion_tokens += completion.completion_tokens
             plan, problems = self._check(completion.text, kinds)
@@ -72,6 +87,17 @@ class Planner:
             + "; ".join(result.rejected[-1]), attempts=result.attempts,
             problems=result.rejected[-1])
 
+    def _deliver(self, messages: list[Message], result: PlanResult) -> list[str] | None:
+        completion = self.backend.complete(messages, json_schema=deliver_schema(self.registry),
+                                           max_tokens=32)
+        result.prompt_tokens += completion.prompt_tokens
+        result.completion_tokens += completion.completion_tokens
+        result.llm_calls += 1
+        try:
+            return list(dict.fromkeys(json.loads(completion.text)["deliver"]))
+        except (json.JSONDecodeError, KeyError, TypeError):
+            return None  # then the plan call decides it, unconstrained by it
+
     def _check(self, text: str, kinds: dict[str, str]) -> tuple[Plan | None, list[str]]:
         try:
             data = json.loads(_strip_fences(text))
@@ -85,8 +111,27 @@ class Planner:
                           for err in e.errors()[:5]]
         if not plan.tasks:
             return None, ["the plan has no tasks; expected at least one task"]
-        errors: list[PlanValidationError] = collect_errors(plan, self.registry, kinds)
-        return (None, [e.message for e in errors]) if errors else (plan, [])
+        problems = [e.message for e in collect_errors(plan, self.registry, kinds)]
+        used = {ref.field for t in plan.tasks for _a, ref in t.refs() if ref.is_input}
+        problems += [f"the request's input $input.{name} is not used by any task; expected a "
+                     "plan that works on the inputs the user gave" for name in kinds
+                     if name not in used]
+        problems += self._undelivered(plan)
+        return (None, problems) if problems else (plan, [])
+
+    def _undelivered(self, plan: Plan) -> list[str]:
+        """Media kinds the plan says the user wants but no task produces."""
+        produced = {port_type(f.annotation) for t in plan.tasks if t.tool in self.registry
+                    for f in self.registry.tool_class(t.tool).Output.model_fields.values()}
+        problems = []
+        for kind in dict.fromkeys(plan.deliver):
+            if kind != "text" and kind not in produced:
+                makers = [c["name"] for c in self.registry.cards()
+                          if any(p["type"] == kind for p in c["outputs"].values())]
+                problems.append(f"the plan delivers {kind}, but no task produces {kind}; "
+                                f"expected a task with an {kind} output"
+                                + (f" (e.g. {', '.join(makers)})" if makers else ""))
+        return problems
 
 
 def _strip_fences(text: str) -> str:

@@ -12,17 +12,20 @@ __all__ = ["build_messages", "repair_message", "describe_inputs"]
 
 _RULES = """\
 You are the planner of mmagent. Turn the user's request into a plan: a JSON object
-{"tasks": [...]} where each task is {"id": "t1", "tool": "<tool name>", "args": {...}}.
+{"deliver": [...], "tasks": [...]}. "deliver" lists the kinds of result the user asked for
+(text, image, audio, video). Each task is {"id": "t1", "tool": "<tool name>", "args": {...}}.
 Number tasks t1, t2, t3, ... in order. An argument is either a literal value or a reference:
 "$input.<name>" is an input of the request, "$t<k>.<field>" is an output field of the earlier
 task t<k>. Only wire an output into an input of the same type. Use only the tools listed below,
 and only as many tasks as the request needs. Answer with the JSON object only."""
 
-_EXAMPLE_REQUEST = "Describe this picture and read the description out loud."
-_EXAMPLE_PLAN = {"tasks": [
-    {"id": "t1", "tool": "image_caption", "args": {"image": "$input.image0"}},
-    {"id": "t2", "tool": "text_to_speech", "args": {"text": "$t1.text"}},
-]}
+_CAPTION = {"id": "t1", "tool": "image_caption", "args": {"image": "$input.image0"}}
+_EXAMPLES = [  # (request, plan): worked examples for the two starting tools
+    ("Describe this picture.", {"deliver": ["text"], "tasks": [_CAPTION]}),
+    ("Describe this picture and read the description out loud.", {"deliver": ["text", "audio"],
+                                                                  "tasks": [
+        _CAPTION, {"id": "t2", "tool": "text_to_speech", "args": {"text": "$t1.text"}}]}),
+]
 
 
 def _card_line(card: dict[str, Any]) -> str:
@@ -48,12 +51,14 @@ def build_messages(request: str, inputs: dict[str, ArtifactRef],
     names = {c["name"] for c in cards}
     system = _RULES + "\n\nTools:\n" + "\n".join(_card_line(c) for c in cards)
     messages: list[Message] = [{"role": "system", "content": system}]
-    if {"image_caption", "text_to_speech"} <= names:  # one worked example, when it applies
-        messages += [
-            {"role": "user", "content": f"Request: {_EXAMPLE_REQUEST}\n"
-                                        "Inputs: $input.image0 (image, image/jpeg)"},
-            {"role": "assistant", "content": json.dumps(_EXAMPLE_PLAN)},
-        ]
+    if {"image_caption", "text_to_speech"} <= names:  # worked examples, when they apply
+        for request_text, plan in _EXAMPLES:
+            messages += [
+                {"role": "user", "content": f"Request: {request_text}\n"
+                                            "Inputs: $input.image0 (image, image/jpeg)"},
+                # compact, as constrained decoding writes it
+                {"role": "assistant", "content": json.dumps(plan, separators=(",", ":"))},
+            ]
     messages.append({"role": "user",
                      "content": f"Request: {request}\nInputs: {describe_inputs(inputs)}"})
     return messages

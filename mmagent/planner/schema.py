@@ -15,12 +15,25 @@ from ..registry import ToolRegistry
 from ..tool import port_type
 from ..validator import MEDIA_TYPES
 
-__all__ = ["plan_schema"]
+__all__ = ["plan_schema", "deliver_schema", "MAX_LITERAL"]
+
+KINDS = ("text", "image", "audio", "video")
+MAX_LITERAL = 240
+"""Longest literal string the schema lets a model write into a plan."""
 
 
 def plan_schema(registry: ToolRegistry, inputs: dict[str, str], max_tasks: int = 6,
-                tools: list[str] | None = None) -> dict[str, Any]:
-    """JSON schema for ``{"tasks": [...]}`` over ``tools`` (default: all registered)."""
+                tools: list[str] | None = None, optional_args: bool = True,
+                inputs_first: bool = False, deliver: list[str] | None = None
+                ) -> dict[str, Any]:
+    """JSON schema for ``{"deliver": [...], "tasks": [...]}`` over ``tools`` (default: all).
+
+    With ``optional_args=False`` only required arguments are offered (defaults apply). With
+    ``inputs_first=True`` and media inputs present, the first task must consume one of them:
+    a small model otherwise tends to start from a tool that ignores what the user gave.
+    With ``deliver`` given (decided in an earlier call), it is fixed, and when it names media
+    kinds the plan's last task must produce one of them.
+    """
     names = tools or registry.names()
     outputs: dict[str, set[str]] = {}  # type -> output field names of any candidate tool
     for n in names:
@@ -28,19 +41,57 @@ def plan_schema(registry: ToolRegistry, inputs: dict[str, str], max_tasks: int =
             outputs.setdefault(port_type(field.annotation), set()).add(fname)
     positions = []
     for k in range(1, max_tasks + 1):
-        variants = [v for n in names if (v := _task_schema(registry, n, k, inputs, outputs))]
+        variants = [v for n in names
+                    if (v := _task_schema(registry, n, k, inputs, outputs, optional_args))]
+        if k == 1 and inputs_first and inputs:
+            variants = [v for v in variants if _consumes_input(v)] or variants
         if not variants:
             break
-        positions.append({"anyOf": variants} if len(variants) > 1 else variants[0])
+        positions.append(variants)
+    media = [k for k in (deliver or []) if k != "text"]
+    tasks = {"type": "array", "prefixItems": [_one_of(v) for v in positions], "items": False,
+             "minItems": 1, "maxItems": len(positions)}
+    if media:  # one alternative per plan length, its last task producing a delivered kind
+        lengths = []
+        for n in range(1, len(positions) + 1):
+            last = [v for v in positions[n - 1]
+                    if _produces(registry, v["properties"]["tool"]["const"], media)]
+            if last:
+                lengths.append({"type": "array", "items": False, "minItems": n, "maxItems": n,
+                                "prefixItems": [_one_of(v) for v in positions[:n - 1]]
+                                + [_one_of(last)]})
+        tasks = _one_of(lengths) if lengths else tasks
     return {
         "type": "object",
         "properties": {
-            "tasks": {"type": "array", "prefixItems": positions, "items": False,
-                      "minItems": 1, "maxItems": len(positions)},
+            # first, while the request is fresh: what the user wants back
+            "deliver": ({"const": list(deliver)} if deliver else
+                        deliver_schema(registry, names)["properties"]["deliver"]),
+            "tasks": tasks,
         },
-        "required": ["tasks"],
+        "required": ["deliver", "tasks"],
         "additionalProperties": False,
     }
+
+
+def deliver_schema(registry: ToolRegistry, tools: list[str] | None = None) -> dict[str, Any]:
+    """Only the ``deliver`` decision (the first of two constrained calls): text, and the media
+    kinds some candidate tool can produce."""
+    names = tools or registry.names()
+    kinds = [k for k in KINDS if k == "text" or any(_produces(registry, n, [k]) for n in names)]
+    return {"type": "object",
+            "properties": {"deliver": {"type": "array", "items": {"enum": kinds},
+                                       "minItems": 1, "maxItems": len(kinds)}},
+            "required": ["deliver"], "additionalProperties": False}
+
+
+def _one_of(variants: list[dict[str, Any]]) -> dict[str, Any]:
+    return {"anyOf": variants} if len(variants) > 1 else variants[0]
+
+
+def _produces(registry: ToolRegistry, tool: str, kinds: list[str]) -> bool:
+    return any(port_type(f.annotation) in kinds
+               for f in registry.tool_class(tool).Output.model_fields.values())
 
 
 def _refs(kind: str, k: int, inputs: dict[str, str], outputs: dict[str, set[str]]) -> list[str]:
@@ -50,12 +101,14 @@ def _refs(kind: str, k: int, inputs: dict[str, str], outputs: dict[str, set[str]
 
 
 def _task_schema(registry: ToolRegistry, name: str, k: int, inputs: dict[str, str],
-                 outputs: dict[str, set[str]]) -> dict[str, Any] | None:
+                 outputs: dict[str, set[str]], optional_args: bool) -> dict[str, Any] | None:
     model = registry.tool_class(name).Input
     json_props = model.model_json_schema().get("properties", {})
     props: dict[str, Any] = {}
     required: list[str] = []
     for fname, field in model.model_fields.items():
+        if not field.is_required() and not optional_args:
+            continue
         kind = port_type(field.annotation)
         if kind in MEDIA_TYPES:
             refs = _refs(kind, k, inputs, outputs)
@@ -73,6 +126,8 @@ def _task_schema(registry: ToolRegistry, name: str, k: int, inputs: dict[str, st
             props[fname] = {"type": "array", "items": {"enum": refs}, "minItems": 1}
         else:
             literal = _strip(json_props.get(fname, {}))
+            if literal.get("type") == "string":
+                literal = _literal_string(literal)
             refs = _refs(kind, k, inputs, outputs)
             props[fname] = {"anyOf": [{"enum": refs}, literal]} if refs else literal
         if field.is_required():
@@ -88,6 +143,24 @@ def _task_schema(registry: ToolRegistry, name: str, k: int, inputs: dict[str, st
         "required": ["id", "tool", "args"],
         "additionalProperties": False,
     }
+
+
+def _consumes_input(task_schema: dict[str, Any]) -> bool:
+    args = task_schema["properties"]["args"]
+    for name in args["required"]:
+        prop = args["properties"][name]
+        refs = prop.get("enum") or prop.get("items", {}).get("enum") or []
+        if any(r.startswith("$input.") for r in refs):
+            return True
+    return False
+
+
+def _literal_string(schema: dict[str, Any]) -> dict[str, Any]:
+    """A literal string that cannot pass for a reference (no leading ``$``) and is bounded (a
+    weak model may ramble), as one anchored pattern: llguidance takes a pattern or lengths."""
+    longest = min(schema.get("maxLength", MAX_LITERAL), MAX_LITERAL)
+    shortest = max(schema.get("minLength", 1), 1)
+    return {"type": "string", "pattern": rf"^[^$][\s\S]{{{shortest - 1},{longest - 1}}}$"}
 
 
 def _strip(schema: dict[str, Any]) -> dict[str, Any]:

@@ -17,22 +17,32 @@ GOOD = {"tasks": [{"id": "t1", "tool": "fake_caption", "args": {"image": "$input
 
 
 class Scripted:
-    """A chat backend that replays fixed answers and records what it was sent."""
+    """A chat backend that replays fixed plans and records what it was sent.
 
-    def __init__(self, *answers):
+    The planner's first constrained call asks only what to deliver; it gets ``deliver``.
+    """
+
+    def __init__(self, *answers, deliver=("text",)):
         self.answers = list(answers)
+        self.deliver = list(deliver)
         self.calls = []
+        self.deliver_calls = []
 
     def complete(self, messages, *, json_schema=None, max_tokens=512):
+        if json_schema is not None and "tasks" not in json_schema["properties"]:
+            self.deliver_calls.append(json_schema)
+            return Completion(json.dumps({"deliver": self.deliver}), 10, 3)
         self.calls.append({"messages": messages, "schema": json_schema})
         return Completion(self.answers.pop(0), prompt_tokens=10, completion_tokens=5)
 
 
 def test_valid_plan_first_time():
     backend = Scripted(json.dumps(GOOD))
-    res = Planner(backend, fake_registry()).plan("describe and speak", {"image0": IMAGE})
+    res = Planner(backend, fake_registry(), deliver_first=True).plan("describe and speak",
+                                                                     {"image0": IMAGE})
     assert [t.tool for t in res.plan.tasks] == ["fake_caption", "fake_speak"]
-    assert res.attempts == 1 and res.prompt_tokens == 10
+    assert res.attempts == 1 and res.llm_calls == 2  # what to deliver, then the plan
+    assert res.prompt_tokens == 20 and res.completion_tokens == 8
     prompt = json.dumps(backend.calls[0]["messages"])
     assert "fake_caption" in prompt and "$input.image0 (image, image/png, 8x8)" in prompt
 
@@ -75,8 +85,54 @@ def test_schema_allows_only_earlier_outputs_of_the_right_type():
     # Text fields: a literal, or the text outputs of earlier tasks only.
     speak2 = variant(1, "fake_speak")["properties"]["args"]["properties"]["text"]
     assert speak2["anyOf"][0] == {"enum": ["$t1.text"]}
-    assert speak2["anyOf"][1]["type"] == "string" and speak2["anyOf"][1]["minLength"] == 1
+    # A literal cannot pass for a reference and is bounded (min 1 from the tool's Input).
+    assert speak2["anyOf"][1] == {"type": "string", "pattern": r"^[^$][\s\S]{0,199}$"}
     assert variant(0, "fake_speak")["properties"]["args"]["properties"]["text"]["type"] == "string"
+
+
+def test_delivering_audio_forces_a_plan_ending_in_an_audio_producer():
+    backend = Scripted(json.dumps({"deliver": ["text", "audio"], **GOOD}),
+                       deliver=["text", "audio"])
+    Planner(backend, fake_registry(), deliver_first=True).plan("describe and speak",
+                                                               {"image0": IMAGE})
+    deliver_enum = backend.deliver_calls[0]["properties"]["deliver"]["items"]["enum"]
+    assert deliver_enum == ["text", "audio"]  # no registered tool makes images or video
+    schema = backend.calls[0]["schema"]
+    assert schema["properties"]["deliver"] == {"const": ["text", "audio"]}
+    for alternative in schema["properties"]["tasks"]["anyOf"]:
+        last = alternative["prefixItems"][-1]
+        tools = {v["properties"]["tool"]["const"] for v in last.get("anyOf", [last])}
+        assert tools == {"fake_speak"}, "the last task must produce the audio"
+
+
+def test_plan_that_does_not_deliver_what_it_promised_is_repaired():
+    short = {"deliver": ["text", "audio"], "tasks": GOOD["tasks"][:1]}
+    backend = Scripted(json.dumps(short), json.dumps(GOOD), deliver=["text", "audio"])
+    res = Planner(backend, fake_registry(), constrained=False).plan("x", {"image0": IMAGE})
+    assert res.attempts == 2
+    assert "no task produces audio" in backend.calls[1]["messages"][-1]["content"]
+    assert "fake_speak" in backend.calls[1]["messages"][-1]["content"]
+
+
+def test_plan_ignoring_the_users_input_is_repaired():
+    ignores = {"tasks": [{"id": "t1", "tool": "fake_speak", "args": {"text": "hi"}}]}
+    backend = Scripted(json.dumps(ignores), json.dumps(GOOD))
+    res = Planner(backend, fake_registry()).plan("x", {"image0": IMAGE})
+    assert res.attempts == 2
+    assert "$input.image0 is not used" in backend.calls[1]["messages"][-1]["content"]
+
+
+def test_inputs_first_restricts_the_first_task_to_input_consumers():
+    schema = plan_schema(fake_registry(), {"image0": "image"}, max_tasks=2, inputs_first=True)
+    first = schema["properties"]["tasks"]["prefixItems"][0]
+    assert first["properties"]["tool"]["const"] == "fake_caption"
+
+
+def test_schema_can_offer_only_required_arguments():
+    schema = plan_schema(fake_registry(), {}, max_tasks=1, optional_args=False)
+    sleep = [v for v in schema["properties"]["tasks"]["prefixItems"][0]["anyOf"]
+             if v["properties"]["tool"]["const"] == "fake_sleep"][0]
+    assert list(sleep["properties"]["args"]["properties"]) == ["label"]
 
 
 def test_schema_leaves_out_tools_whose_inputs_cannot_exist_yet():

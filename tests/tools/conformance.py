@@ -1,0 +1,110 @@
+"""The checks every tool passes. A tool's test class inherits :class:`ToolConformance`.
+
+Subclasses set ``tool_cls`` (and ``tool_kwargs``, default: the tiny checkpoint), implement
+``make_inputs(store)`` returning three distinct valid argument dicts, and list ``bad_inputs``
+as ``(args, argument name the error must name)`` pairs.
+"""
+
+from __future__ import annotations
+
+import io
+from typing import Any, ClassVar
+
+import pytest
+import soundfile as sf
+from PIL import Image
+
+from mmagent.artifacts import ArtifactRef, ArtifactStore
+from mmagent.errors import ToolInputError
+from mmagent.registry import ToolRegistry
+from mmagent.tool import Tool, ToolContext
+
+KNOWN_TYPES = {"image", "audio", "video", "text", "integer", "number", "boolean"}
+
+
+class ToolConformance:
+    tool_cls: ClassVar[type[Tool]]
+    tool_kwargs: ClassVar[dict[str, Any]] = {"checkpoint": "tiny"}
+    deterministic: ClassVar[bool] = True
+    bad_inputs: ClassVar[list[tuple[dict[str, Any], str]]] = []
+
+    def make_inputs(self, store: ArtifactStore) -> list[dict[str, Any]]:
+        raise NotImplementedError
+
+    @pytest.fixture(scope="class")
+    def tool(self) -> Tool:
+        t = self.tool_cls(**self.tool_kwargs)
+        t.ensure_loaded()
+        return t
+
+    @pytest.fixture
+    def ctx(self, store) -> ToolContext:
+        return ToolContext(store)
+
+    # -- declaration ---------------------------------------------------------------------------
+
+    def test_card_declares_typed_described_ports(self):
+        card = self.tool_cls.card()
+        assert card["name"] == self.tool_cls.name and card["description"].strip()
+        for side in ("inputs", "outputs"):
+            assert card[side], f"{side} must not be empty"
+            for port, spec in card[side].items():
+                base = spec["type"].removeprefix("list[").removesuffix("]")
+                assert base in KNOWN_TYPES, f"{side}.{port} has untyped {spec['type']!r}"
+                assert spec["description"]
+
+    def test_registered_through_entry_points(self):
+        assert self.tool_cls.name in ToolRegistry.discover().names()
+
+    def test_declares_a_default_checkpoint_and_resources(self):
+        assert self.tool_cls.default_checkpoint
+        assert self.tool_cls.resources.num_cpus >= 0
+
+    # -- behaviour -----------------------------------------------------------------------------
+
+    def test_input_output_json_round_trip(self, tool, ctx, store):
+        args = self.make_inputs(store)[0]
+        inp = tool.parse_input(args)
+        assert type(inp).model_validate_json(inp.model_dump_json()) == inp
+        out = tool.run([inp], ctx)[0]
+        assert type(out).model_validate_json(out.model_dump_json()) == out
+
+    def test_bad_inputs_rejected_naming_the_argument(self, tool):
+        for args, arg in self.bad_inputs:
+            with pytest.raises(ToolInputError) as e:
+                tool.parse_input(args)
+            assert e.value.details["arg"].split(".")[0] == arg, (args, e.value)
+
+    def test_batch_of_three_equals_three_single_calls(self, tool, ctx, store):
+        if not self.deterministic:
+            pytest.skip(f"{self.tool_cls.name} is stochastic without a seed argument")
+        inputs = [tool.parse_input(a) for a in self.make_inputs(store)]
+        assert len(inputs) == 3
+        batched = tool.run(inputs, ctx)
+        singles = [tool.run([i], ctx)[0] for i in inputs]
+        assert [o.model_dump() for o in batched] == [o.model_dump() for o in singles]
+
+    def test_outputs_are_of_the_declared_kind(self, tool, ctx, store):
+        inp = tool.parse_input(self.make_inputs(store)[0])
+        out = tool.run([inp], ctx)[0]
+        for fname in type(out).model_fields:
+            value = getattr(out, fname)
+            for ref in value if isinstance(value, list) else [value]:
+                if isinstance(ref, ArtifactRef):
+                    check_artifact(store, ref, out)
+
+
+def check_artifact(store: ArtifactStore, ref: ArtifactRef, out: Any) -> None:
+    data = store.read_bytes(ref)
+    if ref.kind == "image":
+        with Image.open(io.BytesIO(data)) as im:
+            im.load()
+            assert im.size == (ref.width, ref.height)
+    elif ref.kind == "audio":
+        info = sf.info(io.BytesIO(data))
+        assert info.frames > 0
+        declared = getattr(out, "sample_rate", None)
+        if declared is not None:
+            assert info.samplerate == declared
+    elif ref.kind == "video":
+        assert ref.frames is None or ref.frames > 0
