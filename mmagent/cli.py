@@ -41,6 +41,7 @@ def _quiet_libraries() -> None:
     os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
     os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
+    os.environ.setdefault("TQDM_DISABLE", "1")  # e.g. transformers' GGUF conversion bar
     # set before torch loads: spinning OpenMP threads stall each other on small machines
     os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
     logging.basicConfig(level=logging.WARNING if os.environ.get("MMAGENT_DEBUG") else
@@ -87,7 +88,7 @@ def _show_stream(agent, events) -> bool:
     out.print("[dim]planning...[/dim]")
     for ev in events:
         if ev.type == "plan":
-            table = Table(title=f"Plan ({ev.attempts} planner call(s))", title_justify="left")
+            table = Table(title=f"Plan (attempt {ev.attempts})", title_justify="left")
             for col in ("task", "tool", "args"):
                 table.add_column(col)
             for t in ev.plan.tasks:

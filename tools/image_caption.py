@@ -151,7 +151,8 @@ class ImageCaption(Tool):
             BlipProcessor,
         )
 
-        tokenizer = BertTokenizer().train_new_from_iterator(_TINY_CORPUS, vocab_size=300)
+        tokenizer = BertTokenizer().train_new_from_iterator(_TINY_CORPUS, vocab_size=300,
+                                                            show_progress=False)
         tokenizer.add_special_tokens({"bos_token": "[DEC]"})  # as the real checkpoint names it
         image_processor = BlipImageProcessorPil(size={"height": 32, "width": 32})
         # initializer_range 0.1 (not 0.02): at the default scale the random decoder ignores the
