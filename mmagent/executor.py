@@ -56,6 +56,8 @@ class Executor:
 
     def __init__(self, registry: ToolRegistry, store: ArtifactStore,
                  max_concurrency: int = 8) -> None:
+        if max_concurrency < 1:
+            raise ValueError(f"got max_concurrency={max_concurrency}; expected at least 1")
         self.registry = registry
         self.store = store
         self.max_concurrency = max_concurrency
@@ -64,8 +66,10 @@ class Executor:
             run_id: str | None = None) -> ExecutionResult:
         emit = emit or (lambda _e: None)
         workflow = self._compile(plan, emit)
+        # The entrypoint bounds concurrency itself; LangGraph's own bound (which also counts
+        # the waiting entrypoint, and deadlocks when that leaves no slot) gets headroom.
         config = {"configurable": {"thread_id": run_id or uuid.uuid4().hex},
-                  "max_concurrency": self.max_concurrency}
+                  "max_concurrency": self.max_concurrency + 2}
         values = {name: ref.model_dump(mode="json") for name, ref in inputs.items()}
         raw = workflow.invoke({"inputs": values}, config)
         result = ExecutionResult()
@@ -78,7 +82,7 @@ class Executor:
         return result
 
     def _compile(self, plan: Plan, emit: Emit):
-        registry, store = self.registry, self.store
+        registry, store, limit = self.registry, self.store, self.max_concurrency
         deps = {t.id: plan.dependencies(t.id) for t in plan.tasks}
 
         @task
@@ -119,7 +123,7 @@ class Executor:
                     if any(d in skipped or _ERROR_KEY in done.get(d, {}) for d in deps[task_id]):
                         pending.remove(task_id)
                         skipped.append(task_id)
-                    elif deps[task_id] <= done.keys():
+                    elif deps[task_id] <= done.keys() and len(running) < limit:
                         pending.remove(task_id)
                         args = _resolve(plan.task(task_id).args, inputs, done)
                         running[run_tool(task_id, args)] = task_id

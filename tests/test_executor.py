@@ -45,6 +45,16 @@ def test_dataflow_does_not_wait_for_unrelated_slow_branch(store):
     assert window(events, "next")[0] < window(events, "slow")[1]
 
 
+def test_max_concurrency_one_runs_tasks_one_at_a_time(store):
+    plan = Plan.model_validate({"tasks": [
+        {"id": i, "tool": "fake_sleep", "args": {"label": i, "seconds": 0.1}} for i in "abc"]})
+    events = []
+    result = Executor(fake_registry(), store, max_concurrency=1).run(plan, {}, events.append)
+    assert result.ok
+    spans = sorted(window(events, t) for t in "abc")
+    assert all(end <= nxt for (_, end), (nxt, _) in zip(spans, spans[1:], strict=False))
+
+
 def test_failure_is_isolated_to_its_branch(store):
     result, events = run(store, [("bad", "fake_fail", {"text": "x"}),
                                  ("after_bad", "fake_sleep", {"label": "$bad.text"}),
