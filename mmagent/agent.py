@@ -135,11 +135,7 @@ class Agent:
         return self.planner().plan(prompt, inputs).plan
 
     def planner(self) -> Planner:
-        pc = self.config.planner
-        return Planner(self.backend(), self.registry, max_repairs=pc.max_repairs,
-                       max_tasks=pc.max_tasks, max_tokens=pc.max_tokens,
-                       constrained=pc.constrained, optional_args=pc.optional_args,
-                       inputs_first=pc.inputs_first, deliver_first=pc.deliver_first)
+        return Planner.from_config(self.backend(), self.registry, self.config.planner)
 
     def backend(self) -> ChatBackend:
         with self._backend_lock:

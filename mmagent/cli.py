@@ -158,6 +158,54 @@ def tools(
     out.print(table)
 
 
+eval_app = typer.Typer(no_args_is_help=True, help="Evaluate the planner on benchmarks.")
+app.add_typer(eval_app, name="eval")
+
+
+@eval_app.command("taskbench")
+def eval_taskbench(
+    data: Annotated[Path, typer.Option("--data", help="a TaskBench domain folder (tool_desc.json, "
+                                       "data.json, user_requests.json)")],
+    limit: Annotated[int | None, typer.Option(help="plan only the first N samples")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="print one JSON object and nothing "
+                                          "else")] = False,
+    config: ConfigOpt = None,
+    profile: ProfileOpt = None,
+) -> None:
+    """Plan TaskBench requests with the configured planner and score the plans (no tool runs)."""
+    from .agent import make_backend
+    from .config import Config
+    from .eval.taskbench import evaluate_taskbench, load_taskbench
+
+    cfg = Config.load(config, profile=profile)
+    bench = load_taskbench(data)
+    backend = make_backend(cfg.planner, cfg.cache_dir)
+    total = min(limit, len(bench.samples)) if limit else len(bench.samples)
+
+    def progress(r) -> None:
+        if not as_json:
+            mark = "[green]✓[/green]" if r.valid else "[red]✗[/red]"
+            err.print(f"{mark} {r.id} ({r.type}) {r.seconds:.1f}s: "
+                      f"{' -> '.join(n['task'] for n in r.prediction) or 'no valid plan'}")
+
+    if not as_json:
+        err.print(f"[dim]planning {total} TaskBench requests from {data}...[/dim]")
+    report = evaluate_taskbench(bench, backend, cfg.planner, limit=limit, on_sample=progress)
+    if as_json:
+        print(json.dumps(report.model_dump(mode="json"), indent=2))
+        return
+    table = Table(title=f"TaskBench {data.name} ({report.count} requests)", title_justify="left")
+    for col in ("split", "count", "n-F1", "e-F1", "t-F1", "v-F1", "valid"):
+        table.add_column(col, justify="left" if col == "split" else "right")
+    rows = [("all", report)] + list(report.by_type.items())
+    for name, r in rows:
+        table.add_row(name, str(r.count), *(f"{v:.2f}" for v in (r.n_f1, r.e_f1, r.t_f1, r.v_f1)),
+                      f"{r.valid_rate:.0%}")
+    out.print(table)
+    out.print(f"LLM calls per request: {report.llm_calls_per_request:.2f}; tokens per request: "
+              f"{report.tokens_per_request:.0f}")
+
+
 def main() -> None:
     _quiet_libraries()
     try:

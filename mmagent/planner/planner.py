@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import logging
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from pydantic import ValidationError
 
@@ -17,6 +18,9 @@ from ..validator import collect_errors
 from .backends import ChatBackend, Message
 from .prompt import build_messages, repair_message
 from .schema import deliver_schema, plan_schema
+
+if TYPE_CHECKING:
+    from ..config import PlannerConfig
 
 __all__ = ["Planner", "PlanResult"]
 
@@ -54,6 +58,15 @@ class Planner:
         self.optional_args = optional_args
         self.inputs_first = inputs_first
         self.deliver_first = deliver_first
+
+    @classmethod
+    def from_config(cls, backend: ChatBackend, registry: ToolRegistry, pc: PlannerConfig
+                    ) -> Planner:
+        """A planner with the settings of ``planner:`` in ``mmagent.yaml``."""
+        return cls(backend, registry, max_repairs=pc.max_repairs, max_tasks=pc.max_tasks,
+                   max_tokens=pc.max_tokens, constrained=pc.constrained,
+                   optional_args=pc.optional_args, inputs_first=pc.inputs_first,
+                   deliver_first=pc.deliver_first)
 
     def plan(self, request: str, inputs: dict[str, ArtifactRef]) -> PlanResult:
         kinds = {name: ref.kind for name, ref in inputs.items()}
