@@ -24,7 +24,10 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from .errors import CycleError
 
-__all__ = ["Task", "Plan", "Ref", "parse_ref", "iter_refs", "TASK_ID_PATTERN"]
+__all__ = ["Task", "Plan", "ResultKind", "Ref", "parse_ref", "iter_refs", "TASK_ID_PATTERN"]
+
+ResultKind = Literal["text", "image", "audio", "video"]
+"""What a plan can deliver to the user."""
 
 TASK_ID_PATTERN = r"^[A-Za-z_][A-Za-z0-9_]*$"
 _REF_RE = re.compile(r"^\$([A-Za-z_][A-Za-z0-9_]*)\.([A-Za-z_][A-Za-z0-9_]*)$")
@@ -87,7 +90,7 @@ class Plan(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    deliver: list[Literal["text", "image", "audio", "video"]] = Field(
+    deliver: list[ResultKind] = Field(
         default_factory=list, description="kinds of result the user asked for; the planner "
         "checks that some task produces each media kind listed")
     tasks: list[Task] = Field(default_factory=list)

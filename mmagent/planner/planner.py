@@ -13,11 +13,10 @@ from ..artifacts import ArtifactRef
 from ..errors import PlanningError
 from ..plan import Plan
 from ..registry import ToolRegistry
-from ..tool import port_type
 from ..validator import collect_errors
 from .backends import ChatBackend, Message
 from .prompt import build_messages, repair_message
-from .schema import deliver_schema, plan_schema
+from .schema import deliver_schema, plan_schema, produces
 
 if TYPE_CHECKING:
     from ..config import PlannerConfig
@@ -134,13 +133,11 @@ class Planner:
 
     def _undelivered(self, plan: Plan) -> list[str]:
         """Media kinds the plan says the user wants but no task produces."""
-        produced = {port_type(f.annotation) for t in plan.tasks if t.tool in self.registry
-                    for f in self.registry.tool_class(t.tool).Output.model_fields.values()}
+        tools = [t.tool for t in plan.tasks if t.tool in self.registry]
         problems = []
         for kind in dict.fromkeys(plan.deliver):
-            if kind != "text" and kind not in produced:
-                makers = [c["name"] for c in self.registry.cards()
-                          if any(p["type"] == kind for p in c["outputs"].values())]
+            if kind != "text" and not any(produces(self.registry, t, [kind]) for t in tools):
+                makers = [n for n in self.registry.names() if produces(self.registry, n, [kind])]
                 problems.append(f"the plan delivers {kind}, but no task produces {kind}; "
                                 f"expected a task with an {kind} output"
                                 + (f" (e.g. {', '.join(makers)})" if makers else ""))

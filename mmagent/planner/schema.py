@@ -9,15 +9,17 @@ may ignore the schema).
 
 from __future__ import annotations
 
+import typing
 from typing import Any
 
+from ..plan import ResultKind
 from ..registry import ToolRegistry
 from ..tool import port_type
 from ..validator import MEDIA_TYPES
 
-__all__ = ["plan_schema", "deliver_schema", "MAX_LITERAL"]
+__all__ = ["plan_schema", "deliver_schema", "produces", "MAX_LITERAL"]
 
-KINDS = ("text", "image", "audio", "video")
+KINDS: tuple[str, ...] = typing.get_args(ResultKind)
 MAX_LITERAL = 240
 """Longest literal string the schema lets a model write into a plan."""
 
@@ -55,7 +57,7 @@ def plan_schema(registry: ToolRegistry, inputs: dict[str, str], max_tasks: int =
         lengths = []
         for n in range(1, len(positions) + 1):
             last = [v for v in positions[n - 1]
-                    if _produces(registry, v["properties"]["tool"]["const"], media)]
+                    if produces(registry, v["properties"]["tool"]["const"], media)]
             if last:
                 lengths.append({"type": "array", "items": False, "minItems": n, "maxItems": n,
                                 "prefixItems": [_one_of(v) for v in positions[:n - 1]]
@@ -78,7 +80,7 @@ def deliver_schema(registry: ToolRegistry, tools: list[str] | None = None) -> di
     """Only the ``deliver`` decision (the first of two constrained calls): text, and the media
     kinds some candidate tool can produce."""
     names = tools or registry.names()
-    kinds = [k for k in KINDS if k == "text" or any(_produces(registry, n, [k]) for n in names)]
+    kinds = [k for k in KINDS if k == "text" or any(produces(registry, n, [k]) for n in names)]
     return {"type": "object",
             "properties": {"deliver": {"type": "array", "items": {"enum": kinds},
                                        "minItems": 1, "maxItems": len(kinds)}},
@@ -89,7 +91,8 @@ def _one_of(variants: list[dict[str, Any]]) -> dict[str, Any]:
     return {"anyOf": variants} if len(variants) > 1 else variants[0]
 
 
-def _produces(registry: ToolRegistry, tool: str, kinds: list[str]) -> bool:
+def produces(registry: ToolRegistry, tool: str, kinds: list[str]) -> bool:
+    """Whether ``tool`` has an output of one of ``kinds``."""
     return any(port_type(f.annotation) in kinds
                for f in registry.tool_class(tool).Output.model_fields.values())
 
