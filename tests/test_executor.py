@@ -89,3 +89,15 @@ def test_bad_tool_input_fails_the_task_with_a_typed_code(store, bad_args):
     result, _ = run(store, [("a", "fake_sleep", bad_args)])
     assert result.failures["a"].code == "tool.bad_input"
     assert "seconds" in result.failures["a"].message
+
+
+def test_completed_tasks_are_not_run_again_and_feed_their_dependents(store):
+    tasks = [("a", "fake_caption", {"image": "$input.image0"}),
+             ("b", "fake_speak", {"text": "$a.text"})]
+    plan = Plan.model_validate({"tasks": [{"id": i, "tool": t, "args": a} for i, t, a in tasks]})
+    events = []
+    result = Executor(fake_registry(), store).run(
+        plan, {}, events.append, completed={"a": {"text": "kept from before"}})
+    assert [e.task_id for e in events if isinstance(e, TaskStarted)] == ["b"]
+    assert result.outputs["a"] == {"text": "kept from before"}
+    assert result.outputs["b"]["audio"]["kind"] == "audio"
