@@ -54,6 +54,7 @@ class ArtifactRef(BaseModel):
     sample_rate: int | None = Field(None, description="Hz (audio)")
     duration_s: float | None = Field(None, description="seconds (audio, video)")
     frames: int | None = Field(None, description="frame count (video)")
+    fps: float | None = Field(None, description="frames per second (video)")
 
     @property
     def uri(self) -> str:
@@ -150,6 +151,12 @@ class ArtifactStore:
         sf.write(buf, np.asarray(samples, dtype=np.float32), int(sample_rate), format="WAV",
                  subtype="PCM_16")
         return self.put_bytes(buf.getvalue(), "audio")  # type: ignore[return-value]
+
+    def put_video(self, frames, fps: float) -> VideoRef:
+        """Store RGB frames (PIL images or ``(h, w, 3)`` arrays) as an H.264 MP4 at ``fps``."""
+        from .media import write_mp4
+
+        return self.put_bytes(write_mp4(frames, fps), "video")  # type: ignore[return-value]
 
     # -- reading ------------------------------------------------------------------------------
 
@@ -280,7 +287,32 @@ def _probe_video(data: bytes, source: str, limits: MediaLimits) -> dict:
     else:
         raise InvalidMediaError(f"{source} is not a recognised video container; expected MP4, "
                                 "WebM, GIF or AVI", source=source)
-    return {"mime": mime}
+    meta = _decode_video(data, source, limits, mime)
+    return {"mime": mime, **meta}
+
+
+def _decode_video(data: bytes, source: str, limits: MediaLimits, mime: str) -> dict:
+    """Decode the first frame, check the duration, count the frames (ffmpeg, no re-encode)."""
+    from .media import MediaDecodeError, _TooLong, probe_video
+
+    with tempfile.TemporaryDirectory(prefix="mmagent-probe-") as tmp:
+        path = Path(tmp) / ("video" + _EXT[mime])
+        path.write_bytes(data)
+        try:
+            info = probe_video(path, max_seconds=limits.max_video_seconds)
+        except _TooLong as e:
+            raise MediaLimitError(
+                f"got {e.seconds:.1f} s of video in {source}; expected at most "
+                f"{limits.max_video_seconds:g} s (limits.max_video_seconds)", source=source) from e
+        except MediaDecodeError as e:
+            raise InvalidMediaError(f"{source} does not decode as video ({e}); expected MP4, "
+                                    "WebM, GIF or AVI", source=source) from e
+    if info.width * info.height > limits.max_image_pixels:
+        raise MediaLimitError(
+            f"got {info.width}x{info.height} video frames in {source}; expected at most "
+            f"{limits.max_image_pixels} pixels (limits.max_image_pixels)", source=source)
+    return {"width": info.width, "height": info.height, "frames": info.frames,
+            "fps": info.fps, "duration_s": info.duration_s}
 
 
 _PROBES = {"image": _probe_image, "audio": _probe_audio, "video": _probe_video}

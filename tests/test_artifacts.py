@@ -72,10 +72,25 @@ def test_audio_that_is_not_audio_is_refused(store):
 
 
 def test_video_container_is_recognised_or_refused(store):
-    ref = store.put_bytes(b"\0\0\0\x18ftypmp42" + b"\0" * 100, "video")
+    frames = [np.full((16, 24, 3), 30 * i, np.uint8) for i in range(5)]
+    ref = store.put_video(frames, fps=10)
     assert ref.mime == "video/mp4" and store.path(ref).suffix == ".mp4"
+    assert (ref.width, ref.height, ref.frames, ref.fps, ref.duration_s) == (24, 16, 5, 10.0, 0.5)
+    assert store.put_file(store.path(ref), "video") == ref
     with pytest.raises(InvalidMediaError, match="not a recognised video container"):
         store.put_bytes(b"hello world, not a video", "video")
+    # an MP4 header over garbage is refused too: the store decodes a frame on the way in
+    with pytest.raises(InvalidMediaError, match="does not decode as video"):
+        store.put_bytes(b"\0\0\0\x18ftypmp42" + b"\0" * 100, "video")
+    assert stored_files(store) == sorted([ref.id + ".json", ref.id + ".mp4"])
+
+
+def test_video_longer_than_the_limit_is_refused(tmp_path):
+    store = ArtifactStore(tmp_path / "s", MediaLimits(max_video_seconds=1.0))
+    frames = [np.zeros((16, 16, 3), np.uint8)] * 12
+    assert store.put_video(frames, fps=12).duration_s == 1.0
+    with pytest.raises(MediaLimitError, match=r"got 2\.0 s of video .* at most 1 s"):
+        store.put_video(frames, fps=6)
 
 
 def test_unknown_artifact_id(store):
