@@ -1,0 +1,224 @@
+"""Text-to-video with AnimateDiff (diffusers ``AnimateDiffPipeline`` and a ``MotionAdapter``).
+
+AnimateDiff adds motion modules to a Stable Diffusion 1.5 checkpoint. The tool's checkpoint is
+that base model (default ``emilianJR/epiCRealism``, the one diffusers' AnimateDiff guide uses);
+the motion adapter is the option ``motion_adapter`` (default
+``guoyww/animatediff-motion-adapter-v1-5-2``) or, for a local checkpoint, its
+``motion_adapter/`` folder. With a first ``image``, the still is turned into a clip of that
+picture and animated by ``AnimateDiffVideoToVideoPipeline`` (the same components): ``strength``
+says how far the frames may move away from it.
+
+The video is an H.264/yuv420p MP4 (plays in browsers); ``preview`` is an animated GIF of the
+same frames. Deterministic given ``seed`` (one CPU generator per row).
+
+>>> import tempfile
+>>> from mmagent.artifacts import ArtifactStore
+>>> from mmagent.tool import ToolContext
+>>> tool = VideoGenerate(checkpoint="tiny", device="cpu")
+>>> tool.ensure_loaded()
+>>> store = ArtifactStore(tempfile.mkdtemp())
+>>> args = {"prompt": "waves on a beach", "width": 32, "height": 32, "frames": 4, "steps": 2}
+>>> out = tool.run([tool.parse_input(args)], ToolContext(store))[0]
+>>> (out.video.mime, out.video.frames, out.preview.mime, out.frames)
+('video/mp4', 4, 'image/gif', 4)
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
+
+from mmagent.artifacts import ImageRef, VideoRef
+from mmagent.errors import ToolInputError
+from mmagent.media import write_gif
+from mmagent.tool import Resources, ToolContext
+
+from ._diffusers import (
+    MAX_SEED,
+    DiffusersTool,
+    StepProgress,
+    check_pixels,
+    group_rows,
+    save_tiny_sd,
+    seeded_generators,
+)
+
+__all__ = ["VideoGenerate"]
+
+logger = logging.getLogger(__name__)
+
+MAX_PIXELS = 768 * 768
+MAX_FRAMES = 32  # AnimateDiff's motion modules attend over at most 32 positions
+_ADAPTER = "guoyww/animatediff-motion-adapter-v1-5-2"
+
+
+class VideoGenerate(DiffusersTool):
+    """Make a short video clip from a prompt, optionally starting from an image (AnimateDiff).
+
+    >>> VideoGenerate.card()["outputs"]["preview"]["type"]
+    'image'
+    """
+
+    name = "video_generate"
+    description = (
+        "Generates a short video clip (MP4, with an animated GIF preview) from a text prompt, "
+        "optionally animating a given first image. Optional number of frames, frames per "
+        "second, size, steps and seed."
+    )
+    default_checkpoint = "emilianJR/epiCRealism"
+    # SD 1.5 (~1.07B parameters) plus the motion adapter (~0.45B): 3 GB in fp16; two UNet passes
+    # per step over 16 frames of 512x512 latents take most of the rest.
+    resources = Resources(num_gpus=0.5, num_cpus=1.0, gpu_memory_gb=10.0)
+    defaults = {"width": 512, "height": 512, "frames": 16, "fps": 8, "steps": 25,
+                "guidance": 7.5}
+    tiny_defaults = {"width": 32, "height": 32, "frames": 8, "steps": 2}
+
+    class Input(BaseModel):
+        model_config = ConfigDict(extra="forbid")
+
+        prompt: str = Field(min_length=1, max_length=1000, description="what the video shows")
+        negative_prompt: str | None = Field(
+            None, max_length=1000, description="what the video should not show")
+        image: ImageRef | None = Field(
+            None, description="a first image to animate; None to start from the prompt alone")
+        frames: int | None = Field(None, ge=2, le=MAX_FRAMES, description="number of frames; "
+                                   "None for the tool's default (16)")
+        fps: int | None = Field(None, ge=1, le=30, description="frames per second of the "
+                                "video; None for the tool's default (8)")
+        width: int | None = Field(None, ge=16, le=1024, multiple_of=8,
+                                  description="frame width in pixels, a multiple of 8; None "
+                                  "for the tool's default (512)")
+        height: int | None = Field(None, ge=16, le=1024, multiple_of=8,
+                                   description="frame height in pixels, a multiple of 8; None "
+                                   "for the tool's default (512)")
+        steps: int | None = Field(None, ge=1, le=100, description="denoising steps; None for "
+                                  "the tool's default (25)")
+        guidance: float | None = Field(None, ge=0.0, le=30.0, description="classifier-free "
+                                       "guidance scale; None for the tool's default (7.5)")
+        strength: float = Field(0.8, gt=0.0, le=1.0, description="with an image: how far the "
+                                "frames may move away from it (1 ignores it)")
+        seed: int = Field(0, ge=0, le=MAX_SEED, description="random seed; the same seed and "
+                          "arguments give the same video")
+
+        @field_validator("height")
+        @classmethod
+        def _area(cls, height: int | None, info: ValidationInfo) -> int | None:
+            width = info.data.get("width")
+            if height is not None and width is not None and width * height > MAX_PIXELS:
+                raise ValueError(f"got {width}x{height} ({width * height} pixels); expected "
+                                 f"at most {MAX_PIXELS} pixels per frame")
+            return height
+
+    class Output(BaseModel):
+        model_config = ConfigDict(extra="forbid")
+
+        video: VideoRef = Field(description="the clip, H.264 MP4")
+        preview: ImageRef = Field(description="the same frames as an animated GIF")
+        frames: int = Field(description="number of frames in the video")
+        fps: int = Field(description="frames per second of the video")
+
+    @classmethod
+    def extra_options(cls) -> dict[str, Any]:
+        return {"motion_adapter": _ADAPTER}
+
+    def load(self) -> None:
+        from diffusers import (
+            AnimateDiffPipeline,
+            AnimateDiffVideoToVideoPipeline,
+            DDIMScheduler,
+            MotionAdapter,
+        )
+
+        def load(path: str, dtype: Any):
+            adapter_id = self.options.get("motion_adapter")
+            if adapter_id is None:
+                local = Path(path) / "motion_adapter"
+                adapter_id = str(local) if local.is_dir() else _ADAPTER
+            adapter = MotionAdapter.from_pretrained(adapter_id, dtype=dtype)
+            # The scheduler AnimateDiff was trained with (linear betas, no sample clipping).
+            scheduler = DDIMScheduler.from_pretrained(
+                path, subfolder="scheduler", beta_schedule="linear", clip_sample=False,
+                timestep_spacing="linspace", steps_offset=1)
+            return AnimateDiffPipeline.from_pretrained(path, motion_adapter=adapter,
+                                                       scheduler=scheduler, dtype=dtype)
+
+        self.pipe = self.load_pipeline(load)
+        self.animate_image = AnimateDiffVideoToVideoPipeline.from_pipe(self.pipe)
+        self.animate_image.set_progress_bar_config(disable=True)
+
+    def run(self, inputs: list[BaseModel], ctx: ToolContext) -> list[BaseModel]:
+        import torch
+        from PIL import ImageOps
+
+        # 1. defaults, then bounds, before any model runs
+        keys = ("width", "height", "frames", "fps", "steps", "guidance")
+        settings = [self.resolve(inp, keys) for inp in inputs]
+        for inp, s in zip(inputs, settings, strict=True):
+            check_pixels(self.name, s["width"], s["height"], MAX_PIXELS)
+            if inp.image is not None and int(s["steps"] * inp.strength) < 1:
+                raise ToolInputError(
+                    f"tool {self.name!r}, argument 'strength': got {inp.strength:g} with "
+                    f"{s['steps']} steps, which leaves no denoising step; expected steps x "
+                    "strength >= 1", tool=self.name, arg="strength")
+
+        # 2. first images: cropped to the frame's aspect and scaled to its size
+        firsts = [None if inp.image is None else
+                  ImageOps.fit(ctx.store.load_image(inp.image), (s["width"], s["height"]))
+                  for inp, s in zip(inputs, settings, strict=True)]
+
+        # 3. rows with equal settings (and the same mode) share one pipeline call
+        groups = group_rows([(*s.values(), inp.image is not None and inp.strength)
+                             for inp, s in zip(inputs, settings, strict=True)])
+        progress = StepProgress(ctx, sum(_denoising_steps(inputs[r[0]], settings[r[0]])
+                                         for r in groups.values()))
+        outputs: list[BaseModel | None] = [None] * len(inputs)
+        for rows in groups.values():
+            s, first = settings[rows[0]], firsts[rows[0]]
+            kwargs: dict[str, Any] = dict(
+                prompt=[inputs[i].prompt for i in rows],
+                negative_prompt=[inputs[i].negative_prompt or "" for i in rows],
+                num_inference_steps=s["steps"], guidance_scale=s["guidance"],
+                generator=seeded_generators([inputs[i].seed for i in rows]),
+                output_type="np", callback_on_step_end=progress)
+            if first is None:
+                pipe = self.pipe
+                kwargs.update(num_frames=s["frames"], width=s["width"], height=s["height"])
+            else:
+                pipe = self.animate_image
+                kwargs.update(video=[[firsts[i]] * s["frames"] for i in rows],
+                              strength=inputs[rows[0]].strength)
+            with torch.inference_mode():
+                videos = pipe(**kwargs).frames  # (rows, frames, height, width, 3) in [0, 1]
+            # 4. an MP4 and a GIF preview per row
+            for row, i in enumerate(rows):
+                frames = list(videos[row])
+                outputs[i] = self.Output(
+                    video=ctx.store.put_video(frames, fps=s["fps"]),
+                    preview=ctx.store.put_bytes(write_gif(frames, s["fps"]), "image"),
+                    frames=len(frames), fps=s["fps"])
+        return outputs  # type: ignore[return-value]
+
+    @classmethod
+    def build_tiny(cls, path: Path) -> None:
+        """A random-weight SD 1.5-layout base (~0.5 MB) and a motion adapter in
+        ``motion_adapter/``, laid out as a base checkpoint plus an adapter checkpoint."""
+        import torch
+        from diffusers import DDIMScheduler, MotionAdapter, StableDiffusionPipeline
+
+        scheduler = DDIMScheduler(beta_schedule="linear", clip_sample=False, steps_offset=1,
+                                  timestep_spacing="linspace")
+        save_tiny_sd(path, StableDiffusionPipeline, scheduler, layers_per_block=2)
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(0)
+            adapter = MotionAdapter(block_out_channels=(8, 16), motion_layers_per_block=2,
+                                    motion_norm_num_groups=2, motion_num_attention_heads=2,
+                                    motion_max_seq_length=MAX_FRAMES)
+        adapter.save_pretrained(Path(path) / "motion_adapter")
+
+
+def _denoising_steps(inp: BaseModel, s: dict[str, Any]) -> int:
+    """Steps the pipeline will run: video-to-video skips the first (1 - strength) of them."""
+    return s["steps"] if inp.image is None else min(int(s["steps"] * inp.strength), s["steps"])
