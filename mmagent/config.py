@@ -130,6 +130,9 @@ PROFILES: dict[str, dict[str, Any]] = {
         "tools": {
             "image_caption": {"checkpoint": "tiny"},
             "text_to_speech": {"options": {"backend": "espeak"}},
+            "image_generate": {"checkpoint": "tiny"},
+            "image_edit": {"checkpoint": "tiny"},
+            "video_generate": {"checkpoint": "tiny"},
         },
     },
     "default": {

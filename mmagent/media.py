@@ -54,13 +54,17 @@ class MediaDecodeError(ValueError):
 
 @dataclass(frozen=True)
 class VideoInfo:
-    """What a video holds: size in pixels, frames per second, frame count and duration."""
+    """What a video holds: size in pixels, frames per second, frame count and duration, and
+    its codecs as ffmpeg names them (``h264``, ``yuv420p``, ``aac``; None: no sound)."""
 
     width: int
     height: int
     fps: float
     frames: int
     duration_s: float
+    codec: str = ""
+    pix_fmt: str = ""
+    audio_codec: str | None = None
 
 
 def ffmpeg_exe() -> str:
@@ -170,7 +174,9 @@ def probe_video(path: str | os.PathLike[str], *, max_seconds: float | None = Non
     if fps <= 0 and duration > 0:
         fps = frames / duration
     return VideoInfo(width=w, height=h, fps=round(fps, 4), frames=int(frames),
-                     duration_s=round(duration, 4))
+                     duration_s=round(duration, 4), codec=str(meta.get("codec", "")),
+                     pix_fmt=str(meta.get("pix_fmt", "")).split("(")[0],
+                     audio_codec=meta.get("audio_codec"))
 
 
 class _TooLong(ValueError):

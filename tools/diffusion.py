@@ -6,8 +6,9 @@
   instead of two passes for each of 25-50 steps). Any text-to-image checkpoint diffusers' auto
   pipeline knows loads by id; set ``options: {steps: 30, guidance: 7.5}`` for a non-distilled
   one such as ``stable-diffusion-v1-5/stable-diffusion-v1-5``.
-- ``image_edit``: ``StableDiffusionInstructPix2PixPipeline``; default ``timbrooks/instruct-pix2pix``.
-  The instruction says what to change ("make it snowy"); the picture keeps its layout.
+- ``image_edit``: ``StableDiffusionInstructPix2PixPipeline``; default checkpoint
+  ``timbrooks/instruct-pix2pix``. The instruction says what to change ("make it snowy"); the
+  picture keeps its layout.
 
 Both are deterministic given ``seed``: every row of a batch draws its noise from its own CPU
 generator, so a batch gives what single calls give, on any device.

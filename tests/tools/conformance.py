@@ -28,6 +28,7 @@ class ToolConformance:
     deterministic: ClassVar[bool] = True
     nondeterministic_reason: ClassVar[str] = ""
     bad_inputs: ClassVar[list[tuple[dict[str, Any], str]]] = []
+    checkpoint_free: ClassVar[bool] = False  # a utility with no model (no default checkpoint)
 
     def make_inputs(self, store: ArtifactStore) -> list[dict[str, Any]]:
         raise NotImplementedError
@@ -58,7 +59,7 @@ class ToolConformance:
         assert self.tool_cls.name in ToolRegistry.discover().names()
 
     def test_declares_a_default_checkpoint_and_resources(self):
-        assert self.tool_cls.default_checkpoint
+        assert self.checkpoint_free or self.tool_cls.default_checkpoint
         assert self.tool_cls.resources.num_cpus >= 0
 
     # -- behaviour -----------------------------------------------------------------------------
@@ -110,3 +111,31 @@ def check_artifact(store: ArtifactStore, ref: ArtifactRef, out: Any) -> None:
             assert info.samplerate == declared
     elif ref.kind == "video":
         assert ref.frames is None or ref.frames > 0
+        check_video(store, ref, out)
+    if ref.mime == "image/gif":
+        check_gif(data, out)
+
+
+def check_video(store: ArtifactStore, ref: ArtifactRef, out: Any) -> None:
+    """An MP4 plays in browsers (H.264, yuv420p) and has the frame count its ref and the output
+    declare."""
+    from mmagent.media import probe_video
+
+    info = probe_video(store.path(ref))
+    assert info.frames > 0 and info.frames == ref.frames
+    assert (info.width, info.height) == (ref.width, ref.height)
+    if ref.mime == "video/mp4":
+        assert (info.codec, info.pix_fmt) == ("h264", "yuv420p"), info
+    declared = getattr(out, "frames", None)
+    if isinstance(declared, int):
+        assert info.frames == declared
+
+
+def check_gif(data: bytes, out: Any) -> None:
+    """Every frame of a GIF decodes; an animated preview has the output's frame count."""
+    from PIL import ImageSequence
+
+    with Image.open(io.BytesIO(data)) as im:
+        n = sum(1 for frame in ImageSequence.Iterator(im) if frame.convert("RGB"))
+    declared = getattr(out, "frames", None)
+    assert n >= 1 and (not isinstance(declared, int) or n == declared)
