@@ -142,12 +142,14 @@ class VideoGenerate(DiffusersTool):
             scheduler = DDIMScheduler.from_pretrained(
                 path, subfolder="scheduler", beta_schedule="linear", clip_sample=False,
                 timestep_spacing="linspace", steps_offset=1)
-            return AnimateDiffPipeline.from_pretrained(path, motion_adapter=adapter,
+            pipe = AnimateDiffPipeline.from_pretrained(path, motion_adapter=adapter,
                                                        scheduler=scheduler, dtype=dtype)
+            # the same components, for animating a first image
+            self.animate_image = AnimateDiffVideoToVideoPipeline.from_pipe(pipe)
+            self.animate_image.set_progress_bar_config(disable=True)
+            return pipe
 
         self.pipe = self.load_pipeline(load)
-        self.animate_image = AnimateDiffVideoToVideoPipeline.from_pipe(self.pipe)
-        self.animate_image.set_progress_bar_config(disable=True)
 
     def run(self, inputs: list[BaseModel], ctx: ToolContext) -> list[BaseModel]:
         import torch
