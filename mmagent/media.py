@@ -231,21 +231,23 @@ def read_frames(path: str | os.PathLike[str], indices: Sequence[int] | None = No
 
 
 def mux_audio(video: str | os.PathLike[str], audio: str | os.PathLike[str], *,
-              copy_video: bool) -> bytes:
+              copy_video: bool, duration_s: float | None = None) -> bytes:
     """An MP4 with ``video``'s picture and ``audio`` as its (AAC) sound track; returns bytes.
 
     The result lasts as long as the video: longer audio is cut, shorter audio leaves the end
     silent. ``copy_video`` keeps the H.264 stream as it is (no re-encoding, no quality loss);
-    otherwise the picture is re-encoded as H.264/yuv420p.
+    otherwise the picture is re-encoded as H.264/yuv420p. ``duration_s`` is the video's
+    duration when known (else it is probed).
     """
-    info = probe_video(video)
+    if duration_s is None:
+        duration_s = probe_video(video).duration_s
     vcodec = (["-c:v", "copy"] if copy_video else
               ["-c:v", "libx264", "-crf", "18", "-pix_fmt", "yuv420p",
                "-vf", "pad=ceil(iw/2)*2:ceil(ih/2)*2"])
     with tempfile.TemporaryDirectory(prefix="mmagent-mux-") as tmp:
         out = os.path.join(tmp, "out.mp4")
         _run_ffmpeg(["-i", str(video), "-i", str(audio), "-map", "0:v:0", "-map", "1:a:0",
-                     *vcodec, "-c:a", "aac", "-b:a", "128k", "-t", f"{info.duration_s:.4f}",
+                     *vcodec, "-c:a", "aac", "-b:a", "128k", "-t", f"{duration_s:.4f}",
                      "-movflags", "+faststart", *_BITEXACT, out], "add the audio track")
         return Path(out).read_bytes()
 

@@ -74,12 +74,16 @@ class VideoFrames(_Utility):
         for inp in inputs:
             path = ctx.store.path(inp.video)
             try:
-                info = probe_video(path)
-                indices = evenly_spaced(info.frames, inp.count)
+                # the store counted frames on the way in; older refs may lack the count
+                total, fps = inp.video.frames, inp.video.fps
+                if not total or not fps:
+                    info = probe_video(path)
+                    total, fps = info.frames, info.fps
+                indices = evenly_spaced(total, inp.count)
                 frames = read_frames(path, indices)
             except MediaDecodeError as e:
                 raise self._failed("could not read the video", e) from e
-            fps = info.fps or 1.0
+            fps = fps or 1.0
             outputs.append(self.Output(images=[ctx.store.put_image(f) for f in frames],
                                        timestamps=[round(i / fps, 4) for i in indices]))
         return outputs
@@ -117,7 +121,8 @@ class VideoAddAudio(_Utility):
             # to H.264 so that the result plays in browsers.
             try:
                 data = mux_audio(ctx.store.path(inp.video), ctx.store.path(inp.audio),
-                                 copy_video=inp.video.mime == "video/mp4")
+                                 copy_video=inp.video.mime == "video/mp4",
+                                 duration_s=inp.video.duration_s)
             except MediaDecodeError as e:
                 raise self._failed("could not mux", e) from e
             outputs.append(self.Output(video=ctx.store.put_bytes(data, "video")))
