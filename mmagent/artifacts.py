@@ -293,14 +293,14 @@ def _probe_video(data: bytes, source: str, limits: MediaLimits) -> dict:
 
 def _decode_video(data: bytes, source: str, limits: MediaLimits, mime: str) -> dict:
     """Decode the first frame, check the duration, count the frames (ffmpeg, no re-encode)."""
-    from .media import MediaDecodeError, _TooLong, probe_video
+    from .media import MediaDecodeError, VideoTooLongError, probe_video
 
     with tempfile.TemporaryDirectory(prefix="mmagent-probe-") as tmp:
         path = Path(tmp) / ("video" + _EXT[mime])
         path.write_bytes(data)
         try:
             info = probe_video(path, max_seconds=limits.max_video_seconds)
-        except _TooLong as e:
+        except VideoTooLongError as e:
             raise MediaLimitError(
                 f"got {e.seconds:.1f} s of video in {source}; expected at most "
                 f"{limits.max_video_seconds:g} s (limits.max_video_seconds)", source=source) from e

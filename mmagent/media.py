@@ -31,6 +31,7 @@ import numpy as np
 __all__ = [
     "VideoInfo",
     "MediaDecodeError",
+    "VideoTooLongError",
     "ffmpeg_exe",
     "write_mp4",
     "write_gif",
@@ -163,14 +164,14 @@ def probe_video(path: str | os.PathLike[str], *, max_seconds: float | None = Non
     fps = float(meta.get("fps") or 0.0)
     duration = float(meta.get("duration") or 0.0)
     if max_seconds is not None and duration > max_seconds:
-        raise _TooLong(duration)
+        raise VideoTooLongError(duration)
     try:
         frames, secs = imageio_ffmpeg.count_frames_and_secs(path)
     except (OSError, RuntimeError) as e:
         raise MediaDecodeError(f"ffmpeg could not count its frames ({_first_line(e)})") from e
     duration = float(secs) or duration
     if max_seconds is not None and duration > max_seconds:
-        raise _TooLong(duration)
+        raise VideoTooLongError(duration)
     if fps <= 0 and duration > 0:
         fps = frames / duration
     return VideoInfo(width=w, height=h, fps=round(fps, 4), frames=int(frames),
@@ -179,7 +180,9 @@ def probe_video(path: str | os.PathLike[str], *, max_seconds: float | None = Non
                      audio_codec=meta.get("audio_codec"))
 
 
-class _TooLong(ValueError):
+class VideoTooLongError(ValueError):
+    """The video lasts longer than the ``max_seconds`` given to :func:`probe_video`."""
+
     def __init__(self, seconds: float) -> None:
         super().__init__(f"{seconds:.1f} s")
         self.seconds = seconds
