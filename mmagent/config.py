@@ -72,6 +72,13 @@ class PlannerConfig(BaseModel):
                                 "first call, then constrain the plan to deliver them")
 
 
+class WorkflowsConfig(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    paths: list[Path] = Field(default_factory=list, description="workflow files or folders of "
+                              "*.yaml files, besides the shipped graphs/")
+
+
 class Config(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -84,6 +91,7 @@ class Config(BaseModel):
     limits: MediaLimits = Field(default_factory=MediaLimits)
     planner: PlannerConfig = Field(default_factory=PlannerConfig)
     tools: dict[str, ToolConfig] = Field(default_factory=dict)
+    workflows: WorkflowsConfig = Field(default_factory=WorkflowsConfig)
 
     @property
     def artifact_dir(self) -> Path:
