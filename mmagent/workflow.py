@@ -723,8 +723,7 @@ def coerce_cli_value(type_: str, text: str) -> Any:
 def json_schema() -> dict[str, Any]:
     """The JSON Schema of workflow files (published as ``graphs/workflow.schema.json``)."""
     schema = Workflow.model_json_schema()
-    return {"$schema": "https://json-schema.org/draft/2020-12/schema",
-            "$id": "https://github.com/mmagent/mmagent/graphs/workflow.schema.json", **schema}
+    return {"$schema": "https://json-schema.org/draft/2020-12/schema", **schema}
 
 
 def plan_to_workflow(plan: Plan, inputs: dict[str, str], registry: ToolRegistry,
@@ -744,7 +743,7 @@ def plan_to_workflow(plan: Plan, inputs: dict[str, str], registry: ToolRegistry,
             for f, field in registry.tool_class(t.tool).Output.model_fields.items():
                 if port_type(field.annotation) in ("text",) + MEDIA_TYPES:
                     doc["outputs"][f"{t.id}_{f}"] = f"${t.id}.{f}"
-    header = "# yaml-language-server: $schema=https://github.com/mmagent/mmagent/graphs/" \
-             "workflow.schema.json\n# Saved by `mmagent run --save-plan`; run it with " \
-             "`mmagent workflow run FILE --input name=value`.\n"
+    header = (f"# yaml-language-server: $schema={SCHEMA_PATH.as_uri()}\n"
+              "# Saved by `mmagent run --save-plan`; run it again without the LLM with\n"
+              "# `mmagent workflow run FILE --input name=value ...`.\n")
     return header + yaml.safe_dump(doc, sort_keys=False, allow_unicode=True, width=100)
