@@ -46,6 +46,7 @@ from .errors import (
     CycleError,
     PlanValidationError,
     TypeMismatchError,
+    UnknownToolError,
     UnresolvedReferenceError,
     WorkflowError,
 )
@@ -199,7 +200,8 @@ class Workflow(BaseModel):
                                         f"output {out!r}")
             if err:
                 errors.append(err)
-        return sorted(errors, key=lambda e: e.details.get("line", 0))
+        return sorted(errors, key=lambda e: self.line("nodes", e.details["node"])
+                      if e.details.get("node") else e.details.get("line", 0))
 
     def ref_type(self, ref: str, registry: ToolRegistry) -> str | None:
         """The type of a reference's value (None when unknown): foreach nodes give lists."""
@@ -231,8 +233,14 @@ class Workflow(BaseModel):
         for name, node in self.nodes.items():
             if node.foreach is not None and not isinstance(node.foreach, list):
                 types[_item_input(name)] = self._stand_in_type(name, node, registry)
-            args = {arg: self._for_validation(value, name, node) for arg, value in
-                    node.args.items()}
+            fields = registry.tool_class(node.tool).Input.model_fields \
+                if registry is not None and node.tool in registry else {}
+            args = {}
+            for arg, value in node.args.items():
+                # a scalar argument fed a foreach node's list is reported by _check_list_refs
+                scalar = arg in fields and not port_type(fields[arg].annotation).startswith("list[")
+                args[arg] = value if scalar and parse_ref(value) else \
+                    self._for_validation(value, name, node)
             tasks.append(Task(id=name, tool=node.tool, args=args))
         return Plan(tasks=tasks), types
 
@@ -288,6 +296,8 @@ class Workflow(BaseModel):
             msg = msg.replace(f"$input.{_item_input(name)}", ITEM)
         msg = re.sub(r", '\$input\.__item_\w*'|'\$input\.__item_\w*'(, )?", "", msg)
         path = ("nodes", e.task, "args", e.arg) if e.arg else ("nodes", e.task)
+        if isinstance(e, UnknownToolError):
+            path = ("nodes", e.task, "tool")
         details = {k: v for k, v in e.details.items() if k not in ("task", "arg")}
         return self.error(type(e), msg, *path, node=e.task, task=e.task, arg=e.arg, **details)
 
@@ -440,10 +450,13 @@ def _compose(text: str, file: str) -> tuple[Any, dict[tuple[Any, ...], int]]:
         root = yaml.compose(text, Loader=yaml.SafeLoader)
     except yaml.YAMLError as e:
         mark = getattr(e, "problem_mark", None) or getattr(e, "context_mark", None)
+        context = getattr(e, "context_mark", None)
         line = mark.line + 1 if mark else 1
-        node = _node_at_line(text, line)
+        node = _node_at_line(text, context.line + 1 if context else line)
         where = f"node {node!r}" if node else "workflow"
         problem = getattr(e, "problem", None) or str(e)
+        if context is not None and getattr(e, "context", None):
+            problem = f"{e.context} from line {context.line + 1}: {problem}"
         raise WorkflowError(f"{file}:{line}: {where}: not valid YAML ({problem}); expected a "
                             "YAML mapping", file=file, line=line, node=node) from None
     lines: dict[tuple[Any, ...], int] = {}
