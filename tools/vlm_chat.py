@@ -91,7 +91,7 @@ class VLMChat(Tool):
         question: str = Field(min_length=1, max_length=MAX_QUESTION_CHARS,
                               description="the question or instruction about the images")
         history: list[ChatTurn] = Field(
-            default_factory=list, max_length=MAX_HISTORY_TURNS,
+            [], max_length=MAX_HISTORY_TURNS,
             description="earlier turns, oldest first, as {role, content} objects")
         max_new_tokens: int = Field(128, ge=1, le=1024, description="most tokens in the answer")
 

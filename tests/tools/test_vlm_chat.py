@@ -115,3 +115,20 @@ class TestVLMChatConformance(ToolConformance):
             {"images": [refs[2]], "question": "describe the image in detail",
              "max_new_tokens": 8},
         ]
+
+
+def test_cli_lists_the_vision_tools_with_their_types(monkeypatch, capsys):
+    from tests.test_cli import cli
+
+    code, out, _ = cli(monkeypatch, capsys, "tools", "--json")
+    assert code == 0
+    cards = {c["name"]: c for c in json.loads(out)}
+    assert cards["vlm_chat"]["inputs"]["images"]["type"] == "list[image]"
+    assert cards["vlm_chat"]["inputs"]["history"]["type"] == "list[json]"
+    assert cards["image_search"]["outputs"]["images"]["type"] == "list[image]"
+    assert cards["image_classify"]["outputs"]["scores"]["type"] == "list[number]"
+    assert cards["visual_qa"]["outputs"]["answer"]["type"] == "text"
+    assert all(cards[n]["checkpoint"] == "tiny"
+               for n in ("visual_qa", "image_classify", "image_search", "vlm_chat"))
+    code, table, _ = cli(monkeypatch, capsys, "tools")
+    assert code == 0 and "list[image]" in table
