@@ -147,6 +147,8 @@ def tools(
     profile: ProfileOpt = None,
 ) -> None:
     """List the registered tools with their input and output types."""
+    from rich.markup import escape
+
     from .config import Config
     from .registry import ToolRegistry
 
@@ -167,7 +169,8 @@ def tools(
         ins = ", ".join(f"{n}: {p['type']}{'' if p['required'] else '?'}"
                         for n, p in c["inputs"].items())
         outs = ", ".join(f"{n}: {p['type']}" for n, p in c["outputs"].items())
-        table.add_row(c["name"], ins, outs, str(c["checkpoint"]))
+        # escape: rich would read "list[image]" as a markup tag and print "list"
+        table.add_row(c["name"], escape(ins), escape(outs), str(c["checkpoint"]))
     out.print(table)
 
 

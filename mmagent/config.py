@@ -138,6 +138,10 @@ PROFILES: dict[str, dict[str, Any]] = {
         "tools": {
             "image_caption": {"checkpoint": "tiny"},
             "text_to_speech": {"options": {"backend": "espeak"}},
+            "visual_qa": {"checkpoint": "tiny"},
+            "image_classify": {"checkpoint": "tiny"},
+            "image_search": {"checkpoint": "tiny"},
+            "vlm_chat": {"checkpoint": "tiny"},
         },
     },
     "default": {
