@@ -59,6 +59,13 @@ def _fail(tool: Any, arg: str, got: str, expected: str, **details: Any) -> ToolI
                           tool=name, arg=arg, **details)
 
 
+def _num(x: Any) -> str:
+    """30.0 -> '30', 7.5 -> '7.5', 4194304 -> '4194304' (never '4.19e+06')."""
+    if isinstance(x, bool) or not isinstance(x, int | float):
+        return repr(x)
+    return str(int(x)) if float(x).is_integer() else repr(x)
+
+
 def _plural(n: Any, unit: str) -> str:
     return f"{n} {unit[:-1] if n == 1 and unit.endswith('s') else unit}"
 
@@ -78,7 +85,8 @@ def input_error(tool: Any, err: dict[str, Any]) -> ToolInputError:
         limit = ctx[key]
         unit = _UNITS.get(kind)
         if unit is None:  # a number
-            return _fail(tool, loc, repr(value), f"{words} {limit!r}", value=value, limit=limit)
+            return _fail(tool, loc, repr(value), f"{words} {_num(limit)}", value=value,
+                         limit=limit)
         size = ctx.get("actual_length")
         if size is None:
             try:
@@ -115,7 +123,7 @@ def check_bound(tool: Any, arg: str, value: float, *, ge: float | None = None,
                                  (ge, "at least", lambda v, x: v < x),
                                  (gt, "more than", lambda v, x: v <= x)):
         if limit is not None and broken(value, limit):
-            raise _fail(tool, arg, f"{value:g}{suffix}", f"{words} {limit:g}{suffix}",
+            raise _fail(tool, arg, f"{_num(value)}{suffix}", f"{words} {_num(limit)}{suffix}",
                         value=value, limit=limit)
 
 

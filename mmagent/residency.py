@@ -150,9 +150,13 @@ class Residency:
             self._notify(victim.tool.name, freed, for_tool, emit)
         if need and self._used() + need > self.budget_bytes:
             busy = [n for n, e in self._entries.items() if e.tool._loaded and n != exclude]
-            logger.warning("tool %s (~%s) loads over the %s memory budget: the tools still "
-                           "loaded are in use (%s)", for_tool, _gb(need),
-                           _gb(self.budget_bytes), ", ".join(busy) or "none")
+            if busy:
+                logger.warning("tool %s (~%s) loads over the %s memory budget: the tools still "
+                               "loaded are in use (%s)", for_tool, _gb(need),
+                               _gb(self.budget_bytes), ", ".join(busy))
+            else:
+                logger.warning("tool %s (~%s) loads over the %s memory budget on its own",
+                               for_tool, _gb(need), _gb(self.budget_bytes))
 
     def _notify(self, name: str, freed: int, for_tool: str, emit: Emit | None) -> None:
         from .events import ToolUnloaded
