@@ -87,7 +87,7 @@ class Agent:
         self.store = ArtifactStore(config.artifact_dir, config.limits)
         self.registry = registry or ToolRegistry.discover(
             {name: tc.kwargs() for name, tc in config.tools.items()},
-            cache_dir=config.cache_dir)
+            cache_dir=config.cache_dir, memory_budget_gb=config.runtime.memory_budget_gb)
         self._backend = planner_backend
         self._backend_lock = threading.Lock()
         self.executor = Executor(self.registry, self.store)

@@ -146,31 +146,31 @@ def tools(
     config: ConfigOpt = None,
     profile: ProfileOpt = None,
 ) -> None:
-    """List the registered tools with their input and output types."""
+    """List the registered tools: kind, input and output types, checkpoint, GPU memory."""
     from rich.markup import escape
 
+    from .catalog import tool_entries
     from .config import Config
     from .registry import ToolRegistry
 
     cfg = Config.load(config, profile=profile)
     reg = ToolRegistry.discover({n: tc.kwargs() for n, tc in cfg.tools.items()})
-    cards = reg.cards()
-    for card in cards:
-        tc = cfg.tools.get(card["name"])
-        card["checkpoint"] = (tc.checkpoint if tc and tc.checkpoint else
-                              reg.tool_class(card["name"]).default_checkpoint)
+    cards = tool_entries(reg)
     if as_json:
         print(json.dumps(cards, indent=2))
         return
     table = Table()
     for col in ("tool", "inputs", "outputs", "checkpoint"):
-        table.add_column(col)
+        table.add_column(col, no_wrap=col == "tool", overflow="fold")
     for c in cards:
         ins = ", ".join(f"{n}: {p['type']}{'' if p['required'] else '?'}"
                         for n, p in c["inputs"].items())
         outs = ", ".join(f"{n}: {p['type']}" for n, p in c["outputs"].items())
+        gb = c["resources"]["gpu_memory_gb"]
+        kind = c["kind"] + (f", ~{gb:g} GB" if gb else "")
         # escape: rich would read "list[image]" as a markup tag and print "list"
-        table.add_row(c["name"], escape(ins), escape(outs), str(c["checkpoint"]))
+        table.add_row(f"{c['name']}\n[dim]{kind}[/dim]", escape(ins), escape(outs),
+                      str(c["checkpoint"]))
     out.print(table)
 
 

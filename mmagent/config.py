@@ -27,7 +27,7 @@ from .artifacts import MediaLimits
 from .errors import ConfigError
 from .tool import default_cache_dir
 
-__all__ = ["Config", "ToolConfig", "PlannerConfig", "PROFILES"]
+__all__ = ["Config", "ToolConfig", "PlannerConfig", "PROFILES", "RuntimeConfig"]
 
 Profile = Literal["offline", "default"]
 
@@ -79,6 +79,15 @@ class WorkflowsConfig(BaseModel):
                               "*.yaml files, besides the shipped graphs/")
 
 
+class RuntimeConfig(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    memory_budget_gb: float | None = Field(
+        None, gt=0, description="most memory the loaded models may hold together (GPU memory "
+        "on CUDA, RAM on CPU); the least recently used idle tool is unloaded first. None: no "
+        "budget, every model stays loaded once used")
+
+
 class Config(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -92,6 +101,8 @@ class Config(BaseModel):
     planner: PlannerConfig = Field(default_factory=PlannerConfig)
     tools: dict[str, ToolConfig] = Field(default_factory=dict)
     workflows: WorkflowsConfig = Field(default_factory=WorkflowsConfig)
+
+    runtime: RuntimeConfig = Field(default_factory=RuntimeConfig)
 
     @property
     def artifact_dir(self) -> Path:

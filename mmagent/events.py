@@ -24,6 +24,7 @@ __all__ = [
     "ArtifactCreated",
     "AnswerReady",
     "EVENT_ADAPTER",
+    "ToolUnloaded",
 ]
 
 
@@ -81,9 +82,19 @@ class AnswerReady(_Event):
     artifacts: list[str] = Field(default_factory=list, description="ids of cited artifacts")
 
 
+class ToolUnloaded(_Event):
+    """A tool's model was unloaded to keep loaded models under ``runtime.memory_budget_gb``."""
+
+    type: Literal["tool_unloaded"] = "tool_unloaded"
+    tool: str
+    freed_bytes: int = Field(description="measured (else estimated) bytes the tool held")
+    for_tool: str = Field(description="the tool that needed the room")
+    budget_bytes: int
+
+
 Event = Annotated[
     PlanCreated | TaskStarted | TaskProgress | TaskFinished | TaskFailed | ArtifactCreated
-    | AnswerReady,
+    | AnswerReady | ToolUnloaded,
     Field(discriminator="type"),
 ]
 EVENT_ADAPTER: TypeAdapter[Event] = TypeAdapter(Event)

@@ -94,10 +94,9 @@ class Executor:
             emit(TaskStarted(task_id=task_id, tool=spec.tool))
             t0 = time.perf_counter()
             try:
-                tool = registry.get(spec.tool)
-                inp = tool.parse_input(args)
-                tool.ensure_loaded()
-                out = tool.run([inp], ToolContext(store, emit, task_id))[0]
+                inp = registry.get(spec.tool).parse_input(args)  # bounds first, then load
+                with registry.using(spec.tool, emit) as tool:  # never unloaded while it runs
+                    out = tool.run([inp], ToolContext(store, emit, task_id))[0]
             except Exception as e:  # reported as data, so independent branches keep going
                 code = e.code if isinstance(e, MMAgentError) else "tool.failed"
                 msg = f"task {task_id!r} ({spec.tool}) failed: {e}"
