@@ -130,6 +130,8 @@ PROFILES: dict[str, dict[str, Any]] = {
         "tools": {
             "image_caption": {"checkpoint": "tiny"},
             "text_to_speech": {"options": {"backend": "espeak"}},
+            "speech_recognize": {"checkpoint": "tiny"},
+            "music_generate": {"checkpoint": "tiny"},
         },
     },
     "default": {
