@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import logging
 import os
+import pickle
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any
@@ -137,9 +138,11 @@ class SpeechRecognize(Tool):
         try:
             self.model = whisper.load_model(model_file, device=self._device,
                                             download_root=str(self.cache_dir / "whisper"))
-        except RuntimeError as e:  # a corrupt file, a checksum mismatch, wrong tensors
+        except (RuntimeError, pickle.UnpicklingError, EOFError, KeyError, TypeError) as e:
+            # a corrupt or foreign file, a checksum mismatch, tensors of the wrong shape
+            why = (str(e) or type(e).__name__).splitlines()[0]
             raise ToolLoadError(f"tool {self.name!r} could not load whisper checkpoint "
-                                f"{self.checkpoint!r}: {str(e).splitlines()[0]}",
+                                f"{self.checkpoint!r}: {why}",
                                 tool=self.name, checkpoint=self.checkpoint) from e
         self.model.eval()
         logger.info("speech_recognize: loaded %s on %s (fp16=%s)", model_file, self._device,
@@ -258,9 +261,8 @@ class SpeechRecognize(Tool):
             if res.no_speech_prob > 0.6 and res.avg_logprob < -1.0:
                 outs.append(self.Output(text="", language=res.language, segments=[]))
                 continue
-            segments = _segments(res.tokens, tokenizer, duration)
-            outs.append(self.Output(text=res.text.strip(), language=res.language,
-                                    segments=segments))
+            text, segments = _segments(res.tokens, tokenizer, duration)
+            outs.append(self.Output(text=text, language=res.language, segments=segments))
         return outs
 
     def _transcribe_long(self, clip, language: str | None) -> BaseModel:
@@ -270,10 +272,13 @@ class SpeechRecognize(Tool):
             res = self.model.transcribe(
                 clip, language=language, task="transcribe", temperature=0.0, verbose=None,
                 fp16=self._fp16, beam_size=self.options.get("beam_size"))
-        segments = [Segment(start=round(float(s["start"]), 2), end=round(float(s["end"]), 2),
-                            text=s["text"].strip())
+        duration = clip.size / _SAMPLE_RATE
+        # res["text"] keeps special tokens (<|en|>) a weak model may emit; segment texts do not.
+        text = "".join(s["text"] for s in res["segments"]).strip()
+        segments = [Segment(start=min(round(float(s["start"]), 2), duration),
+                            end=min(round(float(s["end"]), 2), duration), text=s["text"].strip())
                     for s in res["segments"] if s["text"].strip()]
-        return self.Output(text=res["text"].strip(), language=res["language"], segments=segments)
+        return self.Output(text=text, language=res["language"], segments=segments)
 
     # -- tiny checkpoint ------------------------------------------------------------------------
 
@@ -301,25 +306,30 @@ class SpeechRecognize(Tool):
                    Path(path) / "model.pt")
 
 
-def _segments(tokens: list[int], tokenizer, duration: float) -> list[Segment]:
-    """Split decoded tokens at whisper's timestamp tokens into timed segments.
+def _segments(tokens: list[int], tokenizer, duration: float) -> tuple[str, list[Segment]]:
+    """The transcript and its timed segments, split at whisper's timestamp tokens.
 
     Whisper writes ``<|t0|> text <|t1|><|t1|> text <|t2|>``; text with no closing timestamp
     runs to the end of the clip, text with no opening one from the previous end (or 0).
+    Special tokens (``<|en|>``, ...) are dropped, as ``whisper.transcribe`` drops them.
     """
     begin = tokenizer.timestamp_begin
     segments: list[Segment] = []
+    pieces: list[str] = []
     start: float | None = None
     last_end = 0.0
     text: list[int] = []
 
     def close(end: float) -> None:
         nonlocal start, last_end, text
-        words = tokenizer.decode(text).strip()
+        piece = tokenizer.decode(text)
+        pieces.append(piece)
+        words = piece.strip()
         s = min(start if start is not None else last_end, duration)
         e = min(max(end, s), duration)
-        if words:
-            segments.append(Segment(start=round(s, 2), end=round(e, 2), text=words))
+        if words:  # times to whisper's 10 ms, never past the end of the clip
+            segments.append(Segment(start=min(round(s, 2), duration),
+                                    end=min(round(e, 2), duration), text=words))
         last_end, start, text = e, None, []
 
     for tok in tokens:
@@ -333,5 +343,5 @@ def _segments(tokens: list[int], tokenizer, duration: float) -> list[Segment]:
             text.append(tok)
     if text:
         close(duration)
-    return segments
+    return "".join(pieces).strip(), segments
 
