@@ -41,6 +41,7 @@ _SAMPLE_RATE = 16_000  # whisper.audio.SAMPLE_RATE
 _WINDOW_S = 30.0  # whisper.audio.CHUNK_LENGTH: one decoder window
 _OPTIONS = ("max_audio_seconds", "beam_size")
 _OFFLINE_VARS = ("HF_HUB_OFFLINE", "MMAGENT_OFFLINE")
+_TINY_CROSS_SCALE = 10.0  # see build_tiny
 
 
 def _language_code(value: str) -> str:
@@ -293,15 +294,18 @@ class SpeechRecognize(Tool):
         dims = ModelDimensions(n_mels=80, n_audio_ctx=1500, n_audio_state=16, n_audio_head=2,
                                n_audio_layer=1, n_vocab=51865, n_text_ctx=64, n_text_state=16,
                                n_text_head=2, n_text_layer=1)
-        with torch.random.fork_rng(devices=[]):
+        with torch.random.fork_rng(devices=[]), torch.no_grad():
             torch.manual_seed(0)
             model = Whisper(dims)
-        # Stronger cross-attention (x5): at PyTorch's default scale the random decoder ignores
-        # the audio and every clip gets the same transcript, which would hide batching mistakes.
-        with torch.no_grad():
+            # whisper leaves the decoder's positional embedding uninitialised (torch.empty;
+            # checkpoints fill it): give it values, or the build is neither random nor repeatable.
+            model.decoder.positional_embedding.normal_(0.0, 0.02)
+            # Stronger cross-attention: at PyTorch's default scale the random decoder ignores
+            # the audio and every clip gets the same transcript, which would hide batching
+            # mistakes.
             for block in model.decoder.blocks:
                 for param in block.cross_attn.parameters():
-                    param.mul_(5.0)
+                    param.mul_(_TINY_CROSS_SCALE)
         torch.save({"dims": asdict(dims), "model_state_dict": model.state_dict()},
                    Path(path) / "model.pt")
 

@@ -71,6 +71,17 @@ def test_tiny_checkpoint_is_a_pt_file_that_load_model_reads(tool):
     assert torch.equal(saved[key], tool.model.state_dict()[key])
 
 
+def test_tiny_build_is_repeatable(tmp_path):
+    import torch
+
+    for d in ("a", "b"):
+        (tmp_path / d).mkdir()
+        SpeechRecognize.build_tiny(tmp_path / d)
+    a, b = (torch.load(tmp_path / d / "model.pt", weights_only=True)["model_state_dict"]
+            for d in ("a", "b"))
+    assert all(torch.equal(a[k], b[k]) for k in a), "a parameter is left uninitialised"
+
+
 @needs_espeak
 def test_espeak_speech_is_transcribed_end_to_end(tool, store):
     ref = speech(store, "The quick brown fox jumps over the lazy dog.")
