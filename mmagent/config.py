@@ -153,6 +153,8 @@ PROFILES: dict[str, dict[str, Any]] = {
             "image_classify": {"checkpoint": "tiny"},
             "image_search": {"checkpoint": "tiny"},
             "vlm_chat": {"checkpoint": "tiny"},
+            "speech_recognize": {"checkpoint": "tiny"},
+            "music_generate": {"checkpoint": "tiny"},
         },
     },
     "default": {

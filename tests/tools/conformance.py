@@ -20,7 +20,7 @@ from mmagent.registry import ToolRegistry
 from mmagent.tool import Tool, ToolContext
 
 KNOWN_TYPES = {"image", "audio", "video", "text", "integer", "number", "boolean"}
-KNOWN_TYPES |= {"json"}  # structured values, e.g. chat history turns
+KNOWN_TYPES |= {"json"}  # structured values: chat history turns, speech segments
 
 
 class ToolConformance:
@@ -132,5 +132,8 @@ def check_artifact(store: ArtifactStore, ref: ArtifactRef, out: Any) -> None:
         declared = getattr(out, "sample_rate", None)
         if declared is not None:
             assert info.samplerate == declared
+        if ref.sample_rate is not None:  # the WAV decodes at the rate its ref declares
+            assert info.samplerate == ref.sample_rate
+            assert abs(info.frames / info.samplerate - (ref.duration_s or 0)) < 1e-3
     elif ref.kind == "video":
         assert ref.frames is None or ref.frames > 0
