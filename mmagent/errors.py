@@ -34,6 +34,10 @@ __all__ = [
     "ToolInputError",
     "ToolExecutionError",
     "ServingError",
+    "TaskTimeoutError",
+    "RunError",
+    "UnknownRunError",
+    "RunFinishedError",
 ]
 
 
@@ -160,3 +164,28 @@ class ToolExecutionError(ToolError):
 
 class ServingError(MMAgentError):
     code = "serving.error"
+
+
+# --- runs (executor) ---------------------------------------------------------------------------
+
+
+class TaskTimeoutError(ToolExecutionError):
+    """A task ran past its time limit; its result, if it ever comes, is discarded."""
+
+    code = "tool.timeout"
+
+
+class RunError(MMAgentError):
+    code = "run.error"
+
+
+class UnknownRunError(RunError):
+    """No run with this id is recorded in the checkpoint database."""
+
+    code = "run.unknown"
+
+
+class RunFinishedError(RunError):
+    """The run already finished; there is nothing to resume."""
+
+    code = "run.finished"

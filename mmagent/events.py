@@ -24,6 +24,8 @@ __all__ = [
     "ArtifactCreated",
     "AnswerReady",
     "EVENT_ADAPTER",
+    "ApprovalRequested",
+    "TaskRetrying",
 ]
 
 
@@ -58,6 +60,7 @@ class TaskFinished(_Event):
     tool: str
     output: dict[str, Any]
     seconds: float
+    cached: bool = Field(False, description="served from the result cache, not recomputed")
 
 
 class TaskFailed(_Event):
@@ -81,9 +84,26 @@ class AnswerReady(_Event):
     artifacts: list[str] = Field(default_factory=list, description="ids of cited artifacts")
 
 
+class ApprovalRequested(_Event):
+    """The run paused: the listed tasks wait for a human's yes or no."""
+
+    type: Literal["approval_requested"] = "approval_requested"
+    run_id: str
+    tasks: list[dict[str, Any]] = Field(description="{task_id, tool, reason} per waiting task")
+
+
+class TaskRetrying(_Event):
+    type: Literal["task_retrying"] = "task_retrying"
+    task_id: str
+    tool: str
+    attempt: int = Field(description="the attempt that failed, from 1")
+    error: str
+    delay_s: float = Field(description="wait before the next attempt")
+
+
 Event = Annotated[
     PlanCreated | TaskStarted | TaskProgress | TaskFinished | TaskFailed | ArtifactCreated
-    | AnswerReady,
+    | AnswerReady | ApprovalRequested | TaskRetrying,
     Field(discriminator="type"),
 ]
 EVENT_ADAPTER: TypeAdapter[Event] = TypeAdapter(Event)

@@ -92,6 +92,9 @@ class Tool:
     default_checkpoint: ClassVar[str | None] = None
     resources: ClassVar[Resources] = Resources()
     version: ClassVar[str] = "1"
+    deterministic: ClassVar[bool] = True
+    """Same inputs give the same outputs, so results may be cached. Tools that sample without a
+    seed set False."""
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
