@@ -26,6 +26,7 @@ __all__ = [
     "EVENT_ADAPTER",
     "ApprovalRequested",
     "TaskRetrying",
+    "RunStarted",
 ]
 
 
@@ -101,9 +102,17 @@ class TaskRetrying(_Event):
     delay_s: float = Field(description="wait before the next attempt")
 
 
+class RunStarted(_Event):
+    """The executor took the plan; ``run_id`` names the run for resume and cancel."""
+
+    type: Literal["run_started"] = "run_started"
+    run_id: str
+    resumed: bool = False
+
+
 Event = Annotated[
     PlanCreated | TaskStarted | TaskProgress | TaskFinished | TaskFailed | ArtifactCreated
-    | AnswerReady | ApprovalRequested | TaskRetrying,
+    | AnswerReady | ApprovalRequested | TaskRetrying | RunStarted,
     Field(discriminator="type"),
 ]
 EVENT_ADAPTER: TypeAdapter[Event] = TypeAdapter(Event)
