@@ -364,8 +364,10 @@ class Executor:
                     pending.clear()
                 waiting: list[str] = []
                 for task_id in list(pending):
-                    blocker = next((d for d in sorted(deps[task_id]) if d in failed or
-                                    d in skipped or d in rejected), None)
+                    blocker = None
+                    if failed or skipped or rejected:  # the common, all-well case skips this
+                        blocker = next((d for d in sorted(deps[task_id]) if d in failed or
+                                        d in skipped or d in rejected), None)
                     if blocker is not None:
                         pending.remove(task_id)
                         why = ("rejected" if blocker in rejected else "failed"

@@ -31,8 +31,8 @@ for ev in agent.stream("count to three", run_id="run-kill"):
 """
 
 
-def make_agent(cache, *answers, **executor):
-    cfg = Config.from_dict({"cache_dir": str(cache), "planner": {"inputs_first": False},
+def make_agent(cache_dir, *answers, **executor):
+    cfg = Config.from_dict({"cache_dir": str(cache_dir), "planner": {"inputs_first": False},
                             "executor": executor})
     return Agent(cfg, registry=policy_registry(), planner_backend=Scripted(*answers))
 
