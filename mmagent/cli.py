@@ -78,7 +78,8 @@ def run(
     ask = _ask_approval if approve else None
     if as_json:
         result = agent.run(prompt, **media, approve=ask)
-        print(json.dumps(_json_with_run(result), indent=2))
+        # the shape scripts rely on; a paused run's answer names the run id to resume
+        print(json.dumps(result.to_json_dict(), indent=2))
         return
     failed = _show_stream(agent, agent.stream(prompt, **media, approve=ask))
     if failed:
@@ -169,7 +170,7 @@ def _show_stream(agent, events, planning: bool = True) -> bool:
             shown = {k: (v["uri"] if isinstance(v, dict) and "uri" in v else
                          f"artifact://{v['id']}" if isinstance(v, dict) and "id" in v else v)
                      for k, v in ev.output.items()}
-            how = "served from cache" if getattr(ev, "cached", False) else \
+            how = "finished (served from cache)" if getattr(ev, "cached", False) else \
                 f"finished in {ev.seconds:.2f}s"
             out.print(f"[green]✓[/green] {ev.task_id} {ev.tool} {how}: {json.dumps(shown)}")
         elif ev.type == "task_failed":
