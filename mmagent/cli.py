@@ -64,6 +64,11 @@ def run(
     save_plan: Annotated[Path | None, typer.Option("--save-plan", help="save the LLM's plan as "
                                                    "a workflow YAML file that `mmagent workflow "
                                                    "run` runs again without the LLM")] = None,
+    approve: Annotated[bool, typer.Option("--approve", help="ask before tools that need "
+                                          "approval (config executor.approval); without it "
+                                          "such a run pauses")] = False,
+    no_cache: Annotated[bool, typer.Option("--no-cache", help="recompute every task instead of "
+                                           "reusing cached results")] = False,
 ) -> None:
     """Plan PROMPT with the LLM, run the plan on the tools, print the answer and artifacts."""
     from transformers.utils import logging as hf_logging
@@ -71,19 +76,21 @@ def run(
     from .agent import Agent
 
     hf_logging.disable_progress_bar()  # our own events show progress
-    agent = Agent(config, profile=profile)
+    agent = Agent(config, profile=profile, use_cache=False if no_cache else None)
     media = {"images": image or [], "audio": audio or [], "video": video or []}
     saver = _PlanSaver(save_plan, prompt, media, agent)
+    ask = _ask_approval if approve else None
     if as_json:
         try:
-            result = agent.run(prompt, **media)
+            result = agent.run(prompt, **media, approve=ask)
         except ToolError as e:
             saver.save(getattr(getattr(e, "result", None), "plan", None))
             raise
         saver.save(result.plan)
+        # the shape scripts rely on; a paused run's answer names the run id to resume
         print(json.dumps(result.to_json_dict(), indent=2))
         return
-    failed = _show_stream(agent, saver.tap(agent.stream(prompt, **media)))
+    failed = _show_stream(agent, saver.tap(agent.stream(prompt, **media, approve=ask)))
     if saver.save(saver.plan) and save_plan is not None:
         names = " ".join(f"--input {n}=PATH" for n in saver.inputs)
         out.print(f"\nPlan saved to {save_plan}; run it again without the LLM with:\n"
@@ -92,13 +99,55 @@ def run(
         raise typer.Exit(4)
 
 
-def _show_stream(agent, events, intro: str = "planning...") -> bool:
+@app.command()
+def resume(
+    run_id: Annotated[str, typer.Argument(help="the run id `mmagent run` printed")],
+    decision: Annotated[bool | None, typer.Option("--approve/--reject", help="answer a pending "
+                                                  "approval; asked interactively if "
+                                                  "omitted")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="print one JSON object and nothing "
+                                          "else")] = False,
+    no_cache: Annotated[bool, typer.Option("--no-cache", help="recompute every task instead of "
+                                           "reusing cached results")] = False,
+    config: ConfigOpt = None,
+    profile: ProfileOpt = None,
+) -> None:
+    """Continue a run that was killed, cancelled or paused for approval; finished tasks are
+    not run again."""
+    from .agent import Agent
+
+    agent = Agent(config, profile=profile, use_cache=False if no_cache else None)
+    answer = _ask_approval if decision is None else decision
+    if as_json:
+        print(json.dumps(_json_with_run(agent.resume(run_id, approve=answer)), indent=2))
+        return
+    if _show_stream(agent, agent.stream_resume(run_id, approve=answer), intro=None):
+        raise typer.Exit(4)
+
+
+def _ask_approval(request) -> bool:
+    for t in request.tasks:
+        err.print(f"[yellow]?[/yellow] {t['task_id']} {t['tool']} {json.dumps(t['args'])}"
+                  f"{' — ' + t['reason'] if t['reason'] else ''}", soft_wrap=True)
+    return typer.confirm(f"Run {', '.join(request.task_ids)}?", default=False, err=True)
+
+
+def _json_with_run(result) -> dict:
+    data = result.to_json_dict()
+    data.update({"run_id": result.run_id, "status": result.status, "skipped": result.skipped,
+                 "rejected": result.rejected, "cached": result.cached,
+                 "failures": result.failures, "pending_approval": result.pending_approval})
+    return data
+
+
+def _show_stream(agent, events, intro: str | None = "planning...") -> bool:
     from rich.progress import Progress
 
     failed = False
     progress: Progress | None = None
     bars: dict[str, int] = {}
-    out.print(f"[dim]{intro}[/dim]")
+    if intro:
+        out.print(f"[dim]{intro}[/dim]")
     for ev in events:
         if ev.type == "plan":
             table = Table(title=f"Plan (attempt {ev.attempts})", title_justify="left")
@@ -109,6 +158,19 @@ def _show_stream(agent, events, intro: str = "planning...") -> bool:
             out.print(table)
         elif ev.type == "task_started":
             out.print(f"[cyan]>[/cyan] {ev.task_id} {ev.tool} started")
+        elif ev.type == "run_started":
+            out.print(f"[dim]run {ev.run_id}{' (resumed)' if ev.resumed else ''}[/dim]")
+        elif ev.type == "approval_requested":
+            if progress is not None:
+                progress.stop()
+                progress, bars = None, {}
+            waiting = ", ".join(f"{t['task_id']} ({t['tool']})" for t in ev.tasks)
+            out.print(f"[yellow]‖[/yellow] paused: {waiting} waits for approval")
+        elif ev.type == "task_retrying":
+            out.print(f"[yellow]↻[/yellow] {ev.task_id} {ev.tool} attempt {ev.attempt} failed "
+                      f"({ev.error}); retrying in {ev.delay_s:.1f}s", soft_wrap=True)
+        elif ev.type == "task_progress" and not out.is_terminal:
+            pass  # bars only on a terminal; piped output stays plain lines
         elif ev.type == "task_progress":
             if progress is None:
                 progress = Progress(console=out, transient=True)
@@ -121,8 +183,9 @@ def _show_stream(agent, events, intro: str = "planning...") -> bool:
             shown = {k: (v["uri"] if isinstance(v, dict) and "uri" in v else
                          f"artifact://{v['id']}" if isinstance(v, dict) and "id" in v else v)
                      for k, v in ev.output.items()}
-            out.print(f"[green]✓[/green] {ev.task_id} {ev.tool} finished in {ev.seconds:.2f}s: "
-                      f"{json.dumps(shown)}")
+            how = "finished (served from cache)" if getattr(ev, "cached", False) else \
+                f"finished in {ev.seconds:.2f}s"
+            out.print(f"[green]✓[/green] {ev.task_id} {ev.tool} {how}: {json.dumps(shown)}")
         elif ev.type == "task_failed":
             failed = True
             out.print(f"[red]✗[/red] {ev.task_id} {ev.tool} failed [{ev.code}]: {ev.message}")

@@ -27,7 +27,8 @@ from .artifacts import MediaLimits
 from .errors import ConfigError
 from .tool import default_cache_dir
 
-__all__ = ["Config", "ToolConfig", "PlannerConfig", "PROFILES", "RuntimeConfig"]
+__all__ = ["Config", "ToolConfig", "PlannerConfig", "PROFILES", "RuntimeConfig", "ExecutorConfig",
+           "TaskPolicyConfig", "ApprovalConfig"]
 
 Profile = Literal["offline", "default"]
 
@@ -88,6 +89,48 @@ class RuntimeConfig(BaseModel):
         "budget, every model stays loaded once used")
 
 
+class TaskPolicyConfig(BaseModel):
+    """Failure policy of a task: retries with exponential backoff, and a time limit."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    retries: int = Field(0, ge=0, le=10, description="extra attempts after a failure")
+    backoff_s: float = Field(0.5, ge=0, le=60, description="wait before the first retry; "
+                             "doubles each time (at most 30 s)")
+    timeout_s: float | None = Field(None, gt=0, description="seconds a task may run; None = "
+                                    "no limit")
+
+
+class ApprovalConfig(BaseModel):
+    """Which tools wait for a human's approval before they run."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    tools: list[str] = Field(default_factory=list, description="tools that always ask")
+    gpu_memory_gb: float | None = Field(None, ge=0, description="ask before any tool whose "
+                                        "declared resources.gpu_memory_gb is at least this")
+
+
+class ExecutorConfig(BaseModel):
+    """How plans run: concurrency, durable checkpoints, result cache, failures, approval."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    max_concurrency: int = Field(8, ge=1, le=256, description="tasks running at once")
+    checkpoint: bool = Field(True, description="record runs in checkpoint_db so a killed or "
+                             "paused run can be resumed (mmagent resume RUN_ID)")
+    checkpoint_db: Path | None = Field(None, description="SQLite file; default "
+                                       "<cache_dir>/runs.sqlite")
+    cache: bool = Field(True, description="reuse results of earlier identical tool calls")
+    cache_db: Path | None = Field(None, description="SQLite file; default "
+                                  "<cache_dir>/results.sqlite")
+    policy: TaskPolicyConfig = Field(default_factory=TaskPolicyConfig,
+                                     description="failure policy of every task")
+    tool_policies: dict[str, TaskPolicyConfig] = Field(
+        default_factory=dict, description="tool name -> failure policy replacing `policy`")
+    approval: ApprovalConfig = Field(default_factory=ApprovalConfig)
+
+
 class Config(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -103,6 +146,7 @@ class Config(BaseModel):
     workflows: WorkflowsConfig = Field(default_factory=WorkflowsConfig)
 
     runtime: RuntimeConfig = Field(default_factory=RuntimeConfig)
+    executor: ExecutorConfig = Field(default_factory=lambda: ExecutorConfig())
 
     @property
     def artifact_dir(self) -> Path:

@@ -36,6 +36,10 @@ __all__ = [
     "ServingError",
     "WorkflowError",
     "WorkflowNotFoundError",
+    "TaskTimeoutError",
+    "RunError",
+    "UnknownRunError",
+    "RunFinishedError",
 ]
 
 
@@ -177,3 +181,28 @@ class WorkflowNotFoundError(InputNotFoundError):
     """No shipped or configured workflow has that name, and it is no file either."""
 
     code = "workflow.not_found"
+
+
+# --- runs (executor) ---------------------------------------------------------------------------
+
+
+class TaskTimeoutError(ToolExecutionError):
+    """A task ran past its time limit; its result, if it ever comes, is discarded."""
+
+    code = "tool.timeout"
+
+
+class RunError(MMAgentError):
+    code = "run.error"
+
+
+class UnknownRunError(RunError):
+    """No run with this id is recorded in the checkpoint database."""
+
+    code = "run.unknown"
+
+
+class RunFinishedError(RunError):
+    """The run already finished; there is nothing to resume."""
+
+    code = "run.finished"

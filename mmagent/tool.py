@@ -99,6 +99,9 @@ class Tool:
     category: ClassVar[str] = "model"
     """"model" (loads weights) or "utility" (media plumbing, e.g. extracting video frames)."""
     _residency: Any = None  # set by the registry that hands the tool out (memory budget)
+    deterministic: ClassVar[bool] = True
+    """Same inputs give the same outputs, so results may be cached. Tools that sample without a
+    seed set False."""
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
