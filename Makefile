@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: demo test venv system-deps lint clean
+.PHONY: demo test venv system-deps lint clean docs
 
 demo: venv
 	$(BIN)/mmagent run "$$(cat examples/request.txt)" --image examples/photo.png
@@ -14,6 +14,10 @@ test: venv
 
 lint: venv
 	$(BIN)/ruff check .
+
+# docs/tools.md is generated from the tool registry; tests/test_docs.py checks it is current.
+docs: venv
+	$(BIN)/python -m mmagent.docs tools
 
 venv: $(STAMP) system-deps
 

@@ -12,6 +12,7 @@ import logging
 import os
 import queue
 import threading
+import uuid
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
@@ -21,13 +22,14 @@ from pydantic import BaseModel, ConfigDict, Field
 from .artifacts import ArtifactKind, ArtifactRef, ArtifactStore
 from .config import Config, PlannerConfig
 from .errors import InputError, ToolExecutionError
-from .events import AnswerReady, Event, PlanCreated
-from .executor import ExecutionResult, Executor
+from .events import Event, PlanCreated, RunStarted
+from .executor import ExecutionResult
 from .plan import Plan
 from .planner.backends import ChatBackend
 from .planner.planner import Planner
 from .registry import ToolRegistry
 from .responder import LLMResponder, Responder, TemplateResponder, produced_artifacts
+from .run_control import Approve, RunControl, _run_fields, make_executor
 
 __all__ = ["Agent", "RunResult", "ProducedArtifact"]
 
@@ -55,7 +57,18 @@ class RunResult(BaseModel):
     artifacts: list[ProducedArtifact] = Field(default_factory=list)
     outputs: dict[str, dict[str, Any]] = Field(default_factory=dict)
     failures: dict[str, str] = Field(default_factory=dict, description="task id -> error")
+    named_outputs: dict[str, Any] = Field(default_factory=dict, description="a workflow's "
+                                          "outputs by name (artifacts as ref dicts)")
     events: list[Any] = Field(default_factory=list, exclude=True)
+    run_id: str = Field("", description="continue it with Agent.resume / mmagent resume")
+    status: str = Field("completed", description="completed | failed | awaiting_approval | "
+                        "cancelled")
+    skipped: dict[str, str] = Field(default_factory=dict, description="task id -> why it did "
+                                    "not run")
+    rejected: list[str] = Field(default_factory=list, description="tasks a human declined")
+    cached: list[str] = Field(default_factory=list, description="tasks served from the cache")
+    pending_approval: dict[str, Any] | None = Field(None, description="{run_id, tasks} while "
+                                                    "status is awaiting_approval")
 
     @property
     def ok(self) -> bool:
@@ -68,7 +81,7 @@ class RunResult(BaseModel):
                               for a in self.artifacts]}
 
 
-class Agent:
+class Agent(RunControl):
     """Plans multimodal requests with an LLM and runs them on model tools.
 
     ``config`` is a :class:`Config`, a path to ``mmagent.yaml``, or None (``$MMAGENT_CONFIG``,
@@ -78,26 +91,36 @@ class Agent:
 
     def __init__(self, config: Config | str | os.PathLike[str] | None = None, *,
                  profile: str | None = None, registry: ToolRegistry | None = None,
-                 planner_backend: ChatBackend | None = None) -> None:
+                 planner_backend: ChatBackend | None = None,
+                 use_cache: bool | None = None) -> None:
         if not isinstance(config, Config):
             config = Config.load(config, profile=profile)
         self.config = config
         self.store = ArtifactStore(config.artifact_dir, config.limits)
         self.registry = registry or ToolRegistry.discover(
             {name: tc.kwargs() for name, tc in config.tools.items()},
-            cache_dir=config.cache_dir)
+            cache_dir=config.cache_dir, memory_budget_gb=config.runtime.memory_budget_gb)
         self._backend = planner_backend
         self._backend_lock = threading.Lock()
-        self.executor = Executor(self.registry, self.store)
+        self.executor = make_executor(config, self.registry, self.store, use_cache=use_cache)
+        self._cancels: dict[str, threading.Event] = {}
 
     # -- public API ----------------------------------------------------------------------------
 
     def run(self, prompt: str, images: Sequence[MediaInput] = (), audio: Sequence[MediaInput] = (),
-            video: Sequence[MediaInput] = ()) -> RunResult:
+            video: Sequence[MediaInput] = (), *, approve: Approve | None = None,
+            run_id: str | None = None, cancel: threading.Event | None = None) -> RunResult:
         """Plan and run ``prompt`` over the given media; raises :class:`ToolExecutionError`
-        (with ``.result``) if a task failed."""
+        (with ``.result``) if a task failed.
+
+        Tools that need approval (config ``executor.approval``) ask ``approve`` (an
+        :class:`ApprovalRequest` in, True/False or {task_id: bool} out); without it the run
+        pauses and returns ``status="awaiting_approval"``: continue with :meth:`resume`.
+        ``cancel`` (or :meth:`cancel` with ``run_id``) stops a run from starting new tasks.
+        """
         events: list[Any] = []
-        result = self._run(prompt, images, audio, video, events.append)
+        result = self._run_inputs(prompt, self._ingest(images, audio, video), events.append,
+                                  approve=approve, run_id=run_id, cancel=cancel)
         result.events = events
         if result.failures:
             first = next(iter(result.failures.values()))
@@ -105,19 +128,24 @@ class Agent:
         return result
 
     def stream(self, prompt: str, images: Sequence[MediaInput] = (),
-               audio: Sequence[MediaInput] = (), video: Sequence[MediaInput] = ()
-               ) -> Iterator[Event]:
+               audio: Sequence[MediaInput] = (), video: Sequence[MediaInput] = (), *,
+               approve: Approve | None = None, run_id: str | None = None,
+               cancel: threading.Event | None = None) -> Iterator[Event]:
         """Yield events as the request is planned and run; the last one is ``AnswerReady``.
 
         Task failures arrive as ``TaskFailed`` events; bad input raises before any event.
         """
         inputs = self._ingest(images, audio, video)  # fail fast, in the caller's thread
+        return self._stream(lambda emit: self._run_inputs(
+            prompt, inputs, emit, approve=approve, run_id=run_id, cancel=cancel))
+
+    def _stream(self, job) -> Iterator[Event]:
         q: queue.Queue[Any] = queue.Queue()
         done = object()
 
         def work() -> None:
             try:
-                self._run_inputs(prompt, inputs, q.put)
+                job(q.put)
             except BaseException as e:  # re-raised in the consumer's thread
                 q.put(e)
             q.put(done)
@@ -143,29 +171,77 @@ class Agent:
                 self._backend = make_backend(self.config.planner, self.config.cache_dir)
             return self._backend
 
+    def workflows(self) -> dict[str, Path]:
+        """Workflow names to files: the shipped ``graphs/*.yaml``, then ``workflows.paths``
+        from the config (files, or folders of ``*.yaml``; a later one wins a name)."""
+        from .workflow import find_workflows
+
+        return find_workflows(self.config.workflows.paths)
+
+    def run_workflow(self, workflow: str | os.PathLike[str] | Any,
+                     inputs: dict[str, Any] | None = None) -> RunResult:
+        """Run a workflow (a name from :meth:`workflows`, a path, or a loaded ``Workflow``)
+        without the LLM. Media inputs are paths, PIL images or ArtifactRefs. Raises
+        :class:`ToolExecutionError` (with ``.result``) if a task failed."""
+        events: list[Any] = []
+        result = self._run_workflow(self._workflow_run(workflow, inputs or {}), events.append)
+        result.events = events
+        if result.failures:
+            first = next(iter(result.failures.values()))
+            raise ToolExecutionError(first, failures=result.failures).with_result(result)
+        return result
+
+    def stream_workflow(self, workflow: str | os.PathLike[str] | Any,
+                        inputs: dict[str, Any] | None = None) -> Iterator[Event]:
+        """Yield a workflow run's events; the last one is ``AnswerReady``. A bad workflow or
+        bad inputs raise before any event."""
+        from .workflow_run import iterate_events
+
+        prepared = self._workflow_run(workflow, inputs or {})
+        return iterate_events(lambda emit: self._run_workflow(prepared, emit))
+
     # -- internals ---------------------------------------------------------------------------
+
+    def _workflow_run(self, workflow, inputs: dict[str, Any]):
+        from .workflow import resolve_workflow
+        from .workflow_run import WorkflowRun
+
+        wf = resolve_workflow(workflow, self.workflows())
+        run = WorkflowRun(wf, self.registry, self.executor, self.store, self._put)
+        return run.prepare(inputs)
+
+    def _run_workflow(self, prepared, emit) -> RunResult:
+        outcome = prepared.execute(emit)
+        result = self._result(outcome.answer, outcome.plan, outcome.execution)
+        result.named_outputs = outcome.outputs
+        return result
 
     def _run(self, prompt, images, audio, video, emit) -> RunResult:
         return self._run_inputs(prompt, self._ingest(images, audio, video), emit)
 
-    def _run_inputs(self, prompt: str, inputs: dict[str, ArtifactRef], emit) -> RunResult:
+    def _run_inputs(self, prompt: str, inputs: dict[str, ArtifactRef], emit, *,
+                    approve: Approve | None = None, run_id: str | None = None,
+                    cancel: threading.Event | None = None) -> RunResult:
         if not prompt or not prompt.strip():
             raise InputError("got an empty prompt; expected a request in words")
         planned = self.planner().plan(prompt, inputs)
         emit(PlanCreated(plan=planned.plan, attempts=planned.attempts))
-        result = self.executor.run(planned.plan, inputs, emit)
-        answer = self._responder().respond(prompt, planned.plan, result)
-        emit(AnswerReady(text=answer.text, artifacts=[r.id for r in answer.artifacts]))
-        return self._result(answer.text, planned.plan, result)
+        run_id = run_id or uuid.uuid4().hex
+        emit(RunStarted(run_id=run_id))
+        with self._cancel_handle(run_id, cancel) as event:
+            result = self.executor.run(planned.plan, inputs, emit, run_id=run_id,
+                                       approve=approve, cancel=event, meta={"prompt": prompt})
+        return self._answer(prompt, planned.plan, result, emit)
 
     def _result(self, answer: str, plan: Plan, result: ExecutionResult) -> RunResult:
         arts = [ProducedArtifact(id=r.id, kind=r.kind, mime=r.mime, task=t,
                                  path=str(self.store.path(r)))
                 for t, _f, r in produced_artifacts(plan, result)]
         failures = {t: f.message for t, f in result.failures.items()}
-        failures.update({t: "skipped: an input it needs failed" for t in result.skipped})
+        failures.update({t: "skipped: an input it needs failed"
+                         for t in getattr(result, "skipped_after_failure", result.skipped)})
         return RunResult(answer=answer, plan=plan, artifacts=arts, outputs=result.outputs,
-                         failures=failures)
+                         failures=failures, **_run_fields(result))
 
     def _responder(self) -> Responder:
         if self.config.responder == "llm":

@@ -27,7 +27,8 @@ from .artifacts import MediaLimits
 from .errors import ConfigError
 from .tool import default_cache_dir
 
-__all__ = ["Config", "ToolConfig", "PlannerConfig", "PROFILES"]
+__all__ = ["Config", "ToolConfig", "PlannerConfig", "PROFILES", "RuntimeConfig", "ExecutorConfig",
+           "TaskPolicyConfig", "ApprovalConfig"]
 
 Profile = Literal["offline", "default"]
 
@@ -72,6 +73,64 @@ class PlannerConfig(BaseModel):
                                 "first call, then constrain the plan to deliver them")
 
 
+class WorkflowsConfig(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    paths: list[Path] = Field(default_factory=list, description="workflow files or folders of "
+                              "*.yaml files, besides the shipped graphs/")
+
+
+class RuntimeConfig(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    memory_budget_gb: float | None = Field(
+        None, gt=0, description="most memory the loaded models may hold together (GPU memory "
+        "on CUDA, RAM on CPU); the least recently used idle tool is unloaded first. None: no "
+        "budget, every model stays loaded once used")
+
+
+class TaskPolicyConfig(BaseModel):
+    """Failure policy of a task: retries with exponential backoff, and a time limit."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    retries: int = Field(0, ge=0, le=10, description="extra attempts after a failure")
+    backoff_s: float = Field(0.5, ge=0, le=60, description="wait before the first retry; "
+                             "doubles each time (at most 30 s)")
+    timeout_s: float | None = Field(None, gt=0, description="seconds a task may run; None = "
+                                    "no limit")
+
+
+class ApprovalConfig(BaseModel):
+    """Which tools wait for a human's approval before they run."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    tools: list[str] = Field(default_factory=list, description="tools that always ask")
+    gpu_memory_gb: float | None = Field(None, ge=0, description="ask before any tool whose "
+                                        "declared resources.gpu_memory_gb is at least this")
+
+
+class ExecutorConfig(BaseModel):
+    """How plans run: concurrency, durable checkpoints, result cache, failures, approval."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    max_concurrency: int = Field(8, ge=1, le=256, description="tasks running at once")
+    checkpoint: bool = Field(True, description="record runs in checkpoint_db so a killed or "
+                             "paused run can be resumed (mmagent resume RUN_ID)")
+    checkpoint_db: Path | None = Field(None, description="SQLite file; default "
+                                       "<cache_dir>/runs.sqlite")
+    cache: bool = Field(True, description="reuse results of earlier identical tool calls")
+    cache_db: Path | None = Field(None, description="SQLite file; default "
+                                  "<cache_dir>/results.sqlite")
+    policy: TaskPolicyConfig = Field(default_factory=TaskPolicyConfig,
+                                     description="failure policy of every task")
+    tool_policies: dict[str, TaskPolicyConfig] = Field(
+        default_factory=dict, description="tool name -> failure policy replacing `policy`")
+    approval: ApprovalConfig = Field(default_factory=ApprovalConfig)
+
+
 class Config(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -84,6 +143,10 @@ class Config(BaseModel):
     limits: MediaLimits = Field(default_factory=MediaLimits)
     planner: PlannerConfig = Field(default_factory=PlannerConfig)
     tools: dict[str, ToolConfig] = Field(default_factory=dict)
+    workflows: WorkflowsConfig = Field(default_factory=WorkflowsConfig)
+
+    runtime: RuntimeConfig = Field(default_factory=RuntimeConfig)
+    executor: ExecutorConfig = Field(default_factory=lambda: ExecutorConfig())
 
     @property
     def artifact_dir(self) -> Path:
@@ -130,6 +193,12 @@ PROFILES: dict[str, dict[str, Any]] = {
         "tools": {
             "image_caption": {"checkpoint": "tiny"},
             "text_to_speech": {"options": {"backend": "espeak"}},
+            "visual_qa": {"checkpoint": "tiny"},
+            "image_classify": {"checkpoint": "tiny"},
+            "image_search": {"checkpoint": "tiny"},
+            "vlm_chat": {"checkpoint": "tiny"},
+            "speech_recognize": {"checkpoint": "tiny"},
+            "music_generate": {"checkpoint": "tiny"},
             "image_generate": {"checkpoint": "tiny"},
             "image_edit": {"checkpoint": "tiny"},
             "video_generate": {"checkpoint": "tiny"},

@@ -34,6 +34,12 @@ __all__ = [
     "ToolInputError",
     "ToolExecutionError",
     "ServingError",
+    "WorkflowError",
+    "WorkflowNotFoundError",
+    "TaskTimeoutError",
+    "RunError",
+    "UnknownRunError",
+    "RunFinishedError",
 ]
 
 
@@ -160,3 +166,43 @@ class ToolExecutionError(ToolError):
 
 class ServingError(MMAgentError):
     code = "serving.error"
+
+
+# --- workflows ------------------------------------------------------------------------------
+
+
+class WorkflowError(PlanValidationError):
+    """A workflow file is malformed (YAML, unknown key, bad name). Details: file, line, node."""
+
+    code = "workflow.invalid"
+
+
+class WorkflowNotFoundError(InputNotFoundError):
+    """No shipped or configured workflow has that name, and it is no file either."""
+
+    code = "workflow.not_found"
+
+
+# --- runs (executor) ---------------------------------------------------------------------------
+
+
+class TaskTimeoutError(ToolExecutionError):
+    """A task ran past its time limit; its result, if it ever comes, is discarded."""
+
+    code = "tool.timeout"
+
+
+class RunError(MMAgentError):
+    code = "run.error"
+
+
+class UnknownRunError(RunError):
+    """No run with this id is recorded in the checkpoint database."""
+
+    code = "run.unknown"
+
+
+class RunFinishedError(RunError):
+    """The run already finished; there is nothing to resume."""
+
+    code = "run.finished"

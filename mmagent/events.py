@@ -24,6 +24,10 @@ __all__ = [
     "ArtifactCreated",
     "AnswerReady",
     "EVENT_ADAPTER",
+    "ToolUnloaded",
+    "ApprovalRequested",
+    "TaskRetrying",
+    "RunStarted",
 ]
 
 
@@ -58,6 +62,7 @@ class TaskFinished(_Event):
     tool: str
     output: dict[str, Any]
     seconds: float
+    cached: bool = Field(False, description="served from the result cache, not recomputed")
 
 
 class TaskFailed(_Event):
@@ -81,9 +86,44 @@ class AnswerReady(_Event):
     artifacts: list[str] = Field(default_factory=list, description="ids of cited artifacts")
 
 
+class ToolUnloaded(_Event):
+    """A tool's model was unloaded to keep loaded models under ``runtime.memory_budget_gb``."""
+
+    type: Literal["tool_unloaded"] = "tool_unloaded"
+    tool: str
+    freed_bytes: int = Field(description="measured (else estimated) bytes the tool held")
+    for_tool: str = Field(description="the tool that needed the room")
+    budget_bytes: int
+
+
+class ApprovalRequested(_Event):
+    """The run paused: the listed tasks wait for a human's yes or no."""
+
+    type: Literal["approval_requested"] = "approval_requested"
+    run_id: str
+    tasks: list[dict[str, Any]] = Field(description="{task_id, tool, reason} per waiting task")
+
+
+class TaskRetrying(_Event):
+    type: Literal["task_retrying"] = "task_retrying"
+    task_id: str
+    tool: str
+    attempt: int = Field(description="the attempt that failed, from 1")
+    error: str
+    delay_s: float = Field(description="wait before the next attempt")
+
+
+class RunStarted(_Event):
+    """The executor took the plan; ``run_id`` names the run for resume and cancel."""
+
+    type: Literal["run_started"] = "run_started"
+    run_id: str
+    resumed: bool = False
+
+
 Event = Annotated[
     PlanCreated | TaskStarted | TaskProgress | TaskFinished | TaskFailed | ArtifactCreated
-    | AnswerReady,
+    | AnswerReady | ToolUnloaded | ApprovalRequested | TaskRetrying | RunStarted,
     Field(discriminator="type"),
 ]
 EVENT_ADAPTER: TypeAdapter[Event] = TypeAdapter(Event)

@@ -1,5 +1,5 @@
-"""Media mechanics shared by the store and the tools: MP4/GIF writing, video probing and
-decoding, audio resampling.
+"""Video mechanics shared by the store and the tools: MP4/GIF writing, probing, decoding and
+muxing a sound track (audio decoding and resampling are in :mod:`mmagent.audio_io`).
 
 Video goes through the ffmpeg binary that ships inside the ``imageio-ffmpeg`` wheel, so nothing
 needs a system ffmpeg. MP4s are H.264 in yuv420p with the index at the front (``+faststart``):
@@ -39,7 +39,6 @@ __all__ = [
     "read_frames",
     "evenly_spaced",
     "mux_audio",
-    "resample",
 ]
 
 _FFMPEG_TIMEOUT_S = 300.0
@@ -253,22 +252,3 @@ def mux_audio(video: str | os.PathLike[str], audio: str | os.PathLike[str], *,
                      *vcodec, "-c:a", "aac", "-b:a", "128k", "-t", f"{duration_s:.4f}",
                      "-movflags", "+faststart", *_BITEXACT, out], "add the audio track")
         return Path(out).read_bytes()
-
-
-def resample(samples: np.ndarray, rate_in: int, rate_out: int) -> np.ndarray:
-    """Band-limited (FFT) resampling of mono float samples from ``rate_in`` to ``rate_out`` Hz.
-
-    >>> x = np.sin(2 * np.pi * 440 * np.arange(16000) / 16000).astype(np.float32)
-    >>> y = resample(x, 16000, 22050)
-    >>> (len(y), y.dtype.name, bool(abs(np.abs(y).max() - 1) < 0.02))
-    (22050, 'float32', True)
-    """
-    x = np.asarray(samples, dtype=np.float32)
-    if rate_in == rate_out or len(x) == 0:
-        return x
-    n_out = max(1, round(len(x) * rate_out / rate_in))
-    spectrum = np.fft.rfft(x.astype(np.float64))
-    keep = min(len(spectrum), n_out // 2 + 1)
-    resized = np.zeros(n_out // 2 + 1, dtype=np.complex128)
-    resized[:keep] = spectrum[:keep]
-    return (np.fft.irfft(resized, n=n_out) * (n_out / len(x))).astype(np.float32)

@@ -11,10 +11,13 @@ from __future__ import annotations
 
 import logging
 import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from importlib.metadata import entry_points
 from typing import Any
 
 from .errors import ConfigError, UnknownToolError
+from .residency import Residency
 from .tool import Tool
 
 __all__ = ["ToolRegistry", "ENTRY_POINT_GROUP"]
@@ -33,21 +36,24 @@ class ToolRegistry:
     ['image_caption']
     """
 
-    def __init__(self) -> None:
+    def __init__(self, memory_budget_gb: float | None = None) -> None:
         self._classes: dict[str, type[Tool]] = {}
         self._settings: dict[str, dict[str, Any]] = {}
         self._instances: dict[str, Tool] = {}
         self._lock = threading.Lock()
+        self.residency = Residency(memory_budget_gb)
+        """Which tools hold their weights; unloads the least recently used over the budget."""
 
     @classmethod
-    def discover(cls, settings: dict[str, dict[str, Any]] | None = None,
-                 **common: Any) -> ToolRegistry:
+    def discover(cls, settings: dict[str, dict[str, Any]] | None = None, *,
+                 memory_budget_gb: float | None = None, **common: Any) -> ToolRegistry:
         """A registry of every tool in the ``mmagent.tools`` entry-point group.
 
         ``settings`` maps tool names to constructor keywords (checkpoint, device, ...);
-        ``common`` keywords (e.g. ``cache_dir``) go to every tool.
+        ``common`` keywords (e.g. ``cache_dir``) go to every tool. ``memory_budget_gb`` bounds
+        the loaded models (least recently used unloaded first; None: no bound).
         """
-        reg = cls()
+        reg = cls(memory_budget_gb=memory_budget_gb)
         for ep in sorted(entry_points(group=ENTRY_POINT_GROUP), key=lambda e: e.name):
             try:
                 tool_cls = ep.load()
@@ -71,10 +77,12 @@ class ToolRegistry:
         self._classes[tool_cls.name] = tool_cls
         self._settings[tool_cls.name] = settings
         self._instances.pop(tool_cls.name, None)
+        self.residency.forget(tool_cls.name)
 
     def add_instance(self, tool: Tool) -> None:
         """Register an already constructed tool (tests, notebooks)."""
         self._classes[tool.name] = type(tool)
+        tool._residency = self.residency
         self._instances[tool.name] = tool
 
     def names(self) -> list[str]:
@@ -94,8 +102,36 @@ class ToolRegistry:
         cls = self.tool_class(name)
         with self._lock:
             if name not in self._instances:
-                self._instances[name] = cls(**self._settings.get(name, {}))
+                tool = cls(**self._settings.get(name, {}))
+                tool._residency = self.residency
+                self._instances[name] = tool
             return self._instances[name]
+
+    @contextmanager
+    def using(self, name: str, emit: Callable[[Any], None] | None = None) -> Iterator[Tool]:
+        """The loaded tool for ``name``, pinned for the ``with`` block: under a memory budget,
+        other tools may be unloaded to make room for it, but it is never unloaded while in
+        use. ``emit`` receives a ``ToolUnloaded`` event for every tool unloaded for it::
+
+            with registry.using("image_caption") as tool:
+                out = tool.run([tool.parse_input(args)], ctx)
+        """
+        tool = self.get(name)
+        self.residency.pin(tool)
+        try:
+            self.residency.ensure_loaded(tool, emit)
+            yield tool
+        finally:
+            self.residency.unpin(tool, emit)
+
+    def settings(self, name: str) -> dict[str, Any]:
+        """The constructor keywords configured for ``name`` (checkpoint, device, dtype, ...)."""
+        self.tool_class(name)
+        if name in self._instances:
+            t = self._instances[name]
+            return {"checkpoint": t.checkpoint, "device": t.device_pref, "dtype": t.dtype_pref,
+                    **t.options}
+        return dict(self._settings.get(name, {}))
 
     def cards(self, names: list[str] | None = None) -> list[dict[str, Any]]:
         return [self.tool_class(n).card() for n in (names or self.names())]

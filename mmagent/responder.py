@@ -52,7 +52,10 @@ def _citations(plan: Plan, result: ExecutionResult, store: ArtifactStore) -> lis
 
 def _problems(plan: Plan, result: ExecutionResult) -> list[str]:
     lines = [f.message for f in result.failures.values()]
-    lines += [f"task {t!r} ({plan.task(t).tool}) was skipped: an input it needs failed"
+    lines += [f"task {t!r} ({plan.task(t).tool}) was rejected: not approved" for t in
+              result.rejected]
+    lines += [f"task {t!r} ({plan.task(t).tool}) was skipped: "
+              f"{result.skip_reasons.get(t, 'an input it needs failed')}"
               for t in result.skipped]
     return lines
 

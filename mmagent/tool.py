@@ -25,6 +25,7 @@ declaration is checked when the class is defined.
 
 from __future__ import annotations
 
+import gc
 import os
 import re
 import shutil
@@ -39,14 +40,17 @@ from typing import Any, ClassVar, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from .artifacts import ArtifactStore, AudioRef, ImageRef, VideoRef
-from .errors import ToolInputError, ToolLoadError
+from .errors import ToolLoadError
 
-__all__ = ["Tool", "ToolContext", "Resources", "port_type", "default_cache_dir", "TINY"]
+__all__ = ["Tool", "ToolContext", "Resources", "port_type", "default_cache_dir", "TINY",
+           "CATEGORIES"]
 
 TINY = "tiny"
 """Checkpoint name meaning: a tiny random-weight model built in code (tests, offline profile)."""
 
 _NAME_RE = re.compile(r"^[a-z][a-z0-9_]*$")
+CATEGORIES = ("model", "utility")
+"""``Tool.category``: a model tool loads weights; a utility (media plumbing) does not."""
 
 
 def default_cache_dir() -> Path:
@@ -92,6 +96,12 @@ class Tool:
     default_checkpoint: ClassVar[str | None] = None
     resources: ClassVar[Resources] = Resources()
     version: ClassVar[str] = "1"
+    category: ClassVar[str] = "model"
+    """"model" (loads weights) or "utility" (media plumbing, e.g. extracting video frames)."""
+    _residency: Any = None  # set by the registry that hands the tool out (memory budget)
+    deterministic: ClassVar[bool] = True
+    """Same inputs give the same outputs, so results may be cached. Tools that sample without a
+    seed set False."""
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
@@ -102,6 +112,9 @@ class Tool:
             raise TypeError(f"{where}: got name {cls.name!r}; expected snake_case letters/digits")
         if not getattr(cls, "description", "").strip():
             raise TypeError(f"{where}: expected a non-empty description")
+        if cls.category not in CATEGORIES:
+            raise TypeError(f"{where}: got category {cls.category!r}; expected one of "
+                            f"{list(CATEGORIES)}")
         for attr in ("Input", "Output"):
             model = getattr(cls, attr, None)
             if not (isinstance(model, type) and issubclass(model, BaseModel)):
@@ -139,11 +152,22 @@ class Tool:
     # -- shared mechanics ---------------------------------------------------------------------
 
     def ensure_loaded(self) -> None:
+        """Load the weights unless they are loaded. Under a registry with a memory budget, the
+        registry first unloads least-recently-used tools to make room (see ``registry.using``)."""
+        if self._residency is not None:
+            self._residency.ensure_loaded(self)
+        else:
+            self._load_once()
+
+    def _load_once(self) -> bool:
+        """Run ``load`` unless loaded; True if it ran. Remembers what ``load`` set, so that the
+        default :meth:`unload` can drop it."""
         if self._loaded:
-            return
+            return False
         with self._lock:
             if self._loaded:
-                return
+                return False
+            before = dict(self.__dict__)
             try:
                 self.load()
             except ToolLoadError:
@@ -153,7 +177,48 @@ class Tool:
                     f"tool {self.name!r} could not load checkpoint {self.checkpoint!r}: "
                     f"{str(e).splitlines()[0] if str(e) else type(e).__name__}",
                     tool=self.name, checkpoint=self.checkpoint) from e
+            # what load set, and what each attribute held before (restored by unload)
+            self._load_attrs = {k: before.get(k, _UNSET) for k, v in self.__dict__.items()
+                                if k not in before or before[k] is not v}
             self._loaded = True
+            return True
+
+    def unload(self) -> None:
+        """Drop the model: forget every attribute ``load`` set, collect garbage, and return
+        cached CUDA memory. The next ``ensure_loaded`` loads again. Override to release
+        anything else (and call ``super().unload()``)."""
+        with self._lock:
+            if not self._loaded:
+                return
+            for attr, old in getattr(self, "_load_attrs", {}).items():
+                if old is _UNSET:
+                    self.__dict__.pop(attr, None)
+                else:
+                    self.__dict__[attr] = old
+            self._load_attrs = {}
+            self._loaded = False
+        gc.collect()
+        _empty_cuda_cache()
+
+    def memory_bytes(self) -> int | None:
+        """Bytes of the parameters and buffers of the torch modules ``load`` set (a diffusers
+        pipeline's components count); None when it holds no torch module. Override when a
+        tool holds weights some other way."""
+        if not self._loaded:
+            return None
+        return _module_bytes([self.__dict__.get(a) for a in getattr(self, "_load_attrs", ())])
+
+    @classmethod
+    def example_inputs(cls, store: ArtifactStore) -> list[dict[str, Any]]:
+        """A few valid argument dicts (benchmarks, smoke tests). The default fills the
+        required ports with small media and words; override for tools that need more."""
+        from .examples import examples_from_ports
+
+        return examples_from_ports(cls, store)
+
+    def check_input(self, inp: BaseModel) -> None:
+        """Bounds a field cannot declare (pixels of an input image, seconds of audio), checked
+        by ``parse_input`` before any model runs; raise through :mod:`mmagent.bounds`."""
 
     def checkpoint_path(self) -> str:
         """The checkpoint to pass to ``from_pretrained``: an HF id, a local path, or the tiny
@@ -190,21 +255,32 @@ class Tool:
         return resolve_dtype(self.dtype_pref, self.device())
 
     def parse_input(self, args: dict[str, Any]) -> BaseModel:
+        """Validate ``args`` into ``Input``; a violation raises :class:`ToolInputError` naming
+        the argument, the value given and the limit."""
+        from .bounds import input_error
+
         try:
-            return self.Input.model_validate(args)
+            inp = self.Input.model_validate(args)
         except ValidationError as e:
-            err = e.errors()[0]
-            loc = ".".join(str(p) for p in err["loc"]) or "<input>"
-            raise ToolInputError(f"tool {self.name!r}, argument {loc!r}: {err['msg']}",
-                                 tool=self.name, arg=loc) from e
+            raise input_error(self, e.errors()[0]) from e
+        self.check_input(inp)
+        return inp
 
     def __call__(self, ctx: ToolContext | None = None, **args: Any) -> BaseModel:
         """Run one input; convenient in notebooks and tests."""
         inp = self.parse_input(args)
-        self.ensure_loaded()
         if ctx is None:
             ctx = ToolContext(ArtifactStore(self.cache_dir / "artifacts"))
-        return self.run([inp], ctx)[0]
+        residency = self._residency
+        if residency is None:
+            self.ensure_loaded()
+            return self.run([inp], ctx)[0]
+        residency.pin(self)  # not unloaded while it runs
+        try:
+            residency.ensure_loaded(self)
+            return self.run([inp], ctx)[0]
+        finally:
+            residency.unpin(self)
 
     @classmethod
     def card(cls) -> dict[str, Any]:
@@ -215,6 +291,55 @@ class Tool:
             "inputs": _ports(cls.Input),
             "outputs": _ports(cls.Output),
         }
+
+
+_UNSET = object()
+
+
+def _empty_cuda_cache() -> None:
+    import sys
+
+    torch = sys.modules.get("torch")  # never import torch just to unload
+    if torch is not None and torch.cuda.is_available():
+        torch.cuda.empty_cache()
+
+
+def _module_bytes(values: list[Any]) -> int | None:
+    """Parameter and buffer bytes of the torch modules in ``values`` (searched one level into
+    lists, dicts and diffusers-style ``components``), each tensor counted once."""
+    import sys
+
+    torch = sys.modules.get("torch")
+    if torch is None:
+        return None
+    modules: list[Any] = []
+    stack = list(values)
+    seen: set[int] = set()
+    while stack:
+        v = stack.pop()
+        if v is None or id(v) in seen:
+            continue
+        seen.add(id(v))
+        if isinstance(v, torch.nn.Module):
+            modules.append(v)
+        elif isinstance(v, (list, tuple)):
+            stack.extend(v)
+        elif isinstance(v, dict):
+            stack.extend(v.values())
+        elif isinstance(getattr(v, "components", None), dict):  # a diffusers pipeline
+            stack.extend(v.components.values())
+        elif isinstance(getattr(v, "model", None), torch.nn.Module):  # a wrapper (pipeline)
+            stack.append(v.model)
+    if not modules:
+        return None
+    total, tensors = 0, set()
+    for m in modules:
+        for t in [*m.parameters(), *m.buffers()]:
+            key = (t.device.type, t.data_ptr()) if t.numel() else id(t)
+            if key not in tensors:
+                tensors.add(key)
+                total += t.numel() * t.element_size()
+    return total
 
 
 def _ports(model: type[BaseModel]) -> dict[str, dict[str, Any]]:

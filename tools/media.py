@@ -20,8 +20,9 @@ import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 
 from mmagent.artifacts import AudioRef, ImageRef, VideoRef
+from mmagent.audio_io import load_mono
 from mmagent.errors import ToolExecutionError, ToolInputError
-from mmagent.media import MediaDecodeError, evenly_spaced, mux_audio, read_frames, resample
+from mmagent.media import MediaDecodeError, evenly_spaced, mux_audio, read_frames
 from mmagent.tool import Resources, Tool, ToolContext
 
 __all__ = ["VideoFrames", "VideoAddAudio", "AudioMix", "AudioConcat"]
@@ -35,6 +36,7 @@ _UTILITY = Resources(num_gpus=0.0, num_cpus=1.0, gpu_memory_gb=0.0)
 class _Utility(Tool):
     """A model-free tool: nothing to load, whatever the checkpoint."""
 
+    category = "utility"
     resources = _UTILITY
 
     def _failed(self, what: str, e: Exception) -> ToolExecutionError:
@@ -146,9 +148,8 @@ class _AudioOutput(BaseModel):
 
 def _load_clips(ctx: ToolContext, clips: list[AudioRef]) -> tuple[list[np.ndarray], int]:
     """Every clip as mono float32 at the highest sample rate among them (nothing is lost)."""
-    loaded = [ctx.store.load_audio(c) for c in clips]
-    rate = max(sr for _, sr in loaded)
-    return [resample(x, sr, rate) for x, sr in loaded], rate
+    rate = max(c.sample_rate or 0 for c in clips) or ctx.store.load_audio(clips[0])[1]
+    return [load_mono(ctx.store, c, rate) for c in clips], rate
 
 
 def _check_total(tool: str, ctx: ToolContext, seconds: float) -> None:

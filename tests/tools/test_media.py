@@ -149,7 +149,6 @@ def test_media_utilities_through_the_sdk(tmp_path):
 class TestVideoFramesConformance(ToolConformance):
     tool_cls = VideoFrames
     tool_kwargs = {}
-    checkpoint_free = True
     bad_inputs = [({"count": 2}, "video"), ({"video": V_REF, "count": 0}, "count"),
                   ({"video": V_REF, "count": 65}, "count"), ({"video": A_REF}, "video")]
 
@@ -162,7 +161,6 @@ class TestVideoFramesConformance(ToolConformance):
 class TestVideoAddAudioConformance(ToolConformance):
     tool_cls = VideoAddAudio
     tool_kwargs = {}
-    checkpoint_free = True
     bad_inputs = [({"audio": A_REF}, "video"), ({"video": V_REF}, "audio"),
                   ({"video": V_REF, "audio": A_REF, "volume": 2}, "volume")]
 
@@ -181,7 +179,6 @@ AUDIO_BAD = [({}, "clips"), ({"clips": []}, "clips"), ({"clips": [A_REF] * 17}, 
 class TestAudioMixConformance(ToolConformance):
     tool_cls = AudioMix
     tool_kwargs = {}
-    checkpoint_free = True
     bad_inputs = AUDIO_BAD
 
     def make_inputs(self, store):
@@ -192,7 +189,6 @@ class TestAudioMixConformance(ToolConformance):
 class TestAudioConcatConformance(ToolConformance):
     tool_cls = AudioConcat
     tool_kwargs = {}
-    checkpoint_free = True
     bad_inputs = [*AUDIO_BAD, ({"clips": [A_REF], "gap": -1}, "gap"),
                   ({"clips": [A_REF], "gap": 11}, "gap")]
 
