@@ -169,7 +169,8 @@ class Tool:
                 return False
             before = dict(self.__dict__)
             try:
-                self.load()
+                with _LOAD_LOCK:
+                    self.load()
             except ToolLoadError:
                 raise
             except (OSError, ValueError) as e:
@@ -294,6 +295,11 @@ class Tool:
 
 
 _UNSET = object()
+# Loads take turns, process-wide: diffusers builds models under accelerate's init_empty_weights,
+# which patches nn.Module.register_parameter for every thread, so a model built or loaded in
+# another thread meanwhile gets meta tensors ("Cannot copy out of meta tensor"). The executor
+# loads tools from concurrent worker threads.
+_LOAD_LOCK = threading.RLock()
 
 
 def _empty_cuda_cache() -> None:

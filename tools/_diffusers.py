@@ -8,7 +8,6 @@ Private to ``mmagent.tools``; the tools are :mod:`mmagent.tools.diffusion` and
 from __future__ import annotations
 
 import logging
-import threading
 from collections.abc import Callable, Hashable, Sequence
 from pathlib import Path
 from typing import Any, ClassVar
@@ -24,12 +23,6 @@ __all__ = ["DiffusersTool", "StepProgress", "group_rows", "seeded_generators", "
 logger = logging.getLogger(__name__)
 
 MAX_SEED = 2**32 - 1
-
-# diffusers builds models under accelerate's init_empty_weights, which patches
-# nn.Module.register_parameter for the whole process: a module built in another thread meanwhile
-# gets meta tensors ("Cannot copy out of meta tensor"). The executor loads tools from worker
-# threads, so diffusers loads (and tiny builds) take turns.
-_LOAD_LOCK = threading.Lock()
 
 # A few prompts and instructions: enough text for the tiny CLIP tokenizer's vocabulary.
 _TINY_CORPUS = [
@@ -90,9 +83,10 @@ class DiffusersTool(Tool):
         """``load(path, dtype)`` then: progress bars off (we emit events), moved to the device."""
         self._device = self.device()
         self._dtype = self.torch_dtype()
-        with _LOAD_LOCK:
-            path = self.checkpoint_path()
-            pipe = load(path, self._dtype)
+        # (Tool.ensure_loaded holds the process-wide load lock: diffusers' init_empty_weights
+        # patches module construction for every thread while it loads.)
+        path = self.checkpoint_path()
+        pipe = load(path, self._dtype)
         pipe.set_progress_bar_config(disable=True)
         pipe = pipe.to(self._device)
         logger.info("%s: loaded %s on %s (%s)", self.name, path, self._device, self._dtype)
