@@ -131,11 +131,11 @@ def check_pixels(tool: str, width: int, height: int, max_pixels: int) -> None:
     for arg, v in (("width", width), ("height", height)):
         if v % 8 or v < 16:
             raise ToolInputError(f"tool {tool!r}, argument {arg!r}: got {v}; expected a "
-                                 "multiple of 8, at least 16", tool=tool, arg=arg)
+                                 "multiple of 8, at least 16", tool=tool, arg=arg, value=v)
     if width * height > max_pixels:
         raise ToolInputError(f"tool {tool!r}, argument 'width': got {width}x{height} "
                              f"({width * height} pixels); expected at most {max_pixels} pixels",
-                             tool=tool, arg="width")
+                             tool=tool, arg="width", value=width * height, limit=max_pixels)
 
 
 # -- tiny random-weight components -------------------------------------------------------------

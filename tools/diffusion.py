@@ -121,13 +121,16 @@ class ImageGenerate(DiffusersTool):
         self.pipe = self.load_pipeline(
             lambda path, dtype: AutoPipelineForText2Image.from_pretrained(path, dtype=dtype))
 
+    def check_input(self, inp: BaseModel) -> None:
+        # the size may come from the configured defaults, which no field declares
+        s = self.resolve(inp, ("width", "height"))
+        check_pixels(self.name, s["width"], s["height"], MAX_PIXELS)
+
     def run(self, inputs: list[BaseModel], ctx: ToolContext) -> list[BaseModel]:
         import torch
 
-        # 1. defaults, then bounds, before any model runs
+        # 1. the defaults (parse_input checked the bounds)
         settings = [self.resolve(inp, ("width", "height", "steps", "guidance")) for inp in inputs]
-        for s in settings:
-            check_pixels(self.name, s["width"], s["height"], MAX_PIXELS)
 
         # 2. rows with equal size, steps and guidance share one pipeline call
         groups = group_rows([tuple(s.values()) for s in settings])

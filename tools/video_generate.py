@@ -151,20 +151,23 @@ class VideoGenerate(DiffusersTool):
 
         self.pipe = self.load_pipeline(load)
 
+    def check_input(self, inp: BaseModel) -> None:
+        # size and steps may come from the configured defaults, which no field declares
+        s = self.resolve(inp, ("width", "height", "steps"))
+        check_pixels(self.name, s["width"], s["height"], MAX_PIXELS)
+        if inp.image is not None and int(s["steps"] * inp.strength) < 1:
+            raise ToolInputError(
+                f"tool {self.name!r}, argument 'strength': got {inp.strength:g} with "
+                f"{s['steps']} steps, which leaves no denoising step; expected steps x "
+                "strength >= 1", tool=self.name, arg="strength", value=inp.strength)
+
     def run(self, inputs: list[BaseModel], ctx: ToolContext) -> list[BaseModel]:
         import torch
         from PIL import ImageOps
 
-        # 1. defaults, then bounds, before any model runs
+        # 1. the defaults (parse_input checked the bounds)
         keys = ("width", "height", "frames", "fps", "steps", "guidance")
         settings = [self.resolve(inp, keys) for inp in inputs]
-        for inp, s in zip(inputs, settings, strict=True):
-            check_pixels(self.name, s["width"], s["height"], MAX_PIXELS)
-            if inp.image is not None and int(s["steps"] * inp.strength) < 1:
-                raise ToolInputError(
-                    f"tool {self.name!r}, argument 'strength': got {inp.strength:g} with "
-                    f"{s['steps']} steps, which leaves no denoising step; expected steps x "
-                    "strength >= 1", tool=self.name, arg="strength")
 
         # 2. first images: cropped to the frame's aspect and scaled to its size
         firsts = [None if inp.image is None else

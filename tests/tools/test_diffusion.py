@@ -83,10 +83,10 @@ def test_defaults_come_from_options_and_are_bounds_checked(store):
     out = tool.run([tool.parse_input({"prompt": "a dog"})], ToolContext(store))[0]
     assert (out.image.width, out.image.height) == (40, 24)
     big = ImageGenerate(checkpoint="tiny", device="cpu", width=2048, height=2048)
-    big.pipe = None  # never reached: the bound is checked before the model runs
     with pytest.raises(ToolInputError, match=r"2048x2048 \(4194304 pixels\).*1048576") as e:
-        big.run([big.parse_input({"prompt": "a dog"})], ToolContext(store))
+        big.parse_input({"prompt": "a dog"})  # checked before any model loads or runs
     assert e.value.details["arg"] == "width"
+    assert not big._loaded
 
 
 def test_edit_keeps_size_scales_big_pictures_and_follows_the_instruction(edit, store):

@@ -79,8 +79,7 @@ def test_progress_counts_the_steps_that_run(tool, store):
 def test_too_little_strength_for_the_steps_is_refused_before_running(tool, store):
     image = store.put_image(Image.new("RGB", (32, 32)))
     with pytest.raises(ToolInputError, match="strength.*got 0.3 with 2 steps") as e:
-        tool.run([tool.parse_input({**SMALL, "prompt": "a cat", "image": image,
-                                    "strength": 0.3})], ToolContext(store))
+        tool.parse_input({**SMALL, "prompt": "a cat", "image": image, "strength": 0.3})
     assert e.value.details["arg"] == "strength"
 
 
