@@ -21,13 +21,15 @@ from pydantic import BaseModel, ConfigDict, Field
 from .artifacts import ArtifactKind, ArtifactRef, ArtifactStore
 from .config import Config, PlannerConfig
 from .errors import InputError, ToolExecutionError
-from .events import AnswerReady, Event, PlanCreated
+from .events import AnswerReady, Event, PlanCreated, RouteChosen
 from .executor import ExecutionResult, Executor
 from .plan import Plan
 from .planner.backends import ChatBackend
-from .planner.planner import Planner
+from .planner.planner import Planner, PlanResult
 from .registry import ToolRegistry
+from .replan import run_with_replanning
 from .responder import LLMResponder, Responder, TemplateResponder, produced_artifacts
+from .router import Router
 
 __all__ = ["Agent", "RunResult", "ProducedArtifact"]
 
@@ -135,7 +137,8 @@ class Agent:
         return self.planner().plan(prompt, inputs).plan
 
     def planner(self) -> Planner:
-        return Planner.from_config(self.backend(), self.registry, self.config.planner)
+        return Planner.from_config(self.backend(), self.registry, self.config.planner,
+                                   cache_dir=self.config.cache_dir)
 
     def backend(self) -> ChatBackend:
         with self._backend_lock:
@@ -151,12 +154,16 @@ class Agent:
     def _run_inputs(self, prompt: str, inputs: dict[str, ArtifactRef], emit) -> RunResult:
         if not prompt or not prompt.strip():
             raise InputError("got an empty prompt; expected a request in words")
-        planned = self.planner().plan(prompt, inputs)
-        emit(PlanCreated(plan=planned.plan, attempts=planned.attempts))
-        result = self.executor.run(planned.plan, inputs, emit)
-        answer = self._responder().respond(prompt, planned.plan, result)
+        route = Router(self.registry, self.config.router.mode).decide(prompt, inputs)
+        emit(RouteChosen(route=route.route, reason=route.reason))
+        planned = (PlanResult(plan=route.plan, attempts=0) if route.plan is not None
+                   else self.planner().plan(prompt, inputs))
+        emit(PlanCreated(plan=planned.plan, attempts=planned.attempts, cached=planned.cached))
+        plan, result = run_with_replanning(self.executor, self.planner, prompt, inputs,
+                                           planned.plan, emit, self.config.planner.replan_attempts)
+        answer = self._responder().respond(prompt, plan, result)
         emit(AnswerReady(text=answer.text, artifacts=[r.id for r in answer.artifacts]))
-        return self._result(answer.text, planned.plan, result)
+        return self._result(answer.text, plan, result)
 
     def _result(self, answer: str, plan: Plan, result: ExecutionResult) -> RunResult:
         arts = [ProducedArtifact(id=r.id, kind=r.kind, mime=r.mime, task=t,

@@ -24,6 +24,8 @@ __all__ = [
     "ArtifactCreated",
     "AnswerReady",
     "EVENT_ADAPTER",
+    "RouteChosen",
+    "Replanned",
 ]
 
 
@@ -36,6 +38,7 @@ class PlanCreated(_Event):
     type: Literal["plan"] = "plan"
     plan: Plan
     attempts: int = Field(1, description="planner calls it took, repairs included")
+    cached: bool = Field(False, description="reused from the plan cache (no LLM call)")
 
 
 class TaskStarted(_Event):
@@ -81,9 +84,29 @@ class AnswerReady(_Event):
     artifacts: list[str] = Field(default_factory=list, description="ids of cited artifacts")
 
 
+class RouteChosen(_Event):
+    """How the request is served: ``plan`` (the LLM plans a DAG of tools) or ``vlm`` (one
+    ``vlm_chat`` call answers a plain question about the given images)."""
+
+    type: Literal["route"] = "route"
+    route: Literal["plan", "vlm"]
+    reason: str = Field(description="why, in words")
+
+
+class Replanned(_Event):
+    """A task failed; the planner replaced the failed part of the plan, keeping the rest."""
+
+    type: Literal["replanned"] = "replanned"
+    attempt: int = Field(description="1 for the first re-plan of this run")
+    failed: list[str] = Field(description="ids of the tasks that failed")
+    dropped: list[str] = Field(description="ids of the tasks replaced (failed and dependents)")
+    kept: list[str] = Field(description="ids of the tasks whose results are reused")
+    plan: Plan = Field(description="the whole new plan: kept tasks, then new ones")
+
+
 Event = Annotated[
     PlanCreated | TaskStarted | TaskProgress | TaskFinished | TaskFailed | ArtifactCreated
-    | AnswerReady,
+    | AnswerReady | RouteChosen | Replanned,
     Field(discriminator="type"),
 ]
 EVENT_ADAPTER: TypeAdapter[Event] = TypeAdapter(Event)
