@@ -138,13 +138,18 @@ class Ingress:
         return self._app
 
 
-def _deployment_options(config: Config, name: str, tool_cls: type[Tool]) -> dict[str, Any]:
+def _deployment_options(config: Config, name: str, tool_cls: type[Tool],
+                        gpus: bool = True) -> dict[str, Any]:
+    """Deployment options; a tool configured for ``device: cpu`` (or any tool, with
+    ``gpus=False``: a cluster without GPUs) asks for no GPU unless ``num_gpus`` is set."""
     s = config.serving.ray.tool(name)
     res = tool_cls.resources
+    tc = config.tools.get(name)
+    declared_gpus = res.num_gpus if gpus and not (tc and tc.device == "cpu") else 0.0
     opts: dict[str, Any] = {
         "name": deployment_name(name),
         "ray_actor_options": {"num_cpus": res.num_cpus if s.num_cpus is None else s.num_cpus,
-                              "num_gpus": res.num_gpus if s.num_gpus is None else s.num_gpus},
+                              "num_gpus": declared_gpus if s.num_gpus is None else s.num_gpus},
         "max_ongoing_requests": s.ongoing(),
         "user_config": {"max_batch_size": s.max_batch_size,
                         "batch_wait_timeout_s": s.batch_wait_timeout_s},
@@ -164,7 +169,13 @@ def _tool_settings(config: Config, name: str) -> dict[str, Any]:
 def build_ray_app(config: Config, registry: ToolRegistry | None = None,
                   planner_backend: Any = None):
     """The Serve application: a deployment per tool in ``registry`` (default: the configured
-    tools) and the ingress bound to their handles."""
+    tools) and the ingress bound to their handles. Tools ask for their declared GPU share only
+    if the connected cluster has GPUs."""
+    import ray
+
+    gpus = not ray.is_initialized() or ray.cluster_resources().get("GPU", 0) > 0
+    if not gpus:
+        logger.warning("the Ray cluster has no GPUs: tool deployments run on CPUs")
     registry = registry or ToolRegistry.discover(
         {n: tc.kwargs() for n, tc in config.tools.items()}, cache_dir=config.cache_dir)
     config = config.model_copy(update={"store_dir": config.artifact_dir})
@@ -172,7 +183,7 @@ def build_ray_app(config: Config, registry: ToolRegistry | None = None,
     tools = {}
     for name in registry.names():
         cls = registry.tool_class(name)
-        dep = ToolDeployment.options(**_deployment_options(config, name, cls))
+        dep = ToolDeployment.options(**_deployment_options(config, name, cls, gpus))
         tools[name] = (cls, dep.bind(cls, _tool_settings(config, name),
                                      str(config.artifact_dir), limits))
     ray = config.serving.ray

@@ -63,3 +63,27 @@ def test_two_step_plan_through_tool_deployments(ray_server):
     got = httpx.get(audio["url"], headers={"Authorization": f"Bearer {KEY_A}"})
     assert got.status_code == 200 and got.content[:4] == b"RIFF"
     assert os.environ.get("MMAGENT_API_KEYS") != KEY_A  # the key went only to the replicas
+
+
+def test_emit_config_is_a_valid_serve_config(tmp_path, monkeypatch):
+    import yaml
+    from ray.serve.schema import ServeDeploySchema
+    from typer.testing import CliRunner
+
+    from mmagent.cli import app
+
+    cfg = tmp_path / "mmagent.yaml"
+    cfg.write_text(yaml.safe_dump({"serving": {"api_keys": ["sk-secret"], "ray": {"tools": {
+        "image_caption": {"num_gpus": 0.5, "max_batch_size": 16,
+                          "autoscaling": {"min_replicas": 1, "max_replicas": 4}}}}}}))
+    out = tmp_path / "serve.yaml"
+    res = CliRunner().invoke(app, ["serve", "--ray", "--emit-config", str(out), "-c", str(cfg)])
+    assert res.exit_code == 0, res.output
+    schema = ServeDeploySchema.model_validate(yaml.safe_load(out.read_text()))
+    (application,) = schema.applications
+    assert application.import_path == "mmagent.serving.ray_app:app_builder"
+    caption = next(d for d in application.deployments if d.name == "tool_image_caption")
+    assert caption.ray_actor_options.num_gpus == 0.5
+    assert caption.autoscaling_config["max_replicas"] == 4
+    assert caption.max_ongoing_requests >= 16 and caption.user_config["max_batch_size"] == 16
+    assert "sk-secret" not in out.read_text()
