@@ -180,3 +180,25 @@ def test_metrics_count_requests_and_tool_calls(server):
     text = httpx.get(server.base_url + "/metrics").text
     assert 'mmagent_tool_calls_total{tool="fake_sleep"}' in text
     assert 'route="/v1/chat/completions"' in text and "mmagent_http_request_seconds" in text
+
+
+def test_workflow_run_endpoint(server):
+    if not hasattr(Agent, "workflows"):
+        pytest.skip("the workflow API (Agent.workflows, branch 'workflows') is not merged yet")
+    from mmagent.workflow import load_workflow
+
+    h = {"Authorization": f"Bearer {KEY_A}"}
+    models = httpx.get(server.base_url + "/v1/models", headers=h).json()["data"]
+    name = next(m["id"] for m in models if m["id"].startswith("workflow:"))[len("workflow:"):]
+    spec = load_workflow(Agent.workflows(server_agent(server))[name])
+    wav = "data:audio/wav;base64," + base64.b64encode(wav_bytes()).decode()
+    values = {"image": png_data_url(), "audio": wav, "text": "hello"}
+    inputs = {k: values.get(str(i.type), "hello") for k, i in spec.inputs.items()}
+    r = httpx.post(f"{server.base_url}/v1/workflows/{name}/runs", json={"inputs": inputs},
+                   headers=h, timeout=120)
+    assert r.status_code == 200, r.text
+    assert r.json()["workflow"] == name and r.json()["answer"]
+
+
+def server_agent(server):
+    return server.server.config.app.state.service.agent
