@@ -55,6 +55,8 @@ class RunResult(BaseModel):
     artifacts: list[ProducedArtifact] = Field(default_factory=list)
     outputs: dict[str, dict[str, Any]] = Field(default_factory=dict)
     failures: dict[str, str] = Field(default_factory=dict, description="task id -> error")
+    named_outputs: dict[str, Any] = Field(default_factory=dict, description="a workflow's "
+                                          "outputs by name (artifacts as ref dicts)")
     events: list[Any] = Field(default_factory=list, exclude=True)
 
     @property
@@ -143,7 +145,50 @@ class Agent:
                 self._backend = make_backend(self.config.planner, self.config.cache_dir)
             return self._backend
 
+    def workflows(self) -> dict[str, Path]:
+        """Workflow names to files: the shipped ``graphs/*.yaml``, then ``workflows.paths``
+        from the config (files, or folders of ``*.yaml``; a later one wins a name)."""
+        from .workflow import find_workflows
+
+        return find_workflows(self.config.workflows.paths)
+
+    def run_workflow(self, workflow: str | os.PathLike[str] | Any,
+                     inputs: dict[str, Any] | None = None) -> RunResult:
+        """Run a workflow (a name from :meth:`workflows`, a path, or a loaded ``Workflow``)
+        without the LLM. Media inputs are paths, PIL images or ArtifactRefs. Raises
+        :class:`ToolExecutionError` (with ``.result``) if a task failed."""
+        events: list[Any] = []
+        result = self._run_workflow(self._workflow_run(workflow, inputs or {}), events.append)
+        result.events = events
+        if result.failures:
+            first = next(iter(result.failures.values()))
+            raise ToolExecutionError(first, failures=result.failures).with_result(result)
+        return result
+
+    def stream_workflow(self, workflow: str | os.PathLike[str] | Any,
+                        inputs: dict[str, Any] | None = None) -> Iterator[Event]:
+        """Yield a workflow run's events; the last one is ``AnswerReady``. A bad workflow or
+        bad inputs raise before any event."""
+        from .workflow_run import iterate_events
+
+        prepared = self._workflow_run(workflow, inputs or {})
+        return iterate_events(lambda emit: self._run_workflow(prepared, emit))
+
     # -- internals ---------------------------------------------------------------------------
+
+    def _workflow_run(self, workflow, inputs: dict[str, Any]):
+        from .workflow import resolve_workflow
+        from .workflow_run import WorkflowRun
+
+        wf = resolve_workflow(workflow, self.workflows())
+        run = WorkflowRun(wf, self.registry, self.executor, self.store, self._put)
+        return run.prepare(inputs)
+
+    def _run_workflow(self, prepared, emit) -> RunResult:
+        outcome = prepared.execute(emit)
+        result = self._result(outcome.answer, outcome.plan, outcome.execution)
+        result.named_outputs = outcome.outputs
+        return result
 
     def _run(self, prompt, images, audio, video, emit) -> RunResult:
         return self._run_inputs(prompt, self._ingest(images, audio, video), emit)

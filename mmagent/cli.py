@@ -61,6 +61,9 @@ def run(
                                           "else")] = False,
     config: ConfigOpt = None,
     profile: ProfileOpt = None,
+    save_plan: Annotated[Path | None, typer.Option("--save-plan", help="save the LLM's plan as "
+                                                   "a workflow YAML file that `mmagent workflow "
+                                                   "run` runs again without the LLM")] = None,
 ) -> None:
     """Plan PROMPT with the LLM, run the plan on the tools, print the answer and artifacts."""
     from transformers.utils import logging as hf_logging
@@ -70,22 +73,32 @@ def run(
     hf_logging.disable_progress_bar()  # our own events show progress
     agent = Agent(config, profile=profile)
     media = {"images": image or [], "audio": audio or [], "video": video or []}
+    saver = _PlanSaver(save_plan, prompt, media, agent)
     if as_json:
-        result = agent.run(prompt, **media)
+        try:
+            result = agent.run(prompt, **media)
+        except ToolError as e:
+            saver.save(getattr(getattr(e, "result", None), "plan", None))
+            raise
+        saver.save(result.plan)
         print(json.dumps(result.to_json_dict(), indent=2))
         return
-    failed = _show_stream(agent, agent.stream(prompt, **media))
+    failed = _show_stream(agent, saver.tap(agent.stream(prompt, **media)))
+    if saver.save(saver.plan) and save_plan is not None:
+        names = " ".join(f"--input {n}=PATH" for n in saver.inputs)
+        out.print(f"\nPlan saved to {save_plan}; run it again without the LLM with:\n"
+                  f"  mmagent workflow run {save_plan} {names}".rstrip(), soft_wrap=True)
     if failed:
         raise typer.Exit(4)
 
 
-def _show_stream(agent, events) -> bool:
+def _show_stream(agent, events, intro: str = "planning...") -> bool:
     from rich.progress import Progress
 
     failed = False
     progress: Progress | None = None
     bars: dict[str, int] = {}
-    out.print("[dim]planning...[/dim]")
+    out.print(f"[dim]{intro}[/dim]")
     for ev in events:
         if ev.type == "plan":
             table = Table(title=f"Plan (attempt {ev.attempts})", title_justify="left")
@@ -134,6 +147,8 @@ def tools(
     profile: ProfileOpt = None,
 ) -> None:
     """List the registered tools with their input and output types."""
+    from rich.markup import escape
+
     from .config import Config
     from .registry import ToolRegistry
 
@@ -154,7 +169,8 @@ def tools(
         ins = ", ".join(f"{n}: {p['type']}{'' if p['required'] else '?'}"
                         for n, p in c["inputs"].items())
         outs = ", ".join(f"{n}: {p['type']}" for n, p in c["outputs"].items())
-        table.add_row(c["name"], ins, outs, str(c["checkpoint"]))
+        # escape: rich would read "list[image]" as a markup tag and print "list"
+        table.add_row(c["name"], escape(ins), escape(outs), str(c["checkpoint"]))
     out.print(table)
 
 
@@ -225,10 +241,159 @@ def serve(
                profile=profile, echo=out.print)
 
 
+class _PlanSaver:
+    """``mmagent run --save-plan``: keeps the plan the LLM made and writes it as a workflow."""
+
+    def __init__(self, path: Path | None, prompt: str, media: dict[str, list[Path]],
+                 agent) -> None:
+        self.path, self.prompt, self.agent = path, prompt, agent
+        self.inputs = {f"{kind}{i}": kind for kind, key in
+                       (("image", "images"), ("audio", "audio"), ("video", "video"))
+                       for i in range(len(media[key]))}
+        self.plan = None
+
+    def tap(self, events):
+        for ev in events:
+            if ev.type == "plan":
+                self.plan = ev.plan
+            yield ev
+
+    def save(self, plan) -> bool:
+        if self.path is None or plan is None:
+            return False
+        from .workflow import plan_to_workflow
+
+        self.path.write_text(plan_to_workflow(plan, self.inputs, self.agent.registry,
+                                              description=self.prompt))
+        return True
+
+
+workflow_app = typer.Typer(no_args_is_help=True, help="YAML workflows (graphs/): validate, run, "
+                           "list, schema.")
+app.add_typer(workflow_app, name="workflow")
+
+
+@workflow_app.command("validate")
+def workflow_validate(
+    files: Annotated[list[Path], typer.Argument(help="workflow YAML files")],
+    config: ConfigOpt = None,
+    profile: ProfileOpt = None,
+) -> None:
+    """Check workflow files against the registered tools; nothing runs. Exit 2 on a problem."""
+    from .config import Config
+    from .registry import ToolRegistry
+    from .workflow import load_workflow
+
+    cfg = Config.load(config, profile=profile)
+    reg = ToolRegistry.discover({n: tc.kwargs() for n, tc in cfg.tools.items()})
+    bad = 0
+    for f in files:
+        try:
+            problems = load_workflow(f).problems(reg)
+        except MMAgentError as e:
+            problems = [e]
+        for e in problems:
+            err.print(f"error[{e.code}]: {e.message}", markup=False, soft_wrap=True)
+        if problems:
+            bad += 1
+        else:
+            wf = load_workflow(f)
+            tools = sorted({n.tool for n in wf.nodes.values()})
+            out.print(f"[green]✓[/green] {f}: {len(wf.nodes)} nodes ({', '.join(tools)}), "
+                      f"inputs {sorted(wf.inputs)}, outputs {sorted(wf.outputs)}",
+                      soft_wrap=True)
+    if bad:
+        raise typer.Exit(2)
+
+
+@workflow_app.command("run")
+def workflow_run(
+    workflow: Annotated[str, typer.Argument(help="a workflow file, or the name of a shipped or "
+                                            "configured one (`mmagent workflow list`)")],
+    input: Annotated[list[str] | None, typer.Option("--input", "-i", help="name=value; media "
+                                                    "values are file paths; repeat a list "
+                                                    "input's name for each item")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="print one JSON object and nothing "
+                                          "else")] = False,
+    config: ConfigOpt = None,
+    profile: ProfileOpt = None,
+) -> None:
+    """Run a workflow on the tools (no LLM) and print the outputs and artifacts."""
+    from transformers.utils import logging as hf_logging
+
+    from .agent import Agent
+    from .workflow import coerce_cli_value, resolve_workflow
+
+    hf_logging.disable_progress_bar()
+    agent = Agent(config, profile=profile)
+    wf = resolve_workflow(workflow, agent.workflows())
+    values: dict[str, object] = {}
+    for item in input or []:
+        name, sep, text = item.partition("=")
+        if not sep:
+            raise InputError(f"got --input {item!r}; expected name=value")
+        spec = wf.inputs.get(name)
+        if spec is None or not spec.type.startswith("list["):
+            if name in values:
+                raise InputError(f"got --input {name}= twice; expected it once (input {name!r} "
+                                 "is not a list)")
+            values[name] = coerce_cli_value(spec.type, text) if spec else text
+        else:
+            values.setdefault(name, []).append(coerce_cli_value(spec.type, text))
+    if as_json:
+        result = agent.run_workflow(wf, values)
+        print(json.dumps({**result.to_json_dict(), "outputs": result.named_outputs}, indent=2))
+        return
+    failed = _show_stream(agent, agent.stream_workflow(wf, values),
+                          intro=f"running workflow {wf.name}...")
+    if failed:
+        raise typer.Exit(4)
+
+
+@workflow_app.command("list")
+def workflow_list(
+    as_json: Annotated[bool, typer.Option("--json", help="print JSON")] = False,
+    config: ConfigOpt = None,
+    profile: ProfileOpt = None,
+) -> None:
+    """List the shipped and configured workflows with their inputs."""
+    from .config import Config
+    from .workflow import find_workflows, load_workflow
+
+    cfg = Config.load(config, profile=profile)
+    rows = []
+    for name, path in find_workflows(cfg.workflows.paths).items():
+        wf = load_workflow(path)
+        rows.append({"name": name, "path": str(path), "description": wf.description,
+                     "inputs": {n: s.type + ("" if s.required else "?")
+                                for n, s in wf.inputs.items()},
+                     "outputs": sorted(wf.outputs)})
+    if as_json:
+        print(json.dumps(rows, indent=2))
+        return
+    table = Table()
+    for col in ("workflow", "inputs", "outputs", "description"):
+        table.add_column(col)
+    for r in rows:
+        table.add_row(r["name"], ", ".join(f"{n}: {t}" for n, t in r["inputs"].items()),
+                      ", ".join(r["outputs"]), r["description"])
+    out.print(table)
+
+
+@workflow_app.command("schema")
+def workflow_schema() -> None:
+    """Print the JSON Schema of workflow files (graphs/workflow.schema.json)."""
+    from .workflow import json_schema
+
+    print(json.dumps(json_schema(), indent=2))
+
+
 def main() -> None:
     _quiet_libraries()
     try:
-        app(standalone_mode=False)
+        code = app(standalone_mode=False)  # a command's typer.Exit(n) comes back as n here
+        if isinstance(code, int) and code:
+            sys.exit(code)
     except MMAgentError as e:
         if os.environ.get("MMAGENT_DEBUG"):
             raise

@@ -73,6 +73,13 @@ class PlannerConfig(BaseModel):
                                 "first call, then constrain the plan to deliver them")
 
 
+class WorkflowsConfig(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    paths: list[Path] = Field(default_factory=list, description="workflow files or folders of "
+                              "*.yaml files, besides the shipped graphs/")
+
+
 class Config(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -87,6 +94,7 @@ class Config(BaseModel):
     tools: dict[str, ToolConfig] = Field(default_factory=dict)
     serving: ServingSettings = Field(default_factory=ServingSettings,
                                      description="HTTP server, API keys, Ray Serve deployments")
+    workflows: WorkflowsConfig = Field(default_factory=WorkflowsConfig)
 
     @property
     def artifact_dir(self) -> Path:
@@ -133,6 +141,10 @@ PROFILES: dict[str, dict[str, Any]] = {
         "tools": {
             "image_caption": {"checkpoint": "tiny"},
             "text_to_speech": {"options": {"backend": "espeak"}},
+            "visual_qa": {"checkpoint": "tiny"},
+            "image_classify": {"checkpoint": "tiny"},
+            "image_search": {"checkpoint": "tiny"},
+            "vlm_chat": {"checkpoint": "tiny"},
         },
     },
     "default": {

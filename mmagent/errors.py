@@ -34,6 +34,8 @@ __all__ = [
     "ToolInputError",
     "ToolExecutionError",
     "ServingError",
+    "WorkflowError",
+    "WorkflowNotFoundError",
 ]
 
 
@@ -160,3 +162,18 @@ class ToolExecutionError(ToolError):
 
 class ServingError(MMAgentError):
     code = "serving.error"
+
+
+# --- workflows ------------------------------------------------------------------------------
+
+
+class WorkflowError(PlanValidationError):
+    """A workflow file is malformed (YAML, unknown key, bad name). Details: file, line, node."""
+
+    code = "workflow.invalid"
+
+
+class WorkflowNotFoundError(InputNotFoundError):
+    """No shipped or configured workflow has that name, and it is no file either."""
+
+    code = "workflow.not_found"

@@ -98,3 +98,85 @@ def test_unrepairable_plan_is_one_line_exit_3(monkeypatch, capsys, tmp_path, bad
                        "--config", str(cfg))
     assert code == 3 and err.startswith("error[planning.failed]: ")
     assert "2 attempts" in err and "paint_masterpiece" in err and err.count("\n") == 1
+
+
+# --- workflows ------------------------------------------------------------------------------
+
+
+def test_workflow_validate_ok_and_bad(monkeypatch, capsys, tmp_path):
+    code, out, _ = cli(monkeypatch, capsys, "workflow", "validate",
+                       "graphs/caption_and_speak.yaml")
+    assert code == 0 and "caption_and_speak.yaml: 2 nodes" in out
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("version: 1\nnodes:\n  a:\n    tool: image_caption\n    args:\n"
+                   "      image: $input.photo\noutputs:\n  o: $a.text\n")
+    code, _, err = cli(monkeypatch, capsys, "workflow", "validate", str(bad))
+    assert code == 2
+    assert err.startswith(f"error[plan.unresolved_reference]: {bad}:6: node 'a': ")
+
+
+def test_workflow_run_json(monkeypatch, capsys):
+    code, out, err = cli(monkeypatch, capsys, "workflow", "run", "caption_and_speak",
+                         "--input", "image=examples/photo.png", "--input", "speak=false",
+                         "--json")
+    assert code == 0, err
+    result = json.loads(out)
+    assert set(result) == {"answer", "plan", "artifacts", "outputs"}
+    assert isinstance(result["outputs"]["description"], str)
+    assert result["outputs"]["speech"] is None and result["artifacts"] == []
+
+
+def test_workflow_run_bad_input_is_one_line_exit_2(monkeypatch, capsys):
+    code, out, err = cli(monkeypatch, capsys, "workflow", "run", "caption_and_speak",
+                         "--input", "image=examples/photo.png", "--input", "speak=maybe")
+    assert code == 2 and out == "" and err.count("\n") == 1
+    assert err.startswith("error[input.invalid]: got 'maybe' for an input of type boolean")
+
+
+@pytest.fixture
+def planner_server():
+    """An OpenAI-compatible server whose model plans caption -> speech."""
+    plan = {"tasks": [{"id": "t1", "tool": "image_caption", "args": {"image": "$input.image0"}},
+                      {"id": "t2", "tool": "text_to_speech", "args": {"text": "$t1.text"}}]}
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_POST(self):
+            self.rfile.read(int(self.headers["content-length"]))
+            body = json.dumps({
+                "id": "x", "object": "chat.completion", "created": 0, "model": "m",
+                "choices": [{"index": 0, "finish_reason": "stop",
+                             "message": {"role": "assistant", "content": json.dumps(plan)}}],
+            }).encode()
+            self.send_response(200)
+            self.send_header("content-type", "application/json")
+            self.send_header("content-length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args):
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield f"http://127.0.0.1:{server.server_port}/v1"
+    server.shutdown()
+
+
+def test_run_save_plan_then_workflow_run_without_the_llm(monkeypatch, capsys, tmp_path,
+                                                         planner_server):
+    cfg = tmp_path / "mmagent.yaml"
+    cfg.write_text(f"planner:\n  backend: openai\n  model: m\n  base_url: {planner_server}\n"
+                   "  deliver_first: false\n")
+    saved = tmp_path / "saved.yaml"
+    code, out, err = cli(monkeypatch, capsys, "run", "Describe it and say it aloud", "--image",
+                         "examples/photo.png", "--config", str(cfg), "--save-plan", str(saved))
+    assert code == 0, err
+    assert f"Plan saved to {saved}" in out and "--input image0=PATH" in out
+    first_audio = [line for line in out.splitlines() if "audio/wav" in line]
+    code, out, err = cli(monkeypatch, capsys, "workflow", "run", str(saved), "--input",
+                         "image0=examples/photo.png", "--json")  # no --config: no planner
+    assert code == 0, err
+    result = json.loads(out)
+    assert [t["tool"] for t in result["plan"]["tasks"]] == ["image_caption", "text_to_speech"]
+    assert result["outputs"]["t2_audio"]["kind"] == "audio"
+    assert result["artifacts"][0]["path"] in first_audio[0]  # same speech, same artifact
