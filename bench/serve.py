@@ -9,9 +9,10 @@
 2. **Ingress overhead**: the same tool called bare through its deployment handle vs. as a plan
    task inside the ingress (executor task -> proxy tool -> handle), one call at a time; the
    task's time is the one the executor reports in ``task_finished``. Target: < 10% added.
-3. **HTTP**: ``POST /v1/chat/completions`` for a one-step plan at bounded concurrency, on the
-   embedded server and on Ray Serve: p50/p99 latency and requests/s. The planner backend is a
-   scripted one (no LLM), so this measures the serving path, not planning.
+3. **HTTP**: ``POST /v1/chat/completions`` with ``model: workflow:one_step`` (a one-step
+   workflow on the same tool) at bounded concurrency, on the embedded server and on Ray Serve:
+   p50/p99 latency and requests/s. No LLM is involved (plans in step 2 come from a scripted
+   backend), so this measures the serving path.
 """
 
 from __future__ import annotations
@@ -73,8 +74,23 @@ def _pct(values: list[float], q: float) -> float:
     return values[min(len(values) - 1, int(round(q * (len(values) - 1))))]
 
 
+ONE_STEP = """\
+version: 1
+description: One call of fake_forward.
+inputs:
+  label: {type: text, description: echoed back}
+nodes:
+  forward: {tool: fake_forward, args: {label: $input.label}}
+outputs:
+  text: $forward.text
+"""
+
+
 def _config(root: Path, batch: int) -> Config:
-    return Config.from_dict({"cache_dir": str(root / "cache"), "serving": {
+    (root / "one_step.yaml").write_text(ONE_STEP)
+    return Config.from_dict({"cache_dir": str(root / "cache"),
+                             "workflows": {"paths": [str(root / "one_step.yaml")]},
+                             "serving": {
         "api_keys": [KEY], "ray": {"ingress_num_cpus": 0.2, "defaults": {
             "num_cpus": 0.2, "max_batch_size": batch, "batch_wait_timeout_s": 0.005,
             "max_ongoing_requests": 64}}}})
@@ -89,7 +105,7 @@ def _registry() -> ToolRegistry:
 async def _http_load(base_url: str, n: int, concurrency: int) -> dict[str, float]:
     import httpx
 
-    body = {"model": "mmagent", "messages": [{"role": "user", "content": "go"}]}
+    body = {"model": "workflow:one_step", "messages": [{"role": "user", "content": "go"}]}
     sem = asyncio.Semaphore(concurrency)
     lat: list[float] = []
     async with httpx.AsyncClient(base_url=base_url, timeout=120,
@@ -207,7 +223,7 @@ def main() -> None:
           f"({o['added_pct']:.1f}%, target < 10%)")
     for name in ("http_embedded", "http_ray"):
         h = results[name]
-        print(f"{name}: one-step plan, {h['requests']} requests at concurrency "
+        print(f"{name}: one-step workflow, {h['requests']} requests at concurrency "
               f"{h['concurrency']}: p50 {h['p50_ms']:.0f} ms, p99 {h['p99_ms']:.0f} ms, "
               f"{h['requests_per_s']:.1f} req/s")
 

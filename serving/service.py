@@ -217,15 +217,16 @@ class ChatService:
 
     def workflow_inputs(self, name: str, parsed: ParsedRequest) -> dict[str, Any]:
         """Chat parts onto a workflow's declared inputs, by type and in order: the prompt to
-        the required text inputs, the n-th image to the n-th image input, and so on."""
+        the first text input that is required or has a default, the n-th image to the n-th
+        image input, and so on."""
         spec = self._workflow_spec(name)
         queues: dict[str, list[Any]] = {k: list(v) for k, v in parsed.media.items()}
         queues["text"] = [parsed.prompt] if parsed.prompt else []
         values: dict[str, Any] = {}
         for input_name, inp in spec.inputs.items():
             kind = str(inp.type)
-            if kind == "text" and not _required(inp):
-                continue  # the prompt fills required text inputs, not options such as a voice
+            if kind == "text" and not _required(inp) and getattr(inp, "default", None) is None:
+                continue  # the prompt is a question or request, not an option such as a voice
             if kind.startswith("list[") and kind[5:-1] in queues:
                 values[input_name], queues[kind[5:-1]] = queues[kind[5:-1]], []
             elif queues.get(kind):
