@@ -298,6 +298,25 @@ def eval_taskbench(
               f"{report.tokens_per_request:.0f}")
 
 
+@app.command()
+def serve(
+    host: Annotated[str, typer.Option(help="address to listen on")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="port to listen on")] = 8000,
+    use_ray: Annotated[bool, typer.Option("--ray", help="Ray Serve: a deployment per tool and "
+                                          "an ingress (settings: serving.ray)")] = False,
+    emit_config: Annotated[Path | None, typer.Option("--emit-config", help="with --ray: write "
+                                                     "the Ray Serve config YAML for `serve "
+                                                     "deploy` and exit")] = None,
+    config: ConfigOpt = None,
+    profile: ProfileOpt = None,
+) -> None:
+    """Serve the OpenAI-compatible HTTP API (embedded by default, or on Ray Serve)."""
+    from .serving.cli import run_server
+
+    run_server(host=host, port=port, use_ray=use_ray, emit_config=emit_config, config=config,
+               profile=profile, echo=out.print)
+
+
 class _PlanSaver:
     """``mmagent run --save-plan``: keeps the plan the LLM made and writes it as a workflow."""
 

@@ -25,6 +25,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from .artifacts import MediaLimits
 from .errors import ConfigError
+from .serving.settings import ServingSettings
 from .tool import default_cache_dir
 
 __all__ = ["Config", "ToolConfig", "PlannerConfig", "RouterConfig", "PROFILES", "RuntimeConfig",
@@ -159,6 +160,8 @@ class Config(BaseModel):
     limits: MediaLimits = Field(default_factory=MediaLimits)
     planner: PlannerConfig = Field(default_factory=PlannerConfig)
     tools: dict[str, ToolConfig] = Field(default_factory=dict)
+    serving: ServingSettings = Field(default_factory=ServingSettings,
+                                     description="HTTP server, API keys, Ray Serve deployments")
     workflows: WorkflowsConfig = Field(default_factory=WorkflowsConfig)
 
     runtime: RuntimeConfig = Field(default_factory=RuntimeConfig)
