@@ -11,6 +11,7 @@ from .config import Config
 from .errors import MMAgentError
 from .plan import Plan, Task
 from .registry import ToolRegistry
+from .serving.client import Client  # the remote SDK
 from .tool import Resources, Tool, ToolContext
 
 __all__ = [
@@ -30,5 +31,6 @@ __all__ = [
     "VideoRef",
     "ArtifactStore",
     "MMAgentError",
+    "Client",
 ]
 __version__ = "0.1.0"

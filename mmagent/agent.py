@@ -22,13 +22,15 @@ from pydantic import BaseModel, ConfigDict, Field
 from .artifacts import ArtifactKind, ArtifactRef, ArtifactStore
 from .config import Config, PlannerConfig
 from .errors import InputError, ToolExecutionError
-from .events import Event, PlanCreated, RunStarted
+from .events import Event, PlanCreated, RouteChosen, RunStarted
 from .executor import ExecutionResult
 from .plan import Plan
 from .planner.backends import ChatBackend
-from .planner.planner import Planner
+from .planner.planner import Planner, PlanResult
 from .registry import ToolRegistry
+from .replan import run_with_replanning
 from .responder import LLMResponder, Responder, TemplateResponder, produced_artifacts
+from .router import Router
 from .run_control import Approve, RunControl, _run_fields, make_executor
 
 __all__ = ["Agent", "RunResult", "ProducedArtifact"]
@@ -163,7 +165,8 @@ class Agent(RunControl):
         return self.planner().plan(prompt, inputs).plan
 
     def planner(self) -> Planner:
-        return Planner.from_config(self.backend(), self.registry, self.config.planner)
+        return Planner.from_config(self.backend(), self.registry, self.config.planner,
+                                   cache_dir=self.config.cache_dir)
 
     def backend(self) -> ChatBackend:
         with self._backend_lock:
@@ -224,14 +227,19 @@ class Agent(RunControl):
                     cancel: threading.Event | None = None) -> RunResult:
         if not prompt or not prompt.strip():
             raise InputError("got an empty prompt; expected a request in words")
-        planned = self.planner().plan(prompt, inputs)
-        emit(PlanCreated(plan=planned.plan, attempts=planned.attempts))
+        route = Router(self.registry, self.config.router.mode).decide(prompt, inputs)
+        emit(RouteChosen(route=route.route, reason=route.reason))
+        planned = (PlanResult(plan=route.plan, attempts=0) if route.plan is not None
+                   else self.planner().plan(prompt, inputs))
+        emit(PlanCreated(plan=planned.plan, attempts=planned.attempts, cached=planned.cached))
         run_id = run_id or uuid.uuid4().hex
         emit(RunStarted(run_id=run_id))
         with self._cancel_handle(run_id, cancel) as event:
-            result = self.executor.run(planned.plan, inputs, emit, run_id=run_id,
-                                       approve=approve, cancel=event, meta={"prompt": prompt})
-        return self._answer(prompt, planned.plan, result, emit)
+            plan, result = run_with_replanning(
+                self.executor, self.planner, prompt, inputs, planned.plan, emit,
+                self.config.planner.replan_attempts, run_id=run_id, approve=approve,
+                cancel=event, meta={"prompt": prompt})
+        return self._answer(prompt, plan, result, emit)
 
     def _result(self, answer: str, plan: Plan, result: ExecutionResult) -> RunResult:
         arts = [ProducedArtifact(id=r.id, kind=r.kind, mime=r.mime, task=t,

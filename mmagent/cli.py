@@ -250,13 +250,26 @@ def eval_taskbench(
                                           "else")] = False,
     config: ConfigOpt = None,
     profile: ProfileOpt = None,
+    no_retrieval: Annotated[bool, typer.Option("--no-retrieval", help="show every tool card "
+                                               "(planner.retrieval_k: 0)")] = False,
+    no_demos: Annotated[bool, typer.Option("--no-demos", help="no worked examples "
+                                           "(planner.demos_k: 0)")] = False,
+    no_constraints: Annotated[bool, typer.Option("--no-constraints", help="decode without the "
+                                                 "plan schema (planner.constrained: false)")
+                              ] = False,
 ) -> None:
-    """Plan TaskBench requests with the configured planner and score the plans (no tool runs)."""
+    """Plan TaskBench requests with the configured planner and score the plans (no tool runs).
+
+    Demonstrations come from the other samples of the same folder (leave-one-out)."""
     from .agent import make_backend
     from .config import Config
     from .eval.taskbench import evaluate_taskbench, load_taskbench
 
     cfg = Config.load(config, profile=profile)
+    off = {"retrieval_k": 0} if no_retrieval else {}
+    off |= {"demos_k": 0} if no_demos else {}
+    off |= {"constrained": False} if no_constraints else {}
+    cfg.planner = cfg.planner.model_copy(update=off)
     bench = load_taskbench(data)
     backend = make_backend(cfg.planner, cfg.cache_dir)
     total = min(limit, len(bench.samples)) if limit else len(bench.samples)
@@ -283,6 +296,25 @@ def eval_taskbench(
     out.print(table)
     out.print(f"LLM calls per request: {report.llm_calls_per_request:.2f}; tokens per request: "
               f"{report.tokens_per_request:.0f}")
+
+
+@app.command()
+def serve(
+    host: Annotated[str, typer.Option(help="address to listen on")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="port to listen on")] = 8000,
+    use_ray: Annotated[bool, typer.Option("--ray", help="Ray Serve: a deployment per tool and "
+                                          "an ingress (settings: serving.ray)")] = False,
+    emit_config: Annotated[Path | None, typer.Option("--emit-config", help="with --ray: write "
+                                                     "the Ray Serve config YAML for `serve "
+                                                     "deploy` and exit")] = None,
+    config: ConfigOpt = None,
+    profile: ProfileOpt = None,
+) -> None:
+    """Serve the OpenAI-compatible HTTP API (embedded by default, or on Ray Serve)."""
+    from .serving.cli import run_server
+
+    run_server(host=host, port=port, use_ray=use_ray, emit_config=emit_config, config=config,
+               profile=profile, echo=out.print)
 
 
 class _PlanSaver:

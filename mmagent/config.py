@@ -25,10 +25,11 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from .artifacts import MediaLimits
 from .errors import ConfigError
+from .serving.settings import ServingSettings
 from .tool import default_cache_dir
 
-__all__ = ["Config", "ToolConfig", "PlannerConfig", "PROFILES", "RuntimeConfig", "ExecutorConfig",
-           "TaskPolicyConfig", "ApprovalConfig"]
+__all__ = ["Config", "ToolConfig", "PlannerConfig", "RouterConfig", "PROFILES", "RuntimeConfig",
+           "ExecutorConfig", "TaskPolicyConfig", "ApprovalConfig"]
 
 Profile = Literal["offline", "default"]
 
@@ -71,6 +72,22 @@ class PlannerConfig(BaseModel):
                                "input (steers small models)")
     deliver_first: bool = Field(False, description="ask what kinds of result to deliver in a "
                                 "first call, then constrain the plan to deliver them")
+    retrieval_k: int = Field(8, ge=0, le=100, description="tool cards shown to the planner: the "
+                             "k most similar to the request (0 = all tools)")
+    demos_k: int = Field(2, ge=0, le=20, description="worked examples in the prompt: the k most "
+                         "similar to the request among those the registered tools can run")
+    replan_attempts: int = Field(1, ge=0, le=5, description="times a run may re-plan the failed "
+                                 "part of its plan (0 = never)")
+    plan_cache: bool = Field(False, description="reuse the plan of a request of the same shape "
+                             "(off for chat; on for repeated API use)")
+
+
+class RouterConfig(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    mode: Literal["auto", "plan", "vlm"] = Field(
+        "auto", description="auto: a plain question about given images goes straight to "
+        "vlm_chat, everything else is planned; plan: always plan; vlm: always vlm_chat")
 
 
 class WorkflowsConfig(BaseModel):
@@ -143,10 +160,13 @@ class Config(BaseModel):
     limits: MediaLimits = Field(default_factory=MediaLimits)
     planner: PlannerConfig = Field(default_factory=PlannerConfig)
     tools: dict[str, ToolConfig] = Field(default_factory=dict)
+    serving: ServingSettings = Field(default_factory=ServingSettings,
+                                     description="HTTP server, API keys, Ray Serve deployments")
     workflows: WorkflowsConfig = Field(default_factory=WorkflowsConfig)
 
     runtime: RuntimeConfig = Field(default_factory=RuntimeConfig)
     executor: ExecutorConfig = Field(default_factory=lambda: ExecutorConfig())
+    router: RouterConfig = Field(default_factory=RouterConfig)
 
     @property
     def artifact_dir(self) -> Path:

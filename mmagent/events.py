@@ -28,6 +28,8 @@ __all__ = [
     "ApprovalRequested",
     "TaskRetrying",
     "RunStarted",
+    "RouteChosen",
+    "Replanned",
 ]
 
 
@@ -40,6 +42,7 @@ class PlanCreated(_Event):
     type: Literal["plan"] = "plan"
     plan: Plan
     attempts: int = Field(1, description="planner calls it took, repairs included")
+    cached: bool = Field(False, description="reused from the plan cache (no LLM call)")
 
 
 class TaskStarted(_Event):
@@ -121,9 +124,30 @@ class RunStarted(_Event):
     resumed: bool = False
 
 
+class RouteChosen(_Event):
+    """How the request is served: ``plan`` (the LLM plans a DAG of tools) or ``vlm`` (one
+    ``vlm_chat`` call answers a plain question about the given images)."""
+
+    type: Literal["route"] = "route"
+    route: Literal["plan", "vlm"]
+    reason: str = Field(description="why, in words")
+
+
+class Replanned(_Event):
+    """A task failed; the planner replaced the failed part of the plan, keeping the rest."""
+
+    type: Literal["replanned"] = "replanned"
+    attempt: int = Field(description="1 for the first re-plan of this run")
+    failed: list[str] = Field(description="ids of the tasks that failed")
+    dropped: list[str] = Field(description="ids of the tasks replaced (failed and dependents)")
+    kept: list[str] = Field(description="ids of the tasks whose results are reused")
+    plan: Plan = Field(description="the whole new plan: kept tasks, then new ones")
+
+
 Event = Annotated[
     PlanCreated | TaskStarted | TaskProgress | TaskFinished | TaskFailed | ArtifactCreated
-    | AnswerReady | ToolUnloaded | ApprovalRequested | TaskRetrying | RunStarted,
+    | AnswerReady | ToolUnloaded | ApprovalRequested | TaskRetrying | RunStarted | RouteChosen
+    | Replanned,
     Field(discriminator="type"),
 ]
 EVENT_ADAPTER: TypeAdapter[Event] = TypeAdapter(Event)

@@ -426,6 +426,7 @@ class Executor:
                 key = self.cache.key(tool.name, tool.version, tool.checkpoint, args)
                 hit = self.cache.get(key)
                 if hit is not None and self._artifacts_present(hit):
+                    _emit_artifacts(tool.Output.model_validate(hit), task_id, emit)
                     if runs is not None:
                         runs.put_result(run.run_id, task_id, True, hit)
                     emit(TaskFinished(task_id=task_id, tool=spec.tool, output=hit,
@@ -442,11 +443,7 @@ class Executor:
                 runs.put_result(run.run_id, task_id, False, error)
             emit(TaskFailed(task_id=task_id, tool=spec.tool, code=code, message=msg))
             return {_ERROR_KEY: error}
-        for fname in type(out).model_fields:
-            value = getattr(out, fname)
-            for ref in value if isinstance(value, list) else [value]:
-                if isinstance(ref, ArtifactRef):
-                    emit(ArtifactCreated(task_id=task_id, field=fname, artifact=ref))
+        _emit_artifacts(out, task_id, emit)
         data = out.model_dump(mode="json")
         if key is not None:
             self.cache.put(key, data, tool=tool.name)
@@ -540,6 +537,15 @@ def _decisions(answer: Any, task_ids: list[str]) -> dict[str, bool]:
     if isinstance(answer, dict):
         return {t: bool(answer.get(t, False)) for t in task_ids}
     return {t: bool(answer) for t in task_ids}
+
+
+def _emit_artifacts(out: Any, task_id: str, emit: Emit) -> None:
+    """An ``ArtifactCreated`` per artifact in a tool's output (fresh or served from cache)."""
+    for fname in type(out).model_fields:
+        value = getattr(out, fname)
+        for ref in value if isinstance(value, list) else [value]:
+            if isinstance(ref, ArtifactRef):
+                emit(ArtifactCreated(task_id=task_id, field=fname, artifact=ref))
 
 
 def _resolve(value: Any, inputs: dict[str, Any], done: dict[str, dict[str, Any]]) -> Any:

@@ -124,6 +124,7 @@ class WorkflowRun:
             done.update(stage.outputs)
             result.failures.update(stage.failures)
             result.skipped += stage.skipped
+            result.skipped_after_failure += stage.skipped_after_failure
             for node in {self.task_node[t.id] for t in new} | {
                     n for n, s in self.status.items() if s == "planned"}:
                 ids = self.tasks[node]
@@ -137,6 +138,7 @@ class WorkflowRun:
         for node, s in self.status.items():  # not reachable any more: a dependency failed
             if s in ("pending", "skipped") and node not in self.tasks:
                 result.skipped.append(node)
+                result.skipped_after_failure.append(node)
         plan = Plan(tasks=plan_tasks)
         outputs = {name: self._value(ref, done) for name, ref in self.wf.output_refs().items()}
         answer, cited = self._answer(outputs, plan, result)

@@ -6,7 +6,14 @@ from PIL import Image
 
 from mmagent import Agent, Config
 from mmagent.errors import InputError, InputNotFoundError, InvalidMediaError, ToolExecutionError
-from mmagent.events import AnswerReady, ArtifactCreated, PlanCreated, TaskFinished, TaskStarted
+from mmagent.events import (
+    AnswerReady,
+    ArtifactCreated,
+    PlanCreated,
+    RouteChosen,
+    TaskFinished,
+    TaskStarted,
+)
 from tests.fakes import fake_registry
 from tests.planner.test_planner import GOOD, Scripted
 
@@ -14,7 +21,9 @@ from tests.planner.test_planner import GOOD, Scripted
 @pytest.fixture
 def agent(tmp_path):
     def make(*answers):
-        cfg = Config.from_dict({"cache_dir": str(tmp_path / "cache")})
+        # a failed task stays failed here (re-planning: tests/test_replan.py)
+        cfg = Config.from_dict({"cache_dir": str(tmp_path / "cache"),
+                                "planner": {"replan_attempts": 0}})
         return Agent(cfg, registry=fake_registry(), planner_backend=Scripted(*answers))
     return make
 
@@ -35,7 +44,7 @@ def test_run_returns_answer_plan_and_artifacts(agent, photo):
     assert sf.info(audio.path).samplerate == 16000
     assert f"artifact://{audio.id}" in result.answer and "a 32x24 picture" in result.answer
     kinds = [type(e) for e in result.events]
-    assert kinds[0] is PlanCreated and kinds[-1] is AnswerReady
+    assert kinds[:2] == [RouteChosen, PlanCreated] and kinds[-1] is AnswerReady
     assert TaskStarted in kinds and TaskFinished in kinds and ArtifactCreated in kinds
     out = result.to_json_dict()
     assert set(out) == {"answer", "plan", "artifacts"}
@@ -44,7 +53,8 @@ def test_run_returns_answer_plan_and_artifacts(agent, photo):
 
 def test_stream_yields_events_in_order(agent, photo):
     events = list(agent(json.dumps(GOOD)).stream("Describe it and say it aloud", images=[photo]))
-    assert isinstance(events[0], PlanCreated) and isinstance(events[-1], AnswerReady)
+    assert isinstance(events[0], RouteChosen) and events[0].route == "plan"
+    assert isinstance(events[1], PlanCreated) and isinstance(events[-1], AnswerReady)
     started = [e.task_id for e in events if isinstance(e, TaskStarted)]
     assert started == ["t1", "t2"]
 

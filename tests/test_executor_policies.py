@@ -5,7 +5,7 @@ import json
 from PIL import Image
 
 from mmagent.cache import ResultCache
-from mmagent.events import TaskFinished, TaskRetrying, TaskStarted
+from mmagent.events import ArtifactCreated, TaskFinished, TaskRetrying, TaskStarted
 from mmagent.executor import Executor, TaskPolicy
 from mmagent.plan import Plan
 from tests.fakes import policy_registry
@@ -150,3 +150,13 @@ def test_agent_use_cache_false_recomputes(tmp_path):
     fresh = Agent(cfg, registry=reg(), planner_backend=Scripted(p), use_cache=False).run("count")
     assert fresh.cached == [] and counter.read_text().split() == ["x", "x"]
 
+
+
+def test_a_cached_result_still_announces_its_artifacts(store):
+    ex = Executor(policy_registry(), store, cache=ResultCache(None))
+    p = plan(("s", "fake_speak", {"text": "hi"}))
+    first, _ = run(ex, p)
+    again, events = run(ex, p)
+    assert again.cached == ["s"]
+    (made,) = [e for e in events if isinstance(e, ArtifactCreated)]
+    assert made.artifact.id == first.outputs["s"]["audio"]["id"] and made.field == "audio"

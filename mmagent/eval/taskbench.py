@@ -33,9 +33,10 @@ from ..config import PlannerConfig
 from ..errors import InputError, InputNotFoundError, PlanningError
 from ..plan import Plan, parse_ref
 from ..planner.backends import ChatBackend, Completion, Message
+from ..planner.demos import Demo, DemoBank
 from ..planner.planner import Planner
 from ..registry import ToolRegistry
-from ..tool import Tool
+from ..tool import Tool, port_type
 
 __all__ = [
     "TaskBench",
@@ -54,6 +55,7 @@ __all__ = [
     "score",
     "summarize",
     "evaluate_taskbench",
+    "taskbench_demos",
 ]
 
 logger = logging.getLogger(__name__)
@@ -296,6 +298,66 @@ def plan_to_taskbench(plan: Plan, registry: ToolRegistry, taskbench_ids: Mapping
     return nodes
 
 
+def taskbench_demos(bench: TaskBench, registry: ToolRegistry) -> DemoBank:
+    """The samples' gold graphs as demonstrations (id = sample id), in our plan form.
+
+    ``"<node-k>"`` becomes a reference to task ``t<k+1>``'s first output (to ``t<k>`` when a
+    1-based row points at itself or later); a file the request names becomes its input. Rows
+    that do not convert into a valid plan are left out. The evaluation excludes each sample's
+    own row when planning it (leave-one-out), so no request sees its own answer.
+    """
+    demos = []
+    for sample in bench.samples:
+        inputs, files = request_inputs(sample.request)
+        by_file = {f: n for n, f in files.items()}
+        tasks = []
+        for i, node in enumerate(sample.gold):
+            name = tool_name(str(node["task"]))
+            if name not in registry:
+                break
+            fields = list(registry.tool_class(name).Input.model_fields)
+            args = [_demo_arg(a, i, sample.gold, registry, by_file) for a in node["arguments"]]
+            if len(args) != len(fields) or None in args:
+                break
+            tasks.append({"id": f"t{i + 1}", "tool": name,
+                          "args": dict(zip(fields, args, strict=True))})
+        else:
+            kinds = {n: r.kind for n, r in inputs.items()}
+            plan = Plan(deliver=_sink_kinds(tasks, registry), tasks=tasks)
+            demo = Demo(request=sample.request, plan=plan, inputs=kinds, id=sample.id)
+            demos.append(demo)
+    return DemoBank(demos)
+
+
+def _demo_arg(arg: Any, i: int, gold: list[dict[str, Any]], registry: ToolRegistry,
+              by_file: Mapping[str, str]) -> str | None:
+    text = _arg_text(arg)
+    m = _NODE_RE.fullmatch(text.strip())
+    if m:
+        k = int(m.group(1))
+        k = k - 1 if k >= i else k  # a 1-based row
+        if not 0 <= k < i:
+            return None
+        source = tool_name(str(gold[k]["task"]))
+        if source not in registry:
+            return None
+        out = next(iter(registry.tool_class(source).Output.model_fields), None)
+        return f"$t{k + 1}.{out}" if out else None
+    name = by_file.get(text.strip().strip("'"))
+    return f"$input.{name}" if name else text
+
+
+def _sink_kinds(tasks: list[dict[str, Any]], registry: ToolRegistry) -> list[str]:
+    used = {parse_ref(v).source for t in tasks for v in t["args"].values() if parse_ref(v)}
+    kinds = []
+    for t in tasks:
+        if t["id"] not in used:
+            for f in registry.tool_class(t["tool"]).Output.model_fields.values():
+                kind = port_type(f.annotation)
+                kinds.append(kind if kind in ("image", "audio", "video") else "text")
+    return list(dict.fromkeys(kinds)) or ["text"]
+
+
 # ---------------------------------------------------------------------------------------------
 # 5. scoring (TaskBench evaluate.py, resource domains)
 # ---------------------------------------------------------------------------------------------
@@ -508,7 +570,9 @@ def evaluate_taskbench(bench: TaskBench, backend: ChatBackend,
     pc = planner_config or PlannerConfig()
     registry, ids = card_registry(bench.tools)
     counting = _Counting(backend)
-    planner = Planner.from_config(counting, registry, pc)
+    # demonstrations: the other samples of the same domain (leave-one-out, see plan() below)
+    demos = taskbench_demos(bench, registry) if pc.demos_k else None
+    planner = Planner.from_config(counting, registry, pc, demos=demos)
     samples = bench.samples[:limit] if limit else bench.samples
     results = []
     for sample in samples:
@@ -516,7 +580,7 @@ def evaluate_taskbench(bench: TaskBench, backend: ChatBackend,
         calls, tokens, start = counting.calls, counting.tokens, time.perf_counter()
         plan, error = None, None
         try:
-            plan = planner.plan(sample.request, inputs).plan
+            plan = planner.plan(sample.request, inputs, exclude_demos={sample.id}).plan
         except PlanningError as e:
             error = e.message
             logger.info("sample %s: no valid plan: %s", sample.id, e.message)

@@ -4,18 +4,27 @@ from __future__ import annotations
 
 import json
 import logging
+import os
+import re
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from pydantic import ValidationError
 
 from ..artifacts import ArtifactRef
-from ..errors import PlanningError
+from ..errors import ConfigError, PlanningError
 from ..plan import Plan
 from ..registry import ToolRegistry
+from ..tool import port_type
 from ..validator import collect_errors
 from .backends import ChatBackend, Message
-from .prompt import build_messages, repair_message
+from .cache import PlanCache
+from .demos import DemoBank
+from .embed import Embedder
+from .prompt import build_messages, repair_message, replan_message
+from .retrieval import ToolRetriever, registry_fingerprint
 from .schema import deliver_schema, plan_schema, produces
 
 if TYPE_CHECKING:
@@ -35,19 +44,30 @@ class PlanResult:
     completion_tokens: int = 0
     rejected: list[list[str]] = field(default_factory=list)
     """The problems of each rejected attempt, in order."""
+    cached: bool = False
+    """The plan came from the plan cache (no LLM call)."""
+    tools: list[str] = field(default_factory=list)
+    """The tools the LLM was shown (retrieved, plus those demonstrations and repairs needed)."""
+    demos: list[str] = field(default_factory=list)
+    """Ids of the demonstrations in the prompt."""
 
 
 class Planner:
     """Request + input artifacts (by reference) + tool cards -> a validated :class:`Plan`.
 
-    The LLM's output is checked by the validator; its problems go back to the LLM as repair
-    feedback up to ``max_repairs`` times, then :class:`PlanningError` is raised.
+    Per request: a cached plan of the same shape is reused if ``cache`` is set; otherwise the
+    ``retriever`` picks the tool cards to show, the ``demos`` bank the ``demos_k`` most similar
+    worked examples, and the LLM writes the plan (decoded under the plan schema over the chosen
+    tools when ``constrained``). The validator checks it; its problems go back to the LLM as
+    repair feedback up to ``max_repairs`` times, then :class:`PlanningError` is raised.
     """
 
     def __init__(self, backend: ChatBackend, registry: ToolRegistry, *, max_repairs: int = 2,
                  max_tasks: int = 6, max_tokens: int = 400, constrained: bool = True,
                  optional_args: bool = True, inputs_first: bool = False,
-                 deliver_first: bool = False) -> None:
+                 deliver_first: bool = False, retriever: ToolRetriever | None = None,
+                 demos: DemoBank | None = None, demos_k: int = 0,
+                 cache: PlanCache | None = None) -> None:
         self.backend = backend
         self.registry = registry
         self.max_repairs = max_repairs
@@ -57,28 +77,113 @@ class Planner:
         self.optional_args = optional_args
         self.inputs_first = inputs_first
         self.deliver_first = deliver_first
+        self.retriever = retriever
+        self.demos = demos
+        self.demos_k = demos_k
+        self.cache = cache
 
     @classmethod
-    def from_config(cls, backend: ChatBackend, registry: ToolRegistry, pc: PlannerConfig
+    def from_config(cls, backend: ChatBackend, registry: ToolRegistry, pc: PlannerConfig,
+                    cache_dir: str | os.PathLike[str] | None = None,
+                    embedder: Embedder | None = None, demos: DemoBank | None = None
                     ) -> Planner:
-        """A planner with the settings of ``planner:`` in ``mmagent.yaml``."""
+        """A planner with the settings of ``planner:`` in ``mmagent.yaml``. The plan cache
+        (``plan_cache: true``) lives under ``cache_dir``; ``demos`` replaces the shipped bank."""
+        cache = None
+        if pc.plan_cache:
+            if cache_dir is None:
+                raise ConfigError("got planner.plan_cache: true and no cache_dir; expected a "
+                                  "cache directory for the plans", key="planner.plan_cache")
+            cache = PlanCache(Path(cache_dir) / "plans")
+        retriever = ToolRetriever(pc.retrieval_k, embedder) if pc.retrieval_k else None
+        if demos is None and pc.demos_k:
+            demos = DemoBank.default(embedder)
         return cls(backend, registry, max_repairs=pc.max_repairs, max_tasks=pc.max_tasks,
                    max_tokens=pc.max_tokens, constrained=pc.constrained,
                    optional_args=pc.optional_args, inputs_first=pc.inputs_first,
-                   deliver_first=pc.deliver_first)
+                   deliver_first=pc.deliver_first, retriever=retriever, demos=demos,
+                   demos_k=pc.demos_k, cache=cache)
 
-    def plan(self, request: str, inputs: dict[str, ArtifactRef]) -> PlanResult:
+    def plan(self, request: str, inputs: dict[str, ArtifactRef],
+             exclude_demos: Iterable[str] = ()) -> PlanResult:
+        """Plan ``request``. ``exclude_demos`` keeps demonstrations (by id or request text) out
+        of the prompt: an evaluation must not show the model the answer it is scored on."""
         kinds = {name: ref.kind for name, ref in inputs.items()}
-        messages: list[Message] = build_messages(request, inputs, self.registry.cards())
-        result = PlanResult(plan=Plan(), attempts=0)
-        schema = None
-        if self.constrained:
-            # With deliver_first, two calls: first what the user wants back, then a plan whose
-            # shape must deliver it (a small model otherwise stops before the step making it).
-            deliver = self._deliver(messages, result) if self.deliver_first else None
-            schema = plan_schema(self.registry, kinds, self.max_tasks,
-                                 optional_args=self.optional_args,
-                                 inputs_first=self.inputs_first, deliver=deliver)
+        # 1. a plan of the same shape, planned before
+        fingerprint = registry_fingerprint(self.registry) if self.cache is not None else ""
+        if self.cache is not None:
+            cached = self.cache.get(request, kinds, fingerprint)
+            if cached is not None and not self._problems(cached, kinds):
+                logger.info("plan cache hit for %r", request[:80])
+                return PlanResult(plan=cached, attempts=0, cached=True)
+        # 2. the tools and demonstrations to show
+        tools = (self.retriever.select(self.registry, request, kinds) if self.retriever
+                 else self.registry.names())
+        demos = (self.demos.select(request, kinds, self.registry, self.demos_k,
+                                   exclude=exclude_demos) if self.demos else [])
+        for demo in demos:  # a tool shown at work is a candidate, too
+            tools += sorted(demo.tools() - set(tools))
+        result = PlanResult(plan=Plan(), attempts=0, tools=list(tools),
+                            demos=[d.id for d in demos])
+        messages = build_messages(request, inputs, self.registry.cards(tools), demos)
+        # 3. ask, check, repair
+        deliver = None
+        if self.constrained and self.deliver_first:
+            # Two calls: first what the user wants back, then a plan whose shape must deliver
+            # it (a small model otherwise stops before the step making it).
+            deliver = self._deliver(messages, result, tools)
+        plan = self._ask(messages, kinds, result, tools, lambda names: plan_schema(
+            self.registry, kinds, self.max_tasks, tools=names, optional_args=self.optional_args,
+            inputs_first=self.inputs_first, deliver=deliver))
+        if self.cache is not None:
+            self.cache.put(request, kinds, fingerprint, plan)
+        return result
+
+    def replan(self, request: str, inputs: dict[str, ArtifactRef], plan: Plan,
+               failures: dict[str, str], kept: dict[str, dict[str, Any]]) -> PlanResult:
+        """Replace the tasks of ``plan`` that did not complete (those in ``failures`` and what
+        depends on them); the tasks in ``kept`` (task id -> output) stay as they are.
+
+        The LLM writes only the new tasks, numbered after the plan's last one; they may use the
+        request's inputs and the kept results. The returned plan is the kept tasks plus the new
+        ones, validated as a whole.
+        """
+        kinds = {name: ref.kind for name, ref in inputs.items()}
+        kept_tasks = [t for t in plan.tasks if t.id in kept]
+        dropped = [t.id for t in plan.tasks if t.id not in kept]
+        given = {f"${t.id}.{f}": port_type(info.annotation) for t in kept_tasks
+                 for f, info in self.registry.tool_class(t.tool).Output.model_fields.items()}
+        start = _next_index(plan)
+        failed_tools = {plan.task(t).tool for t in failures if t in {x.id for x in plan.tasks}}
+        tools = (self.retriever.select(self.registry, request, kinds) if self.retriever
+                 else self.registry.names())
+        tools = [t for t in tools if t not in failed_tools] or tools
+        result = PlanResult(plan=Plan(), attempts=0, tools=list(tools))
+        messages = build_messages(request, inputs, self.registry.cards(tools))
+        messages += [{"role": "assistant", "content": plan.model_dump_json()},
+                     replan_message(plan, failures, kept, given, dropped, start, failed_tools)]
+        made = {k for t in kept_tasks for k in given if k.startswith(f"${t.id}.")}
+        missing = [k for k in plan.deliver if k != "text"
+                   and not any(given[r] == k for r in made)]
+
+        def schema(names: list[str]) -> dict[str, Any]:
+            s = plan_schema(self.registry, kinds, self.max_tasks, tools=names,
+                            optional_args=self.optional_args, deliver=missing or None,
+                            start=start, given=given)
+            if plan.deliver:
+                s["properties"]["deliver"] = {"const": list(plan.deliver)}
+            return s
+
+        self._ask(messages, kinds, result, tools, schema,
+                  merge=lambda new: Plan(deliver=new.deliver or plan.deliver,
+                                         tasks=kept_tasks + new.tasks))
+        return result
+
+    def _ask(self, messages: list[Message], kinds: dict[str, str], result: PlanResult,
+             tools: list[str], schema_for: Callable[[list[str]], dict[str, Any]],
+             merge: Callable[[Plan], Plan] | None = None) -> Plan:
+        """The plan call with its repair rounds; fills ``result`` and returns the plan."""
+        schema = schema_for(tools) if self.constrained else None
         for attempt in range(1, self.max_repairs + 2):
             completion = self.backend.complete(messages, json_schema=schema,
                                                max_tokens=self.max_tokens)
@@ -86,21 +191,34 @@ class Planner:
             result.llm_calls += 1
             result.prompt_tokens += completion.prompt_tokens
             result.completion_tokens += completion.completion_tokens
-            plan, problems = self._check(completion.text, kinds)
+            plan, problems = self._parse(completion.text)
             if plan is not None:
+                plan = merge(plan) if merge is not None else plan
+                problems = self._problems(plan, kinds)
+            if not problems:
                 result.plan = plan
-                return result
+                return plan
             logger.info("plan attempt %d rejected: %s", attempt, "; ".join(problems))
             result.rejected.append(problems)
             messages = messages + [{"role": "assistant", "content": completion.text},
                                    repair_message(problems)]
+            # a repair may need a tool retrieval left out: any tool the problems name
+            named = [n for n in self.registry.names() if n not in tools
+                     and re.search(rf"\b{re.escape(n)}\b", " ".join(problems))]
+            if named:
+                tools = tools + named
+                result.tools = list(tools)
+                messages[0] = build_messages("", {}, self.registry.cards(tools))[0]
+                schema = schema_for(tools) if self.constrained else None
         raise PlanningError(
             f"the planner produced no valid plan in {result.attempts} attempts; last problems: "
             + "; ".join(result.rejected[-1]), attempts=result.attempts,
             problems=result.rejected[-1])
 
-    def _deliver(self, messages: list[Message], result: PlanResult) -> list[str] | None:
-        completion = self.backend.complete(messages, json_schema=deliver_schema(self.registry),
+    def _deliver(self, messages: list[Message], result: PlanResult,
+                 tools: list[str]) -> list[str] | None:
+        completion = self.backend.complete(messages,
+                                           json_schema=deliver_schema(self.registry, tools),
                                            max_tokens=32)
         result.prompt_tokens += completion.prompt_tokens
         result.completion_tokens += completion.completion_tokens
@@ -110,7 +228,8 @@ class Planner:
         except (json.JSONDecodeError, KeyError, TypeError):
             return None  # then the plan call decides it, unconstrained by it
 
-    def _check(self, text: str, kinds: dict[str, str]) -> tuple[Plan | None, list[str]]:
+    @staticmethod
+    def _parse(text: str) -> tuple[Plan | None, list[str]]:
         try:
             data = json.loads(_strip_fences(text))
         except json.JSONDecodeError as e:
@@ -121,15 +240,18 @@ class Planner:
         except ValidationError as e:
             return None, [f"{'.'.join(map(str, err['loc'])) or 'plan'}: {err['msg']}"
                           for err in e.errors()[:5]]
+        return plan, []
+
+    def _problems(self, plan: Plan, kinds: dict[str, str]) -> list[str]:
         if not plan.tasks:
-            return None, ["the plan has no tasks; expected at least one task"]
+            return ["the plan has no tasks; expected at least one task"]
         problems = [e.message for e in collect_errors(plan, self.registry, kinds)]
         used = {ref.field for t in plan.tasks for _a, ref in t.refs() if ref.is_input}
         problems += [f"the request's input $input.{name} is not used by any task; expected a "
                      "plan that works on the inputs the user gave" for name in kinds
                      if name not in used]
         problems += self._undelivered(plan)
-        return (None, problems) if problems else (plan, [])
+        return problems
 
     def _undelivered(self, plan: Plan) -> list[str]:
         """Media kinds the plan says the user wants but no task produces."""
@@ -151,3 +273,9 @@ def _strip_fences(text: str) -> str:
         t = t.split("\n", 1)[1] if "\n" in t else ""
         t = t.rsplit("```", 1)[0]
     return t
+
+
+def _next_index(plan: Plan) -> int:
+    """The k of the first free task id ``t<k>`` after the plan's tasks."""
+    numbers = [int(m.group(1)) for t in plan.tasks if (m := re.fullmatch(r"t(\d+)", t.id))]
+    return max(numbers + [len(plan.tasks)]) + 1

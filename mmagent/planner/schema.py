@@ -10,6 +10,7 @@ may ignore the schema).
 from __future__ import annotations
 
 import typing
+from dataclasses import dataclass
 from typing import Any
 
 from ..plan import ResultKind
@@ -26,8 +27,8 @@ MAX_LITERAL = 240
 
 def plan_schema(registry: ToolRegistry, inputs: dict[str, str], max_tasks: int = 6,
                 tools: list[str] | None = None, optional_args: bool = True,
-                inputs_first: bool = False, deliver: list[str] | None = None
-                ) -> dict[str, Any]:
+                inputs_first: bool = False, deliver: list[str] | None = None,
+                start: int = 1, given: dict[str, str] | None = None) -> dict[str, Any]:
     """JSON schema for ``{"deliver": [...], "tasks": [...]}`` over ``tools`` (default: all).
 
     With ``optional_args=False`` only required arguments are offered (defaults apply). With
@@ -35,6 +36,9 @@ def plan_schema(registry: ToolRegistry, inputs: dict[str, str], max_tasks: int =
     a small model otherwise tends to start from a tool that ignores what the user gave.
     With ``deliver`` given (decided in an earlier call), it is fixed, and when it names media
     kinds the plan's last task must produce one of them.
+
+    A re-plan continues a plan: its tasks are numbered from ``t<start>``, and ``given`` maps
+    references to results that exist already (``{"$t1.text": "text"}``) to their types.
     """
     names = tools or registry.names()
     outputs: dict[str, set[str]] = {}  # type -> output field names of any candidate tool
@@ -42,10 +46,11 @@ def plan_schema(registry: ToolRegistry, inputs: dict[str, str], max_tasks: int =
         for fname, field in registry.tool_class(n).Output.model_fields.items():
             outputs.setdefault(port_type(field.annotation), set()).add(fname)
     positions = []
-    for k in range(1, max_tasks + 1):
+    refs = _Refs(inputs, outputs, start, given or {})
+    for k in range(start, start + max_tasks):
         variants = [v for n in names
-                    if (v := _task_schema(registry, n, k, inputs, outputs, optional_args))]
-        if k == 1 and inputs_first and inputs:
+                    if (v := _task_schema(registry, n, k, refs, optional_args))]
+        if k == start and inputs_first and inputs:
             variants = [v for v in variants if _consumes_input(v)] or variants
         if not variants:
             break
@@ -97,14 +102,25 @@ def produces(registry: ToolRegistry, tool: str, kinds: list[str]) -> bool:
                for f in registry.tool_class(tool).Output.model_fields.values())
 
 
-def _refs(kind: str, k: int, inputs: dict[str, str], outputs: dict[str, set[str]]) -> list[str]:
-    refs = [f"$input.{n}" for n, t in inputs.items() if t == kind]
-    refs += [f"$t{j}.{f}" for j in range(1, k) for f in sorted(outputs.get(kind, ()))]
-    return refs
+@dataclass(frozen=True)
+class _Refs:
+    """What the k-th task may reference: inputs, given results, outputs of earlier new tasks."""
+
+    inputs: dict[str, str]
+    outputs: dict[str, set[str]]
+    start: int
+    given: dict[str, str]
+
+    def __call__(self, kind: str, k: int) -> list[str]:
+        refs = [f"$input.{n}" for n, t in self.inputs.items() if t == kind]
+        refs += [r for r, t in self.given.items() if t == kind]
+        refs += [f"$t{j}.{f}" for j in range(self.start, k)
+                 for f in sorted(self.outputs.get(kind, ()))]
+        return refs
 
 
-def _task_schema(registry: ToolRegistry, name: str, k: int, inputs: dict[str, str],
-                 outputs: dict[str, set[str]], optional_args: bool) -> dict[str, Any] | None:
+def _task_schema(registry: ToolRegistry, name: str, k: int, refs_of: _Refs,
+                 optional_args: bool) -> dict[str, Any] | None:
     model = registry.tool_class(name).Input
     json_props = model.model_json_schema().get("properties", {})
     props: dict[str, Any] = {}
@@ -114,14 +130,14 @@ def _task_schema(registry: ToolRegistry, name: str, k: int, inputs: dict[str, st
             continue
         kind = port_type(field.annotation)
         if kind in MEDIA_TYPES:
-            refs = _refs(kind, k, inputs, outputs)
+            refs = refs_of(kind, k)
             if not refs:
                 if field.is_required():
                     return None  # no value of that type exists yet: the tool cannot go here
                 continue
             props[fname] = {"enum": refs}
         elif kind.startswith("list[") and kind[5:-1] in MEDIA_TYPES:
-            refs = _refs(kind[5:-1], k, inputs, outputs)
+            refs = refs_of(kind[5:-1], k)
             if not refs:
                 if field.is_required():
                     return None
@@ -131,7 +147,7 @@ def _task_schema(registry: ToolRegistry, name: str, k: int, inputs: dict[str, st
             literal = _strip(json_props.get(fname, {}))
             if literal.get("type") == "string":
                 literal = _literal_string(literal)
-            refs = _refs(kind, k, inputs, outputs)
+            refs = refs_of(kind, k)
             props[fname] = {"anyOf": [{"enum": refs}, literal]} if refs else literal
         if field.is_required():
             required.append(fname)

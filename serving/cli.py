@@ -1,0 +1,49 @@
+"""What ``mmagent serve`` does (the command itself is declared in ``mmagent/cli.py``)."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+from mmagent.config import Config
+from mmagent.errors import ConfigError
+
+__all__ = ["run_server"]
+
+
+def run_server(*, host: str, port: int, use_ray: bool, emit_config: Path | None,
+               config: Path | None, profile: str | None,
+               echo: Callable[[str], None] = print) -> None:
+    cfg = Config.load(config, profile=profile)
+    if emit_config is not None:
+        if not use_ray:
+            raise ConfigError("got --emit-config without --ray; expected both (the file is a "
+                              "Ray Serve config)")
+        from .ray_app import write_serve_config
+
+        out = write_serve_config(cfg, emit_config, host=host, port=port,
+                                 config_path=str(config) if config else None)
+        echo(f"wrote {out}; deploy it with: serve deploy {out}")
+        return
+    if not use_ray:
+        from .server import serve_embedded
+
+        echo(f"mmagent (embedded) on http://{host}:{port}/v1  (Ctrl-C stops)")
+        serve_embedded(cfg, host=host, port=port)
+        return
+    from ray import serve
+
+    from .ray_app import build_ray_app, start_ray
+
+    start_ray(address=cfg.serving.ray.address)
+    serve.start(http_options={"host": host, "port": port})
+    serve.run(build_ray_app(cfg), name=cfg.serving.ray.app_name, route_prefix="/")
+    echo(f"mmagent (Ray Serve) on http://{host}:{port}/v1  (Ctrl-C stops)")
+    try:
+        while True:
+            time.sleep(3600)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        serve.shutdown()

@@ -1,0 +1,68 @@
+"""Fakes for the serving tests: a planner backend that plans by the request's inputs, and an
+audio tool. Importable by Ray workers (the repository root is on their PYTHONPATH)."""
+
+from __future__ import annotations
+
+import json
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from mmagent.artifacts import AudioRef
+from mmagent.planner.backends import Completion
+from mmagent.registry import ToolRegistry
+from mmagent.tool import Tool
+from tests.fakes import FakeCaption, FakeFail, FakeSleep, FakeSpeak
+
+CAPTION_AND_SPEAK = {"tasks": [
+    {"id": "t1", "tool": "fake_caption", "args": {"image": "$input.image0"}},
+    {"id": "t2", "tool": "fake_speak", "args": {"text": "$t1.text"}}]}
+LISTEN = {"tasks": [{"id": "t1", "tool": "fake_listen", "args": {"audio": "$input.audio0"}}]}
+
+
+def echo_plan(label: str) -> dict:
+    return {"tasks": [{"id": "t1", "tool": "fake_sleep", "args": {"label": label,
+                                                                 "seconds": 0.0}}]}
+
+
+class FakeListen(Tool):
+    name = "fake_listen"
+    description = "Says how long a clip is."
+
+    class Input(BaseModel):
+        model_config = ConfigDict(extra="forbid")
+        audio: AudioRef = Field(description="the clip")
+
+    class Output(BaseModel):
+        model_config = ConfigDict(extra="forbid")
+        text: str = Field(description="what it heard")
+
+    def run(self, inputs, ctx):
+        return [self.Output(text=f"heard {i.audio.duration_s:.1f} seconds") for i in inputs]
+
+
+class PlanByInputs:
+    """A chat backend that plans without a model: caption-and-speak for an image, listen for
+    audio, otherwise echo the request's last word (``fail`` plans a failing task)."""
+
+    def complete(self, messages, *, json_schema=None, max_tokens=512):
+        if json_schema is not None and "tasks" not in json_schema.get("properties", {}):
+            return Completion(json.dumps({"deliver": ["text"]}), 1, 1)
+        prompt = [m["content"] for m in messages if m["role"] == "user"
+                  and m["content"].startswith("Request:")][-1]
+        if "$input.image0" in prompt:
+            plan = CAPTION_AND_SPEAK
+        elif "$input.audio0" in prompt:
+            plan = LISTEN
+        else:
+            request = prompt.removeprefix("Request:")
+            word = request.split("\n")[0].strip().split()[-1] if request.strip() else "hello"
+            plan = {"tasks": [{"id": "t1", "tool": "fake_fail", "args": {"text": "x"}}]} \
+                if word == "fail" else echo_plan(word.strip(".!?\"'"))
+        return Completion(json.dumps(plan), 1, 1)
+
+
+def serving_registry() -> ToolRegistry:
+    reg = ToolRegistry()
+    for cls in (FakeCaption, FakeSpeak, FakeSleep, FakeFail, FakeListen):
+        reg.register(cls)
+    return reg
