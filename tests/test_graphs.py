@@ -51,8 +51,7 @@ def test_shipped_workflow_parses(path):
 def test_shipped_workflow_validates_and_runs_offline(agent, path, tmp_path):
     wf = load_workflow(path)
     missing = sorted({n.tool for n in wf.nodes.values()} - set(agent.registry.names()))
-    if missing:
-        pytest.skip(f"tool {missing[0]} not registered yet (branch merge pending)")
+    assert not missing, f"a shipped workflow uses unregistered tools {missing}"
     assert wf.problems(agent.registry) == []
     result = agent.run_workflow(path, sample_inputs(wf, tmp_path))
     assert result.ok
