@@ -91,7 +91,7 @@ def bad_planner_server():
 def test_unrepairable_plan_is_one_line_exit_3(monkeypatch, capsys, tmp_path, bad_planner_server):
     cfg = tmp_path / "mmagent.yaml"
     cfg.write_text(f"planner:\n  backend: openai\n  model: m\n  base_url: {bad_planner_server}\n"
-                   "  max_repairs: 1\n")
+                   "  max_repairs: 1\nrouter:\n  mode: plan\n")
     img = tmp_path / "p.png"
     Image.new("RGB", (8, 8)).save(img)
     code, _, err = cli(monkeypatch, capsys, "run", "describe", "--image", str(img),

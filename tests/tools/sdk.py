@@ -18,6 +18,8 @@ def run_plan(tmp_path: Path, tasks: list[dict[str, Any]], deliver: tuple[str, ..
     Tiny checkpoints come from the test run's shared cache; the store is per test.
     """
     cfg = Config.from_dict({"cache_dir": os.environ["MMAGENT_CACHE"],
-                            "store_dir": str(tmp_path / "agent-store")}, profile="offline")
+                            "store_dir": str(tmp_path / "agent-store"),
+                            "router": {"mode": "plan"}},  # the scripted plan, never vlm_chat
+                           profile="offline")
     agent = Agent(cfg, planner_backend=Scripted(json.dumps({"tasks": tasks}), deliver=deliver))
     return agent.run(prompt, **media)
