@@ -17,7 +17,6 @@ True
 
 from __future__ import annotations
 
-import logging
 from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -25,9 +24,10 @@ from pydantic import BaseModel, ConfigDict, Field
 from mmagent.artifacts import ImageRef
 from mmagent.tool import Resources, Tool, ToolContext
 
+from ._blip import build_tiny_blip, load_blip, pixel_values
+
 __all__ = ["ImageCaption"]
 
-logger = logging.getLogger(__name__)
 
 # Enough caption-like English for the tiny model's WordPiece vocabulary (build_tiny).
 _TINY_CORPUS = [
@@ -89,27 +89,14 @@ class ImageCaption(Tool):
         text: str = Field(description="the caption (starting with the prompt when one was given)")
 
     def load(self) -> None:
-        from transformers import AutoTokenizer, BlipForConditionalGeneration, BlipImageProcessorPil
-
-        path = self.checkpoint_path()
-        self._device = self.device()
-        self._dtype = self.torch_dtype()
-        # The model first: an unreachable hub id fails here with a plain OSError.
-        self.model = BlipForConditionalGeneration.from_pretrained(path, dtype=self._dtype)
-        self.model.to(self._device).eval()
-        self.tokenizer = AutoTokenizer.from_pretrained(path)
-        # The PIL image processor needs no torchvision; it reads the same preprocessor config
-        # as the torchvision ``BlipImageProcessor`` the checkpoint names.
-        self.image_processor = BlipImageProcessorPil.from_pretrained(path)
-        logger.info("image_caption: loaded %s on %s (%s)", path, self._device, self._dtype)
+        load_blip(self, "BlipForConditionalGeneration")
 
     def run(self, inputs: list[BaseModel], ctx: ToolContext) -> list[BaseModel]:
         import torch
 
         # 1. decode every image and preprocess them in one call
         images = [ctx.store.load_image(inp.image) for inp in inputs]
-        pixel_values = self.image_processor(images, return_tensors="pt")["pixel_values"]
-        pixel_values = pixel_values.to(self._device, self._dtype)
+        pixels = pixel_values(self, images)
 
         # 2. group rows by prompt: BLIP's generate overwrites the first prompt token with BOS and
         #    drops the last one ([SEP]), so only prompts of equal length can share a padded batch.
@@ -131,7 +118,7 @@ class ImageCaption(Tool):
             # row gives what a run at each row's own budget would.
             budget = max(inputs[i].max_new_tokens for i in rows)
             with torch.inference_mode():
-                out = self.model.generate(pixel_values=pixel_values[rows], **kwargs,
+                out = self.model.generate(pixel_values=pixels[rows], **kwargs,
                                           max_new_tokens=budget, do_sample=False, num_beams=1)
             # 4. decode, skipping BOS (the real checkpoint's [DEC] id is not in its vocabulary)
             for row, i in enumerate(rows):
@@ -142,40 +129,4 @@ class ImageCaption(Tool):
     @classmethod
     def build_tiny(cls, path: Path) -> None:
         """A random-weight BLIP captioner (~0.3 MB) with a WordPiece tokenizer trained in code."""
-        import torch
-        from transformers import (
-            BertTokenizer,
-            BlipConfig,
-            BlipForConditionalGeneration,
-            BlipImageProcessorPil,
-            BlipProcessor,
-        )
-
-        tokenizer = BertTokenizer().train_new_from_iterator(_TINY_CORPUS, vocab_size=300,
-                                                            show_progress=False)
-        tokenizer.add_special_tokens({"bos_token": "[DEC]"})  # as the real checkpoint names it
-        image_processor = BlipImageProcessorPil(size={"height": 32, "width": 32})
-        # initializer_range 0.1 (not 0.02): at the default scale the random decoder ignores the
-        # image and every picture gets the same caption, which would hide batching mistakes.
-        init = 0.1
-        config = BlipConfig(
-            text_config={
-                "vocab_size": len(tokenizer), "hidden_size": 32, "intermediate_size": 37,
-                "num_hidden_layers": 2, "num_attention_heads": 4, "max_position_embeddings": 512,
-                "bos_token_id": tokenizer.bos_token_id, "pad_token_id": tokenizer.pad_token_id,
-                "sep_token_id": tokenizer.sep_token_id, "eos_token_id": tokenizer.sep_token_id,
-                "initializer_range": init,
-            },
-            vision_config={
-                "hidden_size": 32, "intermediate_size": 37, "num_hidden_layers": 2,
-                "num_attention_heads": 4, "image_size": 32, "patch_size": 8,
-                "initializer_range": init,
-            },
-            projection_dim=32,
-            initializer_range=init,
-        )
-        with torch.random.fork_rng(devices=[]):
-            torch.manual_seed(0)
-            model = BlipForConditionalGeneration(config)
-        model.save_pretrained(path)
-        BlipProcessor(image_processor=image_processor, tokenizer=tokenizer).save_pretrained(path)
+        build_tiny_blip(path, "BlipForConditionalGeneration", _TINY_CORPUS, init=0.1)

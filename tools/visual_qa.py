@@ -20,7 +20,6 @@ True
 
 from __future__ import annotations
 
-import logging
 from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -28,9 +27,10 @@ from pydantic import BaseModel, ConfigDict, Field
 from mmagent.artifacts import ImageRef
 from mmagent.tool import Resources, Tool, ToolContext
 
+from ._blip import build_tiny_blip, load_blip, pixel_values
+
 __all__ = ["VisualQA", "MAX_QUESTION_CHARS"]
 
-logger = logging.getLogger(__name__)
 
 MAX_QUESTION_CHARS = 300
 _TINY_INIT = 0.2
@@ -76,25 +76,14 @@ class VisualQA(Tool):
         answer: str = Field(description="the answer, a few words")
 
     def load(self) -> None:
-        from transformers import AutoTokenizer, BlipForQuestionAnswering, BlipImageProcessorPil
-
-        path = self.checkpoint_path()
-        self._device = self.device()
-        self._dtype = self.torch_dtype()
-        # The model first: an unreachable hub id fails here with a plain OSError.
-        self.model = BlipForQuestionAnswering.from_pretrained(path, dtype=self._dtype)
-        self.model.to(self._device).eval()
-        self.tokenizer = AutoTokenizer.from_pretrained(path)
-        self.image_processor = BlipImageProcessorPil.from_pretrained(path)
-        logger.info("visual_qa: loaded %s on %s (%s)", path, self._device, self._dtype)
+        load_blip(self, "BlipForQuestionAnswering")
 
     def run(self, inputs: list[BaseModel], ctx: ToolContext) -> list[BaseModel]:
         import torch
 
         # 1. decode every image and preprocess them in one call
         images = [ctx.store.load_image(inp.image) for inp in inputs]
-        pixel_values = self.image_processor(images, return_tensors="pt")["pixel_values"]
-        pixel_values = pixel_values.to(self._device, self._dtype)
+        pixels = pixel_values(self, images)
 
         # 2. group rows by question length in tokens: BLIP's answer decoder attends to every
         #    question position (transformers drops its cross-attention mask), so padding would
@@ -113,7 +102,7 @@ class VisualQA(Tool):
             # row gives what a run at each row's own budget would.
             budget = max(inputs[i].max_new_tokens for i in rows)
             with torch.inference_mode():
-                out = self.model.generate(input_ids=input_ids, pixel_values=pixel_values[rows],
+                out = self.model.generate(input_ids=input_ids, pixel_values=pixels[rows],
                                           attention_mask=torch.ones_like(input_ids),
                                           max_new_tokens=budget, do_sample=False, num_beams=1)
             # 4. decode, skipping BOS (the real checkpoint's [DEC] id is not in its vocabulary)
@@ -125,40 +114,4 @@ class VisualQA(Tool):
     @classmethod
     def build_tiny(cls, path: Path) -> None:
         """A random-weight BLIP VQA model (~0.4 MB) with a WordPiece tokenizer trained in code."""
-        import torch
-        from transformers import (
-            BertTokenizer,
-            BlipConfig,
-            BlipForQuestionAnswering,
-            BlipImageProcessorPil,
-            BlipProcessor,
-        )
-
-        tokenizer = BertTokenizer().train_new_from_iterator(_TINY_CORPUS, vocab_size=300,
-                                                            show_progress=False)
-        tokenizer.add_special_tokens({"bos_token": "[DEC]"})  # as the real checkpoint names it
-        image_processor = BlipImageProcessorPil(size={"height": 32, "width": 32})
-        # initializer_range 0.2: at 0.02 (or 0.1) the random decoder ignores its inputs and
-        # every question gets the same answer, which would hide batching mistakes.
-        init = _TINY_INIT
-        config = BlipConfig(
-            text_config={
-                "vocab_size": len(tokenizer), "hidden_size": 32, "intermediate_size": 37,
-                "num_hidden_layers": 2, "num_attention_heads": 4, "max_position_embeddings": 512,
-                "bos_token_id": tokenizer.bos_token_id, "pad_token_id": tokenizer.pad_token_id,
-                "sep_token_id": tokenizer.sep_token_id, "eos_token_id": tokenizer.sep_token_id,
-                "initializer_range": init,
-            },
-            vision_config={
-                "hidden_size": 32, "intermediate_size": 37, "num_hidden_layers": 2,
-                "num_attention_heads": 4, "image_size": 32, "patch_size": 8,
-                "initializer_range": init,
-            },
-            projection_dim=32,
-            initializer_range=init,
-        )
-        with torch.random.fork_rng(devices=[]):
-            torch.manual_seed(0)
-            model = BlipForQuestionAnswering(config)
-        model.save_pretrained(path)
-        BlipProcessor(image_processor=image_processor, tokenizer=tokenizer).save_pretrained(path)
+        build_tiny_blip(path, "BlipForQuestionAnswering", _TINY_CORPUS, init=_TINY_INIT)
