@@ -341,10 +341,14 @@ def _module_bytes(values: list[Any]) -> int | None:
     total, tensors = 0, set()
     for m in modules:
         for t in [*m.parameters(), *m.buffers()]:
-            key = (t.device.type, t.data_ptr()) if t.numel() else id(t)
+            if t.is_sparse:  # e.g. whisper's alignment_heads: no strided storage to point at
+                key, size = id(t), t._values().numel() * t.element_size()
+            else:
+                key = (t.device.type, t.data_ptr()) if t.numel() else id(t)
+                size = t.numel() * t.element_size()
             if key not in tensors:
                 tensors.add(key)
-                total += t.numel() * t.element_size()
+                total += size
     return total
 
 

@@ -71,6 +71,12 @@ def test_tiny_checkpoint_is_a_pt_file_that_load_model_reads(tool):
     assert torch.equal(saved[key], tool.model.state_dict()[key])
 
 
+def test_loaded_model_reports_its_size_for_the_memory_budget(tool):
+    # whisper keeps a sparse buffer (alignment_heads): sizing must not trip over it
+    dense = sum(t.numel() * t.element_size() for t in tool.model.parameters())
+    assert tool.memory_bytes() >= dense > 0
+
+
 def test_tiny_build_is_repeatable(tmp_path):
     import torch
 
