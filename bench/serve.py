@@ -86,10 +86,16 @@ outputs:
 """
 
 
+DURABLE = True  # record every run in SQLite (the default); --no-durable measures without
+
+
 def _config(root: Path, batch: int) -> Config:
     (root / "one_step.yaml").write_text(ONE_STEP)
     return Config.from_dict({"cache_dir": str(root / "cache"),
                              "workflows": {"paths": [str(root / "one_step.yaml")]},
+                             # every call reaches the tool: the result cache would answer
+                             # repeated identical requests without it
+                             "executor": {"cache": False, "checkpoint": DURABLE},
                              "serving": {
         "api_keys": [KEY], "ray": {"ingress_num_cpus": 0.2, "defaults": {
             "num_cpus": 0.2, "max_batch_size": batch, "batch_wait_timeout_s": 0.005,
@@ -138,7 +144,12 @@ def bench_ray(root: Path, n: int, concurrency: int) -> dict[str, dict]:
     import ray
     from ray import serve
 
-    from mmagent.serving.ray_app import ToolDeployment, build_ray_app, start_ray
+    from mmagent.serving.ray_app import (
+        ToolDeployment,
+        build_ray_app,
+        deployment_name,
+        start_ray,
+    )
     from mmagent.serving.server import free_port
 
     os.environ["MMAGENT_API_KEYS"] = KEY
@@ -177,7 +188,9 @@ def bench_ray(root: Path, n: int, concurrency: int) -> dict[str, dict]:
         serve.run(build_ray_app(_config(root, 8), _registry(), planner_backend=OneStep()),
                   name="mmagent", route_prefix="/")
         base = f"http://127.0.0.1:{port}"
-        bare_h = handles["unbatched"]
+        # the bare call goes to the same tool deployment the ingress calls (same batching
+        # settings, so the batch wait is on both sides of the comparison)
+        bare_h = serve.get_deployment_handle(deployment_name(Forward.name), app_name="mmagent")
         bare, task = [], []
         from mmagent.serving.client import Client
 
@@ -205,10 +218,15 @@ def main() -> None:
     ap.add_argument("--json", action="store_true", help="print one JSON object")
     ap.add_argument("--requests", type=int, default=200, help="HTTP requests per server")
     ap.add_argument("--concurrency", type=int, default=8, help="HTTP requests in flight")
+    ap.add_argument("--no-durable", action="store_true", help="executor.checkpoint: false (no "
+                    "SQLite record of each run), to see what durable runs cost per request")
     args = ap.parse_args()
+    global DURABLE
+    DURABLE = not args.no_durable
     os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
     root = Path(tempfile.mkdtemp(prefix="mmagent-bench-serve-"))
-    results = {"http_embedded": bench_embedded(root, args.requests, args.concurrency)}
+    results = {"durable_runs": DURABLE,
+               "http_embedded": bench_embedded(root, args.requests, args.concurrency)}
     results.update(bench_ray(root, args.requests, args.concurrency))
     if args.json:
         print(json.dumps(results, indent=2))
