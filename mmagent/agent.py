@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import logging
 import os
-import queue
 import threading
 import uuid
 from collections.abc import Iterator, Sequence
@@ -22,7 +21,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from .artifacts import ArtifactKind, ArtifactRef, ArtifactStore
 from .config import Config, PlannerConfig
 from .errors import InputError, ToolExecutionError
-from .events import Event, PlanCreated, RouteChosen, RunStarted
+from .events import Event, PlanCreated, RouteChosen, RunStarted, iterate_events
 from .executor import ExecutionResult
 from .plan import Plan
 from .planner.backends import ChatBackend
@@ -76,6 +75,13 @@ class RunResult(BaseModel):
     def ok(self) -> bool:
         return not self.failures
 
+    def raise_for_failures(self) -> RunResult:
+        """Raise :class:`ToolExecutionError` (carrying this result) if a task failed."""
+        if self.failures:
+            first = next(iter(self.failures.values()))
+            raise ToolExecutionError(first, failures=self.failures).with_result(self)
+        return self
+
     def to_json_dict(self) -> dict[str, Any]:
         """The shape ``mmagent run --json`` prints."""
         return {"answer": self.answer, "plan": self.plan.model_dump(mode="json"),
@@ -124,10 +130,7 @@ class Agent(RunControl):
         result = self._run_inputs(prompt, self._ingest(images, audio, video), events.append,
                                   approve=approve, run_id=run_id, cancel=cancel)
         result.events = events
-        if result.failures:
-            first = next(iter(result.failures.values()))
-            raise ToolExecutionError(first, failures=result.failures).with_result(result)
-        return result
+        return result.raise_for_failures()
 
     def stream(self, prompt: str, images: Sequence[MediaInput] = (),
                audio: Sequence[MediaInput] = (), video: Sequence[MediaInput] = (), *,
@@ -142,21 +145,7 @@ class Agent(RunControl):
             prompt, inputs, emit, approve=approve, run_id=run_id, cancel=cancel))
 
     def _stream(self, job) -> Iterator[Event]:
-        q: queue.Queue[Any] = queue.Queue()
-        done = object()
-
-        def work() -> None:
-            try:
-                job(q.put)
-            except BaseException as e:  # re-raised in the consumer's thread
-                q.put(e)
-            q.put(done)
-
-        threading.Thread(target=work, name="mmagent-run", daemon=True).start()
-        while (item := q.get()) is not done:
-            if isinstance(item, BaseException):
-                raise item
-            yield item
+        return iterate_events(job)
 
     def plan(self, prompt: str, images: Sequence[MediaInput] = (),
              audio: Sequence[MediaInput] = (), video: Sequence[MediaInput] = ()) -> Plan:
@@ -189,17 +178,12 @@ class Agent(RunControl):
         events: list[Any] = []
         result = self._run_workflow(self._workflow_run(workflow, inputs or {}), events.append)
         result.events = events
-        if result.failures:
-            first = next(iter(result.failures.values()))
-            raise ToolExecutionError(first, failures=result.failures).with_result(result)
-        return result
+        return result.raise_for_failures()
 
     def stream_workflow(self, workflow: str | os.PathLike[str] | Any,
                         inputs: dict[str, Any] | None = None) -> Iterator[Event]:
         """Yield a workflow run's events; the last one is ``AnswerReady``. A bad workflow or
         bad inputs raise before any event."""
-        from .workflow_run import iterate_events
-
         prepared = self._workflow_run(workflow, inputs or {})
         return iterate_events(lambda emit: self._run_workflow(prepared, emit))
 

@@ -6,7 +6,10 @@ so a stream can be serialised as JSON lines and read back with :data:`EVENT_ADAP
 
 from __future__ import annotations
 
+import queue
+import threading
 import time
+from collections.abc import Callable, Iterator
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
@@ -151,3 +154,22 @@ Event = Annotated[
     Field(discriminator="type"),
 ]
 EVENT_ADAPTER: TypeAdapter[Event] = TypeAdapter(Event)
+
+
+def iterate_events(work: Callable[[Callable[[Any], None]], Any]) -> Iterator[Any]:
+    """Run ``work(emit)`` in a thread; yield what it emits; re-raise what it raises."""
+    q: queue.Queue[Any] = queue.Queue()
+    end = object()
+
+    def target() -> None:
+        try:
+            work(q.put)
+        except BaseException as e:  # re-raised in the consumer's thread
+            q.put(e)
+        q.put(end)
+
+    threading.Thread(target=target, name="mmagent-run", daemon=True).start()
+    while (item := q.get()) is not end:
+        if isinstance(item, BaseException):
+            raise item
+        yield item

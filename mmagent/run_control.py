@@ -75,12 +75,7 @@ class RunControl:
         events: list[Any] = []
         result = self._resume(run_id, events.append, approve, cancel)
         result.events = events
-        if result.failures:
-            from .errors import ToolExecutionError
-
-            first = next(iter(result.failures.values()))
-            raise ToolExecutionError(first, failures=result.failures).with_result(result)
-        return result
+        return result.raise_for_failures()
 
     def stream_resume(self, run_id: str, *, approve: Decision = None,
                       cancel: threading.Event | None = None) -> Iterator[Event]:

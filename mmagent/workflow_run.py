@@ -11,8 +11,6 @@ node ``caption`` over three images becomes tasks ``caption_0``..``caption_2``, a
 
 from __future__ import annotations
 
-import queue
-import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -27,7 +25,7 @@ from .registry import ToolRegistry
 from .validator import MEDIA_TYPES, collect_errors
 from .workflow import ITEM, Workflow, _input_value_problem
 
-__all__ = ["WorkflowRun", "WorkflowOutcome", "iterate_events"]
+__all__ = ["WorkflowRun", "WorkflowOutcome"]
 
 Emit = Callable[[Any], None]
 Put = Callable[[Any, ArtifactKind], ArtifactRef]
@@ -291,23 +289,3 @@ class WorkflowRun:
         lines += [f"node {n!r} was skipped: an input it needs failed" for n in result.skipped
                   if n in self.wf.nodes]
         return "\n".join(lines), cited
-
-
-def iterate_events(work: Callable[[Emit], Any]) -> Iterator[Any]:
-    """Run ``work(emit)`` in a thread; yield what it emits; re-raise what it raises."""
-    q: queue.Queue[Any] = queue.Queue()
-    end = object()
-
-    def target() -> None:
-        try:
-            work(q.put)
-        except BaseException as e:  # re-raised in the consumer's thread
-            q.put(e)
-        q.put(end)
-
-    threading.Thread(target=target, name="mmagent-workflow", daemon=True).start()
-    while (item := q.get()) is not end:
-        if isinstance(item, BaseException):
-            raise item
-        yield item
-

@@ -21,7 +21,7 @@ import httpx
 from mmagent import errors as _errors
 from mmagent.agent import MediaInput, ProducedArtifact, RunResult
 from mmagent.artifacts import ArtifactRef
-from mmagent.errors import InputError, MMAgentError, ServingError, ToolExecutionError
+from mmagent.errors import InputError, MMAgentError, ServingError
 from mmagent.events import EVENT_ADAPTER, AnswerReady, Event
 from mmagent.plan import Plan
 from mmagent.tool import default_cache_dir
@@ -63,10 +63,7 @@ class Client:
                            artifacts=arts, outputs=extras.get("outputs", {}),
                            failures=extras.get("failures", {}))
         result.events = events
-        if result.failures:
-            first = next(iter(result.failures.values()))
-            raise ToolExecutionError(first, failures=result.failures).with_result(result)
-        return result
+        return result.raise_for_failures()
 
     def stream(self, prompt: str, images: Sequence[MediaInput] = (),
                audio: Sequence[MediaInput] = (), video: Sequence[MediaInput] = ()
