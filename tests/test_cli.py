@@ -60,10 +60,8 @@ def test_bad_config_is_one_line_exit_2(monkeypatch, capsys, tmp_path):
     assert code == 2 and err.startswith("error[config.invalid]: ") and "planner.backend" in err
 
 
-@pytest.fixture
-def bad_planner_server():
-    """An OpenAI-compatible server whose model always plans an unknown tool."""
-    plan = {"tasks": [{"id": "t1", "tool": "paint_masterpiece", "args": {}}]}
+def _planning_server(plan):
+    """An OpenAI-compatible chat server on 127.0.0.1 whose model always answers ``plan``."""
 
     class Handler(BaseHTTPRequestHandler):
         def do_POST(self):
@@ -86,6 +84,13 @@ def bad_planner_server():
     threading.Thread(target=server.serve_forever, daemon=True).start()
     yield f"http://127.0.0.1:{server.server_port}/v1"
     server.shutdown()
+
+
+@pytest.fixture
+def bad_planner_server():
+    """An OpenAI-compatible server whose model always plans an unknown tool."""
+    plan = {"tasks": [{"id": "t1", "tool": "paint_masterpiece", "args": {}}]}
+    yield from _planning_server(plan)
 
 
 def test_unrepairable_plan_is_one_line_exit_3(monkeypatch, capsys, tmp_path, bad_planner_server):
@@ -138,28 +143,7 @@ def planner_server():
     """An OpenAI-compatible server whose model plans caption -> speech."""
     plan = {"tasks": [{"id": "t1", "tool": "image_caption", "args": {"image": "$input.image0"}},
                       {"id": "t2", "tool": "text_to_speech", "args": {"text": "$t1.text"}}]}
-
-    class Handler(BaseHTTPRequestHandler):
-        def do_POST(self):
-            self.rfile.read(int(self.headers["content-length"]))
-            body = json.dumps({
-                "id": "x", "object": "chat.completion", "created": 0, "model": "m",
-                "choices": [{"index": 0, "finish_reason": "stop",
-                             "message": {"role": "assistant", "content": json.dumps(plan)}}],
-            }).encode()
-            self.send_response(200)
-            self.send_header("content-type", "application/json")
-            self.send_header("content-length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
-
-        def log_message(self, *args):
-            pass
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    yield f"http://127.0.0.1:{server.server_port}/v1"
-    server.shutdown()
+    yield from _planning_server(plan)
 
 
 def test_run_save_plan_then_workflow_run_without_the_llm(monkeypatch, capsys, tmp_path,
