@@ -40,7 +40,7 @@ from typing import Any, ClassVar, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from .artifacts import ArtifactStore, AudioRef, ImageRef, VideoRef
-from .errors import ToolLoadError
+from .errors import ConfigError, ToolLoadError
 
 __all__ = ["Tool", "ToolContext", "Resources", "port_type", "default_cache_dir", "TINY",
            "CATEGORIES"]
@@ -98,6 +98,8 @@ class Tool:
     version: ClassVar[str] = "1"
     category: ClassVar[str] = "model"
     """"model" (loads weights) or "utility" (media plumbing, e.g. extracting video frames)."""
+    option_names: ClassVar[tuple[str, ...] | None] = None
+    """The tool-specific settings ``options`` may carry; None accepts any."""
     _residency: Any = None  # set by the registry that hands the tool out (memory budget)
     deterministic: ClassVar[bool] = True
     """Same inputs give the same outputs, so results may be cached. Tools that sample without a
@@ -134,6 +136,16 @@ class Tool:
         self.options = options
         self._loaded = False
         self._lock = threading.Lock()
+        allowed = self.allowed_options()
+        for key in options if allowed is not None else ():
+            if key not in allowed:
+                raise ConfigError(f"got option {key!r} for tool {self.name!r}; expected one of "
+                                  f"{list(allowed)}", key=key)
+
+    @classmethod
+    def allowed_options(cls) -> tuple[str, ...] | None:
+        """Names accepted in ``options`` (``option_names`` unless a subclass computes them)."""
+        return cls.option_names
 
     # -- to implement ---------------------------------------------------------------------------
 

@@ -93,3 +93,18 @@ def test_check_bound_for_values_pydantic_cannot_see():
 
 def test_module_examples_run():
     assert doctest.testmod(mmagent.bounds).failed == 0
+
+
+def test_unknown_tool_option_is_a_config_error_naming_the_allowed_ones():
+    from mmagent.errors import ConfigError
+    from tests.fakes import FakeCaption
+
+    class Strict(FakeCaption):
+        name = "strict_caption"
+        description = "Describes an image; accepts one option."
+        option_names = ("style",)
+
+    Strict(style="terse")  # declared: accepted
+    FakeCaption(anything=1)  # no declaration: any option goes
+    with pytest.raises(ConfigError, match=r"got option 'colour' .*expected one of \['style'\]"):
+        Strict(colour="red")

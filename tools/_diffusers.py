@@ -14,7 +14,7 @@ from typing import Any, ClassVar
 
 from pydantic import BaseModel
 
-from mmagent.errors import ConfigError, ToolInputError
+from mmagent.errors import ToolInputError
 from mmagent.tool import TINY, Tool, ToolContext
 
 __all__ = ["DiffusersTool", "StepProgress", "group_rows", "seeded_generators", "check_pixels",
@@ -49,14 +49,9 @@ class DiffusersTool(Tool):
     defaults: ClassVar[dict[str, Any]] = {}
     tiny_defaults: ClassVar[dict[str, Any]] = {}
 
-    def __init__(self, checkpoint: str | None = None, device: str = "auto", dtype: str = "auto",
-                 cache_dir: Any = None, **options: Any) -> None:
-        super().__init__(checkpoint, device, dtype, cache_dir, **options)
-        allowed = [*self.defaults, *self.extra_options()]
-        for key in self.options:
-            if key not in allowed:
-                raise ConfigError(f"got option {key!r} for tool {self.name!r}; expected one of "
-                                  f"{allowed}", key=key)
+    @classmethod
+    def allowed_options(cls) -> tuple[str, ...]:
+        return (*cls.defaults, *cls.extra_options())
 
     @classmethod
     def extra_options(cls) -> dict[str, Any]:

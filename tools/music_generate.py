@@ -74,6 +74,7 @@ class MusicGenerate(Tool):
     # 590M parameters with the T5 encoder and EnCodec: ~1.2 GB of weights in fp16, plus the
     # KV cache of a guided batch (twice the rows) of up to 1500 steps.
     resources = Resources(num_gpus=0.25, num_cpus=1.0, gpu_memory_gb=3.0)
+    option_names = _OPTIONS
 
     class Input(BaseModel):
         model_config = ConfigDict(extra="forbid")
@@ -95,10 +96,6 @@ class MusicGenerate(Tool):
     def __init__(self, checkpoint: str | None = None, device: str = "auto", dtype: str = "auto",
                  cache_dir: Any = None, **options: Any) -> None:
         super().__init__(checkpoint, device, dtype, cache_dir, **options)
-        for key in self.options:
-            if key not in _OPTIONS:
-                raise ConfigError(f"got option {key!r} for tool {self.name!r}; expected one of "
-                                  f"{list(_OPTIONS)}", key=key)
         limit = self.options.get("max_duration_s", _MAX_DURATION_S)
         if not (isinstance(limit, int | float) and 0 < limit <= _MAX_DURATION_S):
             raise ConfigError(f"got max_duration_s {limit!r} for tool {self.name!r}; expected a "

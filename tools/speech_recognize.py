@@ -87,6 +87,7 @@ class SpeechRecognize(Tool):
     # large-v3-turbo, 809M parameters: ~1.6 GB of weights in fp16; whisper's README measures
     # ~6 GB of GPU memory in use, which a batch of 30 s windows needs.
     resources = Resources(num_gpus=0.5, num_cpus=1.0, gpu_memory_gb=6.0)
+    option_names = _OPTIONS
 
     class Input(BaseModel):
         model_config = ConfigDict(extra="forbid")
@@ -113,10 +114,6 @@ class SpeechRecognize(Tool):
     def __init__(self, checkpoint: str | None = None, device: str = "auto", dtype: str = "auto",
                  cache_dir: Any = None, **options: Any) -> None:
         super().__init__(checkpoint, device, dtype, cache_dir, **options)
-        for key in self.options:
-            if key not in _OPTIONS:
-                raise ConfigError(f"got option {key!r} for tool {self.name!r}; expected one of "
-                                  f"{list(_OPTIONS)}", key=key)
         limit = self.options.get("max_audio_seconds")
         if limit is not None and not (isinstance(limit, int | float) and limit > 0):
             raise ConfigError(f"got max_audio_seconds {limit!r} for tool {self.name!r}; expected "

@@ -71,6 +71,7 @@ class TextToSpeech(Tool):
     default_checkpoint = "facebook/mms-tts-eng"
     # MMS-TTS is 36M parameters (~0.15 GB in fp32) plus activations that grow with text length.
     resources = Resources(num_gpus=0.1, num_cpus=1.0, gpu_memory_gb=0.5)
+    option_names = _OPTIONS
 
     class Input(BaseModel):
         model_config = ConfigDict(extra="forbid")
@@ -99,10 +100,6 @@ class TextToSpeech(Tool):
     def __init__(self, checkpoint: str | None = None, device: str = "auto", dtype: str = "auto",
                  cache_dir: Any = None, **options: Any) -> None:
         super().__init__(checkpoint, device, dtype, cache_dir, **options)
-        for key in self.options:
-            if key not in _OPTIONS:
-                raise ConfigError(f"got option {key!r} for tool {self.name!r}; expected one of "
-                                  f"{list(_OPTIONS)}", key=key)
         backend = self.options.get("backend", "auto")
         if backend not in _BACKENDS:
             raise ConfigError(f"got backend {backend!r} for tool {self.name!r} (option "
