@@ -192,7 +192,7 @@ def bench_ray(root: Path, n: int, concurrency: int) -> dict[str, dict]:
         # settings, so the batch wait is on both sides of the comparison)
         bare_h = serve.get_deployment_handle(deployment_name(Forward.name), app_name="mmagent")
         bare, task = [], []
-        from mmagent.serving.client import Client
+        from mmagent.client import Client
 
         with Client(base, KEY) as client:
             for _ in range(3):

@@ -7,11 +7,11 @@
 
 from .agent import Agent, ProducedArtifact, RunResult
 from .artifacts import ArtifactRef, ArtifactStore, AudioRef, ImageRef, VideoRef
+from .client import Client  # the remote SDK
 from .config import Config
 from .errors import MMAgentError
 from .plan import Plan, Task
 from .registry import ToolRegistry
-from .serving.client import Client  # the remote SDK
 from .tool import Resources, Tool, ToolContext
 
 __all__ = [

@@ -25,7 +25,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from .artifacts import MediaLimits
 from .errors import ConfigError
-from .serving.settings import ServingSettings
+from .serving_settings import ServingSettings
 from .tool import default_cache_dir
 
 __all__ = ["Config", "ToolConfig", "PlannerConfig", "RouterConfig", "PROFILES", "RuntimeConfig",

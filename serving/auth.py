@@ -15,9 +15,9 @@ import threading
 from pathlib import Path
 
 from mmagent.errors import ConfigError
+from mmagent.serving_settings import ServingSettings
 
 from .errors import AuthError
-from .settings import ServingSettings
 
 __all__ = ["KeyRing", "Owners", "ANONYMOUS"]
 

@@ -21,10 +21,10 @@ import httpx
 
 from mmagent.artifacts import ArtifactKind, ArtifactRef, ArtifactStore
 from mmagent.errors import InputError, InputNotFoundError
+from mmagent.serving_settings import ServingSettings
 
 from .auth import Owners
 from .errors import URLRefusedError
-from .settings import ServingSettings
 
 __all__ = ["MediaResolver", "is_public_address", "ARTIFACT_PATH_RE"]
 

@@ -21,6 +21,7 @@ from mmagent.agent import Agent
 from mmagent.artifacts import ArtifactKind, ArtifactRef
 from mmagent.errors import InputError, MMAgentError
 from mmagent.events import AnswerReady, ArtifactCreated, PlanCreated, TaskFailed, TaskFinished
+from mmagent.serving_settings import ServingSettings
 
 from .auth import Owners
 from .errors import UnknownModelError, error_body, status_for
@@ -38,7 +39,6 @@ from .protocol import (
     chat_completion,
     completion_id,
 )
-from .settings import ServingSettings
 
 __all__ = ["ChatService", "ParsedRequest", "RunSummary", "WORKFLOW_PREFIX"]
 

@@ -9,7 +9,7 @@ from mmagent.artifacts import ArtifactStore
 from mmagent.serving import media
 from mmagent.serving.auth import Owners
 from mmagent.serving.errors import URLRefusedError
-from mmagent.serving.settings import ServingSettings
+from mmagent.serving_settings import ServingSettings
 
 
 @pytest.mark.parametrize("ip,public", [("8.8.8.8", True), ("127.0.0.1", False),
