@@ -23,6 +23,7 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from . import safe_yaml
 from .artifacts import MediaLimits
 from .errors import ConfigError
 from .serving_settings import ServingSettings
@@ -234,12 +235,12 @@ PROFILES: dict[str, dict[str, Any]] = {
 
 def _read_yaml(path: Path) -> dict[str, Any]:
     try:
-        text = path.read_text()
+        raw = path.read_bytes()
     except OSError as e:
         raise ConfigError(f"could not read config file {str(path)!r}: {e.strerror}",
                           file=str(path)) from e
     try:
-        data = yaml.safe_load(text)
+        data = safe_yaml.safe_load(safe_yaml.decode(raw, path.name))
     except yaml.YAMLError as e:
         mark = getattr(e, "problem_mark", None)
         line = f" line {mark.line + 1}" if mark else ""

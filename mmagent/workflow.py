@@ -40,7 +40,7 @@ from typing import Annotated, Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError, field_validator
 
-from . import conditions
+from . import conditions, safe_yaml
 from .conditions import Condition, RefStr
 from .errors import (
     CycleError,
@@ -415,12 +415,18 @@ def load_workflow(path: str | os.PathLike[str]) -> Workflow:
     """
     p = Path(path)
     try:
-        text = p.read_text()
+        data = p.read_bytes()
     except OSError as e:
         from .errors import InputNotFoundError
 
         raise InputNotFoundError(f"could not read workflow file {str(p)!r}: {e.strerror}; "
                                  "expected a readable .yaml file", file=str(p)) from e
+    try:
+        text = safe_yaml.decode(data, p.name)
+    except safe_yaml.YAMLBoundError as e:
+        line = e.problem_mark.line + 1
+        raise WorkflowError(f"{p}:{line}: workflow: {e.problem}", file=str(p), line=line,
+                            node=None) from None
     return parse_workflow(text, file=str(p), default_name=p.stem)
 
 
@@ -447,7 +453,7 @@ def parse_workflow(text: str, file: str = "<workflow>",
 def _compose(text: str, file: str) -> tuple[Any, dict[tuple[Any, ...], int]]:
     """YAML to Python, with the line of every key; duplicate keys are errors."""
     try:
-        root = yaml.compose(text, Loader=yaml.SafeLoader)
+        root = safe_yaml.compose(text)
     except yaml.YAMLError as e:
         mark = getattr(e, "problem_mark", None) or getattr(e, "context_mark", None)
         context = getattr(e, "context_mark", None)
