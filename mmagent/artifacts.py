@@ -83,7 +83,8 @@ _EXT = {
 
 
 class MediaLimits(BaseModel):
-    """Bounds checked when media enters the store."""
+    """Bounds checked when media enters the store, and on the size of plans and workflows
+    (config key ``limits``)."""
 
     model_config = ConfigDict(extra="forbid")
 
@@ -91,6 +92,9 @@ class MediaLimits(BaseModel):
     max_image_pixels: int = Field(36_000_000, gt=0, description="largest accepted width x height")
     max_audio_seconds: float = Field(600.0, gt=0, description="longest accepted audio clip")
     max_video_seconds: float = Field(120.0, gt=0, description="longest accepted video clip")
+    max_tasks: int = Field(200, gt=0, description="most tasks in a plan, or nodes in a workflow, "
+                           "checked before anything else")
+    max_foreach: int = Field(100, gt=0, description="most runs one foreach node may fan out to")
 
 
 class ArtifactStore:

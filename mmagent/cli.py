@@ -365,7 +365,7 @@ def workflow_validate(
     bad = 0
     for f in files:
         try:
-            problems = load_workflow(f).problems(reg)
+            problems = load_workflow(f).problems(reg, cfg.limits)
         except MMAgentError as e:
             problems = [e]
         for e in problems:

@@ -28,6 +28,7 @@ __all__ = [
     "UnresolvedReferenceError",
     "TypeMismatchError",
     "ArgumentSchemaError",
+    "PlanLimitError",
     "PlanningError",
     "ToolError",
     "ToolLoadError",
@@ -126,6 +127,13 @@ class TypeMismatchError(PlanValidationError):
 
 class ArgumentSchemaError(PlanValidationError):
     code = "plan.argument_schema"
+
+
+class PlanLimitError(PlanValidationError):
+    """A plan or workflow is larger than a configured limit (``limits.max_tasks``,
+    ``limits.max_foreach``); checked before anything else. Details: limit, got, expected."""
+
+    code = "plan.limit_exceeded"
 
 
 class PlanningError(MMAgentError):

@@ -57,6 +57,7 @@ from .plan import Plan, parse_ref
 from .registry import ToolRegistry
 from .runs import RunStore
 from .tool import Tool, ToolContext
+from .validator import check_size, validate
 
 __all__ = ["Executor", "ExecutionResult", "TaskFailure", "TaskPolicy", "ApprovalPolicy",
            "ApprovalRequest", "RunStatus"]
@@ -199,13 +200,19 @@ class Executor:
             completed: dict[str, dict[str, Any]] | None = None, *,
             approve: Approve | None = None, cancel: threading.Event | None = None,
             meta: dict[str, Any] | None = None) -> ExecutionResult:
-        """Run ``plan``. ``completed`` maps task ids to outputs already computed (a re-plan
-        keeps them): those tasks are not run again, and their outputs feed their dependents.
+        """Run ``plan`` once it passes :func:`~mmagent.validator.validate` (a bad plan raises
+        a :class:`PlanValidationError` and nothing runs). ``completed`` maps task ids to
+        outputs already computed (a re-plan keeps them): those tasks are not run again, and
+        their outputs feed their dependents.
 
         ``approve`` answers approval requests in-process; without it a run that needs
         approval returns ``status="awaiting_approval"``. ``meta`` is stored with a durable run
         (e.g. the prompt) and comes back from ``runs.get(run_id).meta``.
         """
+        # 1. check the plan first: its size, then everything the validator checks
+        check_size(len(plan.tasks), self.store.limits.max_tasks)
+        validate(plan, self.registry, {name: ref.kind for name, ref in inputs.items()},
+                 done=completed or ())
         emit = emit or (lambda _e: None)
         run_id = run_id or uuid.uuid4().hex
         values = {name: ref.model_dump(mode="json") for name, ref in inputs.items()}

@@ -6,8 +6,8 @@ built, so a small file cannot take the machine ("billion laughs") or overflow th
 >>> compose("a: &x [1]\\nb: [*x, *x, *x]\\n", max_nodes=5)
 Traceback (most recent call last):
 ...
-mmagent.safe_yaml.YAMLBoundError: got a document that expands to more than 5 nodes (through \
-aliases); expected at most 5
+mmagent.safe_yaml.YAMLBoundError: got a document of more than 5 nodes (aliases expanded); \
+expected at most 5
 """
 
 from __future__ import annotations
@@ -106,8 +106,8 @@ def _check_size(root: yaml.Node, max_nodes: int) -> None:
             continue
         size = 1 + sum(sizes[id(c)] for c in _children(node))
         if size > max_nodes:
-            raise YAMLBoundError(f"got a document that expands to more than {max_nodes} nodes "
-                                 f"(through aliases); expected at most {max_nodes}",
+            raise YAMLBoundError(f"got a document of more than {max_nodes} nodes (aliases "
+                                 f"expanded); expected at most {max_nodes}",
                                  node.start_mark)
         sizes[id(node)] = size
 

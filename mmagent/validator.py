@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import difflib
 import typing
+from collections.abc import Collection
 from typing import Annotated, Any
 
 from pydantic import TypeAdapter, ValidationError
@@ -26,6 +27,7 @@ from .errors import (
     ArgumentSchemaError,
     CycleError,
     DuplicateTaskError,
+    PlanLimitError,
     PlanValidationError,
     TypeMismatchError,
     UnknownToolError,
@@ -35,25 +37,37 @@ from .plan import Plan, Ref, Task, parse_ref
 from .registry import ToolRegistry
 from .tool import port_type
 
-__all__ = ["validate", "collect_errors", "MEDIA_TYPES"]
+__all__ = ["validate", "collect_errors", "check_size", "MEDIA_TYPES"]
 
 MEDIA_TYPES = ("image", "audio", "video")
+_EARLIER = "<an earlier stage>"  # the producer of a task that already ran: not a tool name
 
 
-def validate(plan: Plan, registry: ToolRegistry, inputs: dict[str, str]) -> None:
+def validate(plan: Plan, registry: ToolRegistry, inputs: dict[str, str], *,
+             done: Collection[str] = ()) -> None:
     """Raise the first problem found (see :func:`collect_errors`)."""
-    errors = collect_errors(plan, registry, inputs)
+    errors = collect_errors(plan, registry, inputs, done=done)
     if errors:
         raise errors[0]
 
 
-def collect_errors(plan: Plan, registry: ToolRegistry,
-                   inputs: dict[str, str]) -> list[PlanValidationError]:
+def check_size(count: int, limit: int, what: str = "tasks", key: str = "limits.max_tasks",
+               **details: Any) -> None:
+    """Raise :class:`PlanLimitError` when ``count`` exceeds ``limit`` (config ``key``): checked
+    first, so an oversized plan costs nothing."""
+    if count > limit:
+        raise PlanLimitError(f"got {count} {what}; expected at most {limit} ({key})",
+                             limit=key, got=count, expected=limit, **details)
+
+
+def collect_errors(plan: Plan, registry: ToolRegistry, inputs: dict[str, str], *,
+                   done: Collection[str] = ()) -> list[PlanValidationError]:
     """Every problem in ``plan``, in task order. ``inputs`` maps input names to their types
-    (``{"image0": "image", "prompt": "text"}``)."""
+    (``{"image0": "image", "prompt": "text"}``); ``done`` names tasks of an earlier stage whose
+    outputs the plan may read."""
     errors: list[PlanValidationError] = []
     seen: set[str] = set()
-    tools = {t.id: t.tool for t in plan.tasks}
+    tools = {**dict.fromkeys(done, _EARLIER), **{t.id: t.tool for t in plan.tasks}}
     for task in plan.tasks:
         if task.id in seen:
             errors.append(DuplicateTaskError(
@@ -61,6 +75,8 @@ def collect_errors(plan: Plan, registry: ToolRegistry,
                 task=task.id))
             continue
         seen.add(task.id)
+        if task.id in done:
+            continue  # ran already: its output stands, whatever it was given
         if task.tool not in registry:
             hint = difflib.get_close_matches(task.tool, registry.names(), n=1)
             errors.append(UnknownToolError(
@@ -147,8 +163,8 @@ def _check_ref(task: Task, arg: str, ref: Ref, expected: str, registry: ToolRegi
                 f"task {task.id!r}: argument {arg!r} references {ref}, but there is no task "
                 f"{ref.source!r}; expected one of {sorted(tools)}", task=task.id, arg=arg)]
         producer = tools[ref.source]
-        if producer not in registry:
-            return []  # reported as an unknown tool on the producer
+        if producer == _EARLIER or producer not in registry:
+            return []  # ran already / reported as an unknown tool on the producer
         out_fields = registry.tool_class(producer).Output.model_fields
         if ref.field not in out_fields:
             return [UnresolvedReferenceError(

@@ -41,9 +41,11 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError, field_validator
 
 from . import conditions, safe_yaml
+from .artifacts import MediaLimits
 from .conditions import Condition, RefStr
 from .errors import (
     CycleError,
+    PlanLimitError,
     PlanValidationError,
     TypeMismatchError,
     UnknownToolError,
@@ -53,7 +55,7 @@ from .errors import (
 from .plan import TASK_ID_PATTERN, Plan, Task, parse_ref
 from .registry import ToolRegistry
 from .tool import port_type
-from .validator import MEDIA_TYPES, collect_errors
+from .validator import MEDIA_TYPES, check_size, collect_errors
 
 __all__ = ["Workflow", "InputSpec", "NodeSpec", "OutputSpec", "load_workflow", "parse_workflow",
            "json_schema", "plan_to_workflow", "find_workflows", "resolve_workflow", "ITEM",
@@ -174,16 +176,33 @@ class Workflow(BaseModel):
         return cls(f"{self._file}:{line}: {where}: {message}", file=self._file, line=line,
                    node=node, **details)
 
-    def check(self, registry: ToolRegistry) -> None:
+    def check(self, registry: ToolRegistry, limits: MediaLimits | None = None) -> None:
         """Raise the first problem :meth:`problems` finds."""
-        errors = self.problems(registry)
+        errors = self.problems(registry, limits)
         if errors:
             raise errors[0]
 
-    def problems(self, registry: ToolRegistry) -> list[PlanValidationError]:
+    def problems(self, registry: ToolRegistry,
+                 limits: MediaLimits | None = None) -> list[PlanValidationError]:
         """Everything wrong with this workflow against ``registry``'s tools, in file order:
         the validator's findings on :meth:`validation_plan` plus what is particular to
-        workflows (foreach sources, list-valued references, conditions, outputs)."""
+        workflows (foreach sources, list-valued references, conditions, outputs).
+
+        A workflow larger than ``limits`` (``max_tasks`` nodes, a literal ``foreach`` list
+        longer than ``max_foreach``) gets that one error, found first."""
+        limits = limits or MediaLimits()
+        try:
+            check_size(len(self.nodes), limits.max_tasks, "nodes")
+        except PlanLimitError as e:
+            return [self.error(PlanLimitError, e.message, "nodes", **e.details)]
+        for name, node in self.nodes.items():
+            if isinstance(node.foreach, list):
+                try:
+                    check_size(len(node.foreach), limits.max_foreach, "foreach items",
+                               "limits.max_foreach")
+                except PlanLimitError as e:
+                    return [self.error(PlanLimitError, e.message, "nodes", name, "foreach",
+                                       node=name, task=name, **e.details)]
         errors: list[PlanValidationError] = []
         plan, types = self.validation_plan(registry)
         for e in collect_errors(plan, registry, types):

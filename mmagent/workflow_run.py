@@ -17,7 +17,7 @@ from typing import Any
 
 from .artifacts import ArtifactKind, ArtifactRef, ArtifactStore
 from .conditions import condition_refs, evaluate
-from .errors import InputError, PlanValidationError
+from .errors import InputError, PlanLimitError, PlanValidationError
 from .events import AnswerReady, PlanCreated
 from .executor import ExecutionResult, Executor
 from .plan import Plan, Task, parse_ref
@@ -62,7 +62,7 @@ class WorkflowRun:
 
     # 1. check the workflow against the tools and bind the inputs: before anything runs
     def prepare(self, inputs: dict[str, Any]) -> WorkflowRun:
-        self.wf.check(self.registry)
+        self.wf.check(self.registry, self.store.limits)
         unknown = sorted(set(inputs) - set(self.wf.inputs))
         if unknown:
             raise InputError(f"{self.wf.file}: got input(s) {unknown}; expected inputs among "
@@ -192,6 +192,12 @@ class WorkflowRun:
         if node.foreach is None:
             return [Task(id=name, tool=node.tool, args=self._args(node.args, None))]
         items = self._items(name, node.foreach, done)
+        limit = self.store.limits.max_foreach
+        if len(items) > limit:
+            raise self.wf.error(PlanLimitError, f"got {len(items)} foreach items; expected at "
+                                f"most {limit} (limits.max_foreach)", "nodes", name, "foreach",
+                                node=name, task=name, limit="limits.max_foreach",
+                                got=len(items), expected=limit)
         ids = [f"{name}_{i}" for i in range(len(items))]
         clash = [i for i in ids if i in self.wf.nodes]
         if clash:

@@ -39,7 +39,7 @@ def test_a_yaml_alias_bomb_is_refused_in_well_under_a_second(monkeypatch, capsys
     took = time.perf_counter() - start
     assert code == 2 and err.count("\n") == 1, err
     assert err.startswith(f"error[workflow.invalid]: {bomb}:")
-    assert "expands to more than 100000 nodes (through aliases)" in err
+    assert "got a document of more than 100000 nodes (aliases expanded)" in err
     assert took < 30, took  # unbounded, it grew past 12 GB and never finished
 
 
@@ -66,4 +66,35 @@ def test_a_config_alias_bomb_is_config_invalid(monkeypatch, capsys, tmp_path):
     cfg.write_text(_alias_bomb().replace("version: 1\n", "").replace("nodes: {}\n", ""))
     code, _, err = cli(monkeypatch, capsys, "tools", "--config", str(cfg))
     assert code == 2 and err.count("\n") == 1, err
-    assert err.startswith("error[config.invalid]: ") and "through aliases" in err
+    assert err.startswith("error[config.invalid]: ") and "aliases expanded" in err
+
+
+def _config(tmp_path, **limits) -> str:
+    cfg = tmp_path / "limits.yaml"
+    cfg.write_text("limits:\n" + "".join(f"  {k}: {v}\n" for k, v in limits.items()))
+    return str(cfg)
+
+
+def test_a_huge_workflow_is_refused_first_naming_limits_max_tasks(monkeypatch, capsys,
+                                                                   tmp_path):
+    big = tmp_path / "big.yaml"
+    nodes = "".join(f"  n{i}:\n    tool: image_caption\n    args: {{image: $input.photo}}\n"
+                    for i in range(2_000))
+    big.write_text("version: 1\ninputs:\n  photo: {type: image}\nnodes:\n" + nodes +
+                   "outputs:\n  o: $n0.text\n")
+    code, _, err = cli(monkeypatch, capsys, "workflow", "validate", str(big), "--config",
+                       _config(tmp_path, max_tasks=50))
+    assert code == 2 and err.count("\n") == 1, err
+    assert err.startswith(f"error[plan.limit_exceeded]: {big}:4: nodes: got 2000 nodes; "
+                          "expected at most 50 (limits.max_tasks)")
+
+
+def test_a_foreach_over_more_items_than_limits_max_foreach_runs_nothing(monkeypatch, capsys,
+                                                                        tmp_path):
+    code, out, err = cli(monkeypatch, capsys, "workflow", "run", "describe_images",
+                         *[a for _ in range(4) for a in ("--input",
+                                                         "images=examples/photo.png")],
+                         "--config", _config(tmp_path, max_foreach=3), "--json")
+    assert code == 2 and out == "" and err.count("\n") == 1, err
+    assert "got 4 foreach items; expected at most 3 (limits.max_foreach)" in err
+    assert err.startswith("error[plan.limit_exceeded]: ")

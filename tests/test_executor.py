@@ -1,5 +1,6 @@
 import pytest
 
+from mmagent.errors import ArgumentSchemaError, DuplicateTaskError, PlanLimitError
 from mmagent.events import TaskFailed, TaskFinished, TaskProgress, TaskStarted
 from mmagent.executor import Executor
 from mmagent.plan import Plan
@@ -84,11 +85,34 @@ def test_artifacts_cross_tasks_by_reference(store):
     assert store.path(store.get(audio["id"])).suffix == ".wav"
 
 
-@pytest.mark.parametrize("bad_args", [{"label": "x", "seconds": 99}])
-def test_bad_tool_input_fails_the_task_with_a_typed_code(store, bad_args):
-    result, _ = run(store, [("a", "fake_sleep", bad_args)])
-    assert result.failures["a"].code == "tool.bad_input"
-    assert "seconds" in result.failures["a"].message
+def test_a_plan_is_validated_before_anything_runs(store):
+    # issue 11 item 12: Executor.run used to run plans it never validated
+    events = []
+    plan = Plan.model_validate({"tasks": [
+        {"id": "ok", "tool": "fake_sleep", "args": {"label": "x"}},
+        {"id": "a", "tool": "fake_sleep", "args": {"label": "x", "seconds": 99}}]})
+    with pytest.raises(ArgumentSchemaError) as e:
+        Executor(fake_registry(), store).run(plan, {}, events.append)
+    assert e.value.code == "plan.argument_schema" and e.value.task == "a"
+    assert "'seconds' got 99" in e.value.message and events == []
+    dup = Plan.model_validate({"tasks": [
+        {"id": "a", "tool": "fake_sleep", "args": {"label": "x"}},
+        {"id": "a", "tool": "fake_sleep", "args": {"label": "y"}}]})
+    with pytest.raises(DuplicateTaskError):
+        Executor(fake_registry(), store).run(dup, {}, events.append)
+    assert events == []
+
+
+def test_a_plan_over_limits_max_tasks_is_refused_first(store):
+    from mmagent.artifacts import ArtifactStore, MediaLimits
+
+    small = ArtifactStore(store.root, MediaLimits(max_tasks=3))
+    plan = Plan.model_validate({"tasks": [
+        {"id": f"t{i}", "tool": "no_such_tool", "args": {}} for i in range(4)]})
+    with pytest.raises(PlanLimitError) as e:
+        Executor(fake_registry(), small).run(plan, {})
+    assert e.value.code == "plan.limit_exceeded"
+    assert e.value.message == "got 4 tasks; expected at most 3 (limits.max_tasks)"
 
 
 def test_completed_tasks_are_not_run_again_and_feed_their_dependents(store):
