@@ -34,6 +34,7 @@ import json
 import os
 import re
 from collections.abc import Iterator
+from importlib import resources
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -55,7 +56,7 @@ from .errors import (
 from .plan import TASK_ID_PATTERN, Plan, Task, parse_ref
 from .registry import ToolRegistry
 from .tool import port_type
-from .validator import MEDIA_TYPES, check_size, collect_errors
+from .validator import MEDIA_TYPES, check_size, collect_errors, validate
 
 __all__ = ["Workflow", "InputSpec", "NodeSpec", "OutputSpec", "load_workflow", "parse_workflow",
            "json_schema", "plan_to_workflow", "find_workflows", "resolve_workflow", "ITEM",
@@ -70,8 +71,8 @@ InputType = Literal[
     "list[image]", "list[audio]", "list[video]", "list[text]", "list[number]", "list[integer]",
     "list[boolean]", "list[json]",
 ]
-GRAPHS_DIR = Path(__file__).resolve().parent.parent / "graphs"
-"""The shipped workflows (the repository's graphs/; the project installs in editable mode)."""
+GRAPHS_DIR = Path(str(resources.files("mmagent.graphs")))
+"""The shipped workflows: package data of ``mmagent.graphs`` (the repository's graphs/)."""
 SCHEMA_PATH = GRAPHS_DIR / "workflow.schema.json"
 RESERVED = ("input", "item")
 NAME_PATTERN = r"^[A-Za-z_][A-Za-z0-9_]*$"
@@ -766,11 +767,13 @@ def json_schema() -> dict[str, Any]:
 
 def plan_to_workflow(plan: Plan, inputs: dict[str, str], registry: ToolRegistry,
                      description: str = "") -> str:
-    """YAML for a workflow that runs ``plan`` again without the LLM.
+    """YAML for a workflow that runs ``plan`` again without the LLM; a plan the validator
+    refuses raises its :class:`~mmagent.errors.PlanValidationError`.
 
     ``inputs`` maps the request's input names to their kinds (``{"image0": "image"}``). The
     outputs are every text and media field of every task.
     """
+    validate(plan, registry, inputs)  # e.g. a duplicate task id would silently drop a node
     used = {r.field for t in plan.tasks for _a, r in t.refs() if r.is_input}
     doc: dict[str, Any] = {"version": 1, "description": description or "A saved plan.",
                            "inputs": {n: {"type": k} for n, k in inputs.items() if n in used},
@@ -781,7 +784,7 @@ def plan_to_workflow(plan: Plan, inputs: dict[str, str], registry: ToolRegistry,
             for f, field in registry.tool_class(t.tool).Output.model_fields.items():
                 if port_type(field.annotation) in ("text",) + MEDIA_TYPES:
                     doc["outputs"][f"{t.id}_{f}"] = f"${t.id}.{f}"
-    header = (f"# yaml-language-server: $schema={SCHEMA_PATH.as_uri()}\n"
+    header = ("# Schema: `mmagent workflow schema` prints it (for editor validation).\n"
               "# Saved by `mmagent run --save-plan`; run it again without the LLM with\n"
               "# `mmagent workflow run FILE --input name=value ...`.\n")
     return header + yaml.safe_dump(doc, sort_keys=False, allow_unicode=True, width=100)

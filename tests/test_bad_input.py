@@ -98,3 +98,19 @@ def test_a_foreach_over_more_items_than_limits_max_foreach_runs_nothing(monkeypa
     assert code == 2 and out == "" and err.count("\n") == 1, err
     assert "got 4 foreach items; expected at most 3 (limits.max_foreach)" in err
     assert err.startswith("error[plan.limit_exceeded]: ")
+
+
+def test_saving_a_plan_with_a_duplicate_task_id_is_refused_not_silently_merged():
+    from mmagent.errors import DuplicateTaskError
+    from mmagent.plan import Plan
+    from mmagent.workflow import parse_workflow, plan_to_workflow
+    from tests.fakes import fake_registry
+
+    reg = fake_registry()
+    tasks = [{"id": "a", "tool": "fake_sleep", "args": {"label": "one"}},
+             {"id": "a", "tool": "fake_sleep", "args": {"label": "two"}}]
+    with pytest.raises(DuplicateTaskError):
+        plan_to_workflow(Plan.model_validate({"tasks": tasks}), {}, reg)
+    saved = plan_to_workflow(Plan.model_validate({"tasks": tasks[:1]}), {}, reg)
+    assert "file://" not in saved and "/work/" not in saved  # no path of the machine that wrote it
+    assert list(parse_workflow(saved).nodes) == ["a"]
