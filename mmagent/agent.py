@@ -197,8 +197,8 @@ class Agent(RunControl):
         run = WorkflowRun(wf, self.registry, self.executor, self.store, self._put)
         return run.prepare(inputs)
 
-    def _run_workflow(self, prepared, emit) -> RunResult:
-        outcome = prepared.execute(emit)
+    def _run_workflow(self, prepared, emit, run_id: str | None = None) -> RunResult:
+        outcome = prepared.execute(emit, run_id=run_id)
         result = self._result(outcome.answer, outcome.plan, outcome.execution)
         result.named_outputs = outcome.outputs
         return result

@@ -418,7 +418,8 @@ def workflow_run(
             values.setdefault(name, []).append(coerce_cli_value(spec.type, text))
     if as_json:
         result = agent.run_workflow(wf, values)
-        print(json.dumps({**result.to_json_dict(), "outputs": result.named_outputs}, indent=2))
+        print(json.dumps({**result.to_json_dict(), "run_id": result.run_id,
+                          "status": result.status, "outputs": result.named_outputs}, indent=2))
         return
     failed = _show_stream(agent, agent.stream_workflow(wf, values),
                           intro=f"running workflow {wf.name}...")

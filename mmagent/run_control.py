@@ -14,7 +14,7 @@ import threading
 from collections.abc import Callable, Iterator
 from typing import Any
 
-from .artifacts import ArtifactStore
+from .artifacts import ArtifactRef, ArtifactStore
 from .cache import ResultCache
 from .config import Config, TaskPolicyConfig
 from .events import AnswerReady, Event, RunStarted
@@ -96,6 +96,9 @@ class RunControl:
     # -- internals ---------------------------------------------------------------------------
 
     def _resume(self, run_id: str, emit, approve: Decision, cancel):
+        workflow = self._workflow_record(run_id)
+        if workflow is not None:
+            return self._resume_workflow(*workflow, emit)
         emit(RunStarted(run_id=run_id, resumed=True))
         callback = approve if callable(approve) else None
         decision = None if callable(approve) else approve
@@ -106,6 +109,26 @@ class RunControl:
         prompt = (rec.meta.get("prompt") if rec else None) or ""
         plan = Plan.model_validate(rec.plan) if rec else Plan()
         return self._answer(prompt, plan, result, emit)
+
+    def _workflow_record(self, run_id: str) -> tuple[str, dict[str, Any]] | None:
+        """(workflow run id, its record's ``workflow`` meta) when ``run_id`` is a workflow run
+        or one of its stages; None for other runs."""
+        runs = self.executor.runs
+        if runs is None or not runs.exists(run_id):
+            return None
+        meta = runs.get(run_id).meta
+        root = meta.get("workflow_run", run_id)
+        workflow = runs.get(root).meta.get("workflow") if root != run_id else meta.get("workflow")
+        return (root, workflow) if workflow is not None else None
+
+    def _resume_workflow(self, run_id: str, workflow: dict[str, Any], emit):
+        """Run the workflow again as the same run: finished tasks are kept, and every stage
+        after them runs, as in a run that was never interrupted."""
+        self.executor.runs.resumable(run_id)
+        source = workflow["file"] if workflow["file"] != "<workflow>" else workflow["name"]
+        inputs = {name: _ref_or_value(v) for name, v in workflow["inputs"].items()}
+        prepared = self._workflow_run(source, inputs)
+        return self._run_workflow(prepared, emit, run_id=run_id)
 
     @contextlib.contextmanager
     def _cancel_handle(self, run_id: str, cancel: threading.Event | None):
@@ -130,3 +153,12 @@ class RunControl:
             text = f"Cancelled (run {result.run_id}). " + text
         emit(AnswerReady(text=text, artifacts=[r.id for r in answer.artifacts]))
         return self._result(text, plan, result)
+
+
+def _ref_or_value(value: Any) -> Any:
+    """A recorded input value: artifact reference dicts become :class:`ArtifactRef` again."""
+    if isinstance(value, list):
+        return [_ref_or_value(v) for v in value]
+    if isinstance(value, dict) and value.get("kind") in ("image", "audio", "video"):
+        return ArtifactRef.model_validate(value)
+    return value

@@ -132,6 +132,9 @@ class RunStore:
         return RunRecord(run_id, status, segment, json.loads(plan), json.loads(inputs),
                          json.loads(meta))
 
+    def exists(self, run_id: str) -> bool:
+        return bool(self._exec("SELECT 1 FROM mmagent_runs WHERE run_id = ?", (run_id,)))
+
     def resumable(self, run_id: str) -> RunRecord:
         """The record of a run that can be continued; a typed error otherwise."""
         rec = self.get(run_id)

@@ -11,6 +11,7 @@ node ``caption`` over three images becomes tasks ``caption_0``..``caption_2``, a
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -18,7 +19,7 @@ from typing import Any
 from .artifacts import ArtifactKind, ArtifactRef, ArtifactStore
 from .conditions import condition_refs, evaluate
 from .errors import InputError, PlanLimitError, PlanValidationError
-from .events import AnswerReady, PlanCreated
+from .events import AnswerReady, PlanCreated, RunStarted
 from .executor import ExecutionResult, Executor
 from .plan import Plan, Task, parse_ref
 from .registry import ToolRegistry
@@ -106,19 +107,30 @@ class WorkflowRun:
             self.media[n], self.types[n] = r, base
 
     # 2. plan what can be planned, run it, repeat while a stage unlocked more nodes
-    def execute(self, emit: Emit) -> WorkflowOutcome:
+    def execute(self, emit: Emit, run_id: str | None = None) -> WorkflowOutcome:
+        """Run the workflow as run ``run_id`` (new if None). With durable runs (config
+        ``executor.checkpoint``) the run is recorded under that id, each stage as
+        ``<run_id>.<n>``; executing an id that is recorded already resumes it: tasks that
+        finished are not run again, and the later stages run as they would have."""
         plan_tasks: list[Task] = []
-        done: dict[str, dict[str, Any]] = {}
-        result = ExecutionResult()
+        run_id, done, stage_no = self._start(run_id, emit)
+        result = ExecutionResult(run_id=run_id)
         order = self.wf.topological_order()
-        while True:
+        status = "completed"
+        while status == "completed":
             new = self._plan_ready(order, done)
             if not new:
                 break
             plan_tasks += new
             self._validate(plan_tasks)
             emit(PlanCreated(plan=Plan(tasks=plan_tasks)))
-            stage = self.executor.run(Plan(tasks=new), self.media, emit, completed=done)
+            stage_no += 1
+            stage = self.executor.run(Plan(tasks=new), self.media, emit, completed=done,
+                                      run_id=f"{run_id}.{stage_no}",
+                                      meta={"workflow_run": run_id})
+            status = stage.status if stage.status != "failed" else "completed"
+            result.skip_reasons.update(stage.skip_reasons)
+            result.cached += stage.cached
             done.update(stage.outputs)
             result.failures.update(stage.failures)
             result.skipped += stage.skipped
@@ -133,6 +145,10 @@ class WorkflowRun:
                 else:
                     self.status[node] = "done"
         result.outputs = done
+        result.status = status if status != "completed" else (
+            "failed" if result.failures else "completed")
+        if self.executor.runs is not None:
+            self.executor.runs.set_status(run_id, result.status)
         for node, s in self.status.items():  # not reachable any more: a dependency failed
             if s in ("pending", "skipped") and node not in self.tasks:
                 result.skipped.append(node)
@@ -142,6 +158,25 @@ class WorkflowRun:
         answer, cited = self._answer(outputs, plan, result)
         emit(AnswerReady(text=answer, artifacts=cited))
         return WorkflowOutcome(answer=answer, plan=plan, execution=result, outputs=outputs)
+
+    def _start(self, run_id: str | None, emit: Emit) -> tuple[str, dict[str, Any], int]:
+        """(run id, outputs of tasks that finished in an earlier attempt, stages recorded)."""
+        runs = self.executor.runs
+        resumed = run_id is not None and runs is not None and runs.exists(run_id)
+        run_id = run_id or uuid.uuid4().hex
+        done: dict[str, dict[str, Any]] = {}
+        stage_no = 0
+        if resumed:
+            runs.resumable(run_id)
+            while runs.exists(f"{run_id}.{stage_no + 1}"):
+                stage_no += 1
+                done.update(runs.results(f"{run_id}.{stage_no}")[0])
+            runs.set_status(run_id, "running")
+        elif runs is not None:
+            runs.create(run_id, {"tasks": []}, {}, {"workflow": {
+                "file": self.wf.file, "name": self.wf.name, "inputs": self.values}})
+        emit(RunStarted(run_id=run_id, resumed=resumed))
+        return run_id, done, stage_no
 
     def _plan_ready(self, order: list[str], done: dict[str, dict[str, Any]]) -> list[Task]:
         new: list[Task] = []

@@ -126,7 +126,8 @@ def test_workflow_run_json(monkeypatch, capsys):
                          "--json")
     assert code == 0, err
     result = json.loads(out)
-    assert set(result) == {"answer", "plan", "artifacts", "outputs"}
+    assert set(result) == {"answer", "plan", "artifacts", "outputs", "run_id", "status"}
+    assert result["status"] == "completed" and len(result["run_id"]) == 32
     assert isinstance(result["outputs"]["description"], str)
     assert result["outputs"]["speech"] is None and result["artifacts"] == []
 

@@ -10,7 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from mmagent import Agent, Config
 from mmagent.artifacts import ImageRef
 from mmagent.errors import InputError, ToolExecutionError
-from mmagent.events import AnswerReady, PlanCreated, TaskStarted
+from mmagent.events import AnswerReady, PlanCreated, RunStarted, TaskStarted
 from mmagent.tool import Tool
 from mmagent.workflow import load_workflow, plan_to_workflow
 from tests.fakes import fake_registry
@@ -201,7 +201,9 @@ outputs:
 def test_stream_ends_with_the_answer_and_bad_input_raises_first(agent, tmp_path, photo):
     path = write(tmp_path, SPEAK)
     events = list(agent().stream_workflow(path, {"image": photo}))
-    assert isinstance(events[0], PlanCreated) and isinstance(events[-1], AnswerReady)
+    # the run id comes first, so a killed workflow run can be resumed (issue 11 item 6)
+    assert isinstance(events[0], RunStarted) and len(events[0].run_id) == 32
+    assert isinstance(events[1], PlanCreated) and isinstance(events[-1], AnswerReady)
     assert all(json.loads(e.model_dump_json()) for e in events)
     with pytest.raises(InputError):
         agent().stream_workflow(path, {"image": photo, "speak": "yes please"})
