@@ -18,7 +18,9 @@ import hashlib
 import io
 import json
 import os
+import re
 import tempfile
+import warnings
 from pathlib import Path
 from typing import Literal
 
@@ -232,7 +234,9 @@ def _probe_image(data: bytes, source: str, limits: MediaLimits) -> dict:
     from PIL import Image
 
     try:
-        with Image.open(io.BytesIO(data)) as im:
+        with warnings.catch_warnings(), Image.open(io.BytesIO(data)) as im:
+            # our own limit applies (below); Pillow's bomb warning would be a second line
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
             w, h = im.size
             if w * h > limits.max_image_pixels:
                 raise MediaLimitError(
@@ -242,6 +246,12 @@ def _probe_image(data: bytes, source: str, limits: MediaLimits) -> dict:
             im.load()  # decode fully: truncated or corrupt files fail here
     except MediaLimitError:
         raise
+    except Image.DecompressionBombError as e:  # Pillow's own bound, far above ours by default
+        pixels = re.search(r"\((\d+) pixels\)", str(e))
+        got = f"an image of {pixels.group(1)} pixels" if pixels else "an image too large to open"
+        raise MediaLimitError(f"got {got} in {source}; expected at most "
+                              f"{limits.max_image_pixels} pixels (limits.max_image_pixels)",
+                              source=source) from None
     except Exception as e:  # PIL raises many types for bad data
         raise InvalidMediaError(f"{source} does not decode as an image ({e}); expected PNG, "
                                 "JPEG, WebP, GIF, BMP or TIFF", source=source) from e
@@ -256,6 +266,8 @@ def _probe_image(data: bytes, source: str, limits: MediaLimits) -> dict:
 def _probe_audio(data: bytes, source: str, limits: MediaLimits) -> dict:
     import soundfile as sf
 
+    if data[:4] == b"RIFF" and data[8:12] == b"WAVE":
+        _check_wav_layout(data, source)  # libsndfile quietly reads what is there
     try:
         with sf.SoundFile(io.BytesIO(data)) as f:
             sr, frames, fmt = f.samplerate, f.frames, f.format
@@ -276,6 +288,29 @@ def _probe_audio(data: bytes, source: str, limits: MediaLimits) -> dict:
     mime = {"WAV": "audio/wav", "FLAC": "audio/flac", "OGG": "audio/ogg",
             "MP3": "audio/mpeg"}.get(fmt, "audio/wav")
     return {"mime": mime, "sample_rate": sr, "duration_s": round(duration, 4)}
+
+
+def _check_wav_layout(data: bytes, source: str) -> None:
+    """A WAV's header must agree with its bytes: a truncated file, or a header that claims
+    more samples than the file holds, is refused rather than read in part."""
+    declared = int.from_bytes(data[4:8], "little") + 8
+    if declared > len(data):
+        raise InvalidMediaError(f"got a WAV in {source} whose header declares {declared} bytes "
+                                f"but the file holds {len(data)} (truncated, or the header "
+                                "lies); expected a complete WAV file", source=source)
+    pos = 12
+    while pos + 8 <= len(data):
+        chunk, size = data[pos:pos + 4], int.from_bytes(data[pos + 4:pos + 8], "little")
+        if pos + 8 + size > len(data):
+            raise InvalidMediaError(
+                f"got a WAV in {source} whose {chunk.decode('latin-1')!r} chunk declares {size} "
+                f"bytes but {len(data) - pos - 8} follow (truncated, or the header lies); "
+                "expected a complete WAV file", source=source)
+        if chunk == b"data":
+            return
+        pos += 8 + size + (size & 1)  # chunks are padded to an even length
+    raise InvalidMediaError(f"got a WAV in {source} without a data chunk; expected audio "
+                            "samples", source=source)
 
 
 def _probe_video(data: bytes, source: str, limits: MediaLimits) -> dict:

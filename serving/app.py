@@ -167,6 +167,8 @@ def _store_upload(service: ChatService, data: bytes, content_type: str, filename
         except InvalidMediaError as e:
             last = e
     assert last is not None
+    if len(kinds) == 1:
+        raise last  # the content type named the kind: say what is wrong with it
     raise InvalidMediaError(f"{filename} decodes as neither image, audio nor video; expected a "
                             "media file") from last
 
@@ -184,20 +186,30 @@ class _BodyLimit:
         declared = dict(scope.get("headers") or []).get(b"content-length")
         if declared is not None and declared.isdigit() and int(declared) > self.max_bytes:
             return await self._refuse(send, int(declared))
-        seen = 0
+        seen, too_large, started = 0, False, False
 
         async def limited_receive():
-            nonlocal seen
+            nonlocal seen, too_large
             message = await receive()
             if message["type"] == "http.request":
                 seen += len(message.get("body", b""))
                 if seen > self.max_bytes:
+                    too_large = True
                     raise RequestTooLargeError(self._message(seen))
             return message
 
+        async def guarded_send(message):
+            nonlocal started
+            if too_large and not started:
+                return  # the app's answer to a body we cut short (e.g. 400); ours is 413
+            started = True
+            await send(message)
+
         try:
-            await self.app(scope, limited_receive, send)
+            await self.app(scope, limited_receive, guarded_send)
         except RequestTooLargeError:
+            pass
+        if too_large and not started:
             await self._refuse(send, seen)
 
     def _message(self, size: int) -> str:

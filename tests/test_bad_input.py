@@ -114,3 +114,17 @@ def test_saving_a_plan_with_a_duplicate_task_id_is_refused_not_silently_merged()
     saved = plan_to_workflow(Plan.model_validate({"tasks": tasks[:1]}), {}, reg)
     assert "file://" not in saved and "/work/" not in saved  # no path of the machine that wrote it
     assert list(parse_workflow(saved).nodes) == ["a"]
+
+
+def test_a_truncated_wav_is_refused_at_the_cli_before_any_planning(monkeypatch, capsys,
+                                                                   tmp_path):
+    from tests.serving.test_bad_requests import lying_wav, truncated_wav
+
+    for name, data in (("cut.wav", truncated_wav()), ("lying.wav", lying_wav())):
+        clip = tmp_path / name
+        clip.write_bytes(data)
+        code, out, err = cli(monkeypatch, capsys, "run", "What is said in it?", "--audio",
+                             str(clip))
+        assert code == 2 and out == "" and err.count("\n") == 1, err
+        assert err.startswith(f"error[input.invalid_media]: got a WAV in {clip} whose ")
+        assert "(truncated, or the header lies); expected a complete WAV file" in err
