@@ -6,8 +6,10 @@ Every error leaves in OpenAI's error shape; none takes the server down.
 """
 
 
+import asyncio
 import json
 import logging
+import threading
 import time
 from typing import Annotated, Any
 
@@ -41,15 +43,9 @@ def create_app(service: ChatService) -> FastAPI:
     # 1. cross-cutting: body limit, metrics, errors ------------------------------------------
     app.add_middleware(_BodyLimit, max_bytes=settings.max_body_bytes)
 
-    @app.middleware("http")
-    async def _metrics(request: Request, call_next):
-        t0 = time.perf_counter()
-        response = await call_next(request)
-        route = request.scope.get("route")
-        path = getattr(route, "path", "<unmatched>")
-        service.metrics.requests.labels(request.method, path, str(response.status_code)).inc()
-        service.metrics.latency.labels(request.method, path).observe(time.perf_counter() - t0)
-        return response
+    # plain ASGI, not @app.middleware("http"): Starlette's BaseHTTPMiddleware hides a client's
+    # disconnect from request.is_disconnected(), and a run must stop when its client goes away
+    app.add_middleware(_Metrics, metrics=service.metrics)
 
     @app.exception_handler(MMAgentError)
     async def _mmagent_error(_request: Request, e: MMAgentError):
@@ -110,11 +106,24 @@ def create_app(service: ChatService) -> FastAPI:
     async def chat(req: ChatCompletionRequest, request: Request, who: Owner):
         workflow = service.check_model(req.model)
         parsed = await run_in_threadpool(service.parse, req, who, own_hosts(request))
+        cancel = threading.Event()  # set when the client goes away: the run stops
         if not req.stream:
-            return await run_in_threadpool(service.completion, req, workflow, parsed, who,
-                                           base_url(request))
-        chunks = service.chunks(req, workflow, parsed, who, base_url(request))
-        return EventSourceResponse(iterate_in_threadpool(chunks), ping=15)
+            work = asyncio.ensure_future(run_in_threadpool(
+                service.completion, req, workflow, parsed, who, base_url(request), cancel))
+            while not (await asyncio.wait({work}, timeout=0.25))[0]:
+                if await request.is_disconnected():
+                    cancel.set()
+            return work.result()
+        chunks = service.chunks(req, workflow, parsed, who, base_url(request), cancel)
+
+        async def cancelled_on_disconnect():
+            try:
+                async for chunk in iterate_in_threadpool(chunks):
+                    yield chunk
+            finally:  # the stream ended, or the client went away
+                cancel.set()
+
+        return EventSourceResponse(cancelled_on_disconnect(), ping=15)
 
     @app.post("/v1/workflows/{name}/runs")
     async def workflow_run(name: str, body: WorkflowRunRequest, request: Request, who: Owner):
@@ -171,6 +180,32 @@ def _store_upload(service: ChatService, data: bytes, content_type: str, filename
         raise last  # the content type named the kind: say what is wrong with it
     raise InvalidMediaError(f"{filename} decodes as neither image, audio nor video; expected a "
                             "media file") from last
+
+
+class _Metrics:
+    """Counts requests and their latency by method, route and status."""
+
+    def __init__(self, app, metrics) -> None:
+        self.app = app
+        self.metrics = metrics
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] != "http":
+            return await self.app(scope, receive, send)
+        t0, status = time.perf_counter(), 500
+
+        async def send_status(message):
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_status)
+        finally:
+            path = getattr(scope.get("route"), "path", "<unmatched>")  # the router sets it
+            self.metrics.requests.labels(scope["method"], path, str(status)).inc()
+            self.metrics.latency.labels(scope["method"], path).observe(time.perf_counter() - t0)
 
 
 class _BodyLimit:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import base64
 import json
 import logging
+import threading
 import time
 import uuid
 from collections.abc import Iterator
@@ -149,11 +150,14 @@ class ChatService:
                 out.prompt = "\n".join(t for t in texts if t.strip())
         return out
 
-    def events(self, workflow: str | None, parsed: ParsedRequest, owner: str) -> Iterator[Any]:
-        """The run's events; produced artifacts become readable by ``owner`` as they appear."""
+    def events(self, workflow: str | None, parsed: ParsedRequest, owner: str,
+               cancel: threading.Event | None = None) -> Iterator[Any]:
+        """The run's events; produced artifacts become readable by ``owner`` as they appear.
+        Setting ``cancel`` (the client went away) stops the run from starting more tasks."""
         if workflow is None:
             stream = self.agent.stream(parsed.prompt, images=parsed.media["image"],
-                                       audio=parsed.media["audio"], video=parsed.media["video"])
+                                       audio=parsed.media["audio"], video=parsed.media["video"],
+                                       cancel=cancel)
         else:
             stream = self.agent.stream_workflow(workflow, self.workflow_inputs(workflow, parsed))
         return self._observed(stream, owner)
@@ -165,10 +169,10 @@ class ChatService:
             self.metrics.observe_event(event)
             yield event
 
-    def run(self, workflow: str | None, parsed: ParsedRequest, owner: str, base_url: str
-            ) -> RunSummary:
+    def run(self, workflow: str | None, parsed: ParsedRequest, owner: str, base_url: str,
+            cancel: threading.Event | None = None) -> RunSummary:
         summary = RunSummary()
-        for event in self.events(workflow, parsed, owner):
+        for event in self.events(workflow, parsed, owner, cancel):
             summary.add(event, self._linker(base_url))
         summary.answer = self.present(summary.answer, summary.artifacts)
         return summary
@@ -176,13 +180,15 @@ class ChatService:
     # -- chat completions ----------------------------------------------------------------------
 
     def completion(self, req: ChatCompletionRequest, workflow: str | None, parsed: ParsedRequest,
-                   owner: str, base_url: str) -> dict[str, Any]:
-        summary = self.run(workflow, parsed, owner, base_url)
+                   owner: str, base_url: str, cancel: threading.Event | None = None
+                   ) -> dict[str, Any]:
+        summary = self.run(workflow, parsed, owner, base_url, cancel)
         return chat_completion(completion_id(), req.model, summary.answer,
                                self._audio(req, summary), summary.extras())
 
     def chunks(self, req: ChatCompletionRequest, workflow: str | None, parsed: ParsedRequest,
-               owner: str, base_url: str) -> Iterator[dict[str, Any]]:
+               owner: str, base_url: str, cancel: threading.Event | None = None
+               ) -> Iterator[dict[str, Any]]:
         """SSE messages (dicts for sse-starlette): chunks, ``event: mmagent`` chunks without
         choices carrying each agent event, and ``[DONE]``."""
         cid, model = completion_id(), req.model
@@ -190,7 +196,7 @@ class ChatService:
         summary = RunSummary()
         link = self._linker(base_url)
         try:
-            for event in self.events(workflow, parsed, owner):
+            for event in self.events(workflow, parsed, owner, cancel):
                 summary.add(event, link)
                 if req.mmagent.events:
                     yield {"event": "mmagent", "data": json.dumps(chat_chunk(
