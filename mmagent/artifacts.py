@@ -28,6 +28,7 @@ import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 
 from .errors import InputNotFoundError, InvalidMediaError, MediaLimitError
+from .messages import for_client
 
 __all__ = [
     "ArtifactKind",
@@ -253,8 +254,8 @@ def _probe_image(data: bytes, source: str, limits: MediaLimits) -> dict:
                               f"{limits.max_image_pixels} pixels (limits.max_image_pixels)",
                               source=source) from None
     except Exception as e:  # PIL raises many types for bad data
-        raise InvalidMediaError(f"{source} does not decode as an image ({e}); expected PNG, "
-                                "JPEG, WebP, GIF, BMP or TIFF", source=source) from e
+        raise InvalidMediaError(f"{source} does not decode as an image ({for_client(str(e))}); "
+                                "expected PNG, JPEG, WebP, GIF, BMP or TIFF", source=source) from e
     mime = {"JPEG": "image/jpeg", "PNG": "image/png", "WEBP": "image/webp", "GIF": "image/gif",
             "BMP": "image/bmp", "TIFF": "image/tiff"}.get(fmt)
     if mime is None:
@@ -280,8 +281,8 @@ def _probe_audio(data: bytes, source: str, limits: MediaLimits) -> dict:
     except MediaLimitError:
         raise
     except Exception as e:
-        raise InvalidMediaError(f"{source} does not decode as audio ({e}); expected WAV, FLAC, "
-                                "OGG or MP3", source=source) from e
+        raise InvalidMediaError(f"{source} does not decode as audio ({for_client(str(e))}); "
+                                "expected WAV, FLAC, OGG or MP3", source=source) from e
     if frames == 0:
         raise InvalidMediaError(f"{source} holds no audio samples; expected a non-empty clip",
                                 source=source)

@@ -11,6 +11,7 @@ import json
 import logging
 import os
 import sys
+import warnings
 from pathlib import Path
 from typing import Annotated
 
@@ -19,6 +20,7 @@ from rich.console import Console
 from rich.table import Table
 
 from .errors import InputError, MMAgentError, PlanningError, ToolError
+from .messages import one_line
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
                   help="mmagent: an LLM schedules multimodal work on model tools.")
@@ -44,6 +46,8 @@ def _quiet_libraries() -> None:
     os.environ.setdefault("TQDM_DISABLE", "1")  # e.g. transformers' GGUF conversion bar
     # set before torch loads: spinning OpenMP threads stall each other on small machines
     os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+    if not os.environ.get("MMAGENT_DEBUG"):  # e.g. torch's FutureWarnings: errors stay one line
+        warnings.simplefilter("ignore")
     logging.basicConfig(level=logging.WARNING if os.environ.get("MMAGENT_DEBUG") else
                         logging.ERROR, format="%(levelname)s %(name)s: %(message)s")
 
@@ -369,7 +373,7 @@ def workflow_validate(
         except MMAgentError as e:
             problems = [e]
         for e in problems:
-            err.print(f"error[{e.code}]: {e.message}", markup=False, soft_wrap=True)
+            err.print(f"error[{e.code}]: {one_line(e.message)}", markup=False, soft_wrap=True)
         if problems:
             bad += 1
         else:
@@ -474,7 +478,7 @@ def main() -> None:
     except MMAgentError as e:
         if os.environ.get("MMAGENT_DEBUG"):
             raise
-        err.print(f"error[{e.code}]: {e.message}", markup=False, soft_wrap=True)
+        err.print(f"error[{e.code}]: {one_line(e.message)}", markup=False, soft_wrap=True)
         sys.exit(_exit_code(e))
     except typer.Exit as e:
         sys.exit(e.exit_code)
@@ -489,8 +493,8 @@ def main() -> None:
             sys.exit(e.exit_code)
         if os.environ.get("MMAGENT_DEBUG"):
             raise
-        err.print(f"error[internal]: {type(e).__name__}: {e} (set MMAGENT_DEBUG=1 for the "
-                  "traceback)", markup=False, soft_wrap=True)
+        err.print(f"error[internal]: {type(e).__name__}: {one_line(str(e))} (set "
+                  "MMAGENT_DEBUG=1 for the traceback)", markup=False, soft_wrap=True)
         sys.exit(1)
 
 

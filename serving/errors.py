@@ -20,6 +20,7 @@ from mmagent.errors import (
     ServingError,
     ToolError,
 )
+from mmagent.messages import for_client, one_line
 
 __all__ = ["AuthError", "URLRefusedError", "RequestTooLargeError", "UnknownModelError",
            "status_for", "error_body"]
@@ -68,4 +69,7 @@ def status_for(e: MMAgentError) -> tuple[int, str]:
 
 def error_body(message: str, kind: str, code: str | None, param: str | None = None
                ) -> dict[str, Any]:
-    return {"error": {"message": message, "type": kind, "param": param, "code": code}}
+    """OpenAI's error shape; the message is bounded and cleaned for a remote client (one line,
+    no server paths or object reprs, long ids cut)."""
+    return {"error": {"message": for_client(message), "type": kind,
+                      "param": None if param is None else one_line(param, 200), "code": code}}

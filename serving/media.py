@@ -129,10 +129,9 @@ class MediaResolver:
         if parts.scheme not in ("http", "https") or not host:
             raise URLRefusedError(f"got {_short(url)!r}; expected an http(s) URL")
         if not _allowed(host, self.settings.fetch_allow_hosts):
-            raise URLRefusedError(f"got a URL on host {host!r}; this server fetches only from "
-                                  f"hosts in serving.fetch_allow_hosts "
-                                  f"({self.settings.fetch_allow_hosts or 'none'}); upload the "
-                                  "file or send it as a data URL")
+            raise URLRefusedError(f"got a URL on host {host!r}, which this server does not "
+                                  "fetch from (serving.fetch_allow_hosts); expected an upload "
+                                  "(/v1/files) or a data URL")
         try:
             infos = socket.getaddrinfo(host, parts.port or (443 if parts.scheme == "https" else
                                                            80), type=socket.SOCK_STREAM)

@@ -128,3 +128,11 @@ def test_a_truncated_wav_is_refused_at_the_cli_before_any_planning(monkeypatch, 
         assert code == 2 and out == "" and err.count("\n") == 1, err
         assert err.startswith(f"error[input.invalid_media]: got a WAV in {clip} whose ")
         assert "(truncated, or the header lies); expected a complete WAV file" in err
+
+
+def test_a_5000_character_run_id_is_not_echoed_in_full(monkeypatch, capsys, tmp_path):
+    monkeypatch.setenv("MMAGENT_CACHE", str(tmp_path))
+    code, out, err = cli(monkeypatch, capsys, "resume", "r" * 5000)
+    assert code == 2 and out == "" and err.count("\n") == 1, err[:300]
+    assert err.startswith("error[run.unknown]: got run id 'rrrr") and len(err) < 600
+    assert "… (5003 chars)" in err  # the id (with its quotes and comma) cut to 80 characters

@@ -79,3 +79,31 @@ def test_a_decompression_bomb_png_gets_the_pixel_limit_413(server):
     assert err["code"] == "input.limit_exceeded"
     assert err["message"] == ("got an image of 900000000 pixels in bomb.png; expected at most "
                               "100000 pixels (limits.max_image_pixels)")
+
+
+def test_error_messages_are_one_short_clean_line(server, tmp_path):
+    bad = [
+        # a workflow's inputs are wrong: the message names the file, not where it lives
+        httpx.post(f"{server.base_url}/v1/workflows/describe_fake/runs", json={"inputs": {}},
+                   headers=H),
+        # a 5,000-character id
+        httpx.get(server.base_url + "/v1/artifacts/" + "a" * 5000, headers=H),
+        httpx.post(server.base_url + "/v1/chat/completions", headers=H, json={"messages": [
+            {"role": "user", "content": [{"type": "image_url", "image_url": {
+                "url": "artifact://" + "b" * 5000}}]}]}),
+        # bytes that are no image: Pillow's message names a BytesIO object
+        httpx.post(server.base_url + "/v1/files", headers=H,
+                   files={"file": ("x.png", b"\x89PNG not really", "image/png")}),
+        # a host the server does not fetch from: the allow-list stays private
+        httpx.post(server.base_url + "/v1/chat/completions", headers=H, json={"messages": [
+            {"role": "user", "content": [{"type": "image_url", "image_url": {
+                "url": "https://example.com/cat.png"}}]}]}),
+    ]
+    messages = [r.json()["error"]["message"] for r in bad]
+    assert [r.status_code for r in bad] == [400, 404, 404, 400, 400], messages
+    for m in messages:
+        assert "\n" not in m and len(m) < 400, m
+        assert "/tmp" not in m and str(tmp_path.parent) not in m and "object at 0x" not in m, m
+        assert "a" * 81 not in m and "b" * 81 not in m, m
+        assert "localhost" not in m, m  # the fixture's fetch_allow_hosts
+    assert messages[0].startswith("describe_fake.yaml: input 'image' is missing")
