@@ -203,9 +203,6 @@ class Agent(RunControl):
         result.named_outputs = outcome.outputs
         return result
 
-    def _run(self, prompt, images, audio, video, emit) -> RunResult:
-        return self._run_inputs(prompt, self._ingest(images, audio, video), emit)
-
     def _run_inputs(self, prompt: str, inputs: dict[str, ArtifactRef], emit, *,
                     approve: Approve | None = None, run_id: str | None = None,
                     cancel: threading.Event | None = None) -> RunResult:

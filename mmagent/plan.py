@@ -110,22 +110,41 @@ class Plan(BaseModel):
         Raises :class:`CycleError` naming a task on the cycle.
         """
         ids = {t.id for t in self.tasks}
-        deps = {t.id: self.dependencies(t.id) & ids for t in self.tasks}
-        done: set[str] = set()
-        order: list[Task] = []
-        while len(order) < len(self.tasks):
-            ready = [t for t in self.tasks if t.id not in done and deps[t.id] <= done]
-            if not ready:
-                stuck = [t.id for t in self.tasks if t.id not in done]
-                cycle = _find_cycle(stuck, deps)
-                raise CycleError(
-                    f"tasks {' -> '.join(cycle)} depend on each other in a cycle; expected an "
-                    "acyclic plan where each task only references earlier results",
-                    task=cycle[0], cycle=cycle)
-            for t in ready:
-                done.add(t.id)
-                order.append(t)
-        return order
+        by_id = {t.id: t for t in self.tasks}
+        try:
+            order = topological({t.id: self.dependencies(t.id) & ids for t in self.tasks})
+        except CycleError as e:
+            cycle = e.details["cycle"]
+            raise CycleError(
+                f"tasks {' -> '.join(cycle)} depend on each other in a cycle; expected an "
+                "acyclic plan where each task only references earlier results",
+                task=cycle[0], cycle=cycle) from None
+        return [by_id[i] for i in order]
+
+
+def topological(deps: dict[str, set[str]]) -> list[str]:
+    """Names in an order where each follows its dependencies (stable for ties); the one cycle
+    check of plans and workflows. Raises :class:`CycleError` with ``cycle`` in its details.
+
+    >>> topological({"b": {"a"}, "a": set()})
+    ['a', 'b']
+    >>> topological({"a": {"b"}, "b": {"a"}})
+    Traceback (most recent call last):
+    ...
+    mmagent.errors.CycleError: a -> b -> a depend on each other in a cycle
+    """
+    done: set[str] = set()
+    order: list[str] = []
+    while len(order) < len(deps):
+        ready = [n for n in deps if n not in done and deps[n] <= done]
+        if not ready:
+            stuck = [n for n in deps if n not in done]
+            cycle = _find_cycle(stuck, deps)
+            raise CycleError(f"{' -> '.join(cycle)} depend on each other in a cycle",
+                             task=cycle[0], cycle=cycle)
+        done.update(ready)
+        order += ready
+    return order
 
 
 def _find_cycle(stuck: list[str], deps: dict[str, set[str]]) -> list[str]:

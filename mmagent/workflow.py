@@ -53,7 +53,7 @@ from .errors import (
     UnresolvedReferenceError,
     WorkflowError,
 )
-from .plan import TASK_ID_PATTERN, Plan, Task, parse_ref
+from .plan import TASK_ID_PATTERN, Plan, Task, parse_ref, topological
 from .registry import ToolRegistry
 from .tool import port_type
 from .validator import MEDIA_TYPES, check_size, collect_errors, validate
@@ -269,15 +269,7 @@ class Workflow(BaseModel):
         return {r.source for r in _node_refs(self.nodes[name]) if not r.is_input}
 
     def topological_order(self) -> list[str]:
-        order, done = [], set()
-        while len(order) < len(self.nodes):
-            ready = [n for n in self.nodes
-                     if n not in done and self.dependencies(n) & self.nodes.keys() <= done]
-            if not ready:  # load refused cycles already
-                raise AssertionError("cycle in a loaded workflow")
-            order += ready
-            done.update(ready)
-        return order
+        return topological({n: self.dependencies(n) & self.nodes.keys() for n in self.nodes})
 
     # -- internals -----------------------------------------------------------------------------
 
@@ -394,11 +386,6 @@ class Workflow(BaseModel):
 
 def _item_input(node: str) -> str:
     return f"__item_{node}"
-
-
-def _compatible(actual: str, expected: str) -> bool:
-    return actual == expected or (actual == "integer" and expected == "number") \
-        or actual == "json"
 
 
 def _node_refs(node: NodeSpec) -> Iterator[Any]:
@@ -521,7 +508,7 @@ def _compose(text: str, file: str) -> tuple[Any, dict[tuple[Any, ...], int]]:
 def _node_at_line(text: str, line: int) -> str | None:
     """The node whose block holds ``line`` (for YAML that does not parse)."""
     node, in_nodes, indent = None, False, None
-    for i, raw in enumerate(text.splitlines()[:line], start=1):
+    for raw in text.splitlines()[:line]:
         stripped = raw.lstrip()
         if not stripped or stripped.startswith("#"):
             continue
@@ -534,7 +521,6 @@ def _node_at_line(text: str, line: int) -> str | None:
             m = re.match(r"([A-Za-z_][A-Za-z0-9_]*)\s*:", stripped)
             if depth == indent and m:
                 node = m.group(1)
-        del i
     return node
 
 
@@ -657,25 +643,14 @@ def _check_ref_string(wf: Workflow, s: str, name: str | None, where: tuple[Any, 
 
 
 def _check_cycles(wf: Workflow) -> None:
-    deps = {n: wf.dependencies(n) for n in wf.nodes}
-    done: set[str] = set()
-    while len(done) < len(deps):
-        ready = [n for n in deps if n not in done and deps[n] <= done]
-        if not ready:
-            stuck = [n for n in deps if n not in done]
-            start = stuck[0]
-            path, node = [start], start
-            while True:
-                node = sorted(d for d in deps[node] if d in stuck)[0]
-                if node in path:
-                    cycle = path[path.index(node):] + [node]
-                    break
-                path.append(node)
-            first = cycle[0]
-            raise wf.error(CycleError, f"nodes {' -> '.join(cycle)} depend on each other in a "
-                           "cycle; expected each node to reference only nodes that do not "
-                           "need it", "nodes", first, node=first, task=first, cycle=cycle)
-        done.update(ready)
+    try:
+        topological({n: wf.dependencies(n) & wf.nodes.keys() for n in wf.nodes})
+    except CycleError as e:
+        cycle = e.details["cycle"]
+        first = cycle[0]
+        raise wf.error(CycleError, f"nodes {' -> '.join(cycle)} depend on each other in a "
+                       "cycle; expected each node to reference only nodes that do not "
+                       "need it", "nodes", first, node=first, task=first, cycle=cycle) from None
 
 
 def find_workflows(extra: list[Path] | tuple[Path, ...] = ()) -> dict[str, Path]:

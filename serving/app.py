@@ -137,7 +137,7 @@ def create_app(service: ChatService) -> FastAPI:
                                            base_url(request))
 
         def events():
-            for event in service._observed(service.agent.stream_workflow(name, inputs), who):
+            for event in service.workflow_events(name, inputs, who):
                 yield {"event": "mmagent", "data": event.model_dump_json()}
             yield {"data": "[DONE]"}
 

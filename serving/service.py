@@ -23,6 +23,7 @@ from mmagent.artifacts import ArtifactKind, ArtifactRef
 from mmagent.errors import InputError, MMAgentError
 from mmagent.events import AnswerReady, ArtifactCreated, PlanCreated, TaskFailed, TaskFinished
 from mmagent.serving_settings import ServingSettings
+from mmagent.workflow import load_workflow
 
 from .auth import Owners
 from .errors import UnknownModelError, error_body, status_for
@@ -99,8 +100,7 @@ class ChatService:
     # -- models --------------------------------------------------------------------------------
 
     def workflow_names(self) -> list[str]:
-        workflows = getattr(self.agent, "workflows", None)  # the workflows branch adds it
-        return sorted(workflows()) if workflows is not None else []
+        return sorted(self.agent.workflows())
 
     def models(self) -> list[dict[str, Any]]:
         ids = [MODEL_ID] + [WORKFLOW_PREFIX + n for n in self.workflow_names()]
@@ -161,6 +161,10 @@ class ChatService:
         else:
             stream = self.agent.stream_workflow(workflow, self.workflow_inputs(workflow, parsed))
         return self._observed(stream, owner)
+
+    def workflow_events(self, name: str, inputs: dict[str, Any], owner: str) -> Iterator[Any]:
+        """A workflow run's events (``POST /v1/workflows/{name}/runs`` with ``stream``)."""
+        return self._observed(self.agent.stream_workflow(name, inputs), owner)
 
     def _observed(self, stream: Iterator[Any], owner: str) -> Iterator[Any]:
         for event in stream:
@@ -267,8 +271,6 @@ class ChatService:
                 "answer": self.present(summary.answer, summary.artifacts), **summary.extras()}
 
     def _workflow_spec(self, name: str):
-        from mmagent.workflow import load_workflow  # the workflows branch
-
         return load_workflow(self.agent.workflows()[name])
 
     # -- presentation --------------------------------------------------------------------------
