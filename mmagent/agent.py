@@ -212,7 +212,9 @@ class Agent(RunControl):
         emit(RouteChosen(route=route.route, reason=route.reason))
         planned = (PlanResult(plan=route.plan, attempts=0) if route.plan is not None
                    else self.planner().plan(prompt, inputs))
-        emit(PlanCreated(plan=planned.plan, attempts=planned.attempts, cached=planned.cached))
+        emit(PlanCreated(plan=planned.plan, attempts=planned.attempts, cached=planned.cached,
+                         prompt_tokens=planned.prompt_tokens,
+                         completion_tokens=planned.completion_tokens))
         run_id = run_id or uuid.uuid4().hex
         emit(RunStarted(run_id=run_id))
         with self._cancel_handle(run_id, cancel) as event:

@@ -46,6 +46,8 @@ class PlanCreated(_Event):
     plan: Plan
     attempts: int = Field(1, description="planner calls it took, repairs included")
     cached: bool = Field(False, description="reused from the plan cache (no LLM call)")
+    prompt_tokens: int = Field(0, description="tokens the planner's LLM read for this plan")
+    completion_tokens: int = Field(0, description="tokens the planner's LLM wrote for it")
 
 
 class TaskStarted(_Event):

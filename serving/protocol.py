@@ -121,8 +121,15 @@ def completion_id() -> str:
     return "chatcmpl-" + uuid.uuid4().hex[:24]
 
 
+def usage(prompt_tokens: int = 0, completion_tokens: int = 0) -> dict[str, int]:
+    """OpenAI's ``usage``: the tokens the planner's LLM read and wrote for the request."""
+    return {"prompt_tokens": prompt_tokens, "completion_tokens": completion_tokens,
+            "total_tokens": prompt_tokens + completion_tokens}
+
+
 def chat_completion(cid: str, model: str, content: str, audio: dict[str, Any] | None,
-                    extras: dict[str, Any]) -> dict[str, Any]:
+                    extras: dict[str, Any], tokens: dict[str, int] | None = None
+                    ) -> dict[str, Any]:
     message: dict[str, Any] = {"role": "assistant", "content": content, "refusal": None}
     if audio is not None:
         message["audio"] = audio
@@ -133,7 +140,7 @@ def chat_completion(cid: str, model: str, content: str, audio: dict[str, Any] | 
         "model": model,
         "choices": [{"index": 0, "message": message, "finish_reason": "stop",
                      "logprobs": None}],
-        "usage": {"prompt_tokens": 0, "completion_tokens": 0, "total_tokens": 0},
+        "usage": tokens or usage(),
         "mmagent": extras,
     }
 

@@ -40,6 +40,7 @@ from .protocol import (
     chat_chunk,
     chat_completion,
     completion_id,
+    usage,
 )
 
 __all__ = ["ChatService", "ParsedRequest", "RunSummary", "WORKFLOW_PREFIX"]
@@ -65,10 +66,14 @@ class RunSummary:
     outputs: dict[str, Any] = field(default_factory=dict)
     failures: dict[str, str] = field(default_factory=dict)
     artifacts: list[dict[str, Any]] = field(default_factory=list)
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
 
     def add(self, event: Any, link) -> None:
         if isinstance(event, PlanCreated):
             self.plan = event.plan.model_dump(mode="json")
+            self.prompt_tokens += event.prompt_tokens
+            self.completion_tokens += event.completion_tokens
         elif isinstance(event, TaskFinished):
             self.outputs[event.task_id] = event.output
         elif isinstance(event, TaskFailed):
@@ -80,6 +85,9 @@ class RunSummary:
                                    "url": link(a.id)})
         elif isinstance(event, AnswerReady):
             self.answer = event.text
+
+    def token_usage(self) -> dict[str, int]:
+        return usage(self.prompt_tokens, self.completion_tokens)
 
     def extras(self) -> dict[str, Any]:
         return {"plan": self.plan, "outputs": self.outputs, "failures": self.failures,
@@ -188,7 +196,7 @@ class ChatService:
                    ) -> dict[str, Any]:
         summary = self.run(workflow, parsed, owner, base_url, cancel)
         return chat_completion(completion_id(), req.model, summary.answer,
-                               self._audio(req, summary), summary.extras())
+                               self._audio(req, summary), summary.extras(), summary.token_usage())
 
     def chunks(self, req: ChatCompletionRequest, workflow: str | None, parsed: ParsedRequest,
                owner: str, base_url: str, cancel: threading.Event | None = None
@@ -220,7 +228,8 @@ class ChatService:
         if audio is not None:
             delta["audio"] = audio
         yield {"data": json.dumps(chat_chunk(cid, model, delta))}
-        yield {"data": json.dumps(chat_chunk(cid, model, {}, "stop", mmagent=summary.extras()))}
+        yield {"data": json.dumps(chat_chunk(cid, model, {}, "stop", usage=summary.token_usage(),
+                                             mmagent=summary.extras()))}
         yield {"data": "[DONE]"}
 
     # -- workflows -----------------------------------------------------------------------------
