@@ -317,6 +317,14 @@ class ImageSearch(_ClipTool):
         scores: list[float] = Field(description="cosine similarity of each image to the query, "
                                     "in [-1, 1], best first")
 
+    @classmethod
+    def example_inputs(cls, store) -> list[dict[str, Any]]:
+        """Queries over a set of three sample pictures (the ports alone give no image set)."""
+        from mmagent.examples import WORDS, sample_image
+
+        images = [sample_image(store, i).model_dump(mode="json") for i in range(3)]
+        return [{"query": w, "images": images, "top_k": 2} for w in WORDS[:3]]
+
     def load(self) -> None:
         super().load()
         cache_root = self.options.get("embedding_cache_dir") or self.cache_dir / "embeddings"
