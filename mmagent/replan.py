@@ -51,7 +51,10 @@ def run_with_replanning(executor: Executor, planner: Callable[[], Planner], prom
         if not result.failures or result.status != "failed":  # paused or cancelled: stop
             break
         doomed = dependents(plan, set(result.failures) | set(result.skipped))
-        kept = {tid: out for tid, out in result.outputs.items() if tid not in doomed}
+        # in plan order, not in the order tasks happened to finish: the re-plan prompt and
+        # the Replanned event are the same on every run
+        kept = {t.id: result.outputs[t.id] for t in plan.tasks
+                if t.id in result.outputs and t.id not in doomed}
         failures = {tid: f.message for tid, f in result.failures.items()}
         try:
             new = planner().replan(prompt, inputs, plan, failures, kept).plan
