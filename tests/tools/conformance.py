@@ -64,7 +64,10 @@ class ToolConformance:
     def test_declares_a_default_checkpoint_and_resources(self):
         # a utility (media plumbing) loads no model, so it has no checkpoint
         assert self.tool_cls.category == "utility" or self.tool_cls.default_checkpoint
-        assert self.tool_cls.resources.num_cpus >= 0
+        # a model tool says how much GPU memory it takes: residency budgets, approval
+        # thresholds and Ray placement read it (a utility takes none)
+        res = self.tool_cls.resources
+        assert (res.gpu_memory_gb > 0 and res.num_gpus > 0) == (self.tool_cls.category != "utility")
 
     # -- behaviour -----------------------------------------------------------------------------
 
