@@ -15,7 +15,7 @@ test: venv
 lint: venv
 	$(BIN)/ruff check .
 
-# docs/tools.md is generated from the tool registry; tests/test_docs.py checks it is current.
+# docs/tools.md is generated from the tool registry; tests/test_catalog.py checks it is current.
 docs: venv
 	$(BIN)/python -m mmagent.docs tools
 

@@ -21,7 +21,7 @@ _HEADER = """\
 # Tools
 
 <!-- Generated from the tool registry by `make docs` (python -m mmagent.docs tools).
-     Do not edit by hand: tests/test_docs.py fails when this file is out of date. -->
+     Do not edit by hand: tests/test_catalog.py fails when this file is out of date. -->
 
 Every tool mmagent can schedule, as registered in the `mmagent.tools` entry-point group.
 `mmagent tools --json` prints the same with the checkpoints your configuration selects.

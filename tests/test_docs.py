@@ -1,0 +1,35 @@
+"""What the README and the example config say is true: every YAML block of the README and
+examples/mmagent.yaml load as a valid config, and the CLI synopsis lists each command once."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+import yaml
+
+from mmagent.config import Config
+
+ROOT = Path(__file__).resolve().parents[1]
+README = (ROOT / "README.md").read_text()
+YAML_BLOCKS = [(README[:m.start()].count("\n") + 1, m.group(1))
+               for m in re.finditer(r"```yaml\n(.*?)```", README, re.S)]
+
+
+@pytest.mark.parametrize("line,block", YAML_BLOCKS, ids=[f"line{n}" for n, _ in YAML_BLOCKS])
+def test_every_yaml_block_of_the_readme_is_a_valid_config(line, block):
+    Config.from_dict(yaml.safe_load(block) or {}, where=f"README.md:{line}")
+
+
+def test_the_example_config_loads_and_sets_what_it_shows():
+    cfg = Config.load(ROOT / "examples" / "mmagent.yaml")
+    shown = yaml.safe_load((ROOT / "examples" / "mmagent.yaml").read_text())
+    assert cfg.limits.max_tasks == shown["limits"]["max_tasks"]
+    assert cfg.planner.retrieval_k == shown["planner"]["retrieval_k"]
+
+
+def test_the_cli_synopsis_lists_each_command_once():
+    synopsis = README.split("## CLI", 1)[1].split("```", 2)[1]
+    commands = [line.split()[1] for line in synopsis.splitlines() if line.startswith("mmagent ")]
+    assert commands and len(commands) == len(set(commands)), commands
