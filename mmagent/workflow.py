@@ -468,6 +468,9 @@ def _compose(text: str, file: str) -> tuple[Any, dict[tuple[Any, ...], int]]:
         node = _node_at_line(text, context.line + 1 if context else line)
         where = f"node {node!r}" if node else "workflow"
         problem = getattr(e, "problem", None) or str(e)
+        if isinstance(e, safe_yaml.YAMLBoundError):  # valid YAML, too big: say only that
+            raise WorkflowError(f"{file}:{line}: {where}: {problem}", file=file, line=line,
+                                node=node) from None
         if context is not None and getattr(e, "context", None):
             problem = f"{e.context} from line {context.line + 1}: {problem}"
         raise WorkflowError(f"{file}:{line}: {where}: not valid YAML ({problem}); expected a "
