@@ -74,6 +74,7 @@ class MusicGenerate(Tool):
     # 590M parameters with the T5 encoder and EnCodec: ~1.2 GB of weights in fp16, plus the
     # KV cache of a guided batch (twice the rows) of up to 1500 steps.
     resources = Resources(num_gpus=0.25, num_cpus=1.0, gpu_memory_gb=3.0)
+    worker = True  # runs on its own long-lived thread, batching concurrent calls
     option_names = _OPTIONS
 
     class Input(BaseModel):

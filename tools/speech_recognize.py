@@ -87,6 +87,7 @@ class SpeechRecognize(Tool):
     # large-v3-turbo, 809M parameters: ~1.6 GB of weights in fp16; whisper's README measures
     # ~6 GB of GPU memory in use, which a batch of 30 s windows needs.
     resources = Resources(num_gpus=0.5, num_cpus=1.0, gpu_memory_gb=6.0)
+    worker = True  # runs on its own long-lived thread, batching concurrent calls
     option_names = _OPTIONS
 
     class Input(BaseModel):
