@@ -2,11 +2,11 @@
 
     python bench/serve.py [--json] [--requests N] [--concurrency C]
 
-1. **Batching**: 32 concurrent calls to a real torch model (``image_classify`` on the tiny
-   CLIP checkpoint) batched up to 32 and not batched (batches of 1), in both runtimes:
-   embedded (32 concurrent one-task runs of the in-process executor, whose per-tool worker
-   gathers them) and Ray Serve (32 concurrent handle calls to a ``@serve.batch`` deployment).
-   Prints requests/s of each and the ratio (target >= 4x).
+1. **Batching**: 32 concurrent calls to a real torch model (``image_caption``: BLIP on the
+   tiny checkpoint, decoding a caption) batched up to 32 and not batched (batches of 1), in
+   both runtimes: embedded (32 concurrent one-task runs of the in-process executor, whose
+   per-tool worker gathers them) and Ray Serve (32 concurrent handle calls to a
+   ``@serve.batch`` deployment). Prints requests/s of each and the ratio (target >= 4x).
 2. **Ingress overhead**: a tool that simulates an accelerator forward pass (a fixed 40 ms per
    call plus 1 ms per item, sleeping as a GPU kernel leaves the CPU free) called bare through
    its deployment handle vs. as a plan task inside the ingress (executor task -> proxy tool
@@ -138,7 +138,7 @@ async def _http_load(base_url: str, n: int, concurrency: int) -> dict[str, float
 BATCH_CALLS = 32
 
 
-def _classify_args(root: Path) -> dict:
+def _caption_args(root: Path) -> dict:
     import numpy as np
     from PIL import Image
 
@@ -147,7 +147,7 @@ def _classify_args(root: Path) -> dict:
     rng = np.random.default_rng(0)
     img = Image.fromarray((rng.random((64, 64, 3)) * 255).astype(np.uint8))
     ref = ArtifactStore(root / "store").put_image(img)
-    return {"image": ref.model_dump(mode="json"), "labels": ["a cat", "a dog", "a red car"]}
+    return {"image": ref.model_dump(mode="json")}
 
 
 def _ratio(rates: dict[str, float]) -> dict[str, float]:
@@ -161,16 +161,16 @@ def bench_embedded_batching(root: Path, repeat: int = 3) -> dict[str, float]:
     from mmagent.artifacts import ArtifactStore
     from mmagent.executor import Executor
     from mmagent.plan import Plan
-    from mmagent.tools.clip import ImageClassify
+    from mmagent.tools.image_caption import ImageCaption
     from mmagent.workers import WorkerPolicy
 
-    args = _classify_args(root)
-    plan = Plan.model_validate({"tasks": [{"id": "t1", "tool": "image_classify",
+    args = _caption_args(root)
+    plan = Plan.model_validate({"tasks": [{"id": "t1", "tool": "image_caption",
                                            "args": args}]})
     rates: dict[str, float] = {}
     for name, batch in (("batched", BATCH_CALLS), ("unbatched", 1)):
         reg = ToolRegistry()
-        reg.register(ImageClassify, checkpoint="tiny", device="cpu",
+        reg.register(ImageCaption, checkpoint="tiny", device="cpu",
                      cache_dir=str(root / "cache"))
         ex = Executor(reg, ArtifactStore(root / "store"), workers=WorkerPolicy(
             max_batch_size=batch, max_wait_s=0.005))
@@ -215,18 +215,18 @@ def bench_ray(root: Path, n: int, concurrency: int) -> dict[str, dict]:
     out: dict[str, dict] = {}
     try:
         # 1. batching: one deployment batching up to 32, one not batching (same torch model)
-        from mmagent.tools.clip import ImageClassify
+        from mmagent.tools.image_caption import ImageCaption
 
         store = str(root / "store")
-        args = _classify_args(root)
+        args = _caption_args(root)
         settings = {"checkpoint": "tiny", "device": "cpu", "cache_dir": str(root / "cache")}
         handles = {}
         for name, batch in (("batched", BATCH_CALLS), ("unbatched", 1)):
-            dep = ToolDeployment.options(name=f"classify_{name}", max_ongoing_requests=64,
+            dep = ToolDeployment.options(name=f"caption_{name}", max_ongoing_requests=64,
                                          ray_actor_options={"num_cpus": 0.2},
                                          user_config={"max_batch_size": batch,
                                                       "batch_wait_timeout_s": 0.005})
-            handles[name] = serve.run(dep.bind(ImageClassify, settings, store, {}),
+            handles[name] = serve.run(dep.bind(ImageCaption, settings, store, {}),
                                       name=f"b_{name}", route_prefix=None)
         rates: dict[str, float] = {}
         for name, h in handles.items():
@@ -291,7 +291,7 @@ def main() -> None:
         print(json.dumps(results, indent=2))
         return
     o = results["ingress_overhead"]
-    print(f"batching, {BATCH_CALLS} concurrent calls of image_classify (tiny CLIP, torch):")
+    print(f"batching, {BATCH_CALLS} concurrent calls of image_caption (tiny BLIP, torch):")
     for name, b in results["batching"].items():
         print(f"  {name:8}: batched {b['batched_requests_per_s']:.0f} req/s, unbatched "
               f"{b['unbatched_requests_per_s']:.0f} req/s, ratio {b['ratio']:.1f}x "
