@@ -35,7 +35,11 @@ from mmagent.executor import Executor  # noqa: E402
 from mmagent.plan import Plan  # noqa: E402
 from mmagent.registry import ToolRegistry  # noqa: E402
 from mmagent.tool import Tool, ToolContext  # noqa: E402
-from mmagent.tools._published import ARCHITECTURES, published_checkpoint  # noqa: E402
+from mmagent.tools._published import (  # noqa: E402
+    ARCHITECTURES,
+    published_checkpoint,
+    published_planner,
+)
 
 PLAN_TOOLS = ("image_generate", "image_caption", "music_generate")
 
@@ -183,6 +187,44 @@ def bench_tool(name: str, size: str, device: str, store: ArtifactStore,
     return row
 
 
+def bench_planner(size: str, device: str, cache: Path) -> dict[str, Any]:
+    """The offline planner's decoder (SmolLM2-135M): 64 new tokens (16 reduced) greedily."""
+    import torch
+    from transformers import AutoModelForCausalLM
+
+    from mmagent.runtime import resolve_dtype
+
+    path = published_planner(size, cache)
+    peak = Peak(device)
+    t0 = time.perf_counter()
+    model = AutoModelForCausalLM.from_pretrained(path, dtype=resolve_dtype("auto", device))
+    model.to(device).eval()
+    sync(device)
+    load_s = time.perf_counter() - t0
+    params = sum(p.numel() for p in model.parameters())
+    new = 64 if size == "real" else 16
+    row: dict[str, Any] = {"params_m": round(params / 1e6, 1),
+                           "dtype": str(next(model.parameters()).dtype).removeprefix("torch."),
+                           "load_s": round(load_s, 2)}
+    for batch in (1, 8):
+        ids = torch.randint(0, model.config.vocab_size, (batch, 200),
+                            generator=torch.Generator().manual_seed(0)).to(device)
+
+        def generate(ids: Any = ids) -> float:
+            t = time.perf_counter()
+            with torch.inference_mode():
+                model.generate(ids, max_new_tokens=new, min_new_tokens=new, do_sample=False)
+            sync(device)
+            return time.perf_counter() - t
+
+        generate()  # warm
+        seconds, mem = peak.measure(generate)
+        row[f"peak_mem_gb_b{batch}"] = round(mem, 3)
+        row[f"b{batch}_s"] = round(seconds, 3)
+    row["gain"] = round(8 * row["b1_s"] / row["b8_s"], 2)
+    return row
+
+
 def bench_plan(size: str, device: str, store: ArtifactStore, cache: Path,
                tools: dict[str, dict[str, Any]]) -> dict[str, Any]:
     reg = ToolRegistry.discover({n: {"checkpoint": published_checkpoint(n, size, cache),
@@ -217,15 +259,16 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     ap.add_argument("--json", action="store_true", help="print one JSON object")
     ap.add_argument("--size", choices=["real", "reduced"], default=None,
                     help="published sizes (default on CUDA) or a quarter of the layers")
-    ap.add_argument("--tools", default=",".join(ARCHITECTURES),
-                    help="comma-separated tools (default: every tool with an architecture)")
+    ap.add_argument("--tools", default=",".join([*ARCHITECTURES, "planner"]),
+                    help="comma-separated tools, 'planner' for the offline planner's decoder "
+                    "(default: every tool with an architecture, and the planner)")
     ap.add_argument("--cache", default=None, help="where built checkpoints are kept "
                     "(default: a temporary folder)")
     args = ap.parse_args(argv)
     device = "cuda" if torch.cuda.is_available() else "cpu"
     size = args.size or ("real" if device == "cuda" else "reduced")
     names = [n for n in args.tools.split(",") if n]
-    unknown = [n for n in names if n not in ARCHITECTURES]
+    unknown = [n for n in names if n not in ARCHITECTURES and n != "planner"]
     if unknown:
         ap.error(f"got tools {unknown}; expected some of {sorted(ARCHITECTURES)}")
     cache = Path(args.cache or tempfile.mkdtemp(prefix="mmagent-gpu-bench-"))
@@ -234,7 +277,8 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         f"cpu ({torch.get_num_threads()} threads)"
     out: dict[str, Any] = {"device": label, "size": size, "tools": {}, "plan": None}
     for name in names:
-        out["tools"][name] = bench_tool(name, size, device, store, cache)
+        out["tools"][name] = bench_planner(size, device, cache) if name == "planner" else \
+            bench_tool(name, size, device, store, cache)
         if not args.json:
             print(name, json.dumps(out["tools"][name]), flush=True)
     if all(n in names for n in PLAN_TOOLS):

@@ -44,3 +44,13 @@ def test_every_architecture_names_a_registered_model_tool():
 
     names = ToolRegistry.discover().names()
     assert set(ARCHITECTURES) <= set(names)
+
+
+def test_published_planner_has_the_size_of_smollm2_135m(tmp_path):
+    from transformers import AutoModelForCausalLM
+
+    from mmagent.tools._published import published_planner
+
+    model = AutoModelForCausalLM.from_pretrained(published_planner("real", tmp_path))
+    # HuggingFaceTB/SmolLM2-135M: 134,515,008 parameters (tied embeddings)
+    assert sum(p.numel() for p in model.parameters()) == pytest.approx(134_515_008, rel=0.001)

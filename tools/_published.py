@@ -25,7 +25,8 @@ import tempfile
 from pathlib import Path
 from typing import Any, Literal
 
-__all__ = ["ARCHITECTURES", "PLANNER_ARCHITECTURE", "build", "published_checkpoint", "Size"]
+__all__ = ["ARCHITECTURES", "PLANNER_ARCHITECTURE", "build", "published_checkpoint",
+           "published_planner", "Size"]
 
 Size = Literal["real", "reduced"]
 
@@ -192,6 +193,31 @@ def _build_model(config_file: Path, spec: dict[str, Any]) -> None:
             config = transformers.AutoConfig.for_model(**data)
             model = getattr(transformers, data["architectures"][0])(config)
         model.save_pretrained(folder)
+
+
+def published_planner(size: Size = "real", cache_dir: str | os.PathLike | None = None) -> str:
+    """A directory holding SmolLM2-135M's architecture with random weights (no tokenizer: the
+    planner's cost is the decoder's), for ``AutoModelForCausalLM.from_pretrained``."""
+    import torch
+    import transformers
+
+    from mmagent.tool import default_cache_dir
+
+    root = Path(cache_dir) if cache_dir else default_cache_dir()
+    target = root / "published" / f"planner-{size}"
+    if not target.exists():
+        spec = _reduced(PLANNER_ARCHITECTURE) if size == "reduced" else PLANNER_ARCHITECTURE
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(0)
+            model = transformers.LlamaForCausalLM(transformers.LlamaConfig(**spec))
+        tmp = Path(tempfile.mkdtemp(dir=root, prefix=".planner-"))
+        try:
+            model.save_pretrained(tmp)
+            target.parent.mkdir(parents=True, exist_ok=True)
+            os.replace(tmp, target)
+        finally:
+            shutil.rmtree(tmp, ignore_errors=True)
+    return str(target)
 
 
 def _build_whisper(file: Path, spec: dict[str, Any]) -> None:
