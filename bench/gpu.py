@@ -10,8 +10,8 @@ against its critical path and against the sum of its tools' latencies.
     python bench/gpu.py [--json] [--size real|reduced] [--tools a,b,...]
 
 ``--size real`` is meant for a GPU; the default is ``real`` on CUDA and ``reduced`` elsewhere
-(the same architectures with a quarter of the layers, smaller images and clips), which runs on
-a CPU in minutes. On CUDA, peak memory is ``torch.cuda.max_memory_allocated``; on a CPU it is
+(the same architectures with one layer per stack, smaller images and clips), which runs on a
+CPU in minutes. On CUDA, peak memory is ``torch.cuda.max_memory_allocated``; on a CPU it is
 the process's resident-set high-water mark during the call, above what it held before loading.
 """
 
@@ -258,7 +258,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--json", action="store_true", help="print one JSON object")
     ap.add_argument("--size", choices=["real", "reduced"], default=None,
-                    help="published sizes (default on CUDA) or a quarter of the layers")
+                    help="published sizes (default on CUDA) or one layer per stack")
     ap.add_argument("--tools", default=",".join([*ARCHITECTURES, "planner"]),
                     help="comma-separated tools, 'planner' for the offline planner's decoder "
                     "(default: every tool with an architecture, and the planner)")

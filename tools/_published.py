@@ -8,8 +8,8 @@ costs. :data:`ARCHITECTURES` writes down, per tool, the architecture of its defa
 again with random weights and saves it, so the tool loads it through its normal
 ``from_pretrained`` path: ``Tool(checkpoint=published_checkpoint("image_caption"))``.
 
-``size="reduced"`` keeps the architecture (widths, heads, vocabularies, resolutions) with a
-quarter of the layers (at least one), so the same code runs on a CPU in CI.
+``size="reduced"`` keeps the architecture (widths, heads, vocabularies, resolutions) with one
+layer per stack, so the same code runs on a CPU in CI.
 
 >>> sorted(ARCHITECTURES)[:3]
 ['image_caption', 'image_classify', 'image_edit']
@@ -245,7 +245,7 @@ def _expand(spec: dict[str, Any]) -> dict[str, Any]:
 
 def _reduced(spec: Any) -> Any:
     if isinstance(spec, dict):
-        return {k: (max(1, v // 4) if k in _LAYER_KEYS and isinstance(v, int) else _reduced(v))
+        return {k: (1 if k in _LAYER_KEYS and isinstance(v, int) else _reduced(v))
                 for k, v in spec.items()}
     return spec
 
