@@ -148,3 +148,16 @@ def test_worker_settings_come_from_the_config(tmp_path):
                                                                       threads=1)
     with pytest.raises(ConfigError, match="executor.workers.max_batch_size"):
         Config.from_dict({"executor": {"workers": {"max_batch_size": 0}}})
+
+
+def test_the_readme_worker_settings_are_a_valid_config(tmp_path):
+    import re
+    from pathlib import Path
+
+    import yaml
+
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
+    block = next(b for b in re.findall(r"```yaml\n(.*?)```", readme, re.S) if "tool_workers" in b)
+    cfg = Config.from_dict(yaml.safe_load(block))
+    assert cfg.executor.workers.max_batch_size == 8
+    assert cfg.executor.tool_workers["image_caption"].max_wait_s == 0.01
