@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import shutil
 import statistics
 import sys
 import tempfile
@@ -273,7 +274,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
                     help="comma-separated tools, 'planner' for the offline planner's decoder "
                     "(default: every tool with an architecture, and the planner)")
     ap.add_argument("--cache", default=None, help="where built checkpoints are kept "
-                    "(default: a temporary folder)")
+                    "for the next run (default: a temporary folder, removed at the end)")
     args = ap.parse_args(argv)
     device = "cuda" if torch.cuda.is_available() else "cpu"
     size = args.size or ("real" if device == "cuda" else "reduced")
@@ -282,17 +283,21 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     if unknown:
         ap.error(f"got tools {unknown}; expected some of {sorted(ARCHITECTURES)}")
     cache = Path(args.cache or tempfile.mkdtemp(prefix="mmagent-gpu-bench-"))
-    store = ArtifactStore(cache / "store")
     label = torch.cuda.get_device_name() if device == "cuda" else \
         f"cpu ({torch.get_num_threads()} threads)"
     out: dict[str, Any] = {"device": label, "size": size, "tools": {}, "plan": None}
-    for name in names:
-        out["tools"][name] = bench_planner(size, device, cache) if name == "planner" else \
-            bench_tool(name, size, device, store, cache)
-        if not args.json:
-            print(name, json.dumps(out["tools"][name]), flush=True)
-    if all(n in names for n in PLAN_TOOLS):
-        out["plan"] = bench_plan(size, device, store, cache)
+    try:
+        store = ArtifactStore(cache / "store")
+        for name in names:
+            out["tools"][name] = bench_planner(size, device, cache) if name == "planner" else \
+                bench_tool(name, size, device, store, cache)
+            if not args.json:
+                print(name, json.dumps(out["tools"][name]), flush=True)
+        if all(n in names for n in PLAN_TOOLS):
+            out["plan"] = bench_plan(size, device, store, cache)
+    finally:
+        if args.cache is None:  # the built checkpoints take gigabytes
+            shutil.rmtree(cache, ignore_errors=True)
     if args.json:
         print(json.dumps(out, indent=2))
     else:
