@@ -30,7 +30,7 @@ from .serving_settings import ServingSettings
 from .tool import default_cache_dir
 
 __all__ = ["Config", "ToolConfig", "PlannerConfig", "RouterConfig", "PROFILES", "RuntimeConfig",
-           "ExecutorConfig", "TaskPolicyConfig", "ApprovalConfig"]
+           "ExecutorConfig", "TaskPolicyConfig", "ApprovalConfig", "WorkerConfig"]
 
 Profile = Literal["offline", "default"]
 
@@ -129,6 +129,21 @@ class ApprovalConfig(BaseModel):
                                         "declared resources.gpu_memory_gb is at least this")
 
 
+class WorkerConfig(BaseModel):
+    """An in-process model tool's worker thread: how it batches concurrent calls, how many CPU
+    threads it uses."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    max_batch_size: int = Field(8, ge=1, le=256, description="most concurrent calls of one "
+                                "tool run together in one batch (1 = no batching)")
+    max_wait_s: float = Field(0.0, ge=0, le=1, description="how long a partial batch waits "
+                              "for more calls (0 = run what has arrived; calls that arrive "
+                              "while the tool is busy are batched anyway)")
+    threads: int | None = Field(None, ge=1, le=1024, description="intra-op CPU threads of the "
+                                "worker; None = the cores shared among tools running at once")
+
+
 class ExecutorConfig(BaseModel):
     """How plans run: concurrency, durable checkpoints, result cache, failures, approval."""
 
@@ -147,6 +162,10 @@ class ExecutorConfig(BaseModel):
     tool_policies: dict[str, TaskPolicyConfig] = Field(
         default_factory=dict, description="tool name -> failure policy replacing `policy`")
     approval: ApprovalConfig = Field(default_factory=ApprovalConfig)
+    workers: WorkerConfig = Field(default_factory=WorkerConfig,
+                                  description="batching and threads of every model tool's worker")
+    tool_workers: dict[str, WorkerConfig] = Field(
+        default_factory=dict, description="tool name -> worker settings replacing `workers`")
 
 
 class Config(BaseModel):

@@ -214,3 +214,9 @@ class RunFinishedError(RunError):
     """The run already finished; there is nothing to resume."""
 
     code = "run.finished"
+
+
+class ToolMemoryError(ToolLoadError):
+    """A tool whose measured size alone exceeds ``runtime.memory_budget_gb``: it can never fit."""
+
+    code = "tool.over_budget"

@@ -71,6 +71,8 @@ class TaskFinished(_Event):
     output: dict[str, Any]
     seconds: float
     cached: bool = Field(False, description="served from the result cache, not recomputed")
+    batch_size: int = Field(1, description="calls the tool computed together in one batch "
+                            "(concurrent calls to an in-process model tool are batched)")
 
 
 class TaskFailed(_Event):

@@ -20,6 +20,10 @@ Around that loop (each optional, each off in the bare ``Executor(registry, store
   starts, the result says ``cancelled``.
 - **result cache** (``cache=ResultCache(path)``): deterministic tools' outputs are reused for an
   identical call (tool, version, checkpoint, arguments with input artifacts by content hash).
+
+In-process model tools (``Tool.worker``) run on a long-lived worker thread of their own, which
+gathers concurrent calls into batches (``workers=WorkerPolicy(...)``, per tool in
+``tool_workers``; see :mod:`mmagent.workers`); other tools run on the task's own thread.
 """
 
 from __future__ import annotations
@@ -29,6 +33,7 @@ import logging
 import threading
 import time
 import uuid
+import weakref
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Literal
@@ -58,6 +63,7 @@ from .registry import ToolRegistry
 from .runs import RunStore
 from .tool import Tool, ToolContext
 from .validator import check_size, validate
+from .workers import ToolWorkers, WorkerPolicy
 
 __all__ = ["Executor", "ExecutionResult", "TaskFailure", "TaskPolicy", "ApprovalPolicy",
            "ApprovalRequest", "RunStatus"]
@@ -180,7 +186,8 @@ class Executor:
                  max_concurrency: int = 8, *, runs: RunStore | None = None,
                  cache: ResultCache | None = None, policy: TaskPolicy | None = None,
                  tool_policies: dict[str, TaskPolicy] | None = None,
-                 approval: ApprovalPolicy | None = None) -> None:
+                 approval: ApprovalPolicy | None = None, workers: WorkerPolicy | None = None,
+                 tool_workers: dict[str, WorkerPolicy] | None = None) -> None:
         if max_concurrency < 1:
             raise ValueError(f"got max_concurrency={max_concurrency}; expected at least 1")
         self.registry = registry
@@ -192,6 +199,9 @@ class Executor:
         self.tool_policies = dict(tool_policies or {})
         self.approval = approval
         self._memory_runs: RunStore | None = None  # approvals without a durable store
+        self.workers = ToolWorkers(store, workers, tool_workers)
+        """The per-tool worker threads (``workers.batch_sizes(name)``: the batches run)."""
+        weakref.finalize(self, self.workers.close)  # idle worker threads end with the executor
 
     # -- public API ----------------------------------------------------------------------------
 
@@ -338,8 +348,7 @@ class Executor:
             # task's result; at worst it misses and our own record supplies it.
             calls[t.id] = task(_bind(self._call, run, t.id), name=f"task_{t.id}")
 
-        @entrypoint(checkpointer=runs.saver if runs is not None else None)
-        def workflow(state: dict[str, Any]) -> dict[str, Any]:
+        def loop(state: dict[str, Any]) -> dict[str, Any]:
             inputs = state["inputs"]
             done: dict[str, dict[str, Any]] = dict(run.completed)
             failed: dict[str, dict[str, str]] = {}
@@ -416,6 +425,13 @@ class Executor:
                     "after_failure": after_failure, "rejected": rejected,
                     "cancelled": cancelled, "cached": cached}
 
+        @entrypoint(checkpointer=runs.saver if runs is not None else None)
+        def workflow(state: dict[str, Any]) -> dict[str, Any]:
+            # LangGraph disassembles the entrypoint's bytecode on every compile, looking for
+            # subgraphs among what it reaches; the loop's long body cost a third of a one-task
+            # run (bench/dag.py). One call keeps that scan short.
+            return loop(state)
+
         return workflow
 
     # -- one task ----------------------------------------------------------------------------
@@ -440,7 +456,7 @@ class Executor:
                                       seconds=time.perf_counter() - t0, cached=True))
                     return {"out": hit, "cached": True}
             with self.registry.using(spec.tool, emit) as tool:  # never unloaded while it runs
-                out = self._attempts(tool, inp, run, task_id)
+                out, batch = self._attempts(tool, inp, run, task_id)
         except Exception as e:  # reported as data, so independent branches keep going
             code = e.code if isinstance(e, MMAgentError) else "tool.failed"
             msg = f"task {task_id!r} ({spec.tool}) failed: {e}"
@@ -457,10 +473,11 @@ class Executor:
         if runs is not None:  # recorded before TaskFinished: once seen, it survives a kill
             runs.put_result(run.run_id, task_id, True, data)
         emit(TaskFinished(task_id=task_id, tool=spec.tool, output=data,
-                          seconds=time.perf_counter() - t0))
+                          seconds=time.perf_counter() - t0, batch_size=batch))
         return {"out": data}
 
-    def _attempts(self, tool: Tool, inp: Any, run: _Run, task_id: str) -> Any:
+    def _attempts(self, tool: Tool, inp: Any, run: _Run, task_id: str) -> tuple[Any, int]:
+        """The output, and the size of the batch it was computed in."""
         policy = self.tool_policies.get(tool.name, self.policy)
         if policy.retries == 0:
             return self._attempt(tool, inp, run, task_id, policy.timeout_s)
@@ -487,9 +504,11 @@ class Executor:
         raise AssertionError("unreachable")  # tenacity re-raises the last error
 
     def _attempt(self, tool: Tool, inp: Any, run: _Run, task_id: str,
-                 timeout_s: float | None) -> Any:
+                 timeout_s: float | None) -> tuple[Any, int]:
+        if tool.worker:
+            return self._on_worker(tool, inp, run, task_id, timeout_s)
         if timeout_s is None:
-            return tool.run([inp], ToolContext(self.store, run.emit, task_id))[0]
+            return tool.run([inp], ToolContext(self.store, run.emit, task_id))[0], 1
         # A thread cannot be killed: past the limit the task is reported failed, the thread
         # runs on in the background and whatever it returns (or reports) is discarded.
         late = threading.Event()
@@ -516,7 +535,29 @@ class Executor:
                                    timeout_s=timeout_s)
         if "error" in box:
             raise box["error"]
-        return box["out"]
+        return box["out"], 1
+
+    def _on_worker(self, tool: Tool, inp: Any, run: _Run, task_id: str,
+                   timeout_s: float | None) -> tuple[Any, int]:
+        late = threading.Event()
+
+        def emit(ev: Any) -> None:
+            if not late.is_set():
+                run.emit(ev)
+
+        future = self.workers.submit(tool, inp, emit, task_id)
+        try:
+            done = future.result(timeout_s)
+        except cf.TimeoutError:
+            # past the limit: its late result and events are discarded; if it is running, a
+            # fresh worker thread serves the calls queued behind it
+            late.set()
+            self.workers.abandon(tool, future)
+            raise TaskTimeoutError(f"tool {tool.name!r} ran longer than its {timeout_s:g} s "
+                                   "limit; expected it to finish in time (raise "
+                                   "executor.policy.timeout_s)", tool=tool.name,
+                                   timeout_s=timeout_s) from None
+        return done.output, done.batch_size
 
     def _artifacts_present(self, output: dict[str, Any]) -> bool:
         for value in output.values():

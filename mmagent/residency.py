@@ -5,9 +5,13 @@ registry owns one :class:`Residency`; before a tool loads, it unloads the least 
 loaded tools until the newcomer fits the budget (``runtime.memory_budget_gb`` in
 ``mmagent.yaml``; None = no budget). A tool's size is measured after it loads (the bytes of the
 torch modules it holds, ``Tool.memory_bytes``), and until then estimated from
-``resources.gpu_memory_gb``. A tool in use is pinned (``registry.using(name)``) and is never
-unloaded under a running task; if pinned tools alone exceed the budget, the newcomer loads
-anyway and a warning says so (the budget is a target, not a hard cap).
+``resources.gpu_memory_gb``. On CUDA the size is the device memory the load allocated
+(``torch.cuda.memory_allocated`` before and after; loads take turns), so it counts what the
+weights really take there (dtype, buffers, workspaces kept). A tool in use is pinned
+(``registry.using(name)``) and is never unloaded under a running task; if pinned tools alone
+exceed the budget, the newcomer loads anyway and a warning says so (the budget is a target, not
+a hard cap). A tool whose measured size alone exceeds the budget can never fit: it is unloaded
+and refused with :class:`~mmagent.errors.ToolMemoryError` (``tool.over_budget``).
 
 >>> from mmagent.registry import ToolRegistry
 >>> reg = ToolRegistry(memory_budget_gb=4.0)
@@ -81,19 +85,27 @@ class Residency:
             entry.last_used = next(self._clock)
             if tool._loaded:
                 return
+            self._refuse_if_too_big(entry)
             if not entry.loading:  # another thread may be loading it: no second eviction
                 self._evict(self._estimate(entry), exclude=tool.name, for_tool=tool.name,
                             emit=emit)
                 entry.loading = True
         try:
+            before = _device_allocated(tool)
             ran = tool._load_once()
+            size = _measured(tool, before) if ran else None
         finally:
             with self._lock:
                 entry.loading = False
         with self._lock:
             if ran:
-                entry.size = _measured(tool)
+                entry.size = size
                 logger.info("tool %s loaded (%s)", tool.name, _gb(entry.size))
+                if self.budget_bytes is not None and size is not None and \
+                        size > self.budget_bytes:
+                    tool.unload()
+                    tool._loaded = False
+                    self._refuse_if_too_big(entry)
                 self._evict(0, exclude=tool.name, for_tool=tool.name, emit=emit)
 
     def resident_bytes(self) -> int:
@@ -121,6 +133,19 @@ class Residency:
             if tool._loaded:
                 entry.size = _measured(tool)
         return entry
+
+    def _refuse_if_too_big(self, entry: _Entry) -> None:
+        """A tool measured bigger than the whole budget can never fit: refuse it."""
+        if self.budget_bytes is None or entry.size is None or entry.size <= self.budget_bytes:
+            return
+        from .errors import ToolMemoryError
+
+        raise ToolMemoryError(
+            f"got tool {entry.tool.name!r} holding {_gb(entry.size)} (measured after loading) "
+            f"for runtime.memory_budget_gb={self.budget_bytes / GiB:g}; expected a tool that "
+            "fits the budget on its own (raise the budget, or configure a smaller checkpoint "
+            "or dtype for it)", tool=entry.tool.name, size_bytes=entry.size,
+            budget_bytes=self.budget_bytes)
 
     def _estimate(self, entry: _Entry) -> int:
         if entry.size is not None:
@@ -170,12 +195,33 @@ class Residency:
                 logger.exception("ToolUnloaded listener failed")
 
 
-def _measured(tool: Tool) -> int | None:
+def _measured(tool: Tool, device_before: int | None = None) -> int | None:
+    """Device memory the load allocated (CUDA), else the bytes of the tool's modules."""
+    if device_before is not None:
+        after = _device_allocated(tool)
+        if after is not None and after > device_before:
+            return after - device_before
     try:
         return tool.memory_bytes()
     except Exception:  # an odd model object: fall back to the declared estimate
         logger.debug("could not measure tool %s", tool.name, exc_info=True)
         return None
+
+
+def _device_allocated(tool: Tool) -> int | None:
+    """Bytes the CUDA allocator holds on the tool's device; None off CUDA."""
+    import sys
+
+    torch = sys.modules.get("torch")  # a process that never imported torch has no CUDA tools
+    if torch is None or not torch.cuda.is_available():
+        return None
+    try:
+        device = tool.device()
+    except Exception:  # a tool with an unusable device setting fails in its own load
+        return None
+    if not device.startswith("cuda"):
+        return None
+    return torch.cuda.memory_allocated(device)
 
 
 def _gb(n: int | None) -> str:

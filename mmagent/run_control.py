@@ -16,12 +16,13 @@ from typing import Any
 
 from .artifacts import ArtifactRef, ArtifactStore
 from .cache import ResultCache
-from .config import Config, TaskPolicyConfig
+from .config import Config, TaskPolicyConfig, WorkerConfig
 from .events import AnswerReady, Event, RunStarted
 from .executor import ApprovalPolicy, ApprovalRequest, ExecutionResult, Executor, TaskPolicy
 from .plan import Plan
 from .registry import ToolRegistry
 from .runs import RunStore
+from .workers import WorkerPolicy
 
 __all__ = ["RunControl", "make_executor", "Approve"]
 
@@ -43,7 +44,14 @@ def make_executor(config: Config, registry: ToolRegistry, store: ArtifactStore, 
         if ec.approval.tools or ec.approval.gpu_memory_gb is not None else None
     return Executor(registry, store, max_concurrency=ec.max_concurrency, runs=runs, cache=cache,
                     policy=_policy(ec.policy), approval=approval,
-                    tool_policies={n: _policy(p) for n, p in ec.tool_policies.items()})
+                    tool_policies={n: _policy(p) for n, p in ec.tool_policies.items()},
+                    workers=_worker(ec.workers),
+                    tool_workers={n: _worker(w) for n, w in ec.tool_workers.items()})
+
+
+def _worker(w: WorkerConfig) -> WorkerPolicy:
+    return WorkerPolicy(max_batch_size=w.max_batch_size, max_wait_s=w.max_wait_s,
+                        threads=w.threads)
 
 
 def _policy(p: TaskPolicyConfig) -> TaskPolicy:

@@ -104,6 +104,10 @@ class Tool:
     deterministic: ClassVar[bool] = True
     """Same inputs give the same outputs, so results may be cached. Tools that sample without a
     seed set False."""
+    worker: ClassVar[bool] = False
+    """The executor runs this tool on a long-lived worker thread of its own that batches
+    concurrent calls (a model computed in this process; see :mod:`mmagent.workers`). False:
+    each call runs on its task's thread, concurrently (remote calls, I/O, utilities)."""
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)

@@ -113,7 +113,8 @@ def remote_tool(tool_cls: type[Tool], handle: DeploymentHandle) -> Tool:
 
     proxy = type(f"Remote{tool_cls.__name__}", (tool_cls,),
                  {"__init__": __init__, "run": run, "load": lambda self: None,
-                  "__module__": __name__})
+                  # calls go out concurrently (the deployment batches), not through a worker
+                  "worker": False, "__module__": __name__})
     return proxy()
 
 

@@ -46,6 +46,7 @@ class DiffusersTool(Tool):
     fast. Any key of ``defaults`` may be set as an option in ``mmagent.yaml``.
     """
 
+    worker = True  # runs on its own long-lived thread, batching concurrent calls
     defaults: ClassVar[dict[str, Any]] = {}
     tiny_defaults: ClassVar[dict[str, Any]] = {}
 

@@ -148,6 +148,7 @@ class _ClipTool(Tool):
     default_checkpoint = "openai/clip-vit-base-patch32"
     # 151M parameters: ~0.3 GB of weights in fp16, plus activations for batches of 224x224.
     resources = Resources(num_gpus=0.1, num_cpus=1.0, gpu_memory_gb=1.0)
+    worker = True  # runs on its own long-lived thread, batching concurrent calls
 
     def load(self) -> None:
         self.encoder = ClipEncoder.get(self.checkpoint_path(), self.device(), self.torch_dtype())

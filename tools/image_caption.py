@@ -71,6 +71,7 @@ class ImageCaption(Tool):
     default_checkpoint = "Salesforce/blip-image-captioning-base"
     # 247M parameters: ~0.5 GB of weights in fp16, plus activations for a batch of 384x384 images.
     resources = Resources(num_gpus=0.2, num_cpus=1.0, gpu_memory_gb=1.5)
+    worker = True  # runs on its own long-lived thread, batching concurrent calls
 
     class Input(BaseModel):
         model_config = ConfigDict(extra="forbid")

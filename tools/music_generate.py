@@ -8,7 +8,12 @@ audio whatever else shares the batch — dynamic batching in the serving layer c
 Option ``sampling: false`` decodes greedily instead (deterministic too, but repetitive).
 
 Batching: prompts of the same duration share one ``generate`` call (guidance doubles its rows
-with the unconditional half, as MusicGen's own ``generate`` does).
+with the unconditional half, as MusicGen's own ``generate`` does) on CPU, where float32 kernels
+give a row the same numbers whatever its batch. On CUDA each prompt generates alone (option
+``batch_rows``, default: true on CPU only): bf16/fp16 kernels are picked by batch shape, so a row
+batched with others gets logits a rounding apart from the same row alone, and a sampled token
+can flip; a seed must repeat across calls (it did not on an H200, in a batch of 3 against a
+later call of 1). The noise comes from a CPU generator per seed, so it is the same on any device.
 
 Progress: a ``TaskProgress`` event every 5% of the generated tokens.
 
@@ -34,7 +39,8 @@ __all__ = ["MusicGenerate"]
 logger = logging.getLogger(__name__)
 
 _MAX_DURATION_S = 30.0  # MusicGen was trained on 30 s clips
-_OPTIONS = ("sampling", "guidance_scale", "top_k", "temperature", "max_duration_s")
+_OPTIONS = ("sampling", "guidance_scale", "top_k", "temperature", "max_duration_s",
+            "batch_rows")
 _PROGRESS_CHUNKS = 20
 
 # Enough music-description English for the tiny model's tokenizer (build_tiny).
@@ -59,7 +65,8 @@ class MusicGenerate(Tool):
 
     Options (``options`` in ``mmagent.yaml``): ``sampling`` (default true: seeded sampling;
     false: greedy), ``guidance_scale``, ``top_k`` and ``temperature`` (default: the
-    checkpoint's generation config), ``max_duration_s`` (a bound below 30 s).
+    checkpoint's generation config), ``max_duration_s`` (a bound below 30 s), ``batch_rows``
+    (prompts of one duration share a ``generate`` call; default: on CPU only, see above).
 
     >>> MusicGenerate.card()["outputs"]["audio"]["type"]
     'audio'
@@ -74,6 +81,7 @@ class MusicGenerate(Tool):
     # 590M parameters with the T5 encoder and EnCodec: ~1.2 GB of weights in fp16, plus the
     # KV cache of a guided batch (twice the rows) of up to 1500 steps.
     resources = Resources(num_gpus=0.25, num_cpus=1.0, gpu_memory_gb=3.0)
+    worker = True  # runs on its own long-lived thread, batching concurrent calls
     option_names = _OPTIONS
 
     class Input(BaseModel):
@@ -106,6 +114,7 @@ class MusicGenerate(Tool):
     # -- loading --------------------------------------------------------------------------------
 
     def load(self) -> None:
+        import torch
         from transformers import AutoProcessor, MusicgenForConditionalGeneration
 
         path = self.checkpoint_path()
@@ -114,6 +123,12 @@ class MusicGenerate(Tool):
         # The model first: an unreachable hub id fails here with a plain OSError.
         self.model = MusicgenForConditionalGeneration.from_pretrained(path, dtype=self._dtype)
         self.model.to(self._device).eval()
+        # EnCodec's LSTM weights arrive as separate tensors; cuDNN wants them in one chunk and
+        # otherwise warns and re-compacts them on every call. Compact them once (no-op on CPU).
+        for module in self.model.modules():
+            if isinstance(module, torch.nn.LSTM):
+                module.flatten_parameters()
+        self.batch_rows = bool(self.options.get("batch_rows", self._device == "cpu"))
         self.processor = AutoProcessor.from_pretrained(path)
         gen = self.model.generation_config
         self.guidance_scale = float(self.options.get("guidance_scale",
@@ -136,12 +151,14 @@ class MusicGenerate(Tool):
                     f"at most {self.max_duration_s:g} s", tool=self.name, arg="duration",
                     value=inp.duration, limit=self.max_duration_s)
 
-        # 2. one generate per duration: every row of a call runs the same number of steps
-        groups: dict[int, list[int]] = {}
+        # 2. one generate per duration (every row of a call runs the same number of steps), or
+        # per prompt where batching would change a row's numbers (see the module doc)
+        groups: dict[tuple[int, int], list[int]] = {}
         for i, inp in enumerate(inputs):
-            groups.setdefault(self._frames(inp.duration), []).append(i)
+            groups.setdefault((self._frames(inp.duration), 0 if self.batch_rows else i),
+                              []).append(i)
         outputs: list[BaseModel | None] = [None] * len(inputs)
-        for frames, rows in groups.items():
+        for (frames, _), rows in groups.items():
             audio = self._generate([inputs[i] for i in rows], frames, ctx)
             # 3. cut each clip to its requested length (frames cover it, rounded up)
             for row, i in enumerate(rows):
@@ -272,11 +289,11 @@ class _SeededSampler:
             logits = logits.masked_fill(logits < kth, -math.inf)
         if self.sampling:
             if self._generators is None:
-                self._generators = [torch.Generator(device=scores.device).manual_seed(s)
-                                    for s in self.seeds]
-            uniform = torch.stack([
-                torch.rand((k, vocab), generator=g, device=scores.device)
-                for g in self._generators])
+                # CPU generators: a seed draws the same noise on every device (a CUDA
+                # generator's stream differs from a CPU one's)
+                self._generators = [torch.Generator().manual_seed(s) for s in self.seeds]
+            uniform = torch.stack([torch.rand((k, vocab), generator=g)
+                                   for g in self._generators]).to(scores.device)
             gumbel = -torch.log(-torch.log(uniform.clamp(1e-10, 1.0 - 1e-7)))
             logits = logits + gumbel
         choice = logits.argmax(dim=-1)  # (batch, codebooks)

@@ -71,6 +71,7 @@ class TextToSpeech(Tool):
     default_checkpoint = "facebook/mms-tts-eng"
     # MMS-TTS is 36M parameters (~0.15 GB in fp32) plus activations that grow with text length.
     resources = Resources(num_gpus=0.1, num_cpus=1.0, gpu_memory_gb=0.5)
+    worker = True  # runs on its own long-lived thread, batching concurrent calls
     option_names = _OPTIONS
 
     class Input(BaseModel):

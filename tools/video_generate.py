@@ -144,8 +144,10 @@ class VideoGenerate(DiffusersTool):
                 timestep_spacing="linspace", steps_offset=1)
             pipe = AnimateDiffPipeline.from_pretrained(path, motion_adapter=adapter,
                                                        scheduler=scheduler, dtype=dtype)
-            # the same components, for animating a first image
-            self.animate_image = AnimateDiffVideoToVideoPipeline.from_pipe(pipe)
+            # the same components, for animating a first image. from_pipe casts the components
+            # it shares to its own dtype, float32 unless given: without it the whole
+            # pipeline went back to fp32 (seen on CUDA with bf16 resolved).
+            self.animate_image = AnimateDiffVideoToVideoPipeline.from_pipe(pipe, dtype=dtype)
             self.animate_image.set_progress_bar_config(disable=True)
             return pipe
 

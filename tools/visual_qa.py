@@ -61,6 +61,7 @@ class VisualQA(Tool):
     default_checkpoint = "Salesforce/blip-vqa-base"
     # 385M parameters: ~0.8 GB of weights in fp16, plus activations for 384x384 images.
     resources = Resources(num_gpus=0.2, num_cpus=1.0, gpu_memory_gb=2.0)
+    worker = True  # runs on its own long-lived thread, batching concurrent calls
 
     class Input(BaseModel):
         model_config = ConfigDict(extra="forbid")

@@ -82,6 +82,7 @@ class VLMChat(Tool):
     # 0.9B parameters: ~1.8 GB of weights in fp16, plus the KV cache of a few thousand image
     # tokens (AnyRes tiling) per image.
     resources = Resources(num_gpus=0.25, num_cpus=1.0, gpu_memory_gb=4.0)
+    worker = True  # runs on its own long-lived thread, batching concurrent calls
 
     class Input(BaseModel):
         model_config = ConfigDict(extra="forbid")

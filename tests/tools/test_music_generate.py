@@ -63,6 +63,18 @@ def test_seed_decides_the_music_and_repeats_it(tool, store):
     assert tool.run([tool.parse_input({**args, "seed": 1})], ctx)[0].audio.id == a.audio.id
 
 
+def test_rows_generated_one_at_a_time_give_the_batched_music(tool, store):
+    # batch_rows false is the CUDA default (a row's numbers must not depend on its batch)
+    alone = MusicGenerate(checkpoint="tiny", device="cpu", batch_rows=False)
+    alone.ensure_loaded()
+    ctx = ToolContext(store)
+    args = [{"prompt": "lofi hip hop beat", "duration": 0.4, "seed": s} for s in (1, 2)]
+    batched = tool.run([tool.parse_input(a) for a in args], ctx)
+    one_by_one = alone.run([alone.parse_input(a) for a in args], ctx)
+    assert [o.audio.id for o in one_by_one] == [o.audio.id for o in batched]
+    assert batched[0].audio.id != batched[1].audio.id
+
+
 def test_prompt_changes_the_music(tool, store):
     ctx = ToolContext(store)
     outs = tool.run([tool.parse_input({"prompt": p, "duration": 0.3})

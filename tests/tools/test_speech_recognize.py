@@ -16,7 +16,7 @@ from mmagent import Agent, Config
 from mmagent.artifacts import ArtifactStore
 from mmagent.errors import ConfigError, ToolInputError, ToolLoadError
 from mmagent.tool import ToolContext
-from mmagent.tools.speech_recognize import SpeechRecognize, _segments
+from mmagent.tools.speech_recognize import SpeechRecognize, _segments, half_weights
 from mmagent.tools.text_to_speech import TextToSpeech
 from tests.planner.test_planner import Scripted
 
@@ -208,3 +208,23 @@ class TestSpeechRecognizeConformance(ToolConformance):
         return [{"audio": tone(store, 1.0, 220)},
                 {"audio": tone(store, 2.0, 880, sr=22_050), "language": "en"},
                 {"audio": tone(store, 0.7, 3000, sr=44_100), "language": "de"}]
+
+
+def test_fp16_mode_stores_matmul_weights_in_half_and_norms_in_fp32(store):
+    # the CUDA fp16 path casts the weights once at load; on CPU, whisper casts them back up
+    # per layer, so the same model still transcribes here
+    import torch
+
+    tool = SpeechRecognize(checkpoint="tiny", device="cpu")
+    tool.ensure_loaded()
+    before = tool.memory_bytes()
+    half_weights(tool.model)
+    dtypes = {n: p.dtype for n, p in tool.model.named_parameters()}
+    assert dtypes["decoder.token_embedding.weight"] == torch.float16
+    assert dtypes["encoder.conv1.weight"] == dtypes["decoder.blocks.0.mlp.0.weight"] == \
+        torch.float16
+    assert dtypes["decoder.ln.weight"] == dtypes["encoder.ln_post.weight"] == torch.float32
+    assert tool.memory_bytes() < 0.6 * before
+    out = tool.run([tool.parse_input({"audio": tone(store, 1.0, 440)})], ToolContext(store))[0]
+    check_structure(out, 1.0)
+

@@ -37,6 +37,18 @@ def test_base_and_motion_adapter_are_reloaded_from_their_directories(tool):
     assert isinstance(tool.pipe.motion_adapter, MotionAdapter)
 
 
+def test_a_configured_dtype_reaches_every_component_of_both_pipelines():
+    # CUDA resolves bf16; the pipelines must not silently stay float32 (loading checked on CPU)
+    import torch
+
+    tool = VideoGenerate(checkpoint="tiny", device="cpu", dtype="bfloat16")
+    tool.ensure_loaded()
+    for pipe in (tool.pipe, tool.animate_image):
+        modules = {n: c for n, c in pipe.components.items() if isinstance(c, torch.nn.Module)}
+        assert {"unet", "vae", "text_encoder"} <= modules.keys()
+        assert {n: m.dtype for n, m in modules.items()} == dict.fromkeys(modules, torch.bfloat16)
+
+
 def test_video_is_a_browser_playable_mp4_with_a_gif_preview(tool, store):
     out = tool.run([tool.parse_input({**SMALL, "prompt": "waves on a beach", "frames": 6,
                                       "fps": 12})], ToolContext(store))[0]
