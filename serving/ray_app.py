@@ -18,6 +18,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
+import time
 from pathlib import Path
 from typing import Any
 
@@ -29,8 +30,11 @@ from mmagent.agent import Agent
 from mmagent.artifacts import ArtifactStore, MediaLimits
 from mmagent.config import Config
 from mmagent.errors import MMAgentError, ToolExecutionError
+from mmagent.events import TaskRetrying
 from mmagent.registry import ToolRegistry
 from mmagent.tool import Tool, ToolContext
+
+from .ray_errors import error_from_dict, error_to_dict, is_transient, short_reason
 
 __all__ = ["ToolDeployment", "Ingress", "build_ray_app", "app_builder", "serve_config",
            "remote_tool", "start_ray", "INGRESS_NAME"]
@@ -86,33 +90,54 @@ class ToolDeployment:
 
 
 def _error(e: Exception) -> dict[str, Any]:
-    code = e.code if isinstance(e, MMAgentError) else "tool.failed"
-    return {_ERROR: {"code": code, "message": str(e) or type(e).__name__}}
+    return {_ERROR: error_to_dict(e)}
 
 
-def remote_tool(tool_cls: type[Tool], handle: DeploymentHandle) -> Tool:
+def remote_tool(tool_cls: type[Tool], handle: DeploymentHandle, retries: int = 3,
+                backoff_s: float = 0.5) -> Tool:
     """A stand-in for ``tool_cls`` (same name, card, Input and Output) whose ``run`` calls the
-    tool's deployment. Called from the executor's worker threads, never the event loop."""
+    tool's deployment. Called from the executor's worker threads, never the event loop.
+
+    A call whose replica died (or that Ray could not deliver) is sent again, up to ``retries``
+    times with exponential backoff from ``backoff_s``; each resend is a ``task_retrying`` event.
+    An error of the tool itself comes back as the same mmagent error class and is not resent."""
 
     def __init__(self) -> None:
         Tool.__init__(self)
         self._handle = handle
         self._loaded = True
 
+    def call(self, payload: dict[str, Any], first, ctx: ToolContext) -> Any:
+        for attempt in range(1, retries + 2):
+            try:
+                data = (first if attempt == 1 else self._handle.remote(payload)).result()
+                break
+            except Exception as e:
+                if not is_transient(e):
+                    raise ToolExecutionError(f"deployment {deployment_name(tool_cls.name)} "
+                                             f"failed: {short_reason(e)}") from e
+                if attempt > retries:
+                    raise ToolExecutionError(
+                        f"got no answer from deployment {deployment_name(tool_cls.name)} in "
+                        f"{attempt} attempts ({short_reason(e)}); expected a live replica "
+                        "(raise serving.ray.retries, or see `serve status`)") from e
+                delay = min(backoff_s * 2 ** (attempt - 1), 10.0)
+                logger.warning("tool %s: %s; sending the call again in %.1fs (attempt %d of %d)",
+                               tool_cls.name, short_reason(e), delay, attempt + 1, retries + 1)
+                ctx.emit(TaskRetrying(task_id=ctx.task_id or "", tool=tool_cls.name,
+                                      attempt=attempt, error=short_reason(e), delay_s=delay))
+                time.sleep(delay)
+        if _ERROR in data:
+            raise error_from_dict(data[_ERROR])
+        return tool_cls.Output.model_validate(data)
+
     def run(self, inputs, ctx):
-        futures = [self._handle.remote(i.model_dump(mode="json")) for i in inputs]
-        outs = []
-        for fut in futures:
-            data = fut.result()
-            if _ERROR in data:
-                err = ToolExecutionError(data[_ERROR]["message"])
-                err.code = data[_ERROR]["code"]
-                raise err
-            outs.append(tool_cls.Output.model_validate(data))
-        return outs
+        payloads = [i.model_dump(mode="json") for i in inputs]
+        futures = [self._handle.remote(p) for p in payloads]
+        return [self._call(p, f, ctx) for p, f in zip(payloads, futures, strict=True)]
 
     proxy = type(f"Remote{tool_cls.__name__}", (tool_cls,),
-                 {"__init__": __init__, "run": run, "load": lambda self: None,
+                 {"__init__": __init__, "run": run, "_call": call, "load": lambda self: None,
                   "__module__": __name__})
     return proxy()
 
@@ -129,8 +154,9 @@ class Ingress:
 
         cfg = Config.model_validate(config)
         registry = ToolRegistry()
+        ray = cfg.serving.ray
         for cls, handle in tools.values():
-            registry.add_instance(remote_tool(cls, handle))
+            registry.add_instance(remote_tool(cls, handle, ray.retries, ray.retry_backoff_s))
         self.agent = Agent(cfg, registry=registry, planner_backend=planner_backend)
         self._app = create_app(ChatService(self.agent))
 

@@ -68,6 +68,11 @@ class RaySettings(BaseModel):
     app_name: str = Field("mmagent", description="Ray Serve application name")
     ingress_num_cpus: float = Field(0.5, ge=0, description="CPU cores of the ingress replica")
     ingress_replicas: int = Field(1, ge=1, description="ingress replicas")
+    retries: int = Field(3, ge=0, le=10, description="times the ingress sends a tool call again "
+                         "when its replica died or Ray could not reach it (never on a tool's "
+                         "own error)")
+    retry_backoff_s: float = Field(0.5, ge=0, le=30, description="wait before the first resend; "
+                                   "doubles each time (at most 10 s)")
     defaults: ToolDeploymentSettings = Field(default_factory=ToolDeploymentSettings,
                                              description="settings of tools not listed in tools")
     tools: dict[str, ToolDeploymentSettings] = Field(default_factory=dict,

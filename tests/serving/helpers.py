@@ -4,10 +4,12 @@ audio tool. Importable by Ray workers (the repository root is on their PYTHONPAT
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from mmagent.artifacts import AudioRef
+from mmagent.errors import ToolInputError
 from mmagent.planner.backends import Completion
 from mmagent.registry import ToolRegistry
 from mmagent.tool import Tool
@@ -40,6 +42,27 @@ class FakeListen(Tool):
         return [self.Output(text=f"heard {i.audio.duration_s:.1f} seconds") for i in inputs]
 
 
+class FakePicky(Tool):
+    name = "fake_picky"
+    description = "Echoes a word of even length; refuses odd lengths as a model tool refuses " \
+        "out-of-bounds input, inside run."
+
+    class Input(BaseModel):
+        model_config = ConfigDict(extra="forbid")
+        word: str = Field(description="a word of even length")
+
+    class Output(BaseModel):
+        model_config = ConfigDict(extra="forbid")
+        text: str = Field(description="the word")
+
+    def run(self, inputs, ctx):
+        for i in inputs:
+            if len(i.word) % 2:
+                raise ToolInputError(f"got {i.word!r} ({len(i.word)} letters) for word; "
+                                     "expected an even number of letters")
+        return [self.Output(text=i.word) for i in inputs]
+
+
 class PlanByInputs:
     """A chat backend that plans without a model: caption-and-speak for an image, listen for
     audio, otherwise echo the request's last word (``fail`` plans a failing task)."""
@@ -66,3 +89,21 @@ def serving_registry() -> ToolRegistry:
     for cls in (FakeCaption, FakeSpeak, FakeSleep, FakeFail, FakeListen):
         reg.register(cls)
     return reg
+
+
+def replica_pids(app: str, deployment: str) -> list[int]:
+    """Process ids of the live replicas of ``deployment`` in the Ray cluster this process is
+    connected to (so a test kills only its own cluster's replicas)."""
+    from ray._private import state
+
+    prefix = f"SERVE_REPLICA::{app}#{deployment}#"
+    return [a["Pid"] for a in state.actors(actor_state_name="ALIVE").values()
+            if a["Name"].startswith(prefix) and a["Pid"]]
+
+
+def sse_events(response) -> Iterator[dict]:
+    """The mmagent events of an SSE response, as they arrive."""
+    for line in response.iter_lines():
+        if line.startswith("data:") and line[5:].strip() not in ("", "[DONE]"):
+            data = json.loads(line[5:])
+            yield data.get("mmagent_event", data)
