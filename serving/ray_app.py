@@ -17,8 +17,10 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import math
 import os
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -29,7 +31,7 @@ from ray.serve.handle import DeploymentHandle
 from mmagent.agent import Agent
 from mmagent.artifacts import ArtifactStore, MediaLimits
 from mmagent.config import Config
-from mmagent.errors import MMAgentError, ToolExecutionError
+from mmagent.errors import ConfigError, MMAgentError, ToolExecutionError
 from mmagent.events import TaskRetrying
 from mmagent.registry import ToolRegistry
 from mmagent.tool import Tool, ToolContext
@@ -37,7 +39,7 @@ from mmagent.tool import Tool, ToolContext
 from .ray_errors import error_from_dict, error_to_dict, is_transient, short_reason
 
 __all__ = ["ToolDeployment", "Ingress", "build_ray_app", "app_builder", "serve_config",
-           "remote_tool", "start_ray", "INGRESS_NAME"]
+           "remote_tool", "start_ray", "deployed_tools", "fit_cpus", "INGRESS_NAME"]
 
 logger = logging.getLogger(__name__)
 INGRESS_NAME = "ingress"
@@ -187,34 +189,128 @@ def _deployment_options(config: Config, name: str, tool_cls: type[Tool],
     return opts
 
 
+def _ingress_options(config: Config) -> dict[str, Any]:
+    ray = config.serving.ray
+    return {"name": INGRESS_NAME, "num_replicas": ray.ingress_replicas,
+            "ray_actor_options": {"num_cpus": ray.ingress_num_cpus}}
+
+
+def _replicas(opts: dict[str, Any]) -> int:
+    """Replicas a deployment starts with (an autoscaled one from zero still needs one)."""
+    if "autoscaling_config" in opts:
+        return max(int(opts["autoscaling_config"]["min_replicas"]), 1)
+    return int(opts["num_replicas"])
+
+
+def deployed_tools(config: Config, registry: ToolRegistry) -> list[str]:
+    """The tools to deploy: ``serving.ray.deploy``, else every tool in ``registry``."""
+    wanted = config.serving.ray.deploy
+    if wanted is None:
+        return registry.names()
+    unknown = sorted(set(wanted) - set(registry.names()))
+    if unknown:
+        raise ConfigError(f"got {unknown} in serving.ray.deploy; expected tool names among "
+                          f"{registry.names()}")
+    return sorted(set(wanted))
+
+
+def fit_cpus(config: Config, tools: dict[str, dict[str, Any]], ingress: dict[str, Any],
+             cpus: float, gpus: float, report: Callable[[str], None] = logger.info) -> None:
+    """Make every replica fit a cluster of ``cpus`` CPUs and ``gpus`` GPUs, in place.
+
+    CPUs that tools declare (``Tool.resources``) are scaled down by one factor until the
+    replicas fit; CPUs set in ``serving.ray`` (``ingress_num_cpus``, ``tools.<name>.num_cpus``)
+    are kept, and GPU shares are never scaled (they stand for device memory). What cannot fit
+    is a :class:`ConfigError` that names the settings to change, raised before anything is
+    deployed: Ray would otherwise wait for the resources forever."""
+    ray = config.serving.ray
+
+    def asked(opts: dict[str, Any], key: str) -> float:
+        return opts["ray_actor_options"][key] * _replicas(opts)
+
+    need_gpus = sum(asked(o, "num_gpus") for o in tools.values())
+    if need_gpus > gpus + 1e-9:
+        users = ", ".join(f"{n} {asked(o, 'num_gpus'):g}" for n, o in tools.items()
+                          if asked(o, "num_gpus"))
+        raise ConfigError(f"got {need_gpus:g} GPUs asked by the tool deployments ({users}); "
+                          f"the Ray cluster has {gpus:g}; expected at most {gpus:g}: lower "
+                          "serving.ray.tools.<name>.num_gpus, deploy fewer tools "
+                          "(serving.ray.deploy) or add GPU nodes")
+    fixed = asked(ingress, "num_cpus") + sum(asked(o, "num_cpus") for n, o in tools.items()
+                                              if ray.tool(n).num_cpus is not None)
+    scalable = {n: o for n, o in tools.items() if ray.tool(n).num_cpus is None
+                and o["ray_actor_options"]["num_cpus"] > 0}
+    declared = sum(asked(o, "num_cpus") for o in scalable.values())
+    if fixed + declared <= cpus + 1e-9:
+        return
+    least = 0.01 * sum(_replicas(o) for o in scalable.values())
+    if not ray.fit_to_cluster or cpus - fixed < least:
+        how = ("lower serving.ray.ingress_num_cpus and serving.ray.tools.<name>.num_cpus"
+               if ray.fit_to_cluster else "turn on serving.ray.fit_to_cluster, set "
+               "serving.ray.tools.<name>.num_cpus")
+        raise ConfigError(f"got {fixed + declared:g} CPUs asked by {len(tools) + 1} "
+                          f"deployments ({fixed:g} of them set in serving.ray); the Ray cluster "
+                          f"has {cpus:g}; expected at most {cpus:g}: {how}, deploy fewer tools "
+                          "(serving.ray.deploy) or add nodes")
+    factor = (cpus - fixed) / declared
+    for opts in scalable.values():
+        res = opts["ray_actor_options"]
+        res["num_cpus"] = max(0.01, math.floor(res["num_cpus"] * factor * 100) / 100)
+    report(f"the Ray cluster has {cpus:g} CPUs and the deployments ask {fixed + declared:g}: "
+           f"the CPUs tools declare are scaled by {factor:.3f} to fit "
+           "(serving.ray.fit_to_cluster; set serving.ray.tools.<name>.num_cpus to choose)")
+
+
+def _describe(opts: dict[str, Any]) -> str:
+    res = opts["ray_actor_options"]
+    if "autoscaling_config" in opts:
+        a = opts["autoscaling_config"]
+        count = f"{a['min_replicas']}-{a['max_replicas']} replicas (autoscaling)"
+    else:
+        count = f"{opts['num_replicas']} replica{'s' if opts['num_replicas'] != 1 else ''}"
+    line = f"deploying {opts['name']}: {count}, {res['num_cpus']:g} CPU"
+    line += f" + {res['num_gpus']:g} GPU each" if res.get("num_gpus") else " each"
+    if "user_config" in opts:
+        line += f", batches of up to {opts['user_config']['max_batch_size']}"
+    return line
+
+
 def _tool_settings(config: Config, name: str) -> dict[str, Any]:
     tc = config.tools.get(name)
     return {**(tc.kwargs() if tc else {}), "cache_dir": str(config.cache_dir)}
 
 
 def build_ray_app(config: Config, registry: ToolRegistry | None = None,
-                  planner_backend: Any = None):
+                  planner_backend: Any = None, report: Callable[[str], None] = logger.info):
     """The Serve application: a deployment per tool in ``registry`` (default: the configured
-    tools) and the ingress bound to their handles. Tools ask for their declared GPU share only
-    if the connected cluster has GPUs."""
+    tools; ``serving.ray.deploy`` picks some) and the ingress bound to their handles. On a
+    connected cluster, tools ask for their declared GPU share only if it has GPUs, and
+    replicas are fitted to its CPUs (:func:`fit_cpus`). Each deployment is reported (logged)
+    as ``deploying <name>: ...``."""
     import ray
 
-    gpus = not ray.is_initialized() or ray.cluster_resources().get("GPU", 0) > 0
+    cluster = ray.cluster_resources() if ray.is_initialized() else None
+    gpus = cluster is None or cluster.get("GPU", 0) > 0
     if not gpus:
-        logger.warning("the Ray cluster has no GPUs: tool deployments run on CPUs")
+        report("the Ray cluster has no GPUs: tool deployments run on CPUs")
     registry = registry or ToolRegistry.discover(
         {n: tc.kwargs() for n, tc in config.tools.items()}, cache_dir=config.cache_dir)
     config = config.model_copy(update={"store_dir": config.artifact_dir})
     limits = config.limits.model_dump()
+    options = {name: _deployment_options(config, name, registry.tool_class(name), gpus)
+               for name in deployed_tools(config, registry)}
+    ingress_opts = _ingress_options(config)
+    if cluster is not None:
+        fit_cpus(config, options, ingress_opts, cluster.get("CPU", 0.0),
+                 cluster.get("GPU", 0.0), report)
     tools = {}
-    for name in registry.names():
+    for name, opts in options.items():
         cls = registry.tool_class(name)
-        dep = ToolDeployment.options(**_deployment_options(config, name, cls, gpus))
-        tools[name] = (cls, dep.bind(cls, _tool_settings(config, name),
-                                     str(config.artifact_dir), limits))
-    ray = config.serving.ray
-    ingress = Ingress.options(num_replicas=ray.ingress_replicas,
-                              ray_actor_options={"num_cpus": ray.ingress_num_cpus},
+        report(_describe(opts))
+        tools[name] = (cls, ToolDeployment.options(**opts).bind(
+            cls, _tool_settings(config, name), str(config.artifact_dir), limits))
+    report(_describe(ingress_opts))
+    ingress = Ingress.options(**{k: v for k, v in ingress_opts.items() if k != "name"},
                               max_ongoing_requests=64)
     return ingress.bind(config.model_dump(mode="json"), tools, planner_backend)
 
@@ -238,13 +334,10 @@ def serve_config(config: Config, host: str = "127.0.0.1", port: int = 8000,
         inline = config.model_dump(mode="json", exclude_none=True)
         inline["serving"].pop("api_keys", None)
         args = {"config": inline}
-    deployments = []
-    for name in registry.names():
-        opts = _deployment_options(config, name, registry.tool_class(name))
-        deployments.append(opts)
+    deployments = [_deployment_options(config, name, registry.tool_class(name))
+                   for name in deployed_tools(config, registry)]
+    deployments.append(_ingress_options(config))
     ray = config.serving.ray
-    deployments.append({"name": INGRESS_NAME, "num_replicas": ray.ingress_replicas,
-                        "ray_actor_options": {"num_cpus": ray.ingress_num_cpus}})
     return {
         "proxy_location": "EveryNode",
         "http_options": {"host": host, "port": port},
@@ -271,6 +364,12 @@ def start_ray(address: str | None = None, temp_dir: str | None = None,
     os.environ.setdefault("RAY_AUTH_MODE", "disabled")
     if address is None:
         os.environ.setdefault("RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER", "0")
+        # Ray reads the variable once, when it is imported (this module imports it): without
+        # this, a local instance listens on the machine's external address.
+        from ray._private import ray_constants
+
+        ray_constants.ENABLE_RAY_CLUSTER = \
+            os.environ["RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER"].lower() in ("1", "true")
         ray.init(num_cpus=num_cpus, include_dashboard=False, _temp_dir=temp_dir,
                  object_store_memory=200 * 2**20, runtime_env=runtime_env,
                  configure_logging=False, log_to_driver=False)

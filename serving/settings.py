@@ -68,6 +68,17 @@ class RaySettings(BaseModel):
     app_name: str = Field("mmagent", description="Ray Serve application name")
     ingress_num_cpus: float = Field(0.5, ge=0, description="CPU cores of the ingress replica")
     ingress_replicas: int = Field(1, ge=1, description="ingress replicas")
+    deploy: list[str] | None = Field(None, description="tools to deploy; None = every "
+                                     "registered tool")
+    fit_to_cluster: bool = Field(True, description="scale the CPUs that tools declare down "
+                                 "until every replica fits the cluster's CPUs (turn off on an "
+                                 "autoscaling cluster, which grows instead)")
+    num_cpus: int | None = Field(None, ge=1, description="CPUs of a local Ray instance; "
+                                   "None = every core of the machine")
+    temp_dir: str | None = Field(None, description="temp dir of a local Ray instance (its "
+                                 "sockets and logs); None = Ray's default /tmp/ray")
+    start_timeout_s: float = Field(300.0, gt=0, description="`mmagent serve --ray` gives up "
+                                   "and stops if the application is not ready by then")
     retries: int = Field(3, ge=0, le=10, description="times the ingress sends a tool call again "
                          "when its replica died or Ray could not reach it (never on a tool's "
                          "own error)")
