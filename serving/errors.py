@@ -17,8 +17,10 @@ from mmagent.errors import (
     MMAgentError,
     PlanningError,
     PlanValidationError,
+    RunError,
     ServingError,
     ToolError,
+    UnknownRunError,
 )
 
 __all__ = ["AuthError", "URLRefusedError", "RequestTooLargeError", "UnknownModelError",
@@ -50,6 +52,8 @@ _STATUS: list[tuple[type[MMAgentError], int, str]] = [
     (AuthError, 401, "authentication_error"),
     (MediaLimitError, 413, "invalid_request_error"),
     (InputNotFoundError, 404, "invalid_request_error"),
+    (UnknownRunError, 404, "invalid_request_error"),
+    (RunError, 409, "invalid_request_error"),  # a run not in a state for this verb
     (InputError, 400, "invalid_request_error"),
     (PlanValidationError, 422, "invalid_request_error"),
     (PlanningError, 422, "invalid_request_error"),
