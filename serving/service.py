@@ -21,6 +21,7 @@ from mmagent.agent import Agent
 from mmagent.artifacts import ArtifactKind, ArtifactRef
 from mmagent.errors import InputError, MMAgentError
 from mmagent.events import AnswerReady, ArtifactCreated, PlanCreated, TaskFailed, TaskFinished
+from mmagent.stores import make_owners
 
 from .auth import Owners
 from .errors import UnknownModelError, error_body, status_for
@@ -92,7 +93,8 @@ class ChatService:
         self.agent = agent
         self.settings = settings or agent.config.serving
         self.metrics = metrics or Metrics()
-        self.owners = Owners(agent.store.root / "owners.jsonl")
+        self.owners = make_owners(agent.config, agent.store.root) or \
+            Owners(agent.store.root / "owners.jsonl")
         self.media = MediaResolver(agent.store, self.owners, self.settings)
 
     # -- models --------------------------------------------------------------------------------
