@@ -14,15 +14,12 @@ from __future__ import annotations
 import os
 import time
 from collections.abc import Iterator, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from .artifacts import ArtifactRef
 from .errors import RunError
 from .events import EVENT_ADAPTER, Event
 from .run_protocol import RunInfo
-
-if TYPE_CHECKING:
-    from .serving.client import Client
 
 __all__ = ["Runs"]
 
@@ -36,7 +33,7 @@ class Runs:
     event)``); server errors raise the mmagent error with the same code, as ``Client.run``.
     """
 
-    def __init__(self, client: Client) -> None:
+    def __init__(self, client: Any) -> None:  # an mmagent.Client (its http and _check)
         self._client = client
 
     def create(self, prompt: str | None = None, images: Sequence[Any] = (),

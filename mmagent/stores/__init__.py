@@ -18,7 +18,6 @@ SQLiteDatabase(/tmp/mmagent-doc/runs.sqlite)
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
 
 from .config import ArtifactStoreConfig, StateStoreConfig, StoresConfig
 from .queue import QueuedRun, RunQueue
@@ -61,14 +60,15 @@ def make_result_cache(config):
     return ResultCache(config.executor.cache_db or Path(config.cache_dir) / "results.sqlite")
 
 
-def make_owners(config, store_root: Path) -> Any:
-    """Who may read which artifact: a table in Postgres, else ``<store>/owners.jsonl``.
-    Returns ``None`` for the SQLite backend (the serving layer keeps its file there)."""
-    if config.stores.state.backend == "postgres":
-        from .owners import DatabaseOwners
+def make_owners(config, store_root: Path | None = None):
+    """Who may read which artifact: a table in the state database, so every server instance
+    on it agrees. An ``owners.jsonl`` left by earlier versions in ``store_root`` is imported."""
+    from .owners import DatabaseOwners
 
-        return DatabaseOwners(_postgres(config))
-    return None
+    owners = DatabaseOwners(state_database(config))
+    if store_root is not None:
+        owners.import_jsonl(Path(store_root) / "owners.jsonl")
+    return owners
 
 
 def make_artifact_store(config):

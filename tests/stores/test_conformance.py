@@ -18,7 +18,6 @@ from mmagent.stores import (
     make_run_store,
     state_database,
 )
-from mmagent.stores.owners import DatabaseOwners
 from tests.fakes import fake_registry
 
 
@@ -84,12 +83,15 @@ class TestStateStore:
         assert make_result_cache(state_config).get(key) == {"text": "HI!"}  # shared
 
     def test_owners(self, state_config, tmp_path):
-        owners = make_owners(state_config, tmp_path) or DatabaseOwners(
-            state_database(state_config))
+        (tmp_path / "owners.jsonl").write_text(json.dumps({"artifact": "d" * 64,
+                                                           "owner": "c"}) + "\n")
+        owners = make_owners(state_config, tmp_path)
+        assert owners.owns("c", "d" * 64)  # taken over from an earlier version's file
         owners.add("a", "f" * 64)
         owners.add("a", "f" * 64)
         assert owners.owns("a", "f" * 64) and not owners.owns("b", "f" * 64)
         assert not owners.owns("a", "e" * 64)
+        assert make_owners(state_config).owns("a", "f" * 64)  # another instance sees it
 
     def test_run_queue(self, state_config):
         q = RunQueue(state_database(state_config))
