@@ -19,6 +19,7 @@ from mmagent.errors import (
     PlanValidationError,
     RunError,
     ServingError,
+    StoreError,
     ToolError,
     UnknownRunError,
 )
@@ -57,6 +58,7 @@ _STATUS: list[tuple[type[MMAgentError], int, str]] = [
     (InputError, 400, "invalid_request_error"),
     (PlanValidationError, 422, "invalid_request_error"),
     (PlanningError, 422, "invalid_request_error"),
+    (StoreError, 503, "server_error"),
     (ConfigError, 500, "server_error"),
     (ToolError, 500, "server_error"),
 ]

@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from ..errors import ConfigError
 
@@ -30,12 +30,12 @@ class StateStoreConfig(BaseModel):
     dsn_env: str = Field("MMAGENT_POSTGRES_DSN", description="postgres: variable holding the "
                          "DSN when dsn is not set")
 
-    @model_validator(mode="after")
-    def _dsn_shape(self) -> StateStoreConfig:
-        if self.dsn is not None and not self.dsn.startswith(("postgresql://", "postgres://")):
-            raise ValueError(f"got dsn {self.dsn.split('@')[-1][:80]!r}; expected a "
-                             "postgresql://user@host:port/database URL")
-        return self
+    @field_validator("dsn")
+    @classmethod
+    def _dsn_shape(cls, dsn: str | None) -> str | None:
+        if dsn is not None and not dsn.startswith(("postgresql://", "postgres://")):
+            raise ValueError("expected a postgresql://user@host:port/database URL")
+        return dsn
 
     def postgres_dsn(self) -> str:
         """The DSN (from ``dsn`` or ``dsn_env``); ConfigError naming the keys if neither."""

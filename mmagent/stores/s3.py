@@ -16,9 +16,11 @@ uses when ``stores.artifacts.backend`` is ``s3``: bytes and metadata go to the b
 
 from __future__ import annotations
 
+import contextlib
 import os
+from collections.abc import Iterator
 
-from ..errors import ConfigError
+from ..errors import ConfigError, StoreError
 
 __all__ = ["S3Objects"]
 
@@ -54,25 +56,41 @@ class S3Objects:
                    region=cfg.region, access_key=access, secret_key=secret)
 
     def put(self, key: str, data: bytes) -> None:
-        self.client.put_object(Bucket=self.bucket, Key=self.prefix + key, Body=data)
+        with self._errors("write", key):
+            self.client.put_object(Bucket=self.bucket, Key=self.prefix + key, Body=data)
 
     def get(self, key: str) -> bytes | None:
         """The object's bytes; None if there is no such key."""
-        try:
-            return self.client.get_object(Bucket=self.bucket, Key=self.prefix + key)["Body"].read()
-        except self.client.exceptions.NoSuchKey:
-            return None
+        with self._errors("read", key):
+            try:
+                return self.client.get_object(Bucket=self.bucket,
+                                              Key=self.prefix + key)["Body"].read()
+            except self.client.exceptions.NoSuchKey:
+                return None
 
     def exists(self, key: str) -> bool:
         from botocore.exceptions import ClientError
 
+        with self._errors("look up", key):
+            try:
+                self.client.head_object(Bucket=self.bucket, Key=self.prefix + key)
+                return True
+            except ClientError as e:
+                if e.response.get("Error", {}).get("Code") in ("404", "NoSuchKey", "NotFound"):
+                    return False
+                raise
+
+    @contextlib.contextmanager
+    def _errors(self, verb: str, key: str) -> Iterator[None]:
+        """S3 and network failures as :class:`StoreError` (the server answers 503)."""
+        from botocore.exceptions import BotoCoreError, ClientError
+
         try:
-            self.client.head_object(Bucket=self.bucket, Key=self.prefix + key)
-            return True
-        except ClientError as e:
-            if e.response.get("Error", {}).get("Code") in ("404", "NoSuchKey", "NotFound"):
-                return False
-            raise
+            yield
+        except (BotoCoreError, ClientError) as e:
+            raise StoreError(f"could not {verb} {key} in {self!r}: {str(e)[:300]}; expected "
+                             "the bucket to be reachable and writable "
+                             "(stores.artifacts)", key=key) from e
 
     def __repr__(self) -> str:
         where = f" at {self.endpoint_url}" if self.endpoint_url else ""

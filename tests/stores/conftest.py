@@ -40,7 +40,7 @@ def artifacts_section(backend: str, request, monkeypatch) -> dict:
     s3 = request.getfixturevalue("s3_server")
     monkeypatch.setenv("MMAGENT_TEST_S3_KEY", s3.access_key)
     monkeypatch.setenv("MMAGENT_TEST_S3_SECRET", s3.secret_key)
-    return {"backend": "s3", "bucket": s3.new_bucket(), "prefix": "mm/",
+    return {"backend": "s3", "bucket": s3.bucket, "prefix": s3.new_prefix(),
             "endpoint_url": s3.endpoint_url, "region": "us-east-1",
             "access_key_env": "MMAGENT_TEST_S3_KEY", "secret_key_env": "MMAGENT_TEST_S3_SECRET"}
 

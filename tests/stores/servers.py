@@ -92,10 +92,11 @@ class Postgres:
 
 
 class SeaweedS3:
-    """SeaweedFS (master, volume, filer, S3 gateway) in a temp dir; :meth:`new_bucket`."""
+    """SeaweedFS (master, volume, filer, S3 gateway) in a temp dir; :meth:`new_prefix`."""
 
     access_key = "mmagent-test"
     secret_key = "mmagent-test-secret"
+    bucket = "mmagent-test"  # one bucket (SeaweedFS gives each its own volumes); tests get prefixes
 
     def __init__(self, timeout: float = 60.0) -> None:
         weed = weed_bin()
@@ -105,7 +106,7 @@ class SeaweedS3:
         ports = {name: _free_port(taken) for name in ("master", "volume", "filer", "s3")}
         self.endpoint_url = f"http://127.0.0.1:{ports['s3']}"
         cmd = [str(weed), "server", f"-dir={self.dir}", "-s3", "-ip=127.0.0.1",
-               "-ip.bind=127.0.0.1", "-master.telemetry=false", "-volume.max=8",
+               "-ip.bind=127.0.0.1", "-master.telemetry=false", "-volume.max=64",
                "-master.volumeSizeLimitMB=64"]
         for name, port in ports.items():
             cmd += [f"-{name}.port={port}", f"-{name}.port.grpc={port + 10000}"]
@@ -115,8 +116,8 @@ class SeaweedS3:
         deadline = time.monotonic() + timeout
         while True:
             try:
-                self.client().list_buckets()
-                self.client().create_bucket(Bucket="probe")
+                self.client().create_bucket(Bucket=self.bucket)
+                self.client().put_object(Bucket=self.bucket, Key="probe", Body=b"ok")
                 break
             except Exception:
                 if self.proc.poll() is not None or time.monotonic() > deadline:
@@ -134,15 +135,13 @@ class SeaweedS3:
                             aws_secret_access_key=self.secret_key,
                             config=Config(retries={"max_attempts": 1}))
 
-    def new_bucket(self) -> str:
-        name = "t-" + uuid.uuid4().hex[:12]
-        self.client().create_bucket(Bucket=name)
-        return name
+    def new_prefix(self) -> str:
+        return f"t-{uuid.uuid4().hex[:12]}/"
 
     def stop(self) -> None:
         self.proc.terminate()
         try:
-            self.proc.wait(timeout=15)
+            self.proc.wait(timeout=3)
         except subprocess.TimeoutExpired:
             self.proc.kill()
             self.proc.wait()
