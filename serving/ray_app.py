@@ -6,7 +6,9 @@ gives it. The ingress (:class:`Ingress`) serves the same HTTP API as the embedde
 agent's registry holds thin proxies whose ``run`` calls the tool deployments through
 deployment handles, so the executor is the embedded one: tasks start as their inputs exist and
 independent tasks call their deployments concurrently. Media still travels as artifact
-references: the artifact store (``store_dir``) must be a directory every node sees (a shared
+references: with S3 artifacts (``stores.artifacts``) each replica reads and writes through the
+bucket and keeps a cache in its own node's temp dir, so nodes share nothing but the bucket;
+with the local backend, ``store_dir`` must be a directory every node sees (a shared
 filesystem on a multi-node cluster).
 
 >>> app = build_ray_app(Config.load())          # doctest: +SKIP
@@ -16,9 +18,11 @@ filesystem on a multi-node cluster).
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import logging
 import math
 import os
+import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -29,11 +33,11 @@ from ray import serve
 from ray.serve.handle import DeploymentHandle
 
 from mmagent.agent import Agent
-from mmagent.artifacts import ArtifactStore, MediaLimits
 from mmagent.config import Config
 from mmagent.errors import ConfigError, MMAgentError, ToolExecutionError
 from mmagent.events import TaskRetrying
 from mmagent.registry import ToolRegistry
+from mmagent.stores import make_artifact_store
 from mmagent.tool import Tool, ToolContext
 
 from .ray_errors import error_from_dict, error_to_dict, is_transient, short_reason
@@ -54,10 +58,10 @@ def deployment_name(tool: str) -> str:
 class ToolDeployment:
     """One tool behind ``@serve.batch``: concurrent calls are gathered into one ``run``."""
 
-    def __init__(self, tool_cls: type[Tool], settings: dict[str, Any], store_dir: str,
-                 limits: dict[str, Any]) -> None:
+    def __init__(self, tool_cls: type[Tool], settings: dict[str, Any],
+                 store: dict[str, Any]) -> None:
         self.tool = tool_cls(**settings)
-        self.store = ArtifactStore(store_dir, MediaLimits(**limits))
+        self.store = make_artifact_store(on_this_node(Config.model_validate(store)))
 
     def reconfigure(self, user_config: dict[str, Any]) -> None:
         """``user_config`` carries the batching settings, so they change without a restart."""
@@ -89,6 +93,26 @@ class ToolDeployment:
                 for i, _ in parsed:
                     results[i] = _error(e)
         return results  # type: ignore[return-value]
+
+
+def on_this_node(config: Config) -> Config:
+    """``config`` for a replica on this node. With S3 artifacts, the store's local cache is in
+    this node's temp dir (``$TMPDIR``; one per bucket and prefix): the path ``store_dir`` has on
+    the machine that built the app may not exist on another node. Otherwise ``store_dir``
+    stays, and every node must see it."""
+    a = config.stores.artifacts
+    if a.backend != "s3":
+        return config
+    where = hashlib.sha256(f"{a.endpoint_url}|{a.bucket}|{a.prefix}".encode()).hexdigest()
+    return config.model_copy(update={"store_dir": Path(tempfile.gettempdir()) /
+                                     "mmagent-artifacts" / where[:16]})
+
+
+def _store_config(config: Config) -> dict[str, Any]:
+    """What a tool replica needs to open the artifact store."""
+    return {"cache_dir": str(config.cache_dir), "store_dir": str(config.artifact_dir),
+            "limits": config.limits.model_dump(mode="json"),
+            "stores": {"artifacts": config.stores.artifacts.model_dump(mode="json")}}
 
 
 def _error(e: Exception) -> dict[str, Any]:
@@ -154,13 +178,22 @@ class Ingress:
         from .app import create_app
         from .service import ChatService
 
-        cfg = Config.model_validate(config)
+        cfg = on_this_node(Config.model_validate(config))
         registry = ToolRegistry()
         ray = cfg.serving.ray
         for cls, handle in tools.values():
             registry.add_instance(remote_tool(cls, handle, ray.retries, ray.retry_backoff_s))
         self.agent = Agent(cfg, registry=registry, planner_backend=planner_backend)
         self._app = create_app(ChatService(self.agent))
+        replica = serve.get_replica_context().replica_id.unique_id
+
+        @self._app.middleware("http")
+        async def _name_the_replica(request, call_next):
+            """Which ingress replica answered: ``x-mmagent-replica`` (runs move between
+            replicas; this tells an operator where a request was served)."""
+            response = await call_next(request)
+            response.headers["x-mmagent-replica"] = replica
+            return response
 
     def __serve_build_asgi_app__(self):
         return self._app
@@ -177,7 +210,8 @@ def _deployment_options(config: Config, name: str, tool_cls: type[Tool],
     opts: dict[str, Any] = {
         "name": deployment_name(name),
         "ray_actor_options": {"num_cpus": res.num_cpus if s.num_cpus is None else s.num_cpus,
-                              "num_gpus": declared_gpus if s.num_gpus is None else s.num_gpus},
+                              "num_gpus": declared_gpus if s.num_gpus is None else s.num_gpus,
+                              **({"resources": dict(s.resources)} if s.resources else {})},
         "max_ongoing_requests": s.ongoing(),
         "user_config": {"max_batch_size": s.max_batch_size,
                         "batch_wait_timeout_s": s.batch_wait_timeout_s},
@@ -296,7 +330,6 @@ def build_ray_app(config: Config, registry: ToolRegistry | None = None,
     registry = registry or ToolRegistry.discover(
         {n: tc.kwargs() for n, tc in config.tools.items()}, cache_dir=config.cache_dir)
     config = config.model_copy(update={"store_dir": config.artifact_dir})
-    limits = config.limits.model_dump()
     options = {name: _deployment_options(config, name, registry.tool_class(name), gpus)
                for name in deployed_tools(config, registry)}
     ingress_opts = _ingress_options(config)
@@ -308,7 +341,7 @@ def build_ray_app(config: Config, registry: ToolRegistry | None = None,
         cls = registry.tool_class(name)
         report(_describe(opts))
         tools[name] = (cls, ToolDeployment.options(**opts).bind(
-            cls, _tool_settings(config, name), str(config.artifact_dir), limits))
+            cls, _tool_settings(config, name), _store_config(config)))
     report(_describe(ingress_opts))
     ingress = Ingress.options(**{k: v for k, v in ingress_opts.items() if k != "name"},
                               max_ongoing_requests=64)
@@ -357,21 +390,25 @@ def write_serve_config(config: Config, path: str | os.PathLike[str], **kw: Any) 
 
 def start_ray(address: str | None = None, temp_dir: str | None = None,
               num_cpus: int | None = None, runtime_env: dict[str, Any] | None = None) -> None:
-    """``ray.init`` as these machines need it: listeners on 127.0.0.1 for a local instance,
-    its own temp dir, no dashboard, a small object store."""
+    """``ray.init`` as these machines need it: listeners on 127.0.0.1 for a local instance
+    (and for a driver joining a cluster at a 127.0.0.1 address), its own temp dir, no
+    dashboard, a small object store."""
     import ray
 
     os.environ.setdefault("RAY_AUTH_MODE", "disabled")
-    if address is None:
+    if address is None or address.rsplit(":", 1)[0] in ("127.0.0.1", "localhost"):
         os.environ.setdefault("RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER", "0")
         # Ray reads the variable once, when it is imported (this module imports it): without
-        # this, a local instance listens on the machine's external address.
+        # this, a local instance listens on the machine's external address, and a driver
+        # looks for its node there.
         from ray._private import ray_constants
 
         ray_constants.ENABLE_RAY_CLUSTER = \
             os.environ["RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER"].lower() in ("1", "true")
+    if address is None:
         ray.init(num_cpus=num_cpus, include_dashboard=False, _temp_dir=temp_dir,
                  object_store_memory=200 * 2**20, runtime_env=runtime_env,
                  configure_logging=False, log_to_driver=False)
     else:
-        ray.init(address=address, runtime_env=runtime_env)
+        ray.init(address=address, runtime_env=runtime_env, configure_logging=False,
+                 log_to_driver=False)

@@ -40,6 +40,9 @@ class ToolDeploymentSettings(BaseModel):
                                    "tool's declared resources")
     num_gpus: float | None = Field(None, ge=0, description="GPU fraction per replica; None = the "
                                    "tool's declared resources")
+    resources: dict[str, float] = Field(default_factory=dict, description="custom Ray "
+                                        "resources per replica, e.g. {node_a: 0.01} to place "
+                                        "the tool on nodes started with --resources")
     num_replicas: int = Field(1, ge=1, description="fixed replica count (without autoscaling)")
     autoscaling: AutoscalingSettings | None = Field(None, description="replaces num_replicas")
     max_batch_size: int = Field(8, ge=1, description="dynamic batching: most requests per batch")
