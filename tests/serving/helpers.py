@@ -84,6 +84,41 @@ class PlanByInputs:
         return Completion(json.dumps(plan), 1, 1)
 
 
+class FakeLoudness(Tool):
+    name = "fake_loudness"
+    description = "Reads a clip's samples and reports its peak (it needs the bytes, not the ref)."
+
+    class Input(BaseModel):
+        model_config = ConfigDict(extra="forbid")
+        audio: AudioRef = Field(description="the clip")
+
+    class Output(BaseModel):
+        model_config = ConfigDict(extra="forbid")
+        text: str = Field(description="peak and length")
+
+    def run(self, inputs, ctx):
+        import numpy as np
+        import soundfile as sf
+
+        out = []
+        for i in inputs:
+            samples, _ = sf.read(ctx.store.path(i.audio))
+            out.append(self.Output(text=f"peak {np.abs(samples).max():.2f} over "
+                                        f"{len(samples)} samples"))
+        return out
+
+
+class PlanCaptionSpeakMeasure:
+    """A chat backend that plans caption -> speak -> loudness for any request with an image."""
+
+    def complete(self, messages, *, json_schema=None, max_tokens=512):
+        if json_schema is not None and "tasks" not in json_schema.get("properties", {}):
+            return Completion(json.dumps({"deliver": ["text"]}), 1, 1)
+        plan = {"tasks": [*CAPTION_AND_SPEAK["tasks"], {
+            "id": "t3", "tool": "fake_loudness", "args": {"audio": "$t2.audio"}}]}
+        return Completion(json.dumps(plan), 1, 1)
+
+
 def serving_registry() -> ToolRegistry:
     reg = ToolRegistry()
     for cls in (FakeCaption, FakeSpeak, FakeSleep, FakeFail, FakeListen):

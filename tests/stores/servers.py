@@ -110,6 +110,7 @@ class SeaweedS3:
                "-master.volumeSizeLimitMB=64"]
         for name, port in ports.items():
             cmd += [f"-{name}.port={port}", f"-{name}.port.grpc={port + 10000}"]
+        cmd += ["-s3.port.iceberg=0", "-s3.port.lance=0"]  # fixed ports: one per machine
         self.log = open(self.dir / "weed.log", "wb")  # noqa: SIM115 (closed in stop)
         self.proc = subprocess.Popen(cmd, stdout=self.log, stderr=subprocess.STDOUT,
                                      cwd=self.dir)
