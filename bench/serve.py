@@ -167,7 +167,7 @@ def bench_ray(root: Path, n: int, concurrency: int) -> dict[str, dict]:
                                          ray_actor_options={"num_cpus": 0.2},
                                          user_config={"max_batch_size": batch,
                                                       "batch_wait_timeout_s": 0.005})
-            handles[name] = serve.run(dep.bind(Forward, {}, store, {}), name=f"b_{name}",
+            handles[name] = serve.run(dep.bind(Forward, {}, {"store_dir": store}), name=f"b_{name}",
                                       route_prefix=None)
         batching: dict[str, float] = {}
         for name, h in handles.items():
