@@ -1,6 +1,7 @@
 """Chaos benchmark: replicas die under load on the Ray path; how many requests are lost?
 
     python bench/chaos.py [--json] [--requests 40] [--concurrency 8] [--tool-replicas 1]
+                          [--api stream|runs]
 
 A local Ray instance (2 CPUs, its own temp dir, listeners on 127.0.0.1) serves the HTTP API
 with two ingress replicas and one deployment of a simulated model tool (a forward pass of
@@ -15,6 +16,10 @@ an error or a cut stream; the client sends it again, as the ``openai`` package d
 kill): requests, completed, failed (a run that reported a failed task), lost (no answer
 after 3 sends), retried, resent, and p50/p99 latency (of the send that completed, from the
 first send). Target: 0 failed, 0 lost. Timings on a shared 2-core machine are inflated.
+
+``--api runs`` sends the same work through the runs API instead (``POST /v1/runs`` with the
+workflow, then ``GET /v1/runs/{id}`` until it ends, any replica answering): a run counts as
+lost if it has not ended 60 s after the last kill.
 """
 
 from __future__ import annotations
@@ -128,6 +133,41 @@ def _send(base: str, out: Outcome) -> None:
             time.sleep(0.5)
 
 
+def _run(base: str, out: Outcome, give_up_at: list[float]) -> None:
+    """One request through the runs API; fills ``out``."""
+    import httpx
+
+    headers = {"Authorization": f"Bearer {KEY}"}
+    with httpx.Client(base_url=base, timeout=30, headers=headers) as http:
+        run_id = None
+        for send in range(SENDS):
+            try:
+                r = http.post("/v1/runs", json={"workflow": "one_step",
+                                                "inputs": {"label": out.label}})
+                if r.status_code == 200:
+                    run_id = r.json()["id"]
+                    break
+                out.errors.append(f"HTTP {r.status_code}")
+            except httpx.HTTPError as e:
+                out.errors.append(f"{type(e).__name__}: {str(e)[:80]}")
+            out.resent += send < SENDS - 1
+            time.sleep(0.5)
+        while run_id is not None and time.perf_counter() < give_up_at[0]:
+            try:
+                info = http.get(f"/v1/runs/{run_id}").json()
+            except (httpx.HTTPError, ValueError):
+                time.sleep(0.2)
+                continue
+            if info.get("status") in ("completed", "failed", "cancelled"):
+                out.status = "completed" if info["status"] == "completed" and \
+                    info["outputs"]["forward"]["text"] == out.label else "failed"
+                out.seconds = time.perf_counter() - out.started
+                with http.stream("GET", f"/v1/runs/{run_id}/events") as events:
+                    out.retried = sum('"task_retrying"' in line for line in events.iter_lines())
+                return
+            time.sleep(0.1)
+
+
 def _kill_one(deployment: str) -> int:
     from tests.serving.helpers import replica_pids
 
@@ -158,7 +198,7 @@ def _summary(outcomes: list[Outcome]) -> dict:
             "p99_ms": None if p99 is None else round(1000 * p99)}
 
 
-def run(n: int, concurrency: int, tool_replicas: int) -> dict:
+def run(n: int, concurrency: int, tool_replicas: int, api: str = "stream") -> dict:
     import ray
     from ray import serve
 
@@ -186,10 +226,12 @@ def run(n: int, concurrency: int, tool_replicas: int) -> dict:
         finished = threading.Semaphore(0)
         kills: list[tuple[str, float, int]] = []
 
+        give_up_at = [float("inf")]  # 60 s after the last kill
+
         def one(o: Outcome) -> None:
             o.started = time.perf_counter()
             try:
-                _send(base, o)
+                _send(base, o) if api == "stream" else _run(base, o, give_up_at)
             finally:
                 finished.release()
 
@@ -198,6 +240,7 @@ def run(n: int, concurrency: int, tool_replicas: int) -> dict:
                 while sum(o.seconds is not None for o in outcomes) < min(after, n - 1):
                     finished.acquire(timeout=1)
                 kills.append((deployment, time.perf_counter(), _kill_one(deployment)))
+            give_up_at[0] = time.perf_counter() + 60
 
         t0 = time.perf_counter()
         chaos = threading.Thread(target=killer, daemon=True)
@@ -218,7 +261,8 @@ def run(n: int, concurrency: int, tool_replicas: int) -> dict:
     in_flight = {name: [o for o in outcomes if o.started < t and
                         (o.seconds is None or o.started + o.seconds > t)]
                  for name, t in (("tool", t_tool), ("ingress", t_ingress))}
-    return {"requests": n, "concurrency": concurrency, "tool_replicas": tool_replicas,
+    return {"api": api, "requests": n, "concurrency": concurrency,
+            "tool_replicas": tool_replicas,
             "ingress_replicas": 2, "wall_s": round(wall, 2),
             "in_flight_at_kill": {k: len(v) for k, v in in_flight.items()},
             "phases": {k: _summary(v) for k, v in phases.items()},
@@ -232,13 +276,16 @@ def main() -> None:
     ap.add_argument("--requests", type=int, default=40)
     ap.add_argument("--concurrency", type=int, default=8)
     ap.add_argument("--tool-replicas", type=int, default=1)
+    ap.add_argument("--api", choices=["stream", "runs"], default="stream",
+                    help="streamed workflow runs (default), or the runs API")
     args = ap.parse_args()
     os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
-    result = run(args.requests, args.concurrency, args.tool_replicas)
+    result = run(args.requests, args.concurrency, args.tool_replicas, args.api)
     if args.json:
         print(json.dumps(result, indent=2))
         return
-    print(f"{result['requests']} requests at concurrency {result['concurrency']}; "
+    print(f"{result['api']}: {result['requests']} requests at concurrency "
+          f"{result['concurrency']}; "
           f"{result['tool_replicas']} tool replica(s), 2 ingress replicas; requests in flight "
           f"at the kills: tool {result['in_flight_at_kill']['tool']}, ingress "
           f"{result['in_flight_at_kill']['ingress']}; {result['wall_s']} s")
