@@ -18,8 +18,9 @@ after 3 sends), retried, resent, and p50/p99 latency (of the send that completed
 first send). Target: 0 failed, 0 lost. Timings on a shared 2-core machine are inflated.
 
 ``--api runs`` sends the same work through the runs API instead (``POST /v1/runs`` with the
-workflow, then ``GET /v1/runs/{id}`` until it ends, any replica answering): a run counts as
-lost if it has not ended 60 s after the last kill.
+workflow, then ``GET /v1/runs/{id}`` until it ends, any replica answering): a run held by the
+killed ingress replica is taken over by the other once its lease (``serving.ray.run_lease_s``,
+10 s) runs out ("resumed"); a run counts as lost if it has not ended 60 s after the last kill.
 """
 
 from __future__ import annotations
@@ -85,6 +86,7 @@ class Outcome:
     status: str = "lost"  # completed | failed | lost
     retried: int = 0  # task_retrying events: the ingress resent a tool call
     resent: int = 0  # the client sent the request again (its ingress replica died)
+    resumed: int = 0  # runs API: another ingress replica took the run over and finished it
     errors: list[str] = field(default_factory=list)
 
 
@@ -163,7 +165,10 @@ def _run(base: str, out: Outcome, give_up_at: list[float]) -> None:
                     info["outputs"]["forward"]["text"] == out.label else "failed"
                 out.seconds = time.perf_counter() - out.started
                 with http.stream("GET", f"/v1/runs/{run_id}/events") as events:
-                    out.retried = sum('"task_retrying"' in line for line in events.iter_lines())
+                    lines = list(events.iter_lines())
+                out.retried = sum('"task_retrying"' in line for line in lines)
+                out.resumed = int(sum('"type":"plan"' in line.replace(" ", "")
+                                      for line in lines) > 1)
                 return
             time.sleep(0.1)
 
@@ -194,6 +199,7 @@ def _summary(outcomes: list[Outcome]) -> dict:
             "lost": sum(o.status == "lost" for o in outcomes),
             "retried": sum(o.retried for o in outcomes),
             "resent": sum(o.resent for o in outcomes),
+            "resumed": sum(o.resumed for o in outcomes),
             "p50_ms": None if p50 is None else round(1000 * p50),
             "p99_ms": None if p99 is None else round(1000 * p99)}
 
@@ -289,7 +295,8 @@ def main() -> None:
           f"{result['tool_replicas']} tool replica(s), 2 ingress replicas; requests in flight "
           f"at the kills: tool {result['in_flight_at_kill']['tool']}, ingress "
           f"{result['in_flight_at_kill']['ingress']}; {result['wall_s']} s")
-    cols = ("requests", "completed", "failed", "lost", "retried", "resent", "p50_ms", "p99_ms")
+    cols = ("requests", "completed", "failed", "lost", "retried", "resent", "resumed", "p50_ms",
+            "p99_ms")
     print(f"{'phase (by send time)':32}" + "".join(f"{c:>10}" for c in cols))
     for name, row in [*result["phases"].items(), ("total", result["total"])]:
         print(f"{name:32}" + "".join(f"{'-' if row[c] is None else row[c]:>10}"

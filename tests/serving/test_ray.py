@@ -31,6 +31,7 @@ nodes:
 outputs:
   text: $nap.text
 """
+SLOW = SLEEPY.replace("seconds: 0.25", "seconds: 3")
 PICKY = """\
 version: 1
 description: Echo a word of even length.
@@ -53,6 +54,7 @@ def ray_server(tmp_path_factory):
     root = tmp_path_factory.mktemp("ray")
     (root / "sleepy.yaml").write_text(SLEEPY)
     (root / "picky.yaml").write_text(PICKY)
+    (root / "slow.yaml").write_text(SLOW)
     start_ray(temp_dir=tempfile.mkdtemp(prefix="ray-", dir="/tmp"), num_cpus=2,
               runtime_env={"env_vars": {"PYTHONPATH": str(ROOT), "HF_HUB_OFFLINE": "1",
                                         "MMAGENT_API_KEYS": KEY_A}})
@@ -63,9 +65,11 @@ def ray_server(tmp_path_factory):
     # default policy (no retries), so only the Ray path's own resends can save their calls.
     cfg = Config.from_dict({
         "cache_dir": str(root / "cache"),
-        "workflows": {"paths": [str(root / "sleepy.yaml"), str(root / "picky.yaml")]},
+        "workflows": {"paths": [str(root / n) for n in ("sleepy.yaml", "picky.yaml",
+                                                        "slow.yaml")]},
         "executor": {"tool_policies": {"fake_picky": {"retries": 2, "backoff_s": 0.05}}},
         "serving": {"ray": {"ingress_num_cpus": 0.2, "retry_backoff_s": 0.2,
+                            "ingress_replicas": 2, "run_lease_s": 2,
                             "defaults": {"num_cpus": 0.2, "max_batch_size": 4}}}})
     reg = ToolRegistry()
     for cls in (FakeCaption, FakeSpeak, FakeSleep, FakePicky):
@@ -174,3 +178,34 @@ def test_a_tool_refusing_its_input_keeps_the_error_type_and_is_not_retried(ray_s
     assert not [e for e in events if e["type"] == "task_retrying"]
     ok = _stream_workflow(ray_server, "picky", {"word": "even"})
     assert [e["output"]["text"] for e in ok if e["type"] == "task_finished"] == ["even"]
+
+
+def test_a_run_whose_ingress_replica_dies_mid_run_is_taken_over_by_the_other(ray_server):
+    from ray._private import state
+
+    http = httpx.Client(base_url=ray_server, timeout=30,
+                        headers={"Authorization": f"Bearer {KEY_A}"})
+    created = http.post("/v1/runs", json={"workflow": "slow", "inputs": {"label": "kept"}})
+    assert created.status_code == 200, created.text
+    run_id, holder = created.json()["id"], created.headers["x-mmagent-replica"]
+    deadline = time.monotonic() + 60
+    while http.get(f"/v1/runs/{run_id}").json()["status"] != "running":
+        assert time.monotonic() < deadline
+        time.sleep(0.2)
+    time.sleep(1)  # mid-nap
+    (pid,) = [a["Pid"] for a in state.actors(actor_state_name="ALIVE").values()
+              if a["Name"] == f"SERVE_REPLICA::mmagent#ingress#{holder}"]
+    os.kill(pid, signal.SIGKILL)
+
+    deadline = time.monotonic() + 90
+    while (info := http.get(f"/v1/runs/{run_id}").json())["status"] not in \
+            ("completed", "failed", "cancelled"):
+        assert time.monotonic() < deadline, info
+        time.sleep(0.3)
+    assert info["status"] == "completed" and info["outputs"]["nap"]["text"] == "kept", info
+    with http.stream("GET", f"/v1/runs/{run_id}/events") as resp:
+        events = list(sse_events(resp))
+    kinds = [e.get("type") for e in events]
+    # begun on the dead replica, taken over and finished by the other (a workflow run restarts:
+    # it records no executor run id to resume from)
+    assert kinds.count("task_started") == 2 and kinds.count("task_finished") == 1, kinds
