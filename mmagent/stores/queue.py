@@ -73,8 +73,7 @@ class RunQueue:
 
     def __init__(self, db: Database) -> None:
         self.db = db
-        for statement in _SCHEMA:
-            db.execute(statement)
+        db.create_schema(_SCHEMA)
 
     # -- runs ----------------------------------------------------------------------------------
 

@@ -116,6 +116,29 @@ class TestStateStore:
         assert q.cancel_requested("q2") and not q.cancel_requested("q3")
 
 
+    def test_instances_starting_at_once_create_the_schema_once(self, state_config):
+        """Replicas start together: concurrent CREATE IF NOT EXISTS must not fail."""
+        from concurrent.futures import ThreadPoolExecutor
+
+        from mmagent.stores import open_database
+        from mmagent.stores.owners import DatabaseOwners
+
+        st = state_config.stores.state
+        target = st.dsn if st.backend == "postgres" else state_config.cache_dir / "runs.sqlite"
+
+        def start_one(_):
+            dbs = [open_database(target), open_database(target)]
+            RunQueue(dbs[0])
+            DatabaseOwners(dbs[1])
+            make_result_cache(state_config)
+            for db in dbs:
+                db.close()
+            return make_run_store(state_config).saver is not None
+
+        with ThreadPoolExecutor(6) as pool:
+            assert all(pool.map(start_one, range(6)))
+
+
 class TestArtifactStore:
     """Content addressing, validation and cross-machine reads on every artifact backend."""
 
