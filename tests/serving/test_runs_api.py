@@ -219,3 +219,23 @@ def test_a_second_instance_follows_and_approves_a_run_the_first_started(servers,
         done = c1.runs.wait(run.id, timeout=30)
         assert done.status == "completed" and done.outputs["t2"]["audio"]["kind"] == "audio"
         assert c2.download(done.artifacts[0]["id"], "audio/wav").stat().st_size > 1000
+
+
+def test_the_readme_runs_example(servers, capsys, monkeypatch):
+    """The README's Client.runs example, against this server (approval on, as it shows)."""
+    import re
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[2]
+    readme = (root / "README.md").read_text()
+    section = readme.split("## Runs API and shared stores", 1)[1]
+    code = re.search(r"```python\n(.*?)```", section, re.S).group(1)
+    code = code.replace("http://127.0.0.1:8000", servers[0].base_url).replace("sk-local-1",
+                                                                              KEY_A)
+    monkeypatch.chdir(root)
+    exec(compile(code, "README.md", "exec"), {})
+    out = capsys.readouterr().out
+    assert "waiting: ['t2']" in out  # it paused before the speech tool
+    assert re.search(r"^completed .*a \d+x\d+ picture", out, re.M | re.S)
+    assert out.rstrip().endswith("']") and "/v1/artifacts/" in out.splitlines()[-1]
+    assert re.search(r"^1 route$", out, re.M)  # events numbered from 1
