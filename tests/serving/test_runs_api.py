@@ -51,7 +51,8 @@ def make_config(root, **stores):
         "cache_dir": str(root / "cache"),
         "workflows": {"paths": [str(root / "caption_fake.yaml")]},
         "executor": {"cache": False, "approval": {"tools": ["fake_speak"]}},
-        "serving": {"api_keys": [KEY_A, KEY_B], "runs": {"max_concurrent_per_key": 1}},
+        "serving": {"api_keys": [KEY_A, KEY_B], "runs": {"max_concurrent_per_key": 1,
+                                                                  "lease_s": 2}},
         **stores,
     })
 
@@ -157,6 +158,20 @@ def test_one_key_runs_one_at_a_time_and_others_are_not_held_up(servers, client):
     assert cancelled.status == "cancelled"
     assert client.runs.wait(first.id, timeout=30).status == "completed"
     assert client.runs.get(second.id).outputs == {}
+
+
+def test_a_run_left_running_by_an_instance_that_died_is_taken_over(servers, client):
+    import hashlib
+
+    queue = servers[0].server.config.app.state.runs.queue
+    owner = hashlib.sha256(KEY_A.encode()).hexdigest()
+    queue.create("run_orphan", owner, {"prompt": "Please echo pear", "images": [], "audio": [],
+                                       "video": []})
+    assert queue.claim(owner, limit=1).id == "run_orphan"  # taken by an instance ...
+    queue.db.execute("UPDATE mmagent_api_runs SET updated = updated - 60 WHERE id = ?",
+                     ("run_orphan",))                       # ... that then went silent
+    done = client.runs.wait("run_orphan", timeout=30)     # any look recovers it
+    assert done.status == "completed" and done.outputs["t1"]["text"] == "pear"
 
 
 def test_keys_see_only_their_own_runs(servers, client):

@@ -114,6 +114,10 @@ class TestStateStore:
         assert q.claim("alice", limit=1).id == "q2"  # room again
         q.request_cancel("q2")
         assert q.cancel_requested("q2") and not q.cancel_requested("q3")
+        q.db.execute("UPDATE mmagent_api_runs SET updated = updated - 100 WHERE id = 'q3'")
+        q.heartbeat("q2")
+        assert q.requeue_stale(lease_s=50) == ["q3"]  # q3's instance went silent; q2's did not
+        assert q.get("q3").status == "queued" and q.get("q2").status == "running"
 
 
     def test_instances_starting_at_once_create_the_schema_once(self, state_config):
