@@ -65,13 +65,15 @@ class RunService:
         request = self._prepare(req, owner, own_hosts)
         run_id = "run_" + uuid.uuid4().hex
         self.queue.create(run_id, owner, request)
-        self.dispatch()
+        self.recover()
         return {"id": run_id, "status": self.queue.get(run_id).status}
 
     def get(self, run_id: str, owner: str, base_url: str) -> RunInfo:
+        self.recover()
         return self._info(self.queue.get(run_id, owner), base_url)
 
     def list(self, owner: str, base_url: str) -> list[RunInfo]:
+        self.recover()
         return [self._info(r, base_url) for r in
                 self.queue.list(owner, limit=self.settings.max_listed)]
 
@@ -139,6 +141,15 @@ class RunService:
 
     # -- the queue -----------------------------------------------------------------------------
 
+    def recover(self) -> None:
+        """Queue again runs whose instance died (no heartbeat for ``serving.runs.lease_s``)
+        and start what has room. Called on every create, get and list, so any live instance
+        picks them up as soon as a client looks."""
+        stale = self.queue.requeue_stale(self.settings.lease_s)
+        if stale:
+            logger.warning("resuming runs of an instance that stopped: %s", ", ".join(stale))
+        self.dispatch()
+
     def dispatch(self) -> None:
         """Start queued runs while their keys have room (any instance may take any run)."""
         with self._dispatch_lock:
@@ -200,13 +211,18 @@ class RunService:
                             video=media["video"], run_id=run.id, cancel=cancel)
 
     def _watch_cancel(self, run_id: str, cancel: threading.Event, stop: threading.Event) -> None:
+        """Poll for a cancel; heartbeat a few times per lease so the run is not taken over."""
+        beat_every = max(1, int(self.settings.lease_s / 4 / (_POLL_S * 2)))
+        ticks = 0
         while not stop.wait(_POLL_S * 2):
+            ticks += 1
             try:
-                if self.queue.cancel_requested(run_id):
+                if ticks % beat_every == 0:
+                    self.queue.heartbeat(run_id)
+                if not cancel.is_set() and self.queue.cancel_requested(run_id):
                     cancel.set()
-                    return
             except Exception:  # the database is away for a moment: try again
-                logger.warning("could not read the cancel flag of run %s", run_id)
+                logger.warning("could not reach the state store for run %s", run_id)
 
     # -- requests and reports ------------------------------------------------------------------
 

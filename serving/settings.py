@@ -108,6 +108,9 @@ class RunsSettings(BaseModel):
     max_concurrent_per_key: int = Field(2, ge=1, le=1000, description="runs of one API key "
                                         "running at once (per deployment); more wait queued")
     max_listed: int = Field(100, ge=1, le=10_000, description="most runs GET /v1/runs returns")
+    lease_s: float = Field(30.0, ge=1, le=3600, description="a running run whose server "
+                           "instance stopped reporting for this long (it died) is queued again "
+                           "and resumed from its checkpoints")
 
 
 class ServingSettings(BaseModel):

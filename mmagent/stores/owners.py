@@ -24,8 +24,8 @@ class DatabaseOwners:
 
     def __init__(self, db: Database) -> None:
         self.db = db
-        db.execute("CREATE TABLE IF NOT EXISTS mmagent_owners (artifact TEXT NOT NULL, "
-                   "owner TEXT NOT NULL, PRIMARY KEY (artifact, owner))")
+        db.create_schema(["CREATE TABLE IF NOT EXISTS mmagent_owners (artifact TEXT NOT NULL, "
+                          "owner TEXT NOT NULL, PRIMARY KEY (artifact, owner))"])
 
     def add(self, owner: str, artifact_id: str) -> None:
         self.db.execute("INSERT INTO mmagent_owners VALUES (?, ?) ON CONFLICT DO NOTHING",

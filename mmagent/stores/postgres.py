@@ -32,9 +32,8 @@ class PostgresRunStore(RunStore):
         self.pg = db
         self._lock = threading.Lock()
         # REAL is 4 bytes in Postgres (SQLite's is 8): timestamps need DOUBLE PRECISION
-        for statement in _RUN_SCHEMA.replace(" REAL", " DOUBLE PRECISION").split(";"):
-            if statement.strip():
-                db.execute(statement)
+        db.create_schema([s for s in _RUN_SCHEMA.replace(" REAL", " DOUBLE PRECISION").split(";")
+                          if s.strip()])
         self._saver = None
         self._saver_lock = threading.Lock()
 
@@ -50,7 +49,8 @@ class PostgresRunStore(RunStore):
                 pool = ConnectionPool(self.pg.dsn, min_size=1, max_size=8, open=True, kwargs={
                     "autocommit": True, "prepare_threshold": 0, "row_factory": dict_row})
                 saver = PostgresSaver(pool)
-                saver.setup()
+                with self.pg.schema_lock():  # its migrations race like CREATE IF NOT EXISTS
+                    saver.setup()
                 self._saver = saver
             return self._saver
 
@@ -78,8 +78,8 @@ class PostgresResultCache(ResultCache):
     def __init__(self, db: PostgresDatabase) -> None:
         self.path = None
         self.pg = db
-        db.execute("CREATE TABLE IF NOT EXISTS mmagent_results (key TEXT PRIMARY KEY, tool TEXT, "
-                   "output TEXT NOT NULL, created DOUBLE PRECISION NOT NULL)")
+        db.create_schema(["CREATE TABLE IF NOT EXISTS mmagent_results (key TEXT PRIMARY KEY, "
+                          "tool TEXT, output TEXT NOT NULL, created DOUBLE PRECISION NOT NULL)"])
 
     def get(self, key: str) -> dict[str, Any] | None:
         rows = self.pg.execute("SELECT output FROM mmagent_results WHERE key = ?", (key,))

@@ -73,8 +73,7 @@ class RunQueue:
 
     def __init__(self, db: Database) -> None:
         self.db = db
-        for statement in _SCHEMA:
-            db.execute(statement)
+        db.create_schema(_SCHEMA)
 
     # -- runs ----------------------------------------------------------------------------------
 
@@ -144,6 +143,29 @@ class RunQueue:
             cur.execute(f"UPDATE mmagent_api_runs SET {', '.join(sets)} WHERE id = ?",
                         (*args, run_id))
         return True
+
+    def heartbeat(self, run_id: str) -> None:
+        """The instance running ``run_id`` is alive (see :meth:`requeue_stale`)."""
+        self.db.execute("UPDATE mmagent_api_runs SET updated = ? WHERE id = ? AND status = "
+                        "'running'", (time.time(), run_id))
+
+    def requeue_stale(self, lease_s: float) -> list[str]:
+        """Queue again the running runs without a heartbeat for ``lease_s`` (their instance
+        died); the ids. A requeued run that had started resumes from its checkpoints."""
+        cutoff = time.time() - lease_s
+        stale = [r for (r,) in self.db.execute(
+            "SELECT id FROM mmagent_api_runs WHERE status = 'running' AND updated < ?",
+            (cutoff,))]
+        return [r for r in stale if self._requeue(r, cutoff)]
+
+    def _requeue(self, run_id: str, cutoff: float) -> bool:
+        with self.db.transaction() as cur:
+            rows = cur.execute("SELECT id FROM mmagent_api_runs WHERE id = ? AND status = "
+                               "'running' AND updated < ?", (run_id, cutoff))
+            if rows:
+                cur.execute("UPDATE mmagent_api_runs SET status = 'queued', decision = NULL, "
+                            "updated = ? WHERE id = ?", (time.time(), run_id))
+        return bool(rows)
 
     def set_agent_run_id(self, run_id: str, agent_run_id: str) -> None:
         self.db.execute("UPDATE mmagent_api_runs SET agent_run_id = ? WHERE id = ?",

@@ -20,6 +20,7 @@ from __future__ import annotations
 import contextlib
 import sqlite3
 import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, Protocol
@@ -41,6 +42,10 @@ class Database(Protocol):
 
     def transaction(self) -> contextlib.AbstractContextManager[Any]:
         """A block whose statements (``cursor.execute(sql, args)``) commit together."""
+
+    def create_schema(self, statements: list[str]) -> None:
+        """Run ``CREATE ... IF NOT EXISTS`` statements; safe when several processes start at
+        once (Postgres can fail such concurrent statements with a unique violation)."""
 
 
 class SQLiteDatabase:
@@ -75,6 +80,10 @@ class SQLiteDatabase:
                 self._db.execute("ROLLBACK")
                 raise
             self._db.execute("COMMIT")
+
+    def create_schema(self, statements: list[str]) -> None:
+        for statement in statements:
+            self.execute(statement)
 
     def close(self) -> None:
         self._db.close()
@@ -113,6 +122,28 @@ class PostgresDatabase:
         with self.pool.connection() as conn, conn.transaction():
             yield _PostgresCursor(conn)
 
+    def create_schema(self, statements: list[str]) -> None:
+        with self.schema_lock() as conn:
+            for statement in statements:
+                conn.execute(_pg(statement))
+
+    @contextlib.contextmanager
+    def schema_lock(self) -> Iterator[Any]:
+        """Serialise schema creation between processes (also around LangGraph's ``setup()``).
+
+        The lock is polled with ``pg_try_advisory_lock`` rather than waited for: a session
+        blocked in ``pg_advisory_lock`` is an open transaction, which LangGraph's
+        ``CREATE INDEX CONCURRENTLY`` waits for in turn (a deadlock Postgres does not detect).
+        """
+        with self.pool.connection() as conn:
+            while not conn.execute("SELECT pg_try_advisory_lock(%s)",
+                                   (_SCHEMA_LOCK,)).fetchone()[0]:
+                time.sleep(0.05)
+            try:
+                yield conn
+            finally:
+                conn.execute("SELECT pg_advisory_unlock(%s)", (_SCHEMA_LOCK,))
+
     def close(self) -> None:
         self.pool.close()
 
@@ -127,6 +158,9 @@ class _PostgresCursor:
     def execute(self, sql: str, args: tuple = ()) -> list[tuple]:
         cur = self._conn.execute(_pg(sql), args)
         return cur.fetchall() if cur.description is not None else []
+
+
+_SCHEMA_LOCK = 0x6D6D6167  # "mmag": the advisory lock that serialises schema creation
 
 
 def _pg(sql: str) -> str:

@@ -51,7 +51,8 @@ def make_config(root, **stores):
         "cache_dir": str(root / "cache"),
         "workflows": {"paths": [str(root / "caption_fake.yaml")]},
         "executor": {"cache": False, "approval": {"tools": ["fake_speak"]}},
-        "serving": {"api_keys": [KEY_A, KEY_B], "runs": {"max_concurrent_per_key": 1}},
+        "serving": {"api_keys": [KEY_A, KEY_B], "runs": {"max_concurrent_per_key": 1,
+                                                                  "lease_s": 2}},
         **stores,
     })
 
@@ -159,6 +160,20 @@ def test_one_key_runs_one_at_a_time_and_others_are_not_held_up(servers, client):
     assert client.runs.get(second.id).outputs == {}
 
 
+def test_a_run_left_running_by_an_instance_that_died_is_taken_over(servers, client):
+    import hashlib
+
+    queue = servers[0].server.config.app.state.runs.queue
+    owner = hashlib.sha256(KEY_A.encode()).hexdigest()
+    queue.create("run_orphan", owner, {"prompt": "Please echo pear", "images": [], "audio": [],
+                                       "video": []})
+    assert queue.claim(owner, limit=1).id == "run_orphan"  # taken by an instance ...
+    queue.db.execute("UPDATE mmagent_api_runs SET updated = updated - 60 WHERE id = ?",
+                     ("run_orphan",))                       # ... that then went silent
+    done = client.runs.wait("run_orphan", timeout=30)     # any look recovers it
+    assert done.status == "completed" and done.outputs["t1"]["text"] == "pear"
+
+
 def test_keys_see_only_their_own_runs(servers, client):
     mine = client.runs.create("Please echo plum")
     with Client(servers[0].base_url, KEY_B) as other:
@@ -219,3 +234,23 @@ def test_a_second_instance_follows_and_approves_a_run_the_first_started(servers,
         done = c1.runs.wait(run.id, timeout=30)
         assert done.status == "completed" and done.outputs["t2"]["audio"]["kind"] == "audio"
         assert c2.download(done.artifacts[0]["id"], "audio/wav").stat().st_size > 1000
+
+
+def test_the_readme_runs_example(servers, capsys, monkeypatch):
+    """The README's Client.runs example, against this server (approval on, as it shows)."""
+    import re
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[2]
+    readme = (root / "README.md").read_text()
+    section = readme.split("## Runs API and shared stores", 1)[1]
+    code = re.search(r"```python\n(.*?)```", section, re.S).group(1)
+    code = code.replace("http://127.0.0.1:8000", servers[0].base_url).replace("sk-local-1",
+                                                                              KEY_A)
+    monkeypatch.chdir(root)
+    exec(compile(code, "README.md", "exec"), {})
+    out = capsys.readouterr().out
+    assert "waiting: ['t2']" in out  # it paused before the speech tool
+    assert re.search(r"^completed .*a \d+x\d+ picture", out, re.M | re.S)
+    assert out.rstrip().endswith("']") and "/v1/artifacts/" in out.splitlines()[-1]
+    assert re.search(r"^1 route$", out, re.M)  # events numbered from 1

@@ -114,6 +114,33 @@ class TestStateStore:
         assert q.claim("alice", limit=1).id == "q2"  # room again
         q.request_cancel("q2")
         assert q.cancel_requested("q2") and not q.cancel_requested("q3")
+        q.db.execute("UPDATE mmagent_api_runs SET updated = updated - 100 WHERE id = 'q3'")
+        q.heartbeat("q2")
+        assert q.requeue_stale(lease_s=50) == ["q3"]  # q3's instance went silent; q2's did not
+        assert q.get("q3").status == "queued" and q.get("q2").status == "running"
+
+
+    def test_instances_starting_at_once_create_the_schema_once(self, state_config):
+        """Replicas start together: concurrent CREATE IF NOT EXISTS must not fail."""
+        from concurrent.futures import ThreadPoolExecutor
+
+        from mmagent.stores import open_database
+        from mmagent.stores.owners import DatabaseOwners
+
+        st = state_config.stores.state
+        target = st.dsn if st.backend == "postgres" else state_config.cache_dir / "runs.sqlite"
+
+        def start_one(_):
+            dbs = [open_database(target), open_database(target)]
+            RunQueue(dbs[0])
+            DatabaseOwners(dbs[1])
+            make_result_cache(state_config)
+            for db in dbs:
+                db.close()
+            return make_run_store(state_config).saver is not None
+
+        with ThreadPoolExecutor(6) as pool:
+            assert all(pool.map(start_one, range(6)))
 
 
 class TestArtifactStore:
