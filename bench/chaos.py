@@ -19,8 +19,9 @@ first send). Target: 0 failed, 0 lost. Timings on a shared 2-core machine are in
 
 ``--api runs`` sends the same work through the runs API instead (``POST /v1/runs`` with the
 workflow, then ``GET /v1/runs/{id}`` until it ends, any replica answering): a run held by the
-killed ingress replica is taken over by the other once its lease (``serving.ray.run_lease_s``,
-10 s) runs out ("resumed"); a run counts as lost if it has not ended 60 s after the last kill.
+killed ingress replica is taken over by the other once it missed its heartbeats for
+``serving.runs.lease_s`` (10 s here; "resumed"); a run counts as lost if it has not ended 60 s
+after the last kill.
 """
 
 from __future__ import annotations
@@ -96,7 +97,7 @@ def _config(root: Path, tool_replicas: int) -> Config:
         "cache_dir": str(root / "cache"),
         "workflows": {"paths": [str(root / "one_step.yaml")]},
         "executor": {"cache": False},  # every request reaches the tool
-        "serving": {"api_keys": [KEY], "ray": {
+        "serving": {"api_keys": [KEY], "runs": {"lease_s": 10}, "ray": {
             "ingress_replicas": 2, "ingress_num_cpus": 0.2,
             "defaults": {"num_cpus": 0.2, "num_replicas": tool_replicas, "max_batch_size": 8,
                          "batch_wait_timeout_s": 0.005, "max_ongoing_requests": 32}}}})

@@ -186,13 +186,6 @@ class Ingress:
         self.agent = Agent(cfg, registry=registry, planner_backend=planner_backend)
         self._app = create_app(ChatService(self.agent))
         replica = serve.get_replica_context().replica_id.unique_id
-        if getattr(self._app.state, "runs", None) is not None:
-            from mmagent.stores import state_database
-
-            from .run_takeover import RunTakeover
-
-            self._takeover = RunTakeover(self._app.state.runs, state_database(cfg), replica,
-                                         ray.run_lease_s).start()
 
         @self._app.middleware("http")
         async def _name_the_replica(request, call_next):

@@ -83,9 +83,6 @@ class RaySettings(BaseModel):
                                  "sockets and logs); None = Ray's default /tmp/ray")
     start_timeout_s: float = Field(300.0, gt=0, description="`mmagent serve --ray` gives up "
                                    "and stops if the application is not ready by then")
-    run_lease_s: float = Field(10.0, gt=0, le=3600, description="runs-API runs left running "
-                               "this long by an ingress replica that died are resumed by "
-                               "another replica")
     retries: int = Field(3, ge=0, le=10, description="times the ingress sends a tool call again "
                          "when its replica died or Ray could not reach it (never on a tool's "
                          "own error)")

@@ -68,8 +68,9 @@ def ray_server(tmp_path_factory):
         "workflows": {"paths": [str(root / n) for n in ("sleepy.yaml", "picky.yaml",
                                                         "slow.yaml")]},
         "executor": {"tool_policies": {"fake_picky": {"retries": 2, "backoff_s": 0.05}}},
-        "serving": {"ray": {"ingress_num_cpus": 0.2, "retry_backoff_s": 0.2,
-                            "ingress_replicas": 2, "run_lease_s": 2,
+        "serving": {"runs": {"lease_s": 2},
+                    "ray": {"ingress_num_cpus": 0.2, "retry_backoff_s": 0.2,
+                            "ingress_replicas": 2,
                             "defaults": {"num_cpus": 0.2, "max_batch_size": 4}}}})
     reg = ToolRegistry()
     for cls in (FakeCaption, FakeSpeak, FakeSleep, FakePicky):
