@@ -158,15 +158,15 @@ def bench_embedded_batching(root: Path, repeat: int = 3) -> dict[str, float]:
     """32 concurrent one-task runs of the embedded executor, worker batches of 32 vs 1."""
     from concurrent.futures import ThreadPoolExecutor
 
-    from mmagent.artifacts import ArtifactStore
+    from mmagent.artifacts import ArtifactRef, ArtifactStore
     from mmagent.executor import Executor
     from mmagent.plan import Plan
     from mmagent.tools.image_caption import ImageCaption
     from mmagent.workers import WorkerPolicy
 
-    args = _caption_args(root)
+    inputs = {"image": ArtifactRef.model_validate(_caption_args(root)["image"])}
     plan = Plan.model_validate({"tasks": [{"id": "t1", "tool": "image_caption",
-                                           "args": args}]})
+                                           "args": {"image": "$input.image"}}]})
     rates: dict[str, float] = {}
     for name, batch in (("batched", BATCH_CALLS), ("unbatched", 1)):
         reg = ToolRegistry()
@@ -175,11 +175,11 @@ def bench_embedded_batching(root: Path, repeat: int = 3) -> dict[str, float]:
         ex = Executor(reg, ArtifactStore(root / "store"), workers=WorkerPolicy(
             max_batch_size=batch, max_wait_s=0.005))
         with ThreadPoolExecutor(BATCH_CALLS) as pool:
-            assert ex.run(plan, {}).ok  # load and warm up
+            assert ex.run(plan, inputs).ok  # load and warm up
             samples = []
             for _ in range(repeat):
                 t0 = time.perf_counter()
-                results = list(pool.map(ex.run, [plan] * BATCH_CALLS, [{}] * BATCH_CALLS))
+                results = list(pool.map(ex.run, [plan] * BATCH_CALLS, [inputs] * BATCH_CALLS))
                 samples.append(BATCH_CALLS / (time.perf_counter() - t0))
                 assert all(r.ok for r in results)
         rates[f"{name}_requests_per_s"] = statistics.median(samples)
@@ -226,7 +226,7 @@ def bench_ray(root: Path, n: int, concurrency: int) -> dict[str, dict]:
                                          ray_actor_options={"num_cpus": 0.2},
                                          user_config={"max_batch_size": batch,
                                                       "batch_wait_timeout_s": 0.005})
-            handles[name] = serve.run(dep.bind(ImageCaption, settings, store, {}),
+            handles[name] = serve.run(dep.bind(ImageCaption, settings, {"store_dir": store}),
                                       name=f"b_{name}", route_prefix=None)
         rates: dict[str, float] = {}
         for name, h in handles.items():

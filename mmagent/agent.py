@@ -31,6 +31,7 @@ from .replan import run_with_replanning
 from .responder import LLMResponder, Responder, TemplateResponder, produced_artifacts
 from .router import Router
 from .run_control import Approve, RunControl, _run_fields, make_executor
+from .stores import make_artifact_store
 
 __all__ = ["Agent", "RunResult", "ProducedArtifact"]
 
@@ -104,7 +105,7 @@ class Agent(RunControl):
         if not isinstance(config, Config):
             config = Config.load(config, profile=profile)
         self.config = config
-        self.store = ArtifactStore(config.artifact_dir, config.limits)
+        self.store: ArtifactStore = make_artifact_store(config)
         self.registry = registry or ToolRegistry.discover(
             {name: tc.kwargs() for name, tc in config.tools.items()},
             cache_dir=config.cache_dir, memory_budget_gb=config.runtime.memory_budget_gb)

@@ -318,7 +318,7 @@ def serve(
     from .serving.cli import run_server
 
     run_server(host=host, port=port, use_ray=use_ray, emit_config=emit_config, config=config,
-               profile=profile, echo=out.print)
+               profile=profile, echo=lambda line: out.print(line, markup=False, soft_wrap=True))
 
 
 class _PlanSaver:

@@ -27,6 +27,7 @@ from . import safe_yaml
 from .artifacts import MediaLimits
 from .errors import ConfigError
 from .serving_settings import ServingSettings
+from .stores.config import StoresConfig
 from .tool import default_cache_dir
 
 __all__ = ["Config", "ToolConfig", "PlannerConfig", "RouterConfig", "PROFILES", "RuntimeConfig",
@@ -187,6 +188,8 @@ class Config(BaseModel):
     runtime: RuntimeConfig = Field(default_factory=RuntimeConfig)
     executor: ExecutorConfig = Field(default_factory=lambda: ExecutorConfig())
     router: RouterConfig = Field(default_factory=RouterConfig)
+    stores: StoresConfig = Field(default_factory=StoresConfig, description="where state "
+                                 "(sqlite | postgres) and artifacts (local | s3) live")
 
     @property
     def artifact_dir(self) -> Path:

@@ -220,3 +220,12 @@ class ToolMemoryError(ToolLoadError):
     """A tool whose measured size alone exceeds ``runtime.memory_budget_gb``: it can never fit."""
 
     code = "tool.over_budget"
+
+
+# --- stores ---------------------------------------------------------------------------------
+
+
+class StoreError(MMAgentError):
+    """A shared store (Postgres, S3) did not answer or refused an operation."""
+
+    code = "store.unavailable"

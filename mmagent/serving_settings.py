@@ -11,7 +11,8 @@ from __future__ import annotations
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-__all__ = ["ServingSettings", "RaySettings", "ToolDeploymentSettings", "AutoscalingSettings"]
+__all__ = ["ServingSettings", "RunsSettings", "RaySettings", "ToolDeploymentSettings",
+           "AutoscalingSettings"]
 
 
 class AutoscalingSettings(BaseModel):
@@ -39,6 +40,9 @@ class ToolDeploymentSettings(BaseModel):
                                    "tool's declared resources")
     num_gpus: float | None = Field(None, ge=0, description="GPU fraction per replica; None = the "
                                    "tool's declared resources")
+    resources: dict[str, float] = Field(default_factory=dict, description="custom Ray "
+                                        "resources per replica, e.g. {node_a: 0.01} to place "
+                                        "the tool on nodes started with --resources")
     num_replicas: int = Field(1, ge=1, description="fixed replica count (without autoscaling)")
     autoscaling: AutoscalingSettings | None = Field(None, description="replaces num_replicas")
     max_batch_size: int = Field(8, ge=1, description="dynamic batching: most requests per batch")
@@ -68,6 +72,22 @@ class RaySettings(BaseModel):
     app_name: str = Field("mmagent", description="Ray Serve application name")
     ingress_num_cpus: float = Field(0.5, ge=0, description="CPU cores of the ingress replica")
     ingress_replicas: int = Field(1, ge=1, description="ingress replicas")
+    deploy: list[str] | None = Field(None, description="tools to deploy; None = every "
+                                     "registered tool")
+    fit_to_cluster: bool = Field(True, description="scale the CPUs that tools declare down "
+                                 "until every replica fits the cluster's CPUs (turn off on an "
+                                 "autoscaling cluster, which grows instead)")
+    num_cpus: int | None = Field(None, ge=1, description="CPUs of a local Ray instance; "
+                                   "None = every core of the machine")
+    temp_dir: str | None = Field(None, description="temp dir of a local Ray instance (its "
+                                 "sockets and logs); None = Ray's default /tmp/ray")
+    start_timeout_s: float = Field(300.0, gt=0, description="`mmagent serve --ray` gives up "
+                                   "and stops if the application is not ready by then")
+    retries: int = Field(3, ge=0, le=10, description="times the ingress sends a tool call again "
+                         "when its replica died or Ray could not reach it (never on a tool's "
+                         "own error)")
+    retry_backoff_s: float = Field(0.5, ge=0, le=30, description="wait before the first resend; "
+                                   "doubles each time (at most 10 s)")
     defaults: ToolDeploymentSettings = Field(default_factory=ToolDeploymentSettings,
                                              description="settings of tools not listed in tools")
     tools: dict[str, ToolDeploymentSettings] = Field(default_factory=dict,
@@ -75,6 +95,19 @@ class RaySettings(BaseModel):
 
     def tool(self, name: str) -> ToolDeploymentSettings:
         return self.tools.get(name, self.defaults)
+
+
+class RunsSettings(BaseModel):
+    """The runs API (``/v1/runs``): how many runs of one API key run at once."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    max_concurrent_per_key: int = Field(2, ge=1, le=1000, description="runs of one API key "
+                                        "running at once (per deployment); more wait queued")
+    max_listed: int = Field(100, ge=1, le=10_000, description="most runs GET /v1/runs returns")
+    lease_s: float = Field(30.0, ge=1, le=3600, description="a running run whose server "
+                           "instance stopped reporting for this long (it died) is queued again "
+                           "and resumed from its checkpoints")
 
 
 class ServingSettings(BaseModel):
@@ -94,4 +127,5 @@ class ServingSettings(BaseModel):
     fetch_max_redirects: int = Field(3, ge=0, le=10, description="redirects followed per fetch")
     public_url: str | None = Field(None, description="base URL used in artifact links; None = "
                                    "the URL the request came in on")
+    runs: RunsSettings = Field(default_factory=RunsSettings)
     ray: RaySettings = Field(default_factory=RaySettings)

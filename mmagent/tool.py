@@ -85,6 +85,12 @@ class ToolContext:
             self._emit(TaskProgress(task_id=self.task_id or "", step=step, total=total,
                                     message=message))
 
+    def emit(self, event: Any) -> None:
+        """Send an event of this task to the run's stream (e.g. ``TaskRetrying`` from a tool
+        that resends a remote call)."""
+        if self._emit is not None:
+            self._emit(event)
+
 
 class Tool:
     """Base class of every tool. Subclasses set the class attributes and implement ``run``."""

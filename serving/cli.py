@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -32,18 +31,6 @@ def run_server(*, host: str, port: int, use_ray: bool, emit_config: Path | None,
         echo(f"mmagent (embedded) on http://{host}:{port}/v1  (Ctrl-C stops)")
         serve_embedded(cfg, host=host, port=port)
         return
-    from ray import serve
+    from .ray_server import serve_ray
 
-    from .ray_app import build_ray_app, start_ray
-
-    start_ray(address=cfg.serving.ray.address)
-    serve.start(http_options={"host": host, "port": port})
-    serve.run(build_ray_app(cfg), name=cfg.serving.ray.app_name, route_prefix="/")
-    echo(f"mmagent (Ray Serve) on http://{host}:{port}/v1  (Ctrl-C stops)")
-    try:
-        while True:
-            time.sleep(3600)
-    except KeyboardInterrupt:
-        pass
-    finally:
-        serve.shutdown()
+    serve_ray(cfg, host=host, port=port, echo=echo)

@@ -23,9 +23,9 @@ from mmagent.artifacts import ArtifactKind, ArtifactRef
 from mmagent.errors import InputError, MMAgentError
 from mmagent.events import AnswerReady, ArtifactCreated, PlanCreated, TaskFailed, TaskFinished
 from mmagent.serving_settings import ServingSettings
+from mmagent.stores import make_owners
 from mmagent.workflow import load_workflow
 
-from .auth import Owners
 from .errors import UnknownModelError, error_body, status_for
 from .media import MediaResolver
 from .metrics import Metrics
@@ -102,7 +102,7 @@ class ChatService:
         self.agent = agent
         self.settings = settings or agent.config.serving
         self.metrics = metrics or Metrics()
-        self.owners = Owners(agent.store.root / "owners.jsonl")
+        self.owners = make_owners(agent.config, agent.store.root)
         self.media = MediaResolver(agent.store, self.owners, self.settings)
 
     # -- models --------------------------------------------------------------------------------

@@ -80,9 +80,10 @@ def test_concurrent_calls_run_in_batches_with_the_outputs_of_single_calls(store)
     assert result.ok
 
     tool = reg.get("image_classify")
-    singles = [tool.run([tool.parse_input({**a, "image": images[f"img{i}"].model_dump(mode="json")})],
-                        ToolContext(store))[0].model_dump()
+    literal = [{**a, "image": images[f"img{i}"].model_dump(mode="json")}
                for i, a in enumerate(args)]
+    singles = [tool.run([tool.parse_input(a)], ToolContext(store))[0].model_dump()
+               for a in literal]
     assert_close([result.outputs[f"t{i}"] for i in range(6)], singles, 1e-5)
     sizes = ex.workers.batch_sizes("image_classify")
     assert sum(sizes) == 6 and len(sizes) < 6  # fewer forward passes than calls

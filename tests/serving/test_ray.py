@@ -1,7 +1,12 @@
-"""Ray Serve: two tiny tools as deployments and the ingress, on a local Ray instance."""
+"""Ray Serve: tiny tools as deployments and the ingress, on one local Ray instance per module
+(Ray takes ~10 s to start and ~6 s to stop, so every test here shares it)."""
 
 import os
+import signal
 import tempfile
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import httpx
@@ -10,12 +15,33 @@ import pytest
 
 from mmagent import Config
 from mmagent.registry import ToolRegistry
-from tests.fakes import FakeCaption, FakeSpeak
+from tests.fakes import FakeCaption, FakeSleep, FakeSpeak
 from tests.serving.conftest import KEY_A, png_data_url
-from tests.serving.helpers import PlanByInputs
+from tests.serving.helpers import FakePicky, PlanByInputs, replica_pids, sse_events
 
 pytestmark = pytest.mark.ray
 ROOT = Path(__file__).resolve().parents[2]
+SLEEPY = """\
+version: 1
+description: Sleep a little, then echo the label.
+inputs:
+  label: {type: text, description: echoed back}
+nodes:
+  nap: {tool: fake_sleep, args: {label: $input.label, seconds: 0.25}}
+outputs:
+  text: $nap.text
+"""
+SLOW = SLEEPY.replace("seconds: 0.25", "seconds: 3")
+PICKY = """\
+version: 1
+description: Echo a word of even length.
+inputs:
+  word: {type: text, description: the word}
+nodes:
+  echo: {tool: fake_picky, args: {word: $input.word}}
+outputs:
+  text: $echo.text
+"""
 
 
 @pytest.fixture(scope="module")
@@ -26,15 +52,28 @@ def ray_server(tmp_path_factory):
     from mmagent.serving.server import free_port
 
     root = tmp_path_factory.mktemp("ray")
+    (root / "sleepy.yaml").write_text(SLEEPY)
+    (root / "picky.yaml").write_text(PICKY)
+    (root / "slow.yaml").write_text(SLOW)
     start_ray(temp_dir=tempfile.mkdtemp(prefix="ray-", dir="/tmp"), num_cpus=2,
               runtime_env={"env_vars": {"PYTHONPATH": str(ROOT), "HF_HUB_OFFLINE": "1",
                                         "MMAGENT_API_KEYS": KEY_A}})
     port = free_port()
     serve.start(http_options={"host": "127.0.0.1", "port": port})
-    cfg = Config.from_dict({"cache_dir": str(root / "cache"), "serving": {"ray": {
-        "ingress_num_cpus": 0.2, "defaults": {"num_cpus": 0.2, "max_batch_size": 4}}}})
+    # The executor retries fake_picky's failures twice: an error that lost its type on the way
+    # back from a replica would be retried, a ToolInputError must not be. Other tools keep the
+    # default policy (no retries), so only the Ray path's own resends can save their calls.
+    cfg = Config.from_dict({
+        "cache_dir": str(root / "cache"),
+        "workflows": {"paths": [str(root / n) for n in ("sleepy.yaml", "picky.yaml",
+                                                        "slow.yaml")]},
+        "executor": {"tool_policies": {"fake_picky": {"retries": 2, "backoff_s": 0.05}}},
+        "serving": {"runs": {"lease_s": 2},
+                    "ray": {"ingress_num_cpus": 0.2, "retry_backoff_s": 0.2,
+                            "ingress_replicas": 2,
+                            "defaults": {"num_cpus": 0.2, "max_batch_size": 4}}}})
     reg = ToolRegistry()
-    for cls in (FakeCaption, FakeSpeak):
+    for cls in (FakeCaption, FakeSpeak, FakeSleep, FakePicky):
         reg.register(cls)
     serve.run(build_ray_app(cfg, reg, planner_backend=PlanByInputs()), name="mmagent",
               route_prefix="/")
@@ -87,3 +126,87 @@ def test_emit_config_is_a_valid_serve_config(tmp_path, monkeypatch):
     assert caption.autoscaling_config["max_replicas"] == 4
     assert caption.max_ongoing_requests >= 16 and caption.user_config["max_batch_size"] == 16
     assert "sk-secret" not in out.read_text()
+
+
+def _stream_workflow(base: str, name: str, inputs: dict) -> list[dict]:
+    with httpx.stream("POST", f"{base}/v1/workflows/{name}/runs", timeout=120,
+                      json={"inputs": inputs, "stream": True},
+                      headers={"Authorization": f"Bearer {KEY_A}"}) as resp:
+        assert resp.status_code == 200, resp.read()
+        return list(sse_events(resp))
+
+
+def test_a_killed_tool_replica_loses_no_request(ray_server):
+    """16 runs at concurrency 8; the only fake_sleep replica is SIGKILLed while it works. Every
+    run completes (its call is sent again once Serve has replaced the replica)."""
+    (pid,) = replica_pids("mmagent", "tool_fake_sleep")
+    busy = threading.Event()
+
+    def one(i: int) -> list[dict]:
+        with httpx.stream("POST", f"{ray_server}/v1/workflows/sleepy/runs", timeout=120,
+                          json={"inputs": {"label": f"r{i}"}, "stream": True},
+                          headers={"Authorization": f"Bearer {KEY_A}"}) as resp:
+            events = []
+            for event in sse_events(resp):
+                if event["type"] == "task_started":
+                    busy.set()
+                events.append(event)
+            return events
+
+    with ThreadPoolExecutor(8) as pool:
+        futures = [pool.submit(one, i) for i in range(16)]
+        assert busy.wait(60)
+        time.sleep(0.3)  # batches of 4 naps of 0.25 s: the replica is mid-batch
+        os.kill(pid, signal.SIGKILL)
+        runs = [f.result() for f in futures]
+
+    for i, events in enumerate(runs):
+        assert not [e for e in events if e["type"] == "task_failed"], events
+        finished = [e for e in events if e["type"] == "task_finished"]
+        assert [e["output"]["text"] for e in finished] == [f"r{i}"]
+    retried = [e for run in runs for e in run if e["type"] == "task_retrying"]
+    assert retried and {e["tool"] for e in retried} == {"fake_sleep"}
+    assert all("replica died" in e["error"] or "unreachable" in e["error"] for e in retried)
+    assert replica_pids("mmagent", "tool_fake_sleep") not in ([], [pid])  # Serve replaced it
+
+
+def test_a_tool_refusing_its_input_keeps_the_error_type_and_is_not_retried(ray_server):
+    events = _stream_workflow(ray_server, "picky", {"word": "odd"})
+    (failed,) = [e for e in events if e["type"] == "task_failed"]
+    assert failed["code"] == "tool.bad_input"
+    assert "got 'odd' (3 letters) for word; expected an even number of letters" in \
+        failed["message"]
+    assert not [e for e in events if e["type"] == "task_retrying"]
+    ok = _stream_workflow(ray_server, "picky", {"word": "even"})
+    assert [e["output"]["text"] for e in ok if e["type"] == "task_finished"] == ["even"]
+
+
+def test_a_run_whose_ingress_replica_dies_mid_run_is_taken_over_by_the_other(ray_server):
+    from ray._private import state
+
+    http = httpx.Client(base_url=ray_server, timeout=30,
+                        headers={"Authorization": f"Bearer {KEY_A}"})
+    created = http.post("/v1/runs", json={"workflow": "slow", "inputs": {"label": "kept"}})
+    assert created.status_code == 200, created.text
+    run_id, holder = created.json()["id"], created.headers["x-mmagent-replica"]
+    deadline = time.monotonic() + 60
+    while http.get(f"/v1/runs/{run_id}").json()["status"] != "running":
+        assert time.monotonic() < deadline
+        time.sleep(0.2)
+    time.sleep(1)  # mid-nap
+    (pid,) = [a["Pid"] for a in state.actors(actor_state_name="ALIVE").values()
+              if a["Name"] == f"SERVE_REPLICA::mmagent#ingress#{holder}"]
+    os.kill(pid, signal.SIGKILL)
+
+    deadline = time.monotonic() + 90
+    while (info := http.get(f"/v1/runs/{run_id}").json())["status"] not in \
+            ("completed", "failed", "cancelled"):
+        assert time.monotonic() < deadline, info
+        time.sleep(0.3)
+    assert info["status"] == "completed" and info["outputs"]["nap"]["text"] == "kept", info
+    with http.stream("GET", f"/v1/runs/{run_id}/events") as resp:
+        events = list(sse_events(resp))
+    kinds = [e.get("type") for e in events]
+    # begun on the dead replica, taken over and finished by the other (a workflow run restarts:
+    # it records no executor run id to resume from)
+    assert kinds.count("task_started") == 2 and kinds.count("task_finished") == 1, kinds
