@@ -31,6 +31,7 @@ from .replan import run_with_replanning
 from .responder import LLMResponder, Responder, TemplateResponder, produced_artifacts
 from .router import Router
 from .run_control import Approve, RunControl, _run_fields, make_executor
+from .telemetry import TracedBackend, configure, span
 
 __all__ = ["Agent", "RunResult", "ProducedArtifact"]
 
@@ -104,6 +105,7 @@ class Agent(RunControl):
         if not isinstance(config, Config):
             config = Config.load(config, profile=profile)
         self.config = config
+        configure(config.telemetry)
         self.store = ArtifactStore(config.artifact_dir, config.limits)
         self.registry = registry or ToolRegistry.discover(
             {name: tc.kwargs() for name, tc in config.tools.items()},
@@ -151,11 +153,11 @@ class Agent(RunControl):
              audio: Sequence[MediaInput] = (), video: Sequence[MediaInput] = ()) -> Plan:
         """Only plan (no tool runs): what the LLM would schedule for this request."""
         inputs = self._ingest(images, audio, video)
-        return self.planner().plan(prompt, inputs).plan
+        return self._plan(prompt, inputs).plan
 
     def planner(self) -> Planner:
-        return Planner.from_config(self.backend(), self.registry, self.config.planner,
-                                   cache_dir=self.config.cache_dir)
+        return Planner.from_config(TracedBackend(self.backend()), self.registry,
+                                   self.config.planner, cache_dir=self.config.cache_dir)
 
     def backend(self) -> ChatBackend:
         with self._backend_lock:
@@ -198,9 +200,11 @@ class Agent(RunControl):
         return run.prepare(inputs)
 
     def _run_workflow(self, prepared, emit) -> RunResult:
-        outcome = prepared.execute(emit)
-        result = self._result(outcome.answer, outcome.plan, outcome.execution)
-        result.named_outputs = outcome.outputs
+        with span("mmagent.run", {"mmagent.workflow": _workflow_name(prepared)}) as s:
+            outcome = prepared.execute(emit)
+            result = self._result(outcome.answer, outcome.plan, outcome.execution)
+            result.named_outputs = outcome.outputs
+            _traced_result(s, result)
         return result
 
     def _run(self, prompt, images, audio, video, emit) -> RunResult:
@@ -211,12 +215,20 @@ class Agent(RunControl):
                     cancel: threading.Event | None = None) -> RunResult:
         if not prompt or not prompt.strip():
             raise InputError("got an empty prompt; expected a request in words")
+        with span("mmagent.run", {"mmagent.inputs": len(inputs)}) as s:
+            result = self._run_traced(prompt, inputs, emit, approve, run_id, cancel, s)
+            _traced_result(s, result)
+        return result
+
+    def _run_traced(self, prompt, inputs, emit, approve, run_id, cancel, s) -> RunResult:
         route = Router(self.registry, self.config.router.mode).decide(prompt, inputs)
         emit(RouteChosen(route=route.route, reason=route.reason))
+        s.set_attribute("mmagent.route", route.route)
         planned = (PlanResult(plan=route.plan, attempts=0) if route.plan is not None
-                   else self.planner().plan(prompt, inputs))
+                   else self._plan(prompt, inputs))
         emit(PlanCreated(plan=planned.plan, attempts=planned.attempts, cached=planned.cached))
         run_id = run_id or uuid.uuid4().hex
+        s.set_attribute("mmagent.run_id", run_id)
         emit(RunStarted(run_id=run_id))
         with self._cancel_handle(run_id, cancel) as event:
             plan, result = run_with_replanning(
@@ -224,6 +236,14 @@ class Agent(RunControl):
                 self.config.planner.replan_attempts, run_id=run_id, approve=approve,
                 cancel=event, meta={"prompt": prompt})
         return self._answer(prompt, plan, result, emit)
+
+    def _plan(self, prompt: str, inputs: dict[str, ArtifactRef]) -> PlanResult:
+        with span("mmagent.plan") as s:
+            planned = self.planner().plan(prompt, inputs)
+            s.set_attribute("mmagent.plan.attempts", planned.attempts)
+            s.set_attribute("mmagent.plan.cached", bool(planned.cached))
+            s.set_attribute("mmagent.tasks", len(planned.plan.tasks))
+            return planned
 
     def _result(self, answer: str, plan: Plan, result: ExecutionResult) -> RunResult:
         arts = [ProducedArtifact(id=r.id, kind=r.kind, mime=r.mime, task=t,
@@ -237,7 +257,7 @@ class Agent(RunControl):
 
     def _responder(self) -> Responder:
         if self.config.responder == "llm":
-            return LLMResponder(self.backend(), self.store)
+            return LLMResponder(TracedBackend(self.backend()), self.store)
         return TemplateResponder(self.store)
 
     def _ingest(self, images, audio, video) -> dict[str, ArtifactRef]:
@@ -262,6 +282,22 @@ class Agent(RunControl):
             return self.store.put_image(item)
         raise InputError(f"got a {type(item).__name__} as a {kind} input; expected a file path, "
                          "an ArtifactRef" + (" or a PIL image" if kind == "image" else ""))
+
+
+def _workflow_name(prepared: Any) -> str | None:
+    wf = getattr(prepared, "wf", None)
+    return getattr(wf, "name", None) or (str(wf.file) if getattr(wf, "file", None) else None)
+
+
+def _traced_result(s: Any, result: RunResult) -> None:
+    s.set_attribute("mmagent.status", result.status)
+    s.set_attribute("mmagent.tasks", len(result.plan.tasks))
+    if result.run_id:
+        s.set_attribute("mmagent.run_id", result.run_id)
+    if result.failures:
+        from .telemetry import fail
+
+        fail(s, "tool.failed", f"{len(result.failures)} task(s) failed")
 
 
 def make_backend(pc: PlannerConfig, cache_dir: Path | None = None) -> ChatBackend:

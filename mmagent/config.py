@@ -26,6 +26,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from .artifacts import MediaLimits
 from .errors import ConfigError
 from .serving.settings import ServingSettings
+from .telemetry import TelemetryConfig
 from .tool import default_cache_dir
 
 __all__ = ["Config", "ToolConfig", "PlannerConfig", "RouterConfig", "PROFILES", "RuntimeConfig",
@@ -167,6 +168,8 @@ class Config(BaseModel):
     runtime: RuntimeConfig = Field(default_factory=RuntimeConfig)
     executor: ExecutorConfig = Field(default_factory=lambda: ExecutorConfig())
     router: RouterConfig = Field(default_factory=RouterConfig)
+    telemetry: TelemetryConfig = Field(default_factory=TelemetryConfig,
+                                       description="OpenTelemetry traces (off by default)")
 
     @property
     def artifact_dir(self) -> Path:

@@ -35,6 +35,7 @@ from typing import Any, Literal
 
 from langgraph.func import entrypoint, task
 from langgraph.types import Command, interrupt
+from opentelemetry import trace
 
 from .artifacts import ArtifactRef, ArtifactStore
 from .cache import ResultCache
@@ -56,6 +57,7 @@ from .events import (
 from .plan import Plan, parse_ref
 from .registry import ToolRegistry
 from .runs import RunStore
+from .telemetry import fail, span
 from .tool import Tool, ToolContext
 
 __all__ = ["Executor", "ExecutionResult", "TaskFailure", "TaskPolicy", "ApprovalPolicy",
@@ -414,6 +416,16 @@ class Executor:
     # -- one task ----------------------------------------------------------------------------
 
     def _call(self, run: _Run, task_id: str, args: dict[str, Any]) -> dict[str, Any]:
+        tool = run.plan.task(task_id).tool
+        with span("mmagent.task", {"mmagent.task_id": task_id, "mmagent.tool": tool,
+                                   "mmagent.run_id": run.run_id}) as s:
+            out = self._call_traced(run, task_id, args)
+            s.set_attribute("mmagent.cache_hit", bool(out.get("cached")))
+            if _ERROR_KEY in out:
+                fail(s, out[_ERROR_KEY]["code"], out[_ERROR_KEY]["message"])
+            return out
+
+    def _call_traced(self, run: _Run, task_id: str, args: dict[str, Any]) -> dict[str, Any]:
         spec = run.plan.task(task_id)
         emit, runs = run.emit, run.runs
         emit(TaskStarted(task_id=task_id, tool=spec.tool))
@@ -481,8 +493,12 @@ class Executor:
 
     def _attempt(self, tool: Tool, inp: Any, run: _Run, task_id: str,
                  timeout_s: float | None) -> Any:
+        batch = [inp]
+        current = trace.get_current_span()
+        current.set_attribute("mmagent.batch_size", len(batch))
+        current.set_attribute("mmagent.device", tool.device())
         if timeout_s is None:
-            return tool.run([inp], ToolContext(self.store, run.emit, task_id))[0]
+            return tool.run(batch, ToolContext(self.store, run.emit, task_id))[0]
         # A thread cannot be killed: past the limit the task is reported failed, the thread
         # runs on in the background and whatever it returns (or reports) is discarded.
         late = threading.Event()
@@ -494,7 +510,7 @@ class Executor:
 
         def target() -> None:
             try:
-                box["out"] = tool.run([inp], ToolContext(self.store, emit, task_id))[0]
+                box["out"] = tool.run(batch, ToolContext(self.store, emit, task_id))[0]
             except BaseException as e:  # handed to the waiting thread
                 box["error"] = e
 

@@ -14,6 +14,7 @@ from typing import Annotated, Any
 from fastapi import Depends, FastAPI, File, Form, Request, UploadFile
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import FileResponse, JSONResponse, Response
+from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
 from sse_starlette import EventSourceResponse
 from starlette.concurrency import iterate_in_threadpool, run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
@@ -38,8 +39,10 @@ def create_app(service: ChatService) -> FastAPI:
     app = FastAPI(title="mmagent", version="0.1.0")
     app.state.service = service
 
-    # 1. cross-cutting: body limit, metrics, errors ------------------------------------------
+    # 1. cross-cutting: body limit, metrics, traces, errors ----------------------------------
     app.add_middleware(_BodyLimit, max_bytes=settings.max_body_bytes)
+    # a server span per HTTP request (no-op unless a tracer provider is configured)
+    FastAPIInstrumentor.instrument_app(app, exclude_spans=["send", "receive"])
 
     @app.middleware("http")
     async def _metrics(request: Request, call_next):
