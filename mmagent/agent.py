@@ -26,6 +26,13 @@ from .executor import ExecutionResult
 from .plan import Plan
 from .planner.backends import ChatBackend
 from .planner.planner import Planner, PlanResult
+from .provenance import (
+    ProvenanceExporter,
+    ProvenanceTap,
+    from_media,
+    plan_document,
+    workflow_document,
+)
 from .registry import ToolRegistry
 from .replan import run_with_replanning
 from .responder import LLMResponder, Responder, TemplateResponder, produced_artifacts
@@ -107,6 +114,8 @@ class Agent(RunControl):
         self.config = config
         configure(config.telemetry)
         self.store = ArtifactStore(config.artifact_dir, config.limits)
+        self.provenance = (ProvenanceExporter(self.store, config.cache_dir / "exports")
+                           if config.runtime.embed_provenance else None)
         self.registry = registry or ToolRegistry.discover(
             {name: tc.kwargs() for name, tc in config.tools.items()},
             cache_dir=config.cache_dir, memory_budget_gb=config.runtime.memory_budget_gb)
@@ -191,16 +200,29 @@ class Agent(RunControl):
 
     # -- internals ---------------------------------------------------------------------------
 
+    def artifact_path(self, ref: ArtifactRef) -> Path:
+        """The file to hand out for ``ref``: its copy carrying the workflow that made it
+        (``runtime.embed_provenance``), else the stored file."""
+        copy = self.provenance.latest(ref.id) if self.provenance is not None else None
+        return copy or self.store.path(ref)
+
     def _workflow_run(self, workflow, inputs: dict[str, Any]):
+        from .provenance import SUFFIXES
         from .workflow import resolve_workflow
         from .workflow_run import WorkflowRun
 
+        if isinstance(workflow, (str, os.PathLike)) and \
+                Path(workflow).suffix.lower() in SUFFIXES:  # a file that carries its workflow
+            workflow, inputs = from_media(workflow, self.store, inputs)
         wf = resolve_workflow(workflow, self.workflows())
         run = WorkflowRun(wf, self.registry, self.executor, self.store, self._put)
         return run.prepare(inputs)
 
     def _run_workflow(self, prepared, emit) -> RunResult:
         with span("mmagent.run", {"mmagent.workflow": _workflow_name(prepared)}) as s:
+            if self.provenance is not None:
+                doc = workflow_document(prepared.wf, prepared.values)
+                emit = ProvenanceTap(self.provenance, emit, lambda _plan: doc)
             outcome = prepared.execute(emit)
             result = self._result(outcome.answer, outcome.plan, outcome.execution)
             result.named_outputs = outcome.outputs
@@ -215,6 +237,9 @@ class Agent(RunControl):
                     cancel: threading.Event | None = None) -> RunResult:
         if not prompt or not prompt.strip():
             raise InputError("got an empty prompt; expected a request in words")
+        if self.provenance is not None:
+            emit = ProvenanceTap(self.provenance, emit, lambda plan: plan_document(
+                plan, prompt, inputs, self.registry))
         with span("mmagent.run", {"mmagent.inputs": len(inputs)}) as s:
             result = self._run_traced(prompt, inputs, emit, approve, run_id, cancel, s)
             _traced_result(s, result)
@@ -247,7 +272,7 @@ class Agent(RunControl):
 
     def _result(self, answer: str, plan: Plan, result: ExecutionResult) -> RunResult:
         arts = [ProducedArtifact(id=r.id, kind=r.kind, mime=r.mime, task=t,
-                                 path=str(self.store.path(r)))
+                                 path=str(self.artifact_path(r)))
                 for t, _f, r in produced_artifacts(plan, result)]
         failures = {t: f.message for t, f in result.failures.items()}
         failures.update({t: "skipped: an input it needs failed"

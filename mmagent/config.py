@@ -105,6 +105,9 @@ class RuntimeConfig(BaseModel):
         None, gt=0, description="most memory the loaded models may hold together (GPU memory "
         "on CUDA, RAM on CPU); the least recently used idle tool is unloaded first. None: no "
         "budget, every model stays loaded once used")
+    embed_provenance: bool = Field(
+        True, description="produced PNG/WAV/MP4 files carry the workflow that made them "
+        "(exported copies; the stored bytes and the cache are unaffected)")
 
 
 class TaskPolicyConfig(BaseModel):

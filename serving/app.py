@@ -151,8 +151,8 @@ def create_app(service: ChatService) -> FastAPI:
     @app.get("/v1/artifacts/{artifact_id}")
     async def artifact(artifact_id: str, who: Owner) -> FileResponse:
         ref = service.media.artifact(artifact_id, None, who)
-        return FileResponse(service.agent.store.path(ref), media_type=ref.mime,
-                            filename=f"{ref.id[:12]}{service.agent.store.path(ref).suffix}")
+        path = service.agent.artifact_path(ref)  # the copy carrying its workflow, if any
+        return FileResponse(path, media_type=ref.mime, filename=f"{ref.id[:12]}{path.suffix}")
 
     return app
 
