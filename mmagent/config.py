@@ -26,6 +26,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from .artifacts import MediaLimits
 from .errors import ConfigError
 from .serving.settings import ServingSettings
+from .stores.config import StoresConfig
 from .telemetry import TelemetryConfig
 from .tool import default_cache_dir
 
@@ -173,6 +174,8 @@ class Config(BaseModel):
     router: RouterConfig = Field(default_factory=RouterConfig)
     telemetry: TelemetryConfig = Field(default_factory=TelemetryConfig,
                                        description="OpenTelemetry traces (off by default)")
+    stores: StoresConfig = Field(default_factory=StoresConfig, description="where state "
+                                 "(sqlite | postgres) and artifacts (local | s3) live")
 
     @property
     def artifact_dir(self) -> Path:

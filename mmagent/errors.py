@@ -206,3 +206,12 @@ class RunFinishedError(RunError):
     """The run already finished; there is nothing to resume."""
 
     code = "run.finished"
+
+
+# --- stores ---------------------------------------------------------------------------------
+
+
+class StoreError(MMAgentError):
+    """A shared store (Postgres, S3) did not answer or refused an operation."""
+
+    code = "store.unavailable"

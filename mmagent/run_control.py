@@ -15,13 +15,11 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 from .artifacts import ArtifactStore
-from .cache import ResultCache
 from .config import Config, TaskPolicyConfig
 from .events import AnswerReady, Event, RunStarted
 from .executor import ApprovalPolicy, ApprovalRequest, ExecutionResult, Executor, TaskPolicy
 from .plan import Plan
 from .registry import ToolRegistry
-from .runs import RunStore
 
 __all__ = ["RunControl", "make_executor", "Approve"]
 
@@ -34,10 +32,11 @@ def make_executor(config: Config, registry: ToolRegistry, store: ArtifactStore, 
     """The executor ``executor:`` in the config describes (``use_cache`` overrides
     ``executor.cache``)."""
     ec = config.executor
-    runs = RunStore(ec.checkpoint_db or config.cache_dir / "runs.sqlite") \
-        if ec.checkpoint else None
+    from .stores import make_result_cache, make_run_store
+
+    runs = make_run_store(config) if ec.checkpoint else None
     cache_on = ec.cache if use_cache is None else use_cache
-    cache = ResultCache(ec.cache_db or config.cache_dir / "results.sqlite") if cache_on else None
+    cache = make_result_cache(config) if cache_on else None
     approval = ApprovalPolicy(tools=tuple(ec.approval.tools),
                               gpu_memory_gb=ec.approval.gpu_memory_gb) \
         if ec.approval.tools or ec.approval.gpu_memory_gb is not None else None

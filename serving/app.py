@@ -1,7 +1,8 @@
 """The HTTP app: thin FastAPI routes over :class:`~mmagent.serving.service.ChatService`.
 
 Routes: ``POST /v1/chat/completions``, ``GET /v1/models``, ``POST /v1/workflows/{name}/runs``,
-``POST /v1/files``, ``GET /v1/artifacts/{id}``, ``GET /healthz``, ``GET /metrics``.
+``POST /v1/files``, ``GET /v1/artifacts/{id}``, ``GET /healthz``, ``GET /metrics``, and the runs
+API (``/v1/runs...``, see ``runs_routes.py``).
 Every error leaves in OpenAI's error shape; none takes the server down.
 """
 
@@ -154,6 +155,12 @@ def create_app(service: ChatService) -> FastAPI:
         path = service.agent.artifact_path(ref)  # the copy carrying its workflow, if any
         return FileResponse(path, media_type=ref.mime, filename=f"{ref.id[:12]}{path.suffix}")
 
+    from mmagent.stores import RunQueue, state_database
+
+    from .runs_routes import add_run_routes
+
+    app.state.runs = add_run_routes(app, service, RunQueue(state_database(service.agent.config)),
+                                    Owner, base_url, own_hosts)
     return app
 
 

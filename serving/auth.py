@@ -2,7 +2,7 @@
 
 Keys come from ``serving.api_keys`` and the variable named by ``serving.api_keys_env``
 (comma-separated). The server never stores a key: an artifact's owner is the sha256 of the key
-that created or uploaded it, kept in ``<store>/owners.jsonl``.
+that created or uploaded it, kept in the state database (:mod:`mmagent.stores.owners`).
 """
 
 from __future__ import annotations

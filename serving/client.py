@@ -24,6 +24,7 @@ from mmagent.artifacts import ArtifactRef
 from mmagent.errors import InputError, MMAgentError, ServingError
 from mmagent.events import EVENT_ADAPTER, AnswerReady, Event
 from mmagent.plan import Plan
+from mmagent.runs_client import Runs
 from mmagent.tool import default_cache_dir
 
 __all__ = ["Client"]
@@ -44,6 +45,9 @@ class Client:
         self.http = httpx.Client(base_url=base_url.rstrip("/"), headers=headers, timeout=timeout,
                                  transport=transport)
         self.download_dir = Path(download_dir or default_cache_dir() / "client").expanduser()
+        self.runs = Runs(self)
+        """The runs API: ``create``, ``get``, ``list``, ``events``, ``wait``, ``cancel``,
+        ``approve`` (see :class:`mmagent.runs_client.Runs`)."""
 
     # -- the Agent API -------------------------------------------------------------------------
 

@@ -17,8 +17,11 @@ from mmagent.errors import (
     MMAgentError,
     PlanningError,
     PlanValidationError,
+    RunError,
     ServingError,
+    StoreError,
     ToolError,
+    UnknownRunError,
 )
 
 __all__ = ["AuthError", "URLRefusedError", "RequestTooLargeError", "UnknownModelError",
@@ -50,9 +53,12 @@ _STATUS: list[tuple[type[MMAgentError], int, str]] = [
     (AuthError, 401, "authentication_error"),
     (MediaLimitError, 413, "invalid_request_error"),
     (InputNotFoundError, 404, "invalid_request_error"),
+    (UnknownRunError, 404, "invalid_request_error"),
+    (RunError, 409, "invalid_request_error"),  # a run not in a state for this verb
     (InputError, 400, "invalid_request_error"),
     (PlanValidationError, 422, "invalid_request_error"),
     (PlanningError, 422, "invalid_request_error"),
+    (StoreError, 503, "server_error"),
     (ConfigError, 500, "server_error"),
     (ToolError, 500, "server_error"),
 ]

@@ -21,8 +21,8 @@ from mmagent.agent import Agent
 from mmagent.artifacts import ArtifactKind, ArtifactRef
 from mmagent.errors import InputError, MMAgentError
 from mmagent.events import AnswerReady, ArtifactCreated, PlanCreated, TaskFailed, TaskFinished
+from mmagent.stores import make_owners
 
-from .auth import Owners
 from .errors import UnknownModelError, error_body, status_for
 from .media import MediaResolver
 from .metrics import Metrics
@@ -92,7 +92,7 @@ class ChatService:
         self.agent = agent
         self.settings = settings or agent.config.serving
         self.metrics = metrics or Metrics()
-        self.owners = Owners(agent.store.root / "owners.jsonl")
+        self.owners = make_owners(agent.config, agent.store.root)
         self.media = MediaResolver(agent.store, self.owners, self.settings)
 
     # -- models --------------------------------------------------------------------------------

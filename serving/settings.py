@@ -11,7 +11,8 @@ from __future__ import annotations
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-__all__ = ["ServingSettings", "RaySettings", "ToolDeploymentSettings", "AutoscalingSettings"]
+__all__ = ["ServingSettings", "RunsSettings", "RaySettings", "ToolDeploymentSettings",
+           "AutoscalingSettings"]
 
 
 class AutoscalingSettings(BaseModel):
@@ -77,6 +78,16 @@ class RaySettings(BaseModel):
         return self.tools.get(name, self.defaults)
 
 
+class RunsSettings(BaseModel):
+    """The runs API (``/v1/runs``): how many runs of one API key run at once."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    max_concurrent_per_key: int = Field(2, ge=1, le=1000, description="runs of one API key "
+                                        "running at once (per deployment); more wait queued")
+    max_listed: int = Field(100, ge=1, le=10_000, description="most runs GET /v1/runs returns")
+
+
 class ServingSettings(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -94,4 +105,5 @@ class ServingSettings(BaseModel):
     fetch_max_redirects: int = Field(3, ge=0, le=10, description="redirects followed per fetch")
     public_url: str | None = Field(None, description="base URL used in artifact links; None = "
                                    "the URL the request came in on")
+    runs: RunsSettings = Field(default_factory=RunsSettings)
     ray: RaySettings = Field(default_factory=RaySettings)
