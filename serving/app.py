@@ -27,6 +27,7 @@ from .auth import KeyRing
 from .errors import RequestTooLargeError, UnknownModelError, error_body, status_for
 from .protocol import ChatCompletionRequest, WorkflowRunRequest
 from .service import ChatService
+from .web import add_web_routes
 
 __all__ = ["create_app"]
 
@@ -161,6 +162,7 @@ def create_app(service: ChatService) -> FastAPI:
 
     app.state.runs = add_run_routes(app, service, RunQueue(state_database(service.agent.config)),
                                     Owner, base_url, own_hosts)
+    add_web_routes(app, service, Owner)  # the page at /, its files, GET /v1/workflows
     return app
 
 
