@@ -177,3 +177,15 @@ def test_reject_a_waiting_step(page):
     assert "rejected" in page.find_element(By.ID, "answer").text
     assert node_states(page) == {"t1": "skipped"}  # drawn as not run
     assert not page.find_elements(By.CSS_SELECTOR, "#artifacts figure")
+
+
+def test_a_failed_step_is_shown_failed(page):
+    from selenium.webdriver.common.by import By
+
+    page.find_element(By.ID, "prompt").send_keys("Please fail")
+    page.find_element(By.ID, "send").click()
+    wait(page, lambda d: d.find_element(By.ID, "run-status").text not in ("", "running"))
+    assert node_states(page) == {"t1": "failed"}
+    log = page.find_element(By.ID, "log").text
+    assert "t1 fake_fail failed" in log and "re-planned after t1 failed" in log
+    assert "the fake model crashed" in page.find_element(By.ID, "answer").text
