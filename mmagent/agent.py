@@ -207,6 +207,21 @@ class Agent(RunControl):
         copy = self.provenance.latest(ref.id) if self.provenance is not None else None
         return copy or self.store.path(ref)
 
+    def _resume_tap(self, run_id: str, emit):
+        """A resumed run's artifacts carry its recorded plan, prompt and inputs too."""
+        if self.provenance is None or self.executor.runs is None:
+            return emit
+        try:
+            rec = self.executor.runs.get(run_id)
+            plan = Plan.model_validate(rec.plan)
+            inputs = {n: ArtifactRef.model_validate(v) for n, v in rec.inputs.items()}
+            doc = plan_document(plan, rec.meta.get("prompt") or "", inputs, self.registry)
+        except Exception:  # an unknown run fails in resume itself, with its own error
+            return emit
+        tap = ProvenanceTap(self.provenance, emit, lambda _plan: doc)
+        tap.plan = plan
+        return tap
+
     def _workflow_run(self, workflow, inputs: dict[str, Any]):
         from .provenance import SUFFIXES
         from .workflow import resolve_workflow

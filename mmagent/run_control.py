@@ -96,6 +96,7 @@ class RunControl:
 
     def _resume(self, run_id: str, emit, approve: Decision, cancel):
         emit(RunStarted(run_id=run_id, resumed=True))
+        emit = self._resume_tap(run_id, emit)
         callback = approve if callable(approve) else None
         decision = None if callable(approve) else approve
         with self._cancel_handle(run_id, cancel) as event:
@@ -105,6 +106,10 @@ class RunControl:
         prompt = (rec.meta.get("prompt") if rec else None) or ""
         plan = Plan.model_validate(rec.plan) if rec else Plan()
         return self._answer(prompt, plan, result, emit)
+
+    def _resume_tap(self, run_id: str, emit):
+        """``emit`` as it should see a resumed run's events (Agent: with provenance)."""
+        return emit
 
     @contextlib.contextmanager
     def _cancel_handle(self, run_id: str, cancel: threading.Event | None):

@@ -94,6 +94,21 @@ def test_result_cache_still_hits_and_the_copy_still_carries_the_plan(tmp_path):
     assert "fake_paint" in read_file(png.path)["workflow"]
 
 
+def test_a_run_resumed_after_approval_carries_its_plan(tmp_path):
+    reg = fake_registry()
+    reg.register(FakePaint)
+    cfg = Config.from_dict({"cache_dir": str(tmp_path / "cache"),
+                            "executor": {"approval": {"tools": ["fake_speak"]}}})
+    agent = Agent(cfg, registry=reg, planner_backend=Scripted(json.dumps(PLAN)))
+    paused = agent.run("Paint a red lighthouse, describe it and say it")
+    assert paused.status == "awaiting_approval"
+    done = agent.resume(paused.run_id, approve=True)
+    (wav,) = [a for a in done.artifacts if a.kind == "audio"]
+    doc = read_file(wav.path)
+    assert doc["prompt"] == "Paint a red lighthouse, describe it and say it"
+    assert doc["task"] == "t3" and "fake_speak" in doc["workflow"]
+
+
 def test_opt_out_leaves_no_chunk(tmp_path):
     agent = make_agent(tmp_path, json.dumps(PLAN), embed_provenance=False)
     result = agent.run("Paint a red lighthouse, describe it and say it")
