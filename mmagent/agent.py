@@ -39,7 +39,7 @@ from .responder import LLMResponder, Responder, TemplateResponder, produced_arti
 from .router import Router
 from .run_control import Approve, RunControl, _run_fields, make_executor
 from .stores import make_artifact_store
-from .telemetry import TracedBackend, configure, span
+from .telemetry import TracedBackend, configure, fail, span
 
 __all__ = ["Agent", "RunResult", "ProducedArtifact"]
 
@@ -336,8 +336,6 @@ def _traced_result(s: Any, result: RunResult) -> None:
     if result.run_id:
         s.set_attribute("mmagent.run_id", result.run_id)
     if result.failures:
-        from .telemetry import fail
-
         fail(s, "tool.failed", f"{len(result.failures)} task(s) failed")
 
 

@@ -33,7 +33,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from .errors import ConfigError
 
-__all__ = ["TelemetryConfig", "configure", "span", "TracedBackend", "TRACER_NAME"]
+__all__ = ["TelemetryConfig", "configure", "span", "fail", "TracedBackend", "TRACER_NAME"]
 
 logger = logging.getLogger(__name__)
 TRACER_NAME = "mmagent"

@@ -161,6 +161,7 @@ function drawPlan() {
     g.append(svg("text", { x: x + 10, y: y + 20 }, `${t.id} · ${t.tool}`));
     g.append(svg("text", { class: "state", x: x + 10, y: y + 38 }, status));
     const p = state.progress[t.id];
+    if (p) g.setAttribute("data-progress", `${p.step}/${p.total}`);
     if (p && status === "running") {
       g.append(svg("rect", { class: "bar", x, y: y + H - 4, height: 4,
                              width: Math.round((W * p.step) / Math.max(1, p.total)) }));

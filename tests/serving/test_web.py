@@ -160,6 +160,9 @@ def test_approve_a_waiting_step(page):
     assert page.find_element(By.ID, "run-status").text == "awaiting approval"
     page.find_element(By.ID, "approve").click()
     wait(page, lambda d: node_states(d) == {"t1": "done"})
+    # the step's progress events reached the graph (fake_sleep reports 4 steps)
+    assert page.find_element(By.CSS_SELECTOR, "#plan g.node[data-task=t1]").get_attribute(
+        "data-progress") == "4/4"
     wait(page, lambda d: "banana" in d.find_element(By.ID, "answer").text)
     assert page.find_element(By.ID, "run-status").text == "completed"
 
