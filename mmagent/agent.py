@@ -26,12 +26,20 @@ from .executor import ExecutionResult
 from .plan import Plan
 from .planner.backends import ChatBackend
 from .planner.planner import Planner, PlanResult
+from .provenance import (
+    ProvenanceExporter,
+    ProvenanceTap,
+    from_media,
+    plan_document,
+    workflow_document,
+)
 from .registry import ToolRegistry
 from .replan import run_with_replanning
 from .responder import LLMResponder, Responder, TemplateResponder, produced_artifacts
 from .router import Router
 from .run_control import Approve, RunControl, _run_fields, make_executor
 from .stores import make_artifact_store
+from .telemetry import TracedBackend, configure, fail, span
 
 __all__ = ["Agent", "RunResult", "ProducedArtifact"]
 
@@ -105,7 +113,10 @@ class Agent(RunControl):
         if not isinstance(config, Config):
             config = Config.load(config, profile=profile)
         self.config = config
+        configure(config.telemetry)
         self.store: ArtifactStore = make_artifact_store(config)
+        self.provenance = (ProvenanceExporter(self.store, config.cache_dir / "exports")
+                           if config.runtime.embed_provenance else None)
         self.registry = registry or ToolRegistry.discover(
             {name: tc.kwargs() for name, tc in config.tools.items()},
             cache_dir=config.cache_dir, memory_budget_gb=config.runtime.memory_budget_gb)
@@ -152,11 +163,11 @@ class Agent(RunControl):
              audio: Sequence[MediaInput] = (), video: Sequence[MediaInput] = ()) -> Plan:
         """Only plan (no tool runs): what the LLM would schedule for this request."""
         inputs = self._ingest(images, audio, video)
-        return self.planner().plan(prompt, inputs).plan
+        return self._plan(prompt, inputs).plan
 
     def planner(self) -> Planner:
-        return Planner.from_config(self.backend(), self.registry, self.config.planner,
-                                   cache_dir=self.config.cache_dir)
+        return Planner.from_config(TracedBackend(self.backend()), self.registry,
+                                   self.config.planner, cache_dir=self.config.cache_dir)
 
     def backend(self) -> ChatBackend:
         with self._backend_lock:
@@ -190,18 +201,48 @@ class Agent(RunControl):
 
     # -- internals ---------------------------------------------------------------------------
 
+    def artifact_path(self, ref: ArtifactRef) -> Path:
+        """The file to hand out for ``ref``: its copy carrying the workflow that made it
+        (``runtime.embed_provenance``), else the stored file."""
+        copy = self.provenance.latest(ref.id) if self.provenance is not None else None
+        return copy or self.store.path(ref)
+
+    def _resume_tap(self, run_id: str, emit):
+        """A resumed run's artifacts carry its recorded plan, prompt and inputs too."""
+        if self.provenance is None or self.executor.runs is None:
+            return emit
+        try:
+            rec = self.executor.runs.get(run_id)
+            plan = Plan.model_validate(rec.plan)
+            inputs = {n: ArtifactRef.model_validate(v) for n, v in rec.inputs.items()}
+            doc = plan_document(plan, rec.meta.get("prompt") or "", inputs, self.registry)
+        except Exception:  # an unknown run fails in resume itself, with its own error
+            return emit
+        tap = ProvenanceTap(self.provenance, emit, lambda _plan: doc)
+        tap.plan = plan
+        return tap
+
     def _workflow_run(self, workflow, inputs: dict[str, Any]):
+        from .provenance import SUFFIXES
         from .workflow import resolve_workflow
         from .workflow_run import WorkflowRun
 
+        if isinstance(workflow, (str, os.PathLike)) and \
+                Path(workflow).suffix.lower() in SUFFIXES:  # a file that carries its workflow
+            workflow, inputs = from_media(workflow, self.store, inputs)
         wf = resolve_workflow(workflow, self.workflows())
         run = WorkflowRun(wf, self.registry, self.executor, self.store, self._put)
         return run.prepare(inputs)
 
     def _run_workflow(self, prepared, emit, run_id: str | None = None) -> RunResult:
-        outcome = prepared.execute(emit, run_id=run_id)
-        result = self._result(outcome.answer, outcome.plan, outcome.execution)
-        result.named_outputs = outcome.outputs
+        with span("mmagent.run", {"mmagent.workflow": _workflow_name(prepared)}) as s:
+            if self.provenance is not None:
+                doc = workflow_document(prepared.wf, prepared.values)
+                emit = ProvenanceTap(self.provenance, emit, lambda _plan: doc)
+            outcome = prepared.execute(emit, run_id=run_id)
+            result = self._result(outcome.answer, outcome.plan, outcome.execution)
+            result.named_outputs = outcome.outputs
+            _traced_result(s, result)
         return result
 
     def _run_inputs(self, prompt: str, inputs: dict[str, ArtifactRef], emit, *,
@@ -209,14 +250,25 @@ class Agent(RunControl):
                     cancel: threading.Event | None = None) -> RunResult:
         if not prompt or not prompt.strip():
             raise InputError("got an empty prompt; expected a request in words")
+        if self.provenance is not None:
+            emit = ProvenanceTap(self.provenance, emit, lambda plan: plan_document(
+                plan, prompt, inputs, self.registry))
+        with span("mmagent.run", {"mmagent.inputs": len(inputs)}) as s:
+            result = self._run_traced(prompt, inputs, emit, approve, run_id, cancel, s)
+            _traced_result(s, result)
+        return result
+
+    def _run_traced(self, prompt, inputs, emit, approve, run_id, cancel, s) -> RunResult:
         route = Router(self.registry, self.config.router.mode).decide(prompt, inputs)
         emit(RouteChosen(route=route.route, reason=route.reason))
+        s.set_attribute("mmagent.route", route.route)
         planned = (PlanResult(plan=route.plan, attempts=0) if route.plan is not None
-                   else self.planner().plan(prompt, inputs))
+                   else self._plan(prompt, inputs))
         emit(PlanCreated(plan=planned.plan, attempts=planned.attempts, cached=planned.cached,
                          prompt_tokens=planned.prompt_tokens,
                          completion_tokens=planned.completion_tokens))
         run_id = run_id or uuid.uuid4().hex
+        s.set_attribute("mmagent.run_id", run_id)
         emit(RunStarted(run_id=run_id))
         with self._cancel_handle(run_id, cancel) as event:
             plan, result = run_with_replanning(
@@ -225,9 +277,17 @@ class Agent(RunControl):
                 cancel=event, meta={"prompt": prompt})
         return self._answer(prompt, plan, result, emit)
 
+    def _plan(self, prompt: str, inputs: dict[str, ArtifactRef]) -> PlanResult:
+        with span("mmagent.plan") as s:
+            planned = self.planner().plan(prompt, inputs)
+            s.set_attribute("mmagent.plan.attempts", planned.attempts)
+            s.set_attribute("mmagent.plan.cached", bool(planned.cached))
+            s.set_attribute("mmagent.tasks", len(planned.plan.tasks))
+            return planned
+
     def _result(self, answer: str, plan: Plan, result: ExecutionResult) -> RunResult:
         arts = [ProducedArtifact(id=r.id, kind=r.kind, mime=r.mime, task=t,
-                                 path=str(self.store.path(r)))
+                                 path=str(self.artifact_path(r)))
                 for t, _f, r in produced_artifacts(plan, result)]
         failures = {t: f.message for t, f in result.failures.items()}
         failures.update({t: "skipped: an input it needs failed"
@@ -237,7 +297,7 @@ class Agent(RunControl):
 
     def _responder(self) -> Responder:
         if self.config.responder == "llm":
-            return LLMResponder(self.backend(), self.store)
+            return LLMResponder(TracedBackend(self.backend()), self.store)
         return TemplateResponder(self.store)
 
     def _ingest(self, images, audio, video) -> dict[str, ArtifactRef]:
@@ -262,6 +322,20 @@ class Agent(RunControl):
             return self.store.put_image(item)
         raise InputError(f"got a {type(item).__name__} as a {kind} input; expected a file path, "
                          "an ArtifactRef" + (" or a PIL image" if kind == "image" else ""))
+
+
+def _workflow_name(prepared: Any) -> str | None:
+    wf = getattr(prepared, "wf", None)
+    return getattr(wf, "name", None) or (str(wf.file) if getattr(wf, "file", None) else None)
+
+
+def _traced_result(s: Any, result: RunResult) -> None:
+    s.set_attribute("mmagent.status", result.status)
+    s.set_attribute("mmagent.tasks", len(result.plan.tasks))
+    if result.run_id:
+        s.set_attribute("mmagent.run_id", result.run_id)
+    if result.failures:
+        fail(s, "tool.failed", f"{len(result.failures)} task(s) failed")
 
 
 def make_backend(pc: PlannerConfig, cache_dir: Path | None = None) -> ChatBackend:

@@ -202,7 +202,7 @@ def _show_stream(agent, events, intro: str | None = "planning...") -> bool:
                 out.print("\n[bold]Artifacts[/bold]")
                 for aid in ev.artifacts:
                     ref = agent.store.get(aid)
-                    out.print(f"  {ref.kind:5} {ref.mime:10} {agent.store.path(ref)}",
+                    out.print(f"  {ref.kind:5} {ref.mime:10} {agent.artifact_path(ref)}",
                               soft_wrap=True)
     return failed
 
@@ -402,11 +402,16 @@ def workflow_run(
     from transformers.utils import logging as hf_logging
 
     from .agent import Agent
+    from .provenance import SUFFIXES, embedded_workflow, from_media
     from .workflow import coerce_cli_value, resolve_workflow
 
     hf_logging.disable_progress_bar()
     agent = Agent(config, profile=profile)
-    wf = resolve_workflow(workflow, agent.workflows())
+    embedded = Path(workflow).suffix.lower() in SUFFIXES
+    if embedded:  # a PNG/WAV/MP4 carrying the workflow that made it
+        wf = embedded_workflow(workflow)
+    else:
+        wf = resolve_workflow(workflow, agent.workflows())
     values: dict[str, object] = {}
     for item in input or []:
         name, sep, text = item.partition("=")
@@ -420,6 +425,8 @@ def workflow_run(
             values[name] = coerce_cli_value(spec.type, text) if spec else text
         else:
             values.setdefault(name, []).append(coerce_cli_value(spec.type, text))
+    if embedded:
+        wf, values = from_media(workflow, agent.store, values)
     if as_json:
         result = agent.run_workflow(wf, values)
         print(json.dumps({**result.to_json_dict(), "run_id": result.run_id,

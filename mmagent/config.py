@@ -28,6 +28,7 @@ from .artifacts import MediaLimits
 from .errors import ConfigError
 from .serving_settings import ServingSettings
 from .stores.config import StoresConfig
+from .telemetry import TelemetryConfig
 from .tool import default_cache_dir
 
 __all__ = ["Config", "ToolConfig", "PlannerConfig", "RouterConfig", "PROFILES", "RuntimeConfig",
@@ -106,6 +107,9 @@ class RuntimeConfig(BaseModel):
         None, gt=0, description="most memory the loaded models may hold together (GPU memory "
         "on CUDA, RAM on CPU); the least recently used idle tool is unloaded first. None: no "
         "budget, every model stays loaded once used")
+    embed_provenance: bool = Field(
+        True, description="produced PNG/WAV/MP4 files carry the workflow that made them "
+        "(exported copies; the stored bytes and the cache are unaffected)")
 
 
 class TaskPolicyConfig(BaseModel):
@@ -188,6 +192,8 @@ class Config(BaseModel):
     runtime: RuntimeConfig = Field(default_factory=RuntimeConfig)
     executor: ExecutorConfig = Field(default_factory=lambda: ExecutorConfig())
     router: RouterConfig = Field(default_factory=RouterConfig)
+    telemetry: TelemetryConfig = Field(default_factory=TelemetryConfig,
+                                       description="OpenTelemetry traces (off by default)")
     stores: StoresConfig = Field(default_factory=StoresConfig, description="where state "
                                  "(sqlite | postgres) and artifacts (local | s3) live")
 

@@ -6,6 +6,7 @@ so a stream can be serialised as JSON lines and read back with :data:`EVENT_ADAP
 
 from __future__ import annotations
 
+import contextvars
 import queue
 import threading
 import time
@@ -172,7 +173,9 @@ def iterate_events(work: Callable[[Callable[[Any], None]], Any]) -> Iterator[Any
             q.put(e)
         q.put(end)
 
-    threading.Thread(target=target, name="mmagent-run", daemon=True).start()
+    # the caller's context (its open trace span) goes along, so the run's spans nest under it
+    ctx = contextvars.copy_context()
+    threading.Thread(target=ctx.run, args=(target,), name="mmagent-run", daemon=True).start()
     while (item := q.get()) is not end:
         if isinstance(item, BaseException):
             raise item

@@ -40,6 +40,7 @@ from typing import Any, Literal
 
 from langgraph.func import entrypoint, task
 from langgraph.types import Command, interrupt
+from opentelemetry import trace
 
 from .artifacts import ArtifactRef, ArtifactStore
 from .cache import ResultCache
@@ -61,6 +62,7 @@ from .events import (
 from .plan import Plan, parse_ref
 from .registry import ToolRegistry
 from .runs import RunStore
+from .telemetry import fail, span
 from .tool import Tool, ToolContext
 from .validator import check_size, validate
 from .workers import ToolWorkers, WorkerPolicy
@@ -437,6 +439,16 @@ class Executor:
     # -- one task ----------------------------------------------------------------------------
 
     def _call(self, run: _Run, task_id: str, args: dict[str, Any]) -> dict[str, Any]:
+        tool = run.plan.task(task_id).tool
+        with span("mmagent.task", {"mmagent.task_id": task_id, "mmagent.tool": tool,
+                                   "mmagent.run_id": run.run_id}) as s:
+            out = self._call_traced(run, task_id, args)
+            s.set_attribute("mmagent.cache_hit", bool(out.get("cached")))
+            if _ERROR_KEY in out:
+                fail(s, out[_ERROR_KEY]["code"], out[_ERROR_KEY]["message"])
+            return out
+
+    def _call_traced(self, run: _Run, task_id: str, args: dict[str, Any]) -> dict[str, Any]:
         spec = run.plan.task(task_id)
         emit, runs = run.emit, run.runs
         emit(TaskStarted(task_id=task_id, tool=spec.tool))
@@ -457,6 +469,7 @@ class Executor:
                     return {"out": hit, "cached": True}
             with self.registry.using(spec.tool, emit) as tool:  # never unloaded while it runs
                 out, batch = self._attempts(tool, inp, run, task_id)
+            trace.get_current_span().set_attribute("mmagent.batch_size", batch)
         except Exception as e:  # reported as data, so independent branches keep going
             code = e.code if isinstance(e, MMAgentError) else "tool.failed"
             msg = f"task {task_id!r} ({spec.tool}) failed: {e}"
@@ -505,6 +518,7 @@ class Executor:
 
     def _attempt(self, tool: Tool, inp: Any, run: _Run, task_id: str,
                  timeout_s: float | None) -> tuple[Any, int]:
+        trace.get_current_span().set_attribute("mmagent.device", tool.device())
         if tool.worker:
             return self._on_worker(tool, inp, run, task_id, timeout_s)
         if timeout_s is None:

@@ -107,6 +107,7 @@ class RunControl:
         if workflow is not None:
             return self._resume_workflow(*workflow, emit)
         emit(RunStarted(run_id=run_id, resumed=True))
+        emit = self._resume_tap(run_id, emit)
         callback = approve if callable(approve) else None
         decision = None if callable(approve) else approve
         with self._cancel_handle(run_id, cancel) as event:
@@ -136,6 +137,10 @@ class RunControl:
         inputs = {name: _ref_or_value(v) for name, v in workflow["inputs"].items()}
         prepared = self._workflow_run(source, inputs)
         return self._run_workflow(prepared, emit, run_id=run_id)
+
+    def _resume_tap(self, run_id: str, emit):
+        """``emit`` as it should see a resumed run's events (Agent: with provenance)."""
+        return emit
 
     @contextlib.contextmanager
     def _cancel_handle(self, run_id: str, cancel: threading.Event | None):

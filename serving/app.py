@@ -17,6 +17,7 @@ from typing import Annotated, Any
 from fastapi import Depends, FastAPI, File, Form, Request, UploadFile
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import FileResponse, JSONResponse, Response
+from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
 from sse_starlette import EventSourceResponse
 from starlette.concurrency import iterate_in_threadpool, run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
@@ -28,6 +29,7 @@ from .auth import KeyRing
 from .errors import RequestTooLargeError, UnknownModelError, error_body, status_for
 from .protocol import ChatCompletionRequest, WorkflowRunRequest
 from .service import ChatService
+from .web import add_web_routes
 
 __all__ = ["create_app"]
 
@@ -41,8 +43,10 @@ def create_app(service: ChatService) -> FastAPI:
     app = FastAPI(title="mmagent", version="0.1.0")
     app.state.service = service
 
-    # 1. cross-cutting: body limit, metrics, errors ------------------------------------------
+    # 1. cross-cutting: body limit, metrics, traces, errors ----------------------------------
     app.add_middleware(_BodyLimit, max_bytes=settings.max_body_bytes)
+    # a server span per HTTP request (no-op unless a tracer provider is configured)
+    FastAPIInstrumentor.instrument_app(app, exclude_spans=["send", "receive"])
 
     # plain ASGI, not @app.middleware("http"): Starlette's BaseHTTPMiddleware hides a client's
     # disconnect from request.is_disconnected(), and a run must stop when its client goes away
@@ -158,8 +162,8 @@ def create_app(service: ChatService) -> FastAPI:
     @app.get("/v1/artifacts/{artifact_id}")
     async def artifact(artifact_id: str, who: Owner) -> FileResponse:
         ref = service.media.artifact(artifact_id, None, who)
-        return FileResponse(service.agent.store.path(ref), media_type=ref.mime,
-                            filename=f"{ref.id[:12]}{service.agent.store.path(ref).suffix}")
+        path = service.agent.artifact_path(ref)  # the copy carrying its workflow, if any
+        return FileResponse(path, media_type=ref.mime, filename=f"{ref.id[:12]}{path.suffix}")
 
     from mmagent.stores import RunQueue, state_database
 
@@ -167,6 +171,7 @@ def create_app(service: ChatService) -> FastAPI:
 
     app.state.runs = add_run_routes(app, service, RunQueue(state_database(service.agent.config)),
                                     Owner, base_url, own_hosts)
+    add_web_routes(app, service, Owner)  # the page at /, its files, GET /v1/workflows
     return app
 
 

@@ -308,7 +308,8 @@ class ChatService:
         if not clips:
             return None
         ref = self.agent.store.get(clips[-1]["id"])
-        return {"id": ref.id, "data": base64.b64encode(self.agent.store.read_bytes(ref)).decode(),
+        data = self.agent.artifact_path(ref).read_bytes()  # with its provenance, if kept
+        return {"id": ref.id, "data": base64.b64encode(data).decode(),
                 "expires_at": int(time.time()) + 24 * 3600, "transcript": summary.answer,
                 "format": ref.mime.split("/")[-1]}
 

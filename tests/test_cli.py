@@ -164,4 +164,4 @@ def test_run_save_plan_then_workflow_run_without_the_llm(monkeypatch, capsys, tm
     result = json.loads(out)
     assert [t["tool"] for t in result["plan"]["tasks"]] == ["image_caption", "text_to_speech"]
     assert result["outputs"]["t2_audio"]["kind"] == "audio"
-    assert result["artifacts"][0]["path"] in first_audio[0]  # same speech, same artifact
+    assert result["artifacts"][0]["id"] in first_audio[0]  # same speech, same artifact
