@@ -317,6 +317,18 @@ def serve(
                profile=profile, echo=out.print)
 
 
+@app.command()
+def mcp(
+    config: ConfigOpt = None,
+    profile: ProfileOpt = None,
+) -> None:
+    """Serve every tool, every workflow and the agent (`run`) as MCP tools over stdio (for MCP
+    clients that start the server as a subprocess; `mmagent serve` answers MCP at /mcp)."""
+    from .serving.mcp_server import serve_stdio
+
+    serve_stdio(config, profile=profile)
+
+
 class _PlanSaver:
     """``mmagent run --save-plan``: keeps the plan the LLM made and writes it as a workflow."""
 

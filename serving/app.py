@@ -1,7 +1,8 @@
 """The HTTP app: thin FastAPI routes over :class:`~mmagent.serving.service.ChatService`.
 
 Routes: ``POST /v1/chat/completions``, ``GET /v1/models``, ``POST /v1/workflows/{name}/runs``,
-``POST /v1/files``, ``GET /v1/artifacts/{id}``, ``GET /healthz``, ``GET /metrics``.
+``POST /v1/files``, ``GET /v1/artifacts/{id}``, ``GET /healthz``, ``GET /metrics``, and MCP
+(Streamable HTTP) at ``/mcp`` (``mcp_server.py``).
 Every error leaves in OpenAI's error shape; none takes the server down.
 """
 
@@ -17,12 +18,14 @@ from fastapi.responses import FileResponse, JSONResponse, Response
 from sse_starlette import EventSourceResponse
 from starlette.concurrency import iterate_in_threadpool, run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import Route
 
 from mmagent.artifacts import ArtifactKind
 from mmagent.errors import InvalidMediaError, MMAgentError
 
 from .auth import KeyRing
 from .errors import RequestTooLargeError, UnknownModelError, error_body, status_for
+from .mcp_server import McpHttpEndpoint
 from .protocol import ChatCompletionRequest, WorkflowRunRequest
 from .service import ChatService
 
@@ -151,6 +154,8 @@ def create_app(service: ChatService) -> FastAPI:
         return FileResponse(service.agent.store.path(ref), media_type=ref.mime,
                             filename=f"{ref.id[:12]}{service.agent.store.path(ref).suffix}")
 
+    app.router.routes.append(Route("/mcp", McpHttpEndpoint(service, keys),
+                                   methods=["GET", "POST", "DELETE"]))
     return app
 
 
