@@ -218,6 +218,10 @@ def tools(
 
     cfg = Config.load(config, profile=profile)
     reg = ToolRegistry.discover({n: tc.kwargs() for n, tc in cfg.tools.items()})
+    if cfg.mcp_servers:
+        from .mcp_client import add_mcp_tools
+
+        add_mcp_tools(reg, cfg.mcp_servers)
     cards = tool_entries(reg)
     if as_json:
         print(json.dumps(cards, indent=2))

@@ -25,6 +25,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from .artifacts import MediaLimits
 from .errors import ConfigError
+from .mcp_client import McpServerConfig
 from .serving.settings import ServingSettings
 from .tool import default_cache_dir
 
@@ -163,6 +164,9 @@ class Config(BaseModel):
     serving: ServingSettings = Field(default_factory=ServingSettings,
                                      description="HTTP server, API keys, Ray Serve deployments")
     workflows: WorkflowsConfig = Field(default_factory=WorkflowsConfig)
+    mcp_servers: dict[str, McpServerConfig] = Field(
+        default_factory=dict, description="MCP servers whose tools join the registry as "
+        "<server>_<tool> (see mmagent.mcp_client)")
 
     runtime: RuntimeConfig = Field(default_factory=RuntimeConfig)
     executor: ExecutorConfig = Field(default_factory=lambda: ExecutorConfig())
