@@ -1,8 +1,9 @@
 """The HTTP app: thin FastAPI routes over :class:`~mmagent.serving.service.ChatService`.
 
 Routes: ``POST /v1/chat/completions``, ``GET /v1/models``, ``POST /v1/workflows/{name}/runs``,
-``POST /v1/files``, ``GET /v1/artifacts/{id}``, ``GET /healthz``, ``GET /metrics``, and MCP
-(Streamable HTTP) at ``/mcp`` (``mcp_server.py``).
+``POST /v1/files``, ``GET /v1/artifacts/{id}``, ``GET /healthz``, ``GET /metrics``,
+``POST /v1/responses`` (``responses.py``), and MCP (Streamable HTTP) at ``/mcp``
+(``mcp_server.py``).
 Every error leaves in OpenAI's error shape; none takes the server down.
 """
 
@@ -27,6 +28,7 @@ from .auth import KeyRing
 from .errors import RequestTooLargeError, UnknownModelError, error_body, status_for
 from .mcp_server import McpHttpEndpoint
 from .protocol import ChatCompletionRequest, WorkflowRunRequest
+from .responses import ResponseCreateRequest, ResponsesService
 from .service import ChatService
 
 __all__ = ["create_app"]
@@ -118,6 +120,18 @@ def create_app(service: ChatService) -> FastAPI:
                                            base_url(request))
         chunks = service.chunks(req, workflow, parsed, who, base_url(request))
         return EventSourceResponse(iterate_in_threadpool(chunks), ping=15)
+
+    responses = ResponsesService(service)
+
+    @app.post("/v1/responses")
+    async def create_response(req: ResponseCreateRequest, request: Request, who: Owner):
+        workflow = service.check_model(req.model)
+        parsed = await run_in_threadpool(responses.parse, req, who, own_hosts(request))
+        if not req.stream:
+            return await run_in_threadpool(responses.create, req, workflow, parsed, who,
+                                           base_url(request))
+        events = responses.events(req, workflow, parsed, who, base_url(request))
+        return EventSourceResponse(iterate_in_threadpool(events), ping=15)
 
     @app.post("/v1/workflows/{name}/runs")
     async def workflow_run(name: str, body: WorkflowRunRequest, request: Request, who: Owner):
