@@ -39,6 +39,7 @@ from pydantic import BaseModel
 
 from mmagent.artifacts import ArtifactKind, ArtifactRef
 from mmagent.errors import InputError, MMAgentError, UnknownToolError
+from mmagent.events import ArtifactCreated
 from mmagent.tool import port_type
 
 from .auth import ANONYMOUS, KeyRing
@@ -81,7 +82,11 @@ class McpBridge:
             "plan on model tools, and answers with text and the artifacts it produced."),
             input_schema=_run_schema(help_))]
         for name in self.service.workflow_names():
-            wf = self.service._workflow_spec(name)
+            try:
+                wf = self.service._workflow_spec(name)
+            except MMAgentError as e:  # one broken file must not hide every tool
+                logger.warning("not listing workflow %s over MCP: %s", name, e)
+                continue
             out.append(types.Tool(name=WORKFLOW_TOOL_PREFIX + name,
                                   description=f"Workflow {name}: {wf.description}".strip(),
                                   input_schema=_workflow_schema(wf, help_)))
@@ -168,31 +173,48 @@ class _Call:
         return self._summary_result(summary)
 
     def tool(self, name: str, args: dict[str, Any]) -> types.CallToolResult:
-        from mmagent.tool import ToolContext
+        """A one-task plan through the executor, so the tool's policies (retries, time limit,
+        cache, approval) hold for MCP calls too."""
+        from mmagent.plan import Plan, iter_refs
 
-        registry = self.bridge.agent.registry
-        model = registry.tool_class(name).Input
+        agent = self.bridge.agent
+        for key, value in args.items():
+            ref = next(iter_refs(value), None)
+            if ref is not None:
+                raise InputError(f"got {_short(str(ref))} for {key}; expected a literal value "
+                                 "(references are for plans)", param=key[:64])
+        inputs: dict[str, ArtifactRef] = {}
+        model = agent.registry.tool_class(name).Input
         for fname, field in model.model_fields.items():
             kind = port_type(field.annotation)
             base = kind[5:-1] if kind.startswith("list[") else kind
             if base in _MEDIA and args.get(fname) is not None:
-                refs = [self.media(v, base, f"{fname}[{i}]") for i, v in  # type: ignore[arg-type]
-                        enumerate(_as_list(args[fname], fname))]
+                refs = []
+                for i, v in enumerate(_as_list(args[fname], fname)):
+                    inputs[f"{fname}{i}"] = self.media(v, base, f"{fname}[{i}]")  # type: ignore
+                    refs.append(f"$input.{fname}{i}")
                 args[fname] = refs if kind.startswith("list[") else _one(refs, fname)
-        with registry.using(name) as tool:
-            inp = tool.parse_input(args)
-            out = tool.run([inp], ToolContext(self.store))[0]
-        data = out.model_dump(mode="json")
-        artifacts = []
-        for fname in type(out).model_fields:
-            value = getattr(out, fname)
-            for ref in value if isinstance(value, list) else [value]:
-                if isinstance(ref, ArtifactRef):
-                    self.service.owners.add(self.owner, ref.id)
-                    artifacts.append({"id": ref.id, "kind": ref.kind, "mime": ref.mime,
-                                      "field": fname, "url": self.link(ref.id)})
+        plan = Plan.model_validate({"tasks": [{"id": "t1", "tool": name, "args": args}]})
+        artifacts: list[dict[str, Any]] = []
+
+        def emit(event: Any) -> None:
+            if isinstance(event, ArtifactCreated):
+                self.service.owners.add(self.owner, event.artifact.id)
+                a = event.artifact
+                artifacts.append({"id": a.id, "kind": a.kind, "mime": a.mime,
+                                  "field": event.field, "url": self.link(a.id)})
+
+        result = agent.executor.run(plan, inputs, emit)
+        if "t1" in result.failures:
+            failure = result.failures["t1"]
+            return _error(f"error[{failure.code}]: {failure.message}")
+        if result.status != "completed" or "t1" not in result.outputs:
+            why = result.skip_reasons.get("t1") or result.status
+            return _error(f"error[run.{result.status}]: tool {name} did not run ({why}); "
+                          f"run id {result.run_id} (mmagent resume {result.run_id})")
+        data = result.outputs["t1"]
         texts = [f"{k}: {v}" if len(data) > 1 else str(v) for k, v in data.items()
-                 if isinstance(v, (str, int, float, bool)) and not isinstance(v, dict)]
+                 if isinstance(v, (str, int, float, bool))]
         return self._result("\n".join(texts), artifacts, {**data, "artifacts": artifacts})
 
     # -- media in and out ----------------------------------------------------------------------

@@ -17,6 +17,7 @@ from mcp import Client, StdioServerParameters
 from PIL import Image
 
 from tests.serving.conftest import KEY_A, KEY_B, png_data_url, wav_bytes
+from tests.test_cli import _planning_server
 
 
 def call(server, fn, key=KEY_A):
@@ -107,6 +108,7 @@ def test_bad_arguments_are_error_results_and_the_server_keeps_serving(server):
         return [await client.call_tool("fake_caption", {"image": "not a url"}),
                 await client.call_tool("fake_caption", {"image": png_data_url(), "delay": 99}),
                 await client.call_tool("fake_speak", {}),
+                await client.call_tool("fake_speak", {"text": "$input.secret"}),
                 await client.call_tool("run", {"prompt": "hi", "colour": "red"}),
                 await client.call_tool("no_such_tool", {}),
                 await client.call_tool("run", {"prompt": "Please fail"}),
@@ -118,9 +120,10 @@ def test_bad_arguments_are_error_results_and_the_server_keeps_serving(server):
     assert "error[input.invalid]" in texts[0] and "'not a url'" in texts[0]
     assert "error[tool.bad_input]" in texts[1] and "99" in texts[1]
     assert "error[tool.bad_input]" in texts[2] and "text" in texts[2]
+    assert "references are for plans" in texts.pop(3)
     assert "'colour'" in texts[3]
     assert "error[plan.unknown_tool]" in texts[4]
-    assert bad[5].structured_content["failures"]  # a failed task is not reported as done
+    assert bad[6].structured_content["failures"]  # a failed task is not reported as done
     assert not ok.is_error
 
 
@@ -143,10 +146,20 @@ def test_missing_or_wrong_key_gets_401(server):
 # -- stdio ----------------------------------------------------------------------------------------
 
 
-def test_stdio_subprocess_of_mmagent_mcp(tmp_path):
-    """``mmagent mcp`` with the offline profile: real tools (utilities and espeak-ng speech),
-    local file paths as media."""
-    (tmp_path / "mmagent.yaml").write_text(f"cache_dir: {tmp_path / 'cache'}\n")
+@pytest.fixture
+def planner_server():
+    """An OpenAI-compatible server whose model plans caption -> speech."""
+    yield from _planning_server({"tasks": [
+        {"id": "t1", "tool": "image_caption", "args": {"image": "$input.image0"}},
+        {"id": "t2", "tool": "text_to_speech", "args": {"text": "$t1.text"}}]})
+
+
+def test_stdio_subprocess_of_mmagent_mcp(tmp_path, planner_server):
+    """``mmagent mcp`` with the offline profile's real tools (tiny captioner, espeak-ng speech,
+    media utilities) and a planner that always plans caption -> speech; media as file paths."""
+    (tmp_path / "mmagent.yaml").write_text(
+        f"cache_dir: {tmp_path / 'cache'}\nrouter: {{mode: plan}}\n"
+        f"planner: {{backend: openai, model: m, base_url: {planner_server}}}\n")
     clip = tmp_path / "clip.wav"
     clip.write_bytes(wav_bytes(0.4))
     photo = tmp_path / "photo.png"
@@ -154,17 +167,21 @@ def test_stdio_subprocess_of_mmagent_mcp(tmp_path):
     mmagent = Path(sys.executable).with_name("mmagent")
     params = StdioServerParameters(
         command=str(mmagent), args=["mcp", "--config", str(tmp_path / "mmagent.yaml")],
-        env={**os.environ, "HF_HUB_OFFLINE": "1"}, cwd=str(tmp_path))
+        env={**os.environ, "HF_HUB_OFFLINE": "1", "OPENAI_API_KEY": "unused"},
+        cwd=str(tmp_path))
 
     async def main():
-        async with Client(params, read_timeout_seconds=120) as client:
+        async with Client(params, read_timeout_seconds=240) as client:
             tools = {t.name for t in (await client.list_tools()).tools}
             joined = await client.call_tool("audio_concat", {"clips": [str(clip), str(clip)],
                                                              "gap": 0.2})
             missing = await client.call_tool("audio_concat", {"clips": [str(tmp_path / "no")]})
-            return tools, joined, missing
+            wf = await client.call_tool("workflow_caption_and_speak", {"image": str(photo)})
+            run = await client.call_tool("run", {"prompt": "Describe it aloud",
+                                                 "images": [str(photo)]})
+            return tools, joined, missing, wf, run
 
-    tools, joined, missing = asyncio.run(main())
+    tools, joined, missing, wf, run = asyncio.run(main())
     assert {"run", "workflow_caption_and_speak", "image_caption", "audio_concat"} <= tools
     assert not joined.is_error, joined.content
     (audio,) = [c for c in joined.content if c.type == "audio"]
@@ -172,6 +189,13 @@ def test_stdio_subprocess_of_mmagent_mcp(tmp_path):
     (link,) = [c for c in joined.content if c.type == "resource_link"]
     assert str(link.uri).startswith("file://") and Path(str(link.uri)[7:]).is_file()
     assert missing.is_error and "existing audio file" in missing.content[0].text
+    for result in (wf, run):
+        assert not result.is_error, result.content
+        assert [c.type for c in result.content] == ["text", "audio", "resource_link"]
+        wav = base64.b64decode(result.content[1].data)
+        assert sf.info(io.BytesIO(wav)).duration > 0.1  # espeak-ng spoke the caption
+    assert [t["tool"] for t in run.structured_content["plan"]["tasks"]] == \
+        ["image_caption", "text_to_speech"]
 
 
 def test_readme_mcp_example(server):
@@ -186,3 +210,26 @@ def test_readme_mcp_example(server):
     assert "'run'" in proc.stdout and "workflow_caption_and_speak" in proc.stdout
     assert "picture" in proc.stdout and "\naudio \n" in proc.stdout
     assert "resource_link http://" in proc.stdout
+
+
+def test_a_tool_that_needs_approval_is_not_run_behind_its_back(tmp_path):
+    """MCP tool calls go through the executor: the approval policy holds (in-process client)."""
+    from mmagent import Agent, Config
+    from mmagent.serving.mcp_server import McpBridge, mcp_server
+    from mmagent.serving.service import ChatService
+    from tests.serving.helpers import serving_registry
+
+    cfg = Config.from_dict({"cache_dir": str(tmp_path / "cache"),
+                            "executor": {"approval": {"tools": ["fake_speak"]}}})
+    agent = Agent(cfg, registry=serving_registry())
+
+    async def main():
+        async with Client(mcp_server(McpBridge(ChatService(agent)))) as client:
+            return (await client.call_tool("fake_speak", {"text": "may I?"}),
+                    await client.call_tool("fake_sleep", {"label": "free", "seconds": 0}))
+
+    waiting, free = asyncio.run(main())
+    assert waiting.is_error and "awaiting_approval" in waiting.content[0].text
+    assert "mmagent resume" in waiting.content[0].text
+    assert not any(c.type == "audio" for c in waiting.content)
+    assert not free.is_error and free.content[0].text == "free"
