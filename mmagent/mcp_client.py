@@ -39,7 +39,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, create_model, model_validator
 
 from .artifacts import AudioRef, ImageRef
-from .errors import ToolExecutionError, ToolLoadError
+from .errors import ConfigError, ToolExecutionError, ToolLoadError
 from .tool import Tool, ToolContext
 
 __all__ = ["McpServerConfig", "McpServerError", "McpConnection", "McpTool", "add_mcp_tools"]
@@ -346,6 +346,12 @@ def add_mcp_tools(registry: Any, servers: dict[str, McpServerConfig]) -> list[Mc
             name = _NAME_RE.sub("_", f"{server}_{remote.name}".lower()).strip("_")
             if not re.match(r"^[a-z]", name):
                 name = "mcp_" + name
+            if name in registry:
+                conn.close()
+                raise ConfigError(f"mcp_servers.{server}: got tool {remote.name!r}, named "
+                                  f"{name!r} here, which is already a registered tool; expected "
+                                  f"distinct names (rename the server or list its tools)",
+                                  key=f"mcp_servers.{server}")
             registry.register(tool_class(conn, remote, name))
         logger.info("MCP server %s: %d tools", server, len(tools))
     return conns

@@ -189,3 +189,17 @@ def test_readme_mcp_servers_example(tmp_path):
     finally:
         for conn in agent.mcp_connections:
             conn.close()
+
+
+def test_a_name_clash_is_a_config_error(tmp_path):
+    from mmagent.errors import ConfigError
+
+    class Taken(fake_registry().tool_class("fake_sleep")):
+        name = "toys_shout"
+
+    reg = fake_registry()
+    reg.register(Taken)
+    with pytest.raises(ConfigError) as info:
+        Agent(config(tmp_path, {"toys": {"command": sys.executable, "args": [TOYS]}}),
+              registry=reg)
+    assert "mcp_servers.toys" in info.value.message and "'toys_shout'" in info.value.message
