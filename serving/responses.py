@@ -35,7 +35,7 @@ from mmagent.errors import InputError, InvalidMediaError, MMAgentError
 from .media import decode_data_url
 from .service import ChatService, ParsedRequest, RunSummary
 
-__all__ = ["ResponseCreateRequest", "ResponsesService", "response_id"]
+__all__ = ["ResponseCreateRequest", "ResponseObject", "ResponsesService", "response_id"]
 
 logger = logging.getLogger(__name__)
 
@@ -120,6 +120,81 @@ class ResponseCreateRequest(BaseModel):
 
 def response_id() -> str:
     return "resp_" + uuid.uuid4().hex
+
+
+# -- response (OpenAI's field order) -------------------------------------------------------------
+
+
+class UrlCitation(BaseModel):
+    type: Literal["url_citation"] = "url_citation"
+    start_index: int
+    end_index: int
+    title: str
+    url: str
+
+
+class OutputTextPart(BaseModel):
+    type: Literal["output_text"] = "output_text"
+    text: str
+    annotations: list[UrlCitation] = Field(default_factory=list)
+    logprobs: list[Any] = Field(default_factory=list)
+
+
+class OutputMessage(BaseModel):
+    id: str
+    type: Literal["message"] = "message"
+    status: Literal["in_progress", "completed", "incomplete"] = "completed"
+    role: Literal["assistant"] = "assistant"
+    content: list[OutputTextPart] = Field(default_factory=list)
+
+
+class ResponseError(BaseModel):
+    code: str
+    message: str
+
+
+class Usage(BaseModel):
+    """Tokens of the request's LLM calls as OpenAI counts them; mmagent's events do not carry
+    the planner's counts yet, so these stay 0."""
+
+    input_tokens: int = 0
+    input_tokens_details: dict[str, int] = Field(
+        default_factory=lambda: {"cache_write_tokens": 0, "cached_tokens": 0})
+    output_tokens: int = 0
+    output_tokens_details: dict[str, int] = Field(
+        default_factory=lambda: {"reasoning_tokens": 0})
+    total_tokens: int = 0
+
+
+class ResponseObject(BaseModel):
+    """A ``response`` object: OpenAI's fields in OpenAI's order, then ``mmagent``."""
+
+    id: str
+    object: Literal["response"] = "response"
+    created_at: int
+    status: Literal["in_progress", "completed", "failed"]
+    completed_at: int | None = None
+    error: ResponseError | None = None
+    incomplete_details: None = None
+    instructions: str | None = None
+    max_output_tokens: int | None = None
+    model: str
+    output: list[OutputMessage] = Field(default_factory=list)
+    parallel_tool_calls: bool = False
+    previous_response_id: str | None = None
+    reasoning: None = None
+    store: bool = False
+    temperature: float | None = None
+    text: dict[str, Any] = Field(default_factory=lambda: {"format": {"type": "text"}})
+    tool_choice: str = "none"
+    tools: list[Any] = Field(default_factory=list)
+    top_p: float | None = None
+    truncation: str = "disabled"
+    usage: Usage | None = None
+    user: str | None = None
+    metadata: dict[str, str] = Field(default_factory=dict)
+    mmagent: dict[str, Any] | None = Field(None, description="plan, outputs, failures, "
+                                           "artifacts (links)")
 
 
 # -- serving -------------------------------------------------------------------------------------
@@ -253,61 +328,35 @@ class ResponsesService:
 
     def _response(self, req: ResponseCreateRequest, rid: str, created: float,
                   summary: RunSummary | None, done: bool) -> dict[str, Any]:
-        """A ``response`` object in OpenAI's field order."""
-        output: list[dict[str, Any]] = []
-        status, error = "in_progress", None
+        """A ``response`` object (as JSON): in progress without ``summary``, else final."""
+        resp = ResponseObject(id=rid, created_at=int(created), status="in_progress",
+                              instructions=req.instructions, model=req.model, user=req.user,
+                              metadata=req.metadata or {})
         if summary is not None:
-            if summary.failures:
-                status = "failed"
+            resp.status = "completed"
+            if summary.failures:  # never report as done what failed
                 task, message = next(iter(summary.failures.items()))
-                error = {"code": "tool.failed", "message": f"task {task}: {message}"[:2000]}
-            else:
-                status = "completed"
-            output.append({
-                "id": "msg_" + rid.removeprefix("resp_"), "type": "message",
-                "status": "completed", "role": "assistant",
-                "content": [{"type": "output_text", "text": summary.answer,
-                             "annotations": _citations(summary.answer, summary.artifacts),
-                             "logprobs": []}]})
-        return {
-            "id": rid,
-            "object": "response",
-            "created_at": int(created),
-            "status": status,
-            "completed_at": int(time.time()) if done and status == "completed" else None,
-            "error": error,
-            "incomplete_details": None,
-            "instructions": req.instructions,
-            "max_output_tokens": None,
-            "model": req.model,
-            "output": output,
-            "parallel_tool_calls": False,
-            "previous_response_id": None,
-            "reasoning": None,
-            "store": False,
-            "temperature": None,
-            "text": {"format": {"type": "text"}},
-            "tool_choice": "none",
-            "tools": [],
-            "top_p": None,
-            "truncation": "disabled",
-            "usage": {"input_tokens": 0, "input_tokens_details": {"cached_tokens": 0},
-                      "output_tokens": 0, "output_tokens_details": {"reasoning_tokens": 0},
-                      "total_tokens": 0} if summary is not None else None,
-            "user": req.user,
-            "metadata": req.metadata or {},
-            "mmagent": summary.extras() if summary is not None else None,
-        }
+                resp.status = "failed"
+                resp.error = ResponseError(code="tool.failed",
+                                           message=f"task {task}: {message}"[:2000])
+            resp.output = [OutputMessage(id="msg_" + rid.removeprefix("resp_"), content=[
+                OutputTextPart(text=summary.answer,
+                               annotations=_citations(summary.answer, summary.artifacts))])]
+            resp.usage = Usage()
+            resp.mmagent = summary.extras()
+            if done and resp.status == "completed":
+                resp.completed_at = int(time.time())
+        return resp.model_dump(mode="json")
 
 
-def _citations(text: str, artifacts: list[dict[str, Any]]) -> list[dict[str, Any]]:
+def _citations(text: str, artifacts: list[dict[str, Any]]) -> list[UrlCitation]:
     out = []
     for a in artifacts:
         start = text.find(a["url"])
         if start >= 0:
-            out.append({"type": "url_citation", "start_index": start,
-                        "end_index": start + len(a["url"]), "title": f"{a['kind']} "
-                        f"({a['mime']}) from {a['task']}", "url": a["url"]})
+            out.append(UrlCitation(start_index=start, end_index=start + len(a["url"]),
+                                   title=f"{a['kind']} ({a['mime']}) from {a['task']}",
+                                   url=a["url"]))
     return out
 
 

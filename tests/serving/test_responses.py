@@ -20,6 +20,12 @@ def test_text_input(server):
     assert resp.object == "response" and resp.status == "completed"
     assert "mango" in resp.output_text
     assert resp.output[0].type == "message" and resp.output[0].role == "assistant"
+    # the raw JSON passes the openai package's own (validating) model of a response
+    raw = httpx.post(server.base_url + "/v1/responses", json={"input": "Please echo kiwi"},
+                     headers={"Authorization": f"Bearer {KEY_A}"}).json()
+    strict = openai.types.responses.Response.model_validate(raw)
+    assert "kiwi" in strict.output_text
+    assert list(raw)[:4] == ["id", "object", "created_at", "status"]
 
 
 def test_image_in_text_and_artifact_links_out(server):
@@ -125,3 +131,20 @@ def test_readme_responses_example(server):
     assert proc.returncode == 0, proc.stderr
     assert "picture" in proc.stdout and "/v1/artifacts/" in proc.stdout
     assert "response.completed" in proc.stdout
+
+
+def test_stream_events_pass_openais_own_event_models(server):
+    import json
+
+    from pydantic import TypeAdapter
+
+    body = {"model": "mmagent", "stream": True, "input": [{"role": "user", "content": [
+        {"type": "input_text", "text": "Describe it"},
+        {"type": "input_image", "image_url": png_data_url(10, 10)}]}]}
+    with httpx.stream("POST", server.base_url + "/v1/responses", json=body,
+                      headers={"Authorization": f"Bearer {KEY_A}"}) as resp:
+        datas = [json.loads(line[6:]) for line in resp.iter_lines() if line.startswith("data: ")]
+    adapter = TypeAdapter(openai.types.responses.ResponseStreamEvent)
+    checked = [adapter.validate_python(d).type for d in datas if d["type"] != "mmagent.event"]
+    assert checked[0] == "response.created" and checked[-1] == "response.completed"
+    assert len(checked) == 9
