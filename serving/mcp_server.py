@@ -381,7 +381,10 @@ def mcp_server(bridge: McpBridge, keys: KeyRing | None = None) -> Server:
     async def call_tool(ctx, params: types.CallToolRequestParams) -> types.CallToolResult:
         owner, base_url, hosts = ANONYMOUS, "", set()
         request = getattr(ctx, "request", None)
-        if request is not None and keys is not None:
+        if keys is not None:  # over HTTP: fail closed, never fall back to anonymous
+            if request is None:
+                return _error("error[auth.invalid_key]: got a call without its HTTP request; "
+                              "expected 'Authorization: Bearer <key>'")
             try:
                 owner = keys.owner(request.headers.get("authorization"))
             except AuthError as e:
