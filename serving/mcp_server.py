@@ -35,10 +35,12 @@ import mcp_types as types
 from mcp.server.lowlevel import Server
 from mcp.server.streamable_http_manager import StreamableHTTPSessionManager
 from mcp.server.transport_security import TransportSecuritySettings
+from mcp.shared.exceptions import MCPError
+from mcp_types.jsonrpc import INVALID_PARAMS
 from pydantic import BaseModel
 
 from mmagent.artifacts import ArtifactKind, ArtifactRef
-from mmagent.errors import InputError, MMAgentError, UnknownToolError
+from mmagent.errors import InputError, InputNotFoundError, MMAgentError, UnknownToolError
 from mmagent.events import ArtifactCreated
 from mmagent.tool import port_type
 
@@ -54,6 +56,7 @@ WORKFLOW_TOOL_PREFIX = "workflow_"
 RUN_TOOL = "run"
 _MEDIA: tuple[ArtifactKind, ...] = ("image", "audio", "video")
 _HEX64 = re.compile(r"^[0-9a-f]{64}$")
+_RESOURCE_NOT_FOUND = -32002  # MCP's code for resources/read of an unknown resource
 _INLINE_MAX_BYTES = 4 * 1024 * 1024
 """Images and audio up to this size also come inline (image/audio content); all as links."""
 _HTTP_HELP = ("a data: URL, an artifact id (artifact://<id> or the bare id from POST /v1/files), "
@@ -118,6 +121,30 @@ class McpBridge:
         except Exception as e:  # a bad call never takes the server down
             logger.exception("MCP tool %s failed", name)
             return _error(f"error[internal]: {type(e).__name__}")
+
+
+    def read(self, uri: str, owner: str = ANONYMOUS) -> types.ReadResourceResult:
+        """``resources/read`` of an artifact link this server handed out (``/v1/artifacts/<id>``,
+        ``artifact://<id>``, or over stdio ``file://``), for the key that may read it."""
+        from urllib.parse import urlsplit
+
+        from .media import ARTIFACT_PATH_RE
+
+        match = ARTIFACT_PATH_RE.search(urlsplit(uri).path) \
+            if uri.startswith(("http://", "https://")) else None
+        if uri.startswith("artifact://"):
+            artifact_id = uri.removeprefix("artifact://")
+        elif match:
+            artifact_id = match.group(1)
+        elif uri.startswith("file://") and self.local_files:
+            artifact_id = Path(urlsplit(uri).path).stem
+        else:
+            raise InputError(f"got resource {_short(uri)}; expected an artifact link from a "
+                             "tool result")
+        ref = self.service.media.artifact(artifact_id, None, owner)
+        blob = base64.b64encode(self.agent.store.read_bytes(ref)).decode()
+        return types.ReadResourceResult(contents=[types.BlobResourceContents(
+            uri=uri, mime_type=ref.mime, blob=blob)])
 
 
 class _Call:
@@ -378,25 +405,42 @@ def mcp_server(bridge: McpBridge, keys: KeyRing | None = None) -> Server:
     async def list_tools(_ctx, _params) -> types.ListToolsResult:
         return types.ListToolsResult(tools=await anyio.to_thread.run_sync(bridge.tools))
 
-    async def call_tool(ctx, params: types.CallToolRequestParams) -> types.CallToolResult:
-        owner, base_url, hosts = ANONYMOUS, "", set()
+    def caller(ctx) -> tuple[str, str, set[str]]:
+        """Owner, base URL and own host names of a call; AuthError without a valid key."""
         request = getattr(ctx, "request", None)
-        if keys is not None:  # over HTTP: fail closed, never fall back to anonymous
-            if request is None:
-                return _error("error[auth.invalid_key]: got a call without its HTTP request; "
-                              "expected 'Authorization: Bearer <key>'")
-            try:
-                owner = keys.owner(request.headers.get("authorization"))
-            except AuthError as e:
-                return _error(f"error[{e.code}]: {e.message}")
-            base_url = str(request.base_url).rstrip("/")
-            hosts = {request.headers.get("host", "").lower(), request.url.netloc.lower()} - {""}
+        if keys is None:
+            return ANONYMOUS, "", set()
+        if request is None:  # over HTTP: fail closed, never fall back to anonymous
+            raise AuthError("got a call without its HTTP request; expected 'Authorization: "
+                            "Bearer <key>'")
+        owner = keys.owner(request.headers.get("authorization"))
+        hosts = {request.headers.get("host", "").lower(), request.url.netloc.lower()} - {""}
+        return owner, str(request.base_url).rstrip("/"), hosts
+
+    async def call_tool(ctx, params: types.CallToolRequestParams) -> types.CallToolResult:
+        try:
+            owner, base_url, hosts = caller(ctx)
+        except AuthError as e:
+            return _error(f"error[{e.code}]: {e.message}")
         return await anyio.to_thread.run_sync(
             lambda: bridge.call(params.name, params.arguments, owner, base_url, hosts))
 
+    async def list_resources(_ctx, _params) -> types.ListResourcesResult:
+        return types.ListResourcesResult(resources=[])  # artifacts come as links in results
+
+    async def read_resource(ctx, params: types.ReadResourceRequestParams
+                            ) -> types.ReadResourceResult:
+        try:
+            owner = caller(ctx)[0]
+            return await anyio.to_thread.run_sync(lambda: bridge.read(params.uri, owner))
+        except MMAgentError as e:
+            raise MCPError(_RESOURCE_NOT_FOUND if isinstance(e, InputNotFoundError) else
+                           INVALID_PARAMS, f"error[{e.code}]: {e.message}"[:2000]) from None
+
     return Server("mmagent", version="0.1.0", instructions=(
         "mmagent: multimodal model tools, YAML workflows (workflow_*), and the agent (run)."),
-        on_list_tools=list_tools, on_call_tool=call_tool)
+        on_list_tools=list_tools, on_call_tool=call_tool, on_list_resources=list_resources,
+        on_read_resource=read_resource)
 
 
 class McpHttpEndpoint:

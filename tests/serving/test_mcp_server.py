@@ -233,3 +233,29 @@ def test_a_tool_that_needs_approval_is_not_run_behind_its_back(tmp_path):
     assert "mmagent resume" in waiting.content[0].text
     assert not any(c.type == "audio" for c in waiting.content)
     assert not free.is_error and free.content[0].text == "free"
+
+
+def test_resource_links_are_readable_over_mcp_by_their_owner(server):
+    from mcp import MCPError
+
+    async def speak(client):
+        result = await client.call_tool("fake_speak", {"text": "read me back"})
+        (link,) = [c for c in result.content if c.type == "resource_link"]
+        (audio,) = [c for c in result.content if c.type == "audio"]
+        read = await client.read_resource(str(link.uri))
+        return str(link.uri), audio.data, read
+
+    uri, data, read = call(server, speak)
+    (contents,) = read.contents
+    assert contents.blob == data and contents.mime_type.startswith("audio/")
+
+    async def steal(client):
+        return await client.read_resource(uri)
+
+    with pytest.raises(BaseException) as info:  # another key: not found, not the bytes
+        call(server, steal, key=KEY_B)
+    errors = [info.value]
+    while isinstance(errors[0], BaseExceptionGroup):
+        errors = list(errors[0].exceptions)
+    assert isinstance(errors[0], MCPError) and errors[0].code == -32002
+    assert "input.not_found" in errors[0].message
