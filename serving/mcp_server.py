@@ -484,10 +484,13 @@ class McpHttpEndpoint:
         await self._started.wait()
 
     async def _run(self) -> None:
-        async with self.manager.run():
-            assert self._started is not None
+        assert self._started is not None
+        try:
+            async with self.manager.run():
+                self._started.set()
+                await anyio.sleep_forever()
+        finally:  # should the manager fail to start, requests fail (500) instead of waiting
             self._started.set()
-            await anyio.sleep_forever()
 
 
 def serve_stdio(config: Any = None, profile: str | None = None) -> None:
