@@ -293,7 +293,11 @@ def _fields(schema: dict[str, Any] | None, all_optional: bool) -> dict[str, Any]
     required = set((schema or {}).get("required") or [])
     fields: dict[str, Any] = {}
     for pname, prop in props.items():
-        if not isinstance(prop, dict) or not re.match(r"^[A-Za-z_][A-Za-z0-9_]*$", pname):
+        if not isinstance(prop, dict) or not re.match(r"^[A-Za-z][A-Za-z0-9_]*$", pname) \
+                or pname.startswith("model_"):
+            if pname in required and not all_optional:
+                raise ValueError(f"required property {pname[:64]!r} is no plain identifier, so "
+                                 "no port can carry it")
             continue
         ann = _annotation(prop)
         desc = (prop.get("description") or prop.get("title") or pname).strip()
@@ -352,6 +356,11 @@ def add_mcp_tools(registry: Any, servers: dict[str, McpServerConfig]) -> list[Mc
                                   f"{name!r} here, which is already a registered tool; expected "
                                   f"distinct names (rename the server or list its tools)",
                                   key=f"mcp_servers.{server}")
-            registry.register(tool_class(conn, remote, name))
+            try:
+                cls = tool_class(conn, remote, name)
+            except (TypeError, ValueError, NameError) as e:  # like a broken plug-in: skip it
+                logger.warning("skipping tool %s of MCP server %s: %s", remote.name, server, e)
+                continue
+            registry.register(cls)
         logger.info("MCP server %s: %d tools", server, len(tools))
     return conns
