@@ -29,6 +29,7 @@ import re
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import anyio
 import mcp_types as types
@@ -46,6 +47,7 @@ from mmagent.tool import port_type
 
 from .auth import ANONYMOUS, KeyRing
 from .errors import AuthError, error_body
+from .media import ARTIFACT_PATH_RE
 from .service import ChatService, ParsedRequest, RunSummary
 
 __all__ = ["McpBridge", "mcp_server", "McpHttpEndpoint", "serve_stdio", "WORKFLOW_TOOL_PREFIX",
@@ -114,7 +116,7 @@ class McpBridge:
                 return ctx.workflow(name[len(WORKFLOW_TOOL_PREFIX):], args)
             if name in self.agent.registry:
                 return ctx.tool(name, args)
-            raise UnknownToolError(f"got tool {name!r}; expected {RUN_TOOL!r}, a workflow_* "
+            raise UnknownToolError(f"got tool {_short(name)}; expected {RUN_TOOL!r}, a workflow_* "
                                    "tool or a registered tool (see tools/list)")
         except MMAgentError as e:
             return _error(f"error[{e.code}]: {e.message}")
@@ -122,14 +124,9 @@ class McpBridge:
             logger.exception("MCP tool %s failed", name)
             return _error(f"error[internal]: {type(e).__name__}")
 
-
     def read(self, uri: str, owner: str = ANONYMOUS) -> types.ReadResourceResult:
         """``resources/read`` of an artifact link this server handed out (``/v1/artifacts/<id>``,
         ``artifact://<id>``, or over stdio ``file://``), for the key that may read it."""
-        from urllib.parse import urlsplit
-
-        from .media import ARTIFACT_PATH_RE
-
         match = ARTIFACT_PATH_RE.search(urlsplit(uri).path) \
             if uri.startswith(("http://", "https://")) else None
         if uri.startswith("artifact://"):
