@@ -205,8 +205,8 @@ class _Call:
         for key, value in args.items():
             ref = next(iter_refs(value), None)
             if ref is not None:
-                raise InputError(f"got {_short(str(ref))} for {key}; expected a literal value "
-                                 "(references are for plans)", param=key[:64])
+                raise InputError(f"got {_short(str(ref))} for {key[:64]}; expected a literal "
+                                 "value (references are for plans)", param=key[:64])
         inputs: dict[str, ArtifactRef] = {}
         model = agent.registry.tool_class(name).Input
         for fname, field in model.model_fields.items():
