@@ -62,8 +62,8 @@ class McpServerConfig(BaseModel):
 
     command: str | None = Field(None, description="executable that serves MCP on stdio")
     args: list[str] = Field(default_factory=list, description="its arguments")
-    env: dict[str, str] = Field(default_factory=dict, description="extra environment "
-                                "variables for the command (${VAR} is expanded)")
+    env: dict[str, str] = Field(default_factory=dict, description="environment variables for "
+                                "the command besides PATH, HOME, ... (${VAR} is expanded)")
     cwd: Path | None = Field(None, description="working directory of the command")
     url: str | None = Field(None, description="Streamable HTTP endpoint, e.g. "
                             "http://127.0.0.1:9000/mcp")
@@ -202,7 +202,9 @@ def _transport(cfg: McpServerConfig):
         async def stdio():
             yield StdioServerParameters(
                 command=cfg.command, args=cfg.args, cwd=cfg.cwd,
-                env={**os.environ, **{k: _expand(v) for k, v in cfg.env.items()}})
+                # the SDK merges these over a minimal environment (PATH, HOME, ...): the
+                # server does not see our keys unless the config passes them on
+                env={k: _expand(v) for k, v in cfg.env.items()} or None)
         return stdio()
 
     @asynccontextmanager

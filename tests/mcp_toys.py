@@ -2,6 +2,7 @@
 an image. ``python tests/mcp_toys.py`` serves stdio; ``--http PORT`` serves Streamable HTTP."""
 
 import io
+import os
 import sys
 
 from mcp.server import MCPServer
@@ -36,6 +37,12 @@ def swatch(color: str, size: int = 8) -> Image:
     buf = io.BytesIO()
     PILImage.new("RGB", (size, size), color).save(buf, format="PNG")
     return Image(data=buf.getvalue(), format="png")
+
+
+@toys.tool()
+def env(name: str) -> str:
+    """The value of an environment variable of this server ('' if unset)."""
+    return os.environ.get(name, "")
 
 
 if __name__ == "__main__":

@@ -36,10 +36,14 @@ def config(tmp_path, servers, **extra) -> Config:
 def agent(tmp_path_factory):
     root = tmp_path_factory.mktemp("mcp-client")
     (root / "shout_and_beep.yaml").write_text(WORKFLOW)
-    cfg = config(root, {"toys": {"command": sys.executable, "args": [TOYS],
-                                 "media_outputs": ["image"]}},
-                 workflows={"paths": [str(root / "shout_and_beep.yaml")]})
-    agent = Agent(cfg, registry=fake_registry())
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("MMAGENT_TEST_GREETING", "hello from the config")
+        mp.setenv("MMAGENT_TEST_SECRET", "not for third parties")
+        cfg = config(root, {"toys": {"command": sys.executable, "args": [TOYS],
+                                     "env": {"GREETING": "${MMAGENT_TEST_GREETING}"},
+                                     "media_outputs": ["image"]}},
+                     workflows={"paths": [str(root / "shout_and_beep.yaml")]})
+        agent = Agent(cfg, registry=fake_registry())
     yield agent
     for conn in agent.mcp_connections:
         conn.close()
@@ -74,6 +78,15 @@ def test_a_plan_calls_mcp_tools_end_to_end(agent):
     assert agent.store.load_image(agent.store.get(result.outputs["t3"]["image"]["id"])
                                   ).getpixel((0, 0)) == (255, 0, 0)
     assert result.outputs["t4"]["text"] == "a 12x12 picture"
+
+
+def test_env_reaches_the_server_and_nothing_else_does(agent):
+    plan = Plan.model_validate({"tasks": [
+        {"id": "t1", "tool": "toys_env", "args": {"name": "GREETING"}}]})
+    secret = Plan.model_validate({"tasks": [
+        {"id": "t1", "tool": "toys_env", "args": {"name": "MMAGENT_TEST_SECRET"}}]})
+    assert agent_output(agent, plan) == "hello from the config"
+    assert agent_output(agent, secret) == ""
 
 
 def test_a_workflow_calls_an_mcp_tool(agent):
