@@ -168,8 +168,9 @@ def create_app(service: ChatService) -> FastAPI:
         return FileResponse(service.agent.store.path(ref), media_type=ref.mime,
                             filename=f"{ref.id[:12]}{service.agent.store.path(ref).suffix}")
 
-    app.router.routes.append(Route("/mcp", McpHttpEndpoint(service, keys),
-                                   methods=["GET", "POST", "DELETE"]))
+    # first, so that no catch-all mount added later (a web page at /) can shadow it
+    app.router.routes.insert(0, Route("/mcp", McpHttpEndpoint(service, keys),
+                                      methods=["GET", "POST", "DELETE"]))
     return app
 
 
