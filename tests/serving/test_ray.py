@@ -87,3 +87,25 @@ def test_emit_config_is_a_valid_serve_config(tmp_path, monkeypatch):
     assert caption.autoscaling_config["max_replicas"] == 4
     assert caption.max_ongoing_requests >= 16 and caption.user_config["max_batch_size"] == 16
     assert "sk-secret" not in out.read_text()
+
+
+def test_mcp_and_responses_through_the_ray_ingress(ray_server):
+    """/mcp (SDK client) and /v1/responses (openai) answer from the Serve ingress too."""
+    import asyncio
+
+    import httpx2
+    from mcp import Client
+    from mcp.client.streamable_http import streamable_http_client
+
+    async def main():
+        http = httpx2.AsyncClient(headers={"Authorization": f"Bearer {KEY_A}"}, timeout=60)
+        async with http, Client(streamable_http_client(ray_server + "/mcp",
+                                                       http_client=http)) as client:
+            return await client.call_tool("fake_caption", {"image": png_data_url(6, 4)})
+
+    assert asyncio.run(main()).content[0].text == "a 6x4 picture"
+    client = openai.OpenAI(base_url=ray_server + "/v1", api_key=KEY_A, max_retries=0)
+    resp = client.responses.create(model="mmagent", input=[{"role": "user", "content": [
+        {"type": "input_text", "text": "Describe it"},
+        {"type": "input_image", "image_url": png_data_url(6, 4)}]}])
+    assert "a 6x4 picture" in resp.output_text
