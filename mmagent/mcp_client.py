@@ -15,8 +15,9 @@ description, so the planner can schedule it like any other tool::
         headers: {Authorization: "Bearer ${SEARCH_KEY}"}
         media_outputs: [image]
 
-Ports map where they map: JSON Schema ``string`` -> text, ``integer``/``number``/``boolean`` ->
-those, arrays of them -> ``list[...]``, anything else -> json. Every such tool outputs ``text``
+Ports map where they map: JSON Schema ``string`` -> text (with ``contentMediaType: image/...``:
+an image port, sent as base64 or a data URL), ``integer``/``number``/``boolean`` -> those,
+arrays of them -> ``list[...]``, anything else -> json. Every such tool outputs ``text``
 (its text content), the properties of its ``outputSchema`` (from ``structuredContent``), and,
 for the kinds listed in ``media_outputs``, ``image``/``audio``: the first image/audio content it
 returned, stored as an artifact. A server that is down or whose command fails raises
@@ -38,7 +39,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, create_model, model_validator
 
-from .artifacts import AudioRef, ImageRef
+from .artifacts import ArtifactRef, AudioRef, ImageRef, VideoRef
 from .errors import ConfigError, ToolExecutionError, ToolLoadError
 from .tool import Tool, ToolContext
 
@@ -241,11 +242,18 @@ class McpTool(Tool):
     remote_name: str = ""
     connection: McpConnection
     media_outputs: tuple[str, ...] = ()
+    media_inputs: dict[str, str] = {}
+    """Media input ports and how the server takes them: "base64" or "data_url"."""
 
     def run(self, inputs: list[BaseModel], ctx: ToolContext) -> list[BaseModel]:
         outs = []
         for inp in inputs:
             args = inp.model_dump(mode="json", exclude_none=True)
+            for fname, encoding in self.media_inputs.items():
+                value = getattr(inp, fname)
+                if value is not None:
+                    args[fname] = [_encode(ctx, v, encoding) for v in value] \
+                        if isinstance(value, list) else _encode(ctx, value, encoding)
             result = self.connection.call(self.remote_name, args)
             texts = [c.text for c in result.content if c.type == "text"]
             if result.is_error:
@@ -268,6 +276,8 @@ class McpTool(Tool):
         return outs
 
 
+_MEDIA_REFS: dict[str, type[ArtifactRef]] = {"image": ImageRef, "audio": AudioRef,
+                                             "video": VideoRef}
 _JSON_TYPES: dict[str, Any] = {"string": str, "integer": int, "number": float,
                                "boolean": bool}
 
@@ -280,6 +290,9 @@ def _annotation(schema: dict[str, Any]) -> Any:
     enum = schema.get("enum")
     if enum and all(isinstance(v, str) for v in enum):
         return Literal[tuple(enum)]  # type: ignore[valid-type]
+    media = _MEDIA_REFS.get(str(schema.get("contentMediaType", "")).split("/")[0])
+    if t == "string" and media is not None:  # media the server takes as base64 / a data URL
+        return media
     if t in _JSON_TYPES:
         return _JSON_TYPES[t]
     if t == "array" and isinstance(schema.get("items"), dict):
@@ -288,6 +301,22 @@ def _annotation(schema: dict[str, Any]) -> Any:
     if t == "object":
         return dict[str, Any]
     return Any
+
+
+def _encode(ctx: ToolContext, ref: ArtifactRef, encoding: str) -> str:
+    data = base64.b64encode(ctx.store.read_bytes(ref)).decode()
+    return data if encoding == "base64" else f"data:{ref.mime};base64,{data}"
+
+
+def _media_inputs(schema: dict[str, Any] | None) -> dict[str, str]:
+    """Input properties that carry media: name -> "base64" or "data_url"."""
+    out = {}
+    for pname, prop in ((schema or {}).get("properties") or {}).items():
+        item = prop.get("items", prop) if isinstance(prop, dict) else {}
+        if isinstance(item, dict) and str(item.get("contentMediaType", "")).split("/")[0] \
+                in _MEDIA_REFS:
+            out[pname] = "base64" if item.get("contentEncoding") == "base64" else "data_url"
+    return out
 
 
 def _fields(schema: dict[str, Any] | None, all_optional: bool) -> dict[str, Any]:
@@ -334,7 +363,9 @@ def tool_class(conn: McpConnection, remote: Any, name: str) -> type[McpTool]:
     return type(f"Mcp_{name}", (McpTool,), {
         "name": name, "description": f"{description} (MCP server {conn.name})",
         "Input": Input, "Output": Output, "remote_name": remote.name, "connection": conn,
-        "media_outputs": tuple(cfg.media_outputs), "__module__": __name__})
+        "media_outputs": tuple(cfg.media_outputs),
+        "media_inputs": {k: v for k, v in _media_inputs(remote.input_schema).items()
+                         if k in Input.model_fields}, "__module__": __name__})
 
 
 def add_mcp_tools(registry: Any, servers: dict[str, McpServerConfig]) -> list[McpConnection]:

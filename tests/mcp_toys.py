@@ -1,9 +1,11 @@
 """A small real MCP server (official SDK) for the MCP client tests: text, structured output and
 an image. ``python tests/mcp_toys.py`` serves stdio; ``--http PORT`` serves Streamable HTTP."""
 
+import base64
 import io
 import os
 import sys
+from typing import Annotated
 
 from mcp.server import MCPServer
 from mcp.server.mcpserver import Image
@@ -37,6 +39,15 @@ def swatch(color: str, size: int = 8) -> Image:
     buf = io.BytesIO()
     PILImage.new("RGB", (size, size), color).save(buf, format="PNG")
     return Image(data=buf.getvalue(), format="png")
+
+
+@toys.tool()
+def measure(image: Annotated[str, Field(
+        description="a PNG image", json_schema_extra={"contentMediaType": "image/png",
+                                                      "contentEncoding": "base64"})]) -> str:
+    """Says the width and height of an image."""
+    with PILImage.open(io.BytesIO(base64.b64decode(image))) as im:
+        return f"{im.width}x{im.height}"
 
 
 @toys.tool()

@@ -62,6 +62,8 @@ def test_tools_join_the_registry_with_typed_cards(agent):
     assert swatch["inputs"]["size"]["type"] == "integer" and not swatch["inputs"]["size"][
         "required"]
     assert swatch["outputs"]["image"]["type"] == "image"  # media_outputs: [image]
+    measure = agent.registry.tool_class("toys_measure").card()
+    assert measure["inputs"]["image"]["type"] == "image"  # a string with contentMediaType
 
 
 def test_a_plan_calls_mcp_tools_end_to_end(agent):
@@ -69,7 +71,8 @@ def test_a_plan_calls_mcp_tools_end_to_end(agent):
         {"id": "t1", "tool": "toys_shout", "args": {"text": "hello mcp"}},
         {"id": "t2", "tool": "toys_word_count", "args": {"text": "$t1.text"}},
         {"id": "t3", "tool": "toys_swatch", "args": {"color": "red", "size": 12}},
-        {"id": "t4", "tool": "fake_caption", "args": {"image": "$t3.image"}}]})
+        {"id": "t4", "tool": "fake_caption", "args": {"image": "$t3.image"}},
+        {"id": "t5", "tool": "toys_measure", "args": {"image": "$t3.image"}}]})
     result = agent.executor.run(plan, {})
     assert result.ok, result.failures
     assert result.outputs["t1"]["text"] == "HELLO MCP!"
@@ -78,6 +81,7 @@ def test_a_plan_calls_mcp_tools_end_to_end(agent):
     assert agent.store.load_image(agent.store.get(result.outputs["t3"]["image"]["id"])
                                   ).getpixel((0, 0)) == (255, 0, 0)
     assert result.outputs["t4"]["text"] == "a 12x12 picture"
+    assert result.outputs["t5"]["text"] == "12x12"  # an artifact went out as base64
 
 
 def test_env_reaches_the_server_and_nothing_else_does(agent):
