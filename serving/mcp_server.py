@@ -7,7 +7,8 @@ API keys. Built on the official ``mcp`` SDK's low-level ``Server``.
 What the MCP tools are:
 
 - each registered tool under its own name, its input schema generated from the tool's pydantic
-  ``Input`` model, with every media port a string (a list of strings for ``list[image]`` ...);
+  ``Input`` model, with every media port a string with ``contentMediaType: image/*`` (audio,
+  video; a list of them for ``list[image]`` ...);
 - each workflow as ``workflow_<name>``, one property per declared input;
 - ``run``: the agent (``prompt`` and optional ``images``/``audio``/``video``), answering with
   the text answer and the artifacts its plan produced.
@@ -297,7 +298,7 @@ def tool_input_schema(model: type[BaseModel], media_help: str = _HTTP_HELP) -> d
         if base not in _MEDIA:
             continue
         desc = f"{field.description} ({base}: {media_help})"
-        item = {"type": "string", "description": desc}
+        item = {"type": "string", "contentMediaType": f"{base}/*", "description": desc}
         props[fname] = {"type": "array", "items": item, "description": desc} \
             if kind.startswith("list[") else item
         if not field.is_required():
@@ -317,7 +318,8 @@ def tool_input_schema(model: type[BaseModel], media_help: str = _HTTP_HELP) -> d
 
 def _run_schema(media_help: str) -> dict[str, Any]:
     def media(kind: str) -> dict[str, Any]:
-        return {"type": "array", "items": {"type": "string"}, "default": [],
+        return {"type": "array", "items": {"type": "string", "contentMediaType": f"{kind}/*"},
+                "default": [],
                 "description": f"{kind} inputs, each {media_help}"}
 
     return {"type": "object", "additionalProperties": False, "required": ["prompt"],
@@ -338,7 +340,8 @@ def _workflow_schema(wf: Any, media_help: str) -> dict[str, Any]:
         base = kind[5:-1] if kind.startswith("list[") else kind
         desc = getattr(inp, "description", None) or name
         if base in _MEDIA:
-            item: dict[str, Any] = {"type": "string", "description": f"{desc} ({media_help})"}
+            item: dict[str, Any] = {"type": "string", "contentMediaType": f"{base}/*",
+                                    "description": f"{desc} ({media_help})"}
         elif base in _JSON_TYPES:
             item = {"type": _JSON_TYPES[base], "description": desc}
         else:

@@ -118,6 +118,17 @@ def test_http_server_with_headers(server_url_and_key, tmp_path):
             {"id": "t1", "tool": "self_fake_sleep", "args": {"label": "over http",
                                                               "seconds": 0}}]})
         assert agent_output(ok, plan) == "over http"
+        # media ports both ways: our image goes out as a data URL and is captioned there
+        assert ok.registry.tool_class("self_fake_caption").card()["inputs"]["image"][
+            "type"] == "image"
+        from PIL import Image
+
+        photo = ok.store.put_image(Image.new("RGB", (9, 7)))
+        remote = Plan.model_validate({"tasks": [
+            {"id": "t1", "tool": "self_fake_caption", "args": {"image": "$input.image0"}}]})
+        result = ok.executor.run(remote, {"image0": photo})
+        assert result.ok, result.failures
+        assert result.outputs["t1"]["text"] == "a 9x7 picture"
     finally:
         for conn in ok.mcp_connections:
             conn.close()
