@@ -120,6 +120,12 @@ class Agent(RunControl):
         self.registry = registry or ToolRegistry.discover(
             {name: tc.kwargs() for name, tc in config.tools.items()},
             cache_dir=config.cache_dir, memory_budget_gb=config.runtime.memory_budget_gb)
+        self.mcp_connections = []
+        """Sessions with the ``mcp_servers`` whose tools joined the registry."""
+        if config.mcp_servers:
+            from .mcp_client import add_mcp_tools
+
+            self.mcp_connections = add_mcp_tools(self.registry, config.mcp_servers)
         self._backend = planner_backend
         self._backend_lock = threading.Lock()
         self.executor = make_executor(config, self.registry, self.store, use_cache=use_cache)

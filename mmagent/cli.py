@@ -222,6 +222,10 @@ def tools(
 
     cfg = Config.load(config, profile=profile)
     reg = ToolRegistry.discover({n: tc.kwargs() for n, tc in cfg.tools.items()})
+    if cfg.mcp_servers:
+        from .mcp_client import add_mcp_tools
+
+        add_mcp_tools(reg, cfg.mcp_servers)
     cards = tool_entries(reg)
     if as_json:
         print(json.dumps(cards, indent=2))
@@ -319,6 +323,18 @@ def serve(
 
     run_server(host=host, port=port, use_ray=use_ray, emit_config=emit_config, config=config,
                profile=profile, echo=lambda line: out.print(line, markup=False, soft_wrap=True))
+
+
+@app.command()
+def mcp(
+    config: ConfigOpt = None,
+    profile: ProfileOpt = None,
+) -> None:
+    """Serve every tool, every workflow and the agent (`run`) as MCP tools over stdio (for MCP
+    clients that start the server as a subprocess; `mmagent serve` answers MCP at /mcp)."""
+    from .serving.mcp_server import serve_stdio
+
+    serve_stdio(config, profile=profile)
 
 
 class _PlanSaver:

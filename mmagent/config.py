@@ -26,6 +26,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from . import safe_yaml
 from .artifacts import MediaLimits
 from .errors import ConfigError
+from .mcp_client import McpServerConfig
 from .serving_settings import ServingSettings
 from .stores.config import StoresConfig
 from .telemetry import TelemetryConfig
@@ -188,6 +189,9 @@ class Config(BaseModel):
     serving: ServingSettings = Field(default_factory=ServingSettings,
                                      description="HTTP server, API keys, Ray Serve deployments")
     workflows: WorkflowsConfig = Field(default_factory=WorkflowsConfig)
+    mcp_servers: dict[str, McpServerConfig] = Field(
+        default_factory=dict, description="MCP servers whose tools join the registry as "
+        "<server>_<tool> (see mmagent.mcp_client)")
 
     runtime: RuntimeConfig = Field(default_factory=RuntimeConfig)
     executor: ExecutorConfig = Field(default_factory=lambda: ExecutorConfig())

@@ -1,8 +1,10 @@
 """The HTTP app: thin FastAPI routes over :class:`~mmagent.serving.service.ChatService`.
 
 Routes: ``POST /v1/chat/completions``, ``GET /v1/models``, ``POST /v1/workflows/{name}/runs``,
-``POST /v1/files``, ``GET /v1/artifacts/{id}``, ``GET /healthz``, ``GET /metrics``, and the runs
-API (``/v1/runs...``, see ``runs_routes.py``).
+``POST /v1/files``, ``GET /v1/artifacts/{id}``, ``GET /healthz``, ``GET /metrics``,
+``POST /v1/responses`` (``responses.py``), MCP (Streamable HTTP) at ``/mcp``
+(``mcp_server.py``), the runs API (``/v1/runs...``, ``runs_routes.py``) and the web page at ``/``
+(``web.py``).
 Every error leaves in OpenAI's error shape; none takes the server down.
 """
 
@@ -21,13 +23,16 @@ from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
 from sse_starlette import EventSourceResponse
 from starlette.concurrency import iterate_in_threadpool, run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import Route
 
 from mmagent.artifacts import ArtifactKind
 from mmagent.errors import InvalidMediaError, MMAgentError
 
 from .auth import KeyRing
 from .errors import RequestTooLargeError, UnknownModelError, error_body, status_for
+from .mcp_server import McpHttpEndpoint
 from .protocol import ChatCompletionRequest, WorkflowRunRequest
+from .responses import ResponseCreateRequest, ResponsesService
 from .service import ChatService
 from .web import add_web_routes
 
@@ -130,6 +135,18 @@ def create_app(service: ChatService) -> FastAPI:
 
         return EventSourceResponse(cancelled_on_disconnect(), ping=15)
 
+    responses = ResponsesService(service)
+
+    @app.post("/v1/responses")
+    async def create_response(req: ResponseCreateRequest, request: Request, who: Owner):
+        workflow = service.check_model(req.model)
+        parsed = await run_in_threadpool(responses.parse, req, who, own_hosts(request))
+        if not req.stream:
+            return await run_in_threadpool(responses.create, req, workflow, parsed, who,
+                                           base_url(request))
+        events = responses.events(req, workflow, parsed, who, base_url(request))
+        return EventSourceResponse(iterate_in_threadpool(events), ping=15)
+
     @app.post("/v1/workflows/{name}/runs")
     async def workflow_run(name: str, body: WorkflowRunRequest, request: Request, who: Owner):
         if name not in service.workflow_names():
@@ -172,6 +189,9 @@ def create_app(service: ChatService) -> FastAPI:
     app.state.runs = add_run_routes(app, service, RunQueue(state_database(service.agent.config)),
                                     Owner, base_url, own_hosts)
     add_web_routes(app, service, Owner)  # the page at /, its files, GET /v1/workflows
+    # first, so that the web page's catch-all at / cannot shadow it
+    app.router.routes.insert(0, Route("/mcp", McpHttpEndpoint(service, keys),
+                                      methods=["GET", "POST", "DELETE"]))
     return app
 
 

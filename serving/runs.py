@@ -34,6 +34,7 @@ from mmagent.events import (
     RunStarted,
     TaskFinished,
 )
+from mmagent.messages import for_client
 from mmagent.run_protocol import RunApprove, RunCreate, RunInfo
 from mmagent.stores.queue import FINAL, STOPPED, QueuedRun, RunQueue
 
@@ -187,7 +188,7 @@ class RunService:
             self.queue.transition(run.id, ("running",), status, result=result)
         except MMAgentError as e:
             self.queue.transition(run.id, ("running",), "failed",
-                                  error={"code": e.code, "message": e.message[:2000]})
+                                  error={"code": e.code, "message": for_client(e.message)})
         except Exception as e:  # a worker never takes the server down
             logger.exception("run %s failed", run.id)
             self.queue.transition(run.id, ("running",), "failed",

@@ -107,3 +107,22 @@ def test_error_messages_are_one_short_clean_line(server, tmp_path):
         assert "a" * 81 not in m and "b" * 81 not in m, m
         assert "localhost" not in m, m  # the fixture's fetch_allow_hosts
     assert messages[0].startswith("describe_fake.yaml: input 'image' is missing")
+
+
+def test_mcp_error_results_are_scrubbed_as_http_errors_are(server):
+    import asyncio
+
+    import httpx2
+    from mcp import Client
+    from mcp.client.streamable_http import streamable_http_client
+
+    async def main():
+        http = httpx2.AsyncClient(headers=H, timeout=60)
+        async with http, Client(streamable_http_client(server.base_url + "/mcp",
+                                                       http_client=http)) as client:
+            return await client.call_tool("fake_caption", {"image": "artifact://" + "b" * 5000})
+
+    result = asyncio.run(main())
+    (text,) = [c.text for c in result.content]
+    assert result.is_error and text.startswith("error[")
+    assert "\n" not in text and len(text) < 400 and "b" * 81 not in text, text

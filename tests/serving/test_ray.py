@@ -210,3 +210,25 @@ def test_a_run_whose_ingress_replica_dies_mid_run_is_taken_over_by_the_other(ray
     # begun on the dead replica, taken over and finished by the other (a workflow run restarts:
     # it records no executor run id to resume from)
     assert kinds.count("task_started") == 2 and kinds.count("task_finished") == 1, kinds
+
+
+def test_mcp_and_responses_through_the_ray_ingress(ray_server):
+    """/mcp (SDK client) and /v1/responses (openai) answer from the Serve ingress too."""
+    import asyncio
+
+    import httpx2
+    from mcp import Client
+    from mcp.client.streamable_http import streamable_http_client
+
+    async def main():
+        http = httpx2.AsyncClient(headers={"Authorization": f"Bearer {KEY_A}"}, timeout=60)
+        async with http, Client(streamable_http_client(ray_server + "/mcp",
+                                                       http_client=http)) as client:
+            return await client.call_tool("fake_caption", {"image": png_data_url(6, 4)})
+
+    assert asyncio.run(main()).content[0].text == "a 6x4 picture"
+    client = openai.OpenAI(base_url=ray_server + "/v1", api_key=KEY_A, max_retries=0)
+    resp = client.responses.create(model="mmagent", input=[{"role": "user", "content": [
+        {"type": "input_text", "text": "Describe it"},
+        {"type": "input_image", "image_url": png_data_url(6, 4)}]}])
+    assert "a 6x4 picture" in resp.output_text

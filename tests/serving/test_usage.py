@@ -22,3 +22,11 @@ def test_usage_counts_the_planners_tokens_plain_and_streaming(server):
                   if line.startswith("data:") and "[DONE]" not in line]
     assert chunks[-1]["choices"][0]["finish_reason"] == "stop"
     assert chunks[-1]["usage"]["total_tokens"] == 4
+
+
+def test_the_responses_api_reports_the_same_tokens(server):
+    r = httpx.post(server.base_url + "/v1/responses", json={"input": "Please echo tokens"},
+                   headers=H, timeout=60)
+    assert r.status_code == 200
+    usage = r.json()["usage"]
+    assert (usage["input_tokens"], usage["output_tokens"], usage["total_tokens"]) == (2, 2, 4)
