@@ -103,18 +103,18 @@ class RunService:
             raise RunError(f"got an approval for workflow run {run_id}; expected an agent run "
                            "(workflow runs do not pause for approval over the runs API yet: "
                            "leave their tools out of executor.approval)", run_id=run_id)
+        if isinstance(body.approve, dict) and run.status == "awaiting_approval":
+            waiting = {t["task_id"] for t in (run.result or {}).get("pending_approval") or []}
+            unknown = sorted(set(body.approve) - waiting)
+            if unknown:
+                raise InputError(f"got decisions for {[u[:40] for u in unknown[:5]]}; expected "
+                                 f"task ids among those waiting: {sorted(waiting)}",
+                                 param="approve")
         if run.status != "awaiting_approval" or not self.queue.transition(
                 run_id, ("awaiting_approval",), "queued", decision=body.approve):
             raise RunError(f"got an approval for run {run_id}, which is "
                            f"{self.queue.get(run_id).status}; expected a run awaiting approval",
                            run_id=run_id)
-        if isinstance(body.approve, dict):
-            waiting = {t["task_id"] for t in (run.result or {}).get("pending_approval") or []}
-            unknown = sorted(set(body.approve) - waiting)
-            if unknown:
-                self.queue.transition(run_id, ("queued",), "awaiting_approval")
-                raise InputError(f"got decisions for {unknown[:5]}; expected task ids among "
-                                 f"those waiting: {sorted(waiting)}", param="approve")
         self.dispatch()
         return self.get(run_id, owner, base_url)
 

@@ -10,9 +10,10 @@ The factories below build each store from a :class:`~mmagent.Config`; every back
 same conformance suite (``tests/stores/test_conformance.py``).
 
 >>> from mmagent import Config
->>> cfg = Config.from_dict({"cache_dir": "/tmp/mmagent-doc"})
->>> state_database(cfg)
-SQLiteDatabase(/tmp/mmagent-doc/runs.sqlite)
+>>> cfg = Config.from_dict({"stores": {"state": {"backend": "postgres",
+...                                              "dsn": "postgresql://mmagent@db:5432/mmagent"}}})
+>>> cfg.stores.state.postgres_dsn()        # make_run_store(cfg) would connect to it
+'postgresql://mmagent@db:5432/mmagent'
 """
 
 from __future__ import annotations

@@ -57,6 +57,11 @@ class PostgresRunStore(RunStore):
     def _exec(self, sql: str, args: tuple = ()) -> list[tuple]:
         return self.pg.execute(sql, args)
 
+    def close(self) -> None:
+        """Close the checkpointer's connections (the database's pool is shared)."""
+        if self._saver is not None:
+            self._saver.conn.close()
+
     def put_result(self, run_id: str, task_id: str, ok: bool, data: dict[str, Any]) -> None:
         self.pg.execute("INSERT INTO mmagent_task_results VALUES (?, ?, ?, ?) ON CONFLICT "
                         "(run_id, task_id) DO UPDATE SET ok = excluded.ok, data = excluded.data",

@@ -137,7 +137,10 @@ class TestStateStore:
             make_result_cache(state_config)
             for db in dbs:
                 db.close()
-            return make_run_store(state_config).saver is not None
+            runs = make_run_store(state_config)
+            ok = runs.saver is not None
+            getattr(runs, "close", lambda: None)()
+            return ok
 
         with ThreadPoolExecutor(6) as pool:
             assert all(pool.map(start_one, range(6)))
