@@ -32,6 +32,7 @@ from mmagent.events import (
     ApprovalRequested,
     Replanned,
     RunStarted,
+    TaskFailed,
     TaskFinished,
 )
 from mmagent.messages import for_client
@@ -266,25 +267,26 @@ class _Seen:
 
     def __init__(self) -> None:
         self.pending: list[dict[str, Any]] | None = None
-        self.finished: set[str] = set()
-        self.dropped: set[str] = set()
+        self.failed: set[str] = set()
 
     def add(self, event: Any) -> None:
         if isinstance(event, ApprovalRequested):
             self.pending = event.tasks
         elif isinstance(event, TaskFinished):
-            self.finished.add(event.task_id)
+            self.failed.discard(event.task_id)  # run again (resumed) and done this time
+        elif isinstance(event, TaskFailed):
+            self.failed.add(event.task_id)
         elif isinstance(event, Replanned):
-            self.dropped |= set(event.dropped)
+            # a replaced task's failure is forgiven; one of the new plan (same id or not) is not
+            self.failed -= set(event.dropped)
 
     def status(self, summary: RunSummary, cancelled: bool) -> str:
         if self.pending is not None:
             return "awaiting_approval"  # workers never answer approvals themselves
         planned = {t["id"] for t in (summary.plan or {}).get("tasks", [])}
-        failed = set(summary.failures) - self.dropped
         if cancelled and planned - set(summary.outputs) - set(summary.failures):
             return "cancelled"  # tasks were left unrun
-        return "failed" if failed else "completed"
+        return "failed" if self.failed else "completed"
 
 
 def _as_url(value: Any) -> Any:

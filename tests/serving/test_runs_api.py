@@ -100,6 +100,13 @@ def test_a_run_is_queued_runs_and_reports_its_results(client):
     assert [i for i, _ in client.runs.events(created.id, after=len(events))] == []
 
 
+def test_a_run_whose_task_fails_again_after_replanning_is_failed(client):
+    info = client.runs.wait(client.runs.create("Please fail").id, timeout=30)
+    kinds = [e.type for _, e in client.runs.events(info.id)]
+    assert "replanned" in kinds and kinds.count("task_failed") == 2, kinds  # nothing ran
+    assert info.status == "failed" and info.failures, info
+
+
 def test_approval_pauses_and_the_approved_run_finishes(client):
     run = client.runs.create("Describe it and say it aloud", images=[png_data_url()])
     paused = client.runs.wait(run.id, timeout=30)
