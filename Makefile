@@ -33,21 +33,20 @@ $(STAMP): pyproject.toml constraints.txt
 		openai-whisper==20250625
 	touch $(STAMP)
 
-# espeak-ng speaks in the offline profile. Installed with apt when we are root and it is missing.
-# postgresql: the Postgres store's conformance tests start a throwaway cluster (initdb, pg_ctl).
+# Debian packages the tests need, installed with apt when we are root and one is missing:
+# espeak-ng (offline speech), postgresql (the Postgres store's tests start a throwaway cluster
+# with initdb/pg_ctl), chromium + chromium-driver (the web page's tests drive it via selenium).
 system-deps:
-	@command -v espeak-ng >/dev/null 2>&1 || { \
-	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
-	    (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq espeak-ng) >/dev/null; \
-	  else echo "note: install espeak-ng (e.g. sudo apt-get install espeak-ng) for offline speech"; fi; }
-	@ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || { \
-	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
-	    (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql) >/dev/null; \
-	  else echo "note: install postgresql (e.g. sudo apt-get install postgresql) for the Postgres store tests"; fi; }
-	@{ command -v chromium >/dev/null 2>&1 && command -v chromedriver >/dev/null 2>&1; } || { \
-	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
-	    (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver) >/dev/null; \
-	  else echo "note: install chromium and chromium-driver (e.g. sudo apt-get install chromium chromium-driver) for the web page tests"; fi; }
+	@missing=""; \
+	command -v espeak-ng >/dev/null 2>&1 || missing="$$missing espeak-ng"; \
+	ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || missing="$$missing postgresql"; \
+	command -v chromium >/dev/null 2>&1 || missing="$$missing chromium"; \
+	command -v chromedriver >/dev/null 2>&1 || missing="$$missing chromium-driver"; \
+	if [ -z "$$missing" ]; then exit 0; fi; \
+	if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	  apt-get update -qq >/dev/null && \
+	  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; \
+	else echo "note: install$$missing (e.g. sudo apt-get install$$missing) for the tests"; fi
 
 clean:
 	rm -rf $(VENV) .pytest_cache

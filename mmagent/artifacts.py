@@ -100,6 +100,19 @@ class MediaLimits(BaseModel):
     max_foreach: int = Field(100, gt=0, description="most runs one foreach node may fan out to")
 
 
+def atomic_write(final: Path, data: bytes, tmp_dir: Path | None = None) -> None:
+    """Write ``data`` to ``final`` so that a reader sees the old file or the whole new one
+    (written beside it, in ``tmp_dir`` if given, then renamed)."""
+    fd, tmp = tempfile.mkstemp(dir=tmp_dir or final.parent, prefix=".tmp-")
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+        os.replace(tmp, final)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
 class ArtifactStore:
     """A directory of media addressed by the sha256 of their bytes.
 
@@ -149,8 +162,9 @@ class ArtifactStore:
             self.remote.put(self._key(final), data)  # metadata last: it marks a complete put
             self.remote.put(self._key(self._meta_path(digest)), ref.model_dump_json().encode())
         final.parent.mkdir(parents=True, exist_ok=True)
-        self._atomic_write(final, data)
-        self._atomic_write(self._meta_path(digest), ref.model_dump_json().encode())
+        atomic_write(final, data, self.root / "tmp")
+        atomic_write(self._meta_path(digest), ref.model_dump_json().encode(),
+                     self.root / "tmp")
         return ref
 
     def put_image(self, image, format: str = "PNG") -> ImageRef:
@@ -234,23 +248,13 @@ class ArtifactStore:
                                     source=str(self.remote))
         if data is not None:
             local.parent.mkdir(parents=True, exist_ok=True)
-            self._atomic_write(local, data)
+            atomic_write(local, data, self.root / "tmp")
 
     def _data_path(self, ref: ArtifactRef) -> Path:
         return self.root / "objects" / ref.id[:2] / (ref.id + _EXT.get(ref.mime, ".bin"))
 
     def _meta_path(self, artifact_id: str) -> Path:
         return self.root / "objects" / artifact_id[:2] / (artifact_id + ".json")
-
-    def _atomic_write(self, final: Path, data: bytes) -> None:
-        fd, tmp = tempfile.mkstemp(dir=self.root / "tmp")
-        try:
-            with os.fdopen(fd, "wb") as f:
-                f.write(data)
-            os.replace(tmp, final)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
 
     def _check_bytes(self, size: int, source: str) -> None:
         if size > self.limits.max_bytes:

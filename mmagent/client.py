@@ -24,7 +24,7 @@ from mmagent.artifacts import ArtifactRef
 from mmagent.errors import InputError, MMAgentError, ServingError
 from mmagent.events import EVENT_ADAPTER, AnswerReady, Event
 from mmagent.plan import Plan
-from mmagent.runs_client import Runs
+from mmagent.runs_client import Runs, read_sse
 from mmagent.tool import default_cache_dir
 
 __all__ = ["Client"]
@@ -139,7 +139,7 @@ class Client:
             if resp.status_code >= 400:
                 resp.read()
                 self._check(resp)
-            for name, data in _sse(resp.iter_lines()):
+            for name, _id, data in read_sse(resp.iter_lines()):
                 if data == "[DONE]":
                     break
                 chunk = json.loads(data)
@@ -169,28 +169,6 @@ class Client:
                 body = {"error": {"message": resp.text[:200], "code": None}}
             raise _error_from(body, resp.status_code)
         return resp
-
-
-def _sse(lines: Iterator[str]) -> Iterator[tuple[str | None, str]]:
-    """(event name, data) of each server-sent event; comments and pings are skipped."""
-    name: str | None = None
-    data: list[str] = []
-    for line in lines:
-        if not line:
-            if data:
-                yield name, "\n".join(data)
-            name, data = None, []
-        elif line.startswith(":"):
-            continue
-        else:
-            key, _, value = line.partition(":")
-            value = value.removeprefix(" ")
-            if key == "event":
-                name = value
-            elif key == "data":
-                data.append(value)
-    if data:
-        yield name, "\n".join(data)
 
 
 def _error_classes() -> dict[str, type[MMAgentError]]:

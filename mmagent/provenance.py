@@ -41,7 +41,7 @@ import zlib
 from pathlib import Path
 from typing import Any
 
-from .artifacts import ArtifactRef, ArtifactStore
+from .artifacts import ArtifactRef, ArtifactStore, atomic_write
 from .errors import InputError, InputNotFoundError
 
 __all__ = ["embed", "read", "read_file", "ProvenanceExporter", "ProvenanceTap", "from_media",
@@ -233,8 +233,8 @@ class ProvenanceExporter:
             if not path.is_file():
                 folder.mkdir(parents=True, exist_ok=True)
                 data = embed(self.store.read_bytes(ref), ref.mime, doc)
-                _atomic_write(path, data)
-            _atomic_write(folder / f"{ref.id}.latest", path.name.encode())
+                atomic_write(path, data)
+            atomic_write(folder / f"{ref.id}.latest", path.name.encode())
         return path
 
     def latest(self, artifact_id: str) -> Path | None:
@@ -247,15 +247,6 @@ class ProvenanceExporter:
         return path if path.is_file() and path.parent == pointer.parent else None
 
 
-def _atomic_write(final: Path, data: bytes) -> None:
-    fd, tmp = tempfile.mkstemp(dir=final.parent, prefix=".tmp-")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-        os.replace(tmp, final)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 # -- the run side: export as artifacts are announced; the CLI side: run it again ------------

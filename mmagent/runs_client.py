@@ -73,7 +73,7 @@ class Runs:
             if resp.status_code >= 400:
                 resp.read()
                 self._client._check(resp)
-            for name, event_id, data in _sse_with_ids(resp.iter_lines()):
+            for name, event_id, data in read_sse(resp.iter_lines()):
                 if name == "end":
                     return
                 if name == "mmagent":
@@ -117,8 +117,8 @@ def _kind_of(path: Any) -> str:
     return major if major in ("image", "audio", "video") else "image"
 
 
-def _sse_with_ids(lines) -> Iterator[tuple[str | None, str | None, str]]:
-    """(event name, id, data) of each server-sent event."""
+def read_sse(lines) -> Iterator[tuple[str | None, str | None, str]]:
+    """(event name, id, data) of each server-sent event; comments and pings are skipped."""
     name = event_id = None
     data: list[str] = []
     for line in lines:

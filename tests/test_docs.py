@@ -33,3 +33,8 @@ def test_the_cli_synopsis_lists_each_command_once():
     synopsis = README.split("## CLI", 1)[1].split("```", 2)[1]
     commands = [line.split()[1] for line in synopsis.splitlines() if line.startswith("mmagent ")]
     assert commands and len(commands) == len(set(commands)), commands
+    import typer.main
+
+    from mmagent.cli import app
+
+    assert set(commands) == set(typer.main.get_command(app).commands)  # and lists every one
