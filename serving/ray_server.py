@@ -59,8 +59,8 @@ def serve_ray(config: Config, *, host: str, port: int,
         start_ray(address=settings.address, temp_dir=settings.temp_dir,
                   num_cpus=settings.num_cpus)
         _stop_on_signals()  # ray.init installs its own SIGTERM handler
+        app = build_ray_app(config, report=echo)  # refuses what cannot fit before Serve starts
         serve.start(http_options={"host": host, "port": port})
-        app = build_ray_app(config, report=echo)
         serve._run(app, name=settings.app_name, route_prefix="/", _blocking=False)
         wait_until_ready(settings.app_name, settings.start_timeout_s, echo)
         echo(f"mmagent (Ray Serve) on http://{host}:{port}/v1  (Ctrl-C or SIGTERM stops)")
