@@ -28,7 +28,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from .tool import Tool
+from .tool import Tool, loaded_torch
 
 __all__ = ["Residency", "GiB"]
 
@@ -210,9 +210,7 @@ def _measured(tool: Tool, device_before: int | None = None) -> int | None:
 
 def _device_allocated(tool: Tool) -> int | None:
     """Bytes the CUDA allocator holds on the tool's device; None off CUDA."""
-    import sys
-
-    torch = sys.modules.get("torch")  # a process that never imported torch has no CUDA tools
+    torch = loaded_torch()  # a process that never imported torch has no CUDA tools
     if torch is None or not torch.cuda.is_available():
         return None
     try:

@@ -324,10 +324,20 @@ _UNSET = object()
 _LOAD_LOCK = threading.RLock()
 
 
-def _empty_cuda_cache() -> None:
+def loaded_torch() -> Any:
+    """``torch`` if this process has finished importing it, else None; never imports it (a
+    process whose tools do not use torch does not pay for it). While another thread is still
+    importing torch, the half-built module would lack ``cuda`` and friends: None then too."""
     import sys
 
-    torch = sys.modules.get("torch")  # never import torch just to unload
+    torch = sys.modules.get("torch")
+    if torch is None or getattr(getattr(torch, "__spec__", None), "_initializing", False):
+        return None
+    return torch
+
+
+def _empty_cuda_cache() -> None:
+    torch = loaded_torch()  # never import torch just to unload
     if torch is not None and torch.cuda.is_available():
         torch.cuda.empty_cache()
 
@@ -335,9 +345,7 @@ def _empty_cuda_cache() -> None:
 def _module_bytes(values: list[Any]) -> int | None:
     """Parameter and buffer bytes of the torch modules in ``values`` (searched one level into
     lists, dicts and diffusers-style ``components``), each tensor counted once."""
-    import sys
-
-    torch = sys.modules.get("torch")
+    torch = loaded_torch()
     if torch is None:
         return None
     modules: list[Any] = []

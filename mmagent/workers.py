@@ -29,7 +29,6 @@ import concurrent.futures as cf
 import logging
 import os
 import queue
-import sys
 import threading
 import time
 from collections.abc import Callable
@@ -39,7 +38,7 @@ from typing import Any
 from pydantic import BaseModel
 
 from .artifacts import ArtifactStore
-from .tool import Tool, ToolContext
+from .tool import Tool, ToolContext, loaded_torch
 
 __all__ = ["WorkerPolicy", "ToolWorkers", "BatchResult"]
 
@@ -251,7 +250,7 @@ def _cores() -> int:
 
 
 def _size_threads(n: int) -> None:
-    torch = sys.modules.get("torch")  # a tool that does not use torch does not import it
+    torch = loaded_torch()  # a tool that does not use torch does not import it
     if torch is not None and torch.get_num_threads() != n:
         torch.set_num_threads(n)  # this thread's OpenMP pool only
 
@@ -269,7 +268,7 @@ def _cuda_once() -> None:
     everywhere. The flash and memory-efficient kernels have no such per-thread plan cache.
     """
     global _CUDA_DONE
-    torch = sys.modules.get("torch")
+    torch = loaded_torch()
     if _CUDA_DONE or torch is None:
         return
     _CUDA_DONE = True
