@@ -258,7 +258,8 @@ class Tool:
             target.parent.mkdir(parents=True, exist_ok=True)
             tmp = Path(tempfile.mkdtemp(dir=target.parent, prefix=f".{self.name}-"))
             try:
-                type(self).build_tiny(tmp)
+                with _TINY_BUILD:
+                    type(self).build_tiny(tmp)
                 os.replace(tmp, target)
             except OSError:
                 if not target.exists():  # lost a race with another process: theirs is fine
@@ -322,6 +323,11 @@ _UNSET = object()
 # another thread meanwhile gets meta tensors ("Cannot copy out of meta tensor"). The executor
 # loads tools from concurrent worker threads.
 _LOAD_LOCK = threading.RLock()
+
+
+# Tiny builders seed torch's global generator: two building at once in one process would
+# draw from each other's sequence and save other weights than a lone build does.
+_TINY_BUILD = threading.Lock()
 
 
 def loaded_torch() -> Any:
