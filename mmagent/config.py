@@ -28,8 +28,8 @@ from .errors import ConfigError
 from .serving.settings import ServingSettings
 from .tool import default_cache_dir
 
-__all__ = ["Config", "ToolConfig", "PlannerConfig", "RouterConfig", "PROFILES", "RuntimeConfig",
-           "ExecutorConfig", "TaskPolicyConfig", "ApprovalConfig"]
+__all__ = ["Config", "ToolConfig", "PlannerConfig", "GroundingConfig", "RouterConfig", "PROFILES",
+           "RuntimeConfig", "ExecutorConfig", "TaskPolicyConfig", "ApprovalConfig"]
 
 Profile = Literal["offline", "default"]
 
@@ -46,6 +46,26 @@ class ToolConfig(BaseModel):
     def kwargs(self) -> dict[str, Any]:
         return {"checkpoint": self.checkpoint, "device": self.device, "dtype": self.dtype,
                 **self.options}
+
+
+class GroundingConfig(BaseModel):
+    """Grounded planning (see :mod:`mmagent.planner.grounding`): plans built from the request's
+    step clauses, the demonstration bank and the tools' typed ports; the LLM plans only when
+    grounding finds no valid plan."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    enabled: bool = Field(True, description="ground first; false: the LLM plans every request")
+    k: int = Field(11, ge=1, le=100, description="nearest step phrases voting for a clause's "
+                   "tool")
+    tau: float = Field(0.45, ge=-1, le=1, description="a clause less similar than this to every "
+                       "step phrase asks for no tool")
+    card_weight: float = Field(0.2, ge=0, description="weight of a clause's similarity to each "
+                               "tool card")
+    neighbour_weight: float = Field(0.6, ge=0, description="weight of the tools of the most "
+                                    "similar demonstrations")
+    neighbours: int = Field(5, ge=0, le=100, description="similar demonstrations forming that "
+                            "prior")
 
 
 class PlannerConfig(BaseModel):
@@ -80,6 +100,10 @@ class PlannerConfig(BaseModel):
                                  "part of its plan (0 = never)")
     plan_cache: bool = Field(False, description="reuse the plan of a request of the same shape "
                              "(off for chat; on for repeated API use)")
+    grounding: GroundingConfig = Field(default_factory=GroundingConfig)
+    learn: bool = Field(False, description="plans saved with --save-plan, approved runs and "
+                        "`mmagent learn` join a local demonstration bank "
+                        "(<cache_dir>/learned_demos.yaml) that later requests are planned from")
 
 
 class RouterConfig(BaseModel):
@@ -225,7 +249,8 @@ PROFILES: dict[str, dict[str, Any]] = {
         },
     },
     "default": {
-        "planner": {"backend": "local", "model": "Qwen/Qwen2.5-1.5B-Instruct"},
+        "planner": {"backend": "local", "model": "Qwen/Qwen2.5-1.5B-Instruct",
+                    "grounding": {"enabled": False}},
         "responder": "llm",
         "tools": {"text_to_speech": {"options": {"backend": "vits"}}},
     },

@@ -46,6 +46,9 @@ class Demo:
     plan: Plan
     inputs: dict[str, str] = field(default_factory=dict)
     id: str = ""
+    steps: tuple[str, ...] = ()
+    """The phrases of the request that asked for each task (any order); empty: the request's
+    clauses stand in (see :mod:`mmagent.planner.grounding`)."""
 
     def tools(self) -> set[str]:
         return {t.tool for t in self.plan.tasks}
@@ -61,7 +64,7 @@ class DemoBank:
 
     @classmethod
     def load(cls, path: str | Path, embedder: Embedder | None = None) -> DemoBank:
-        """Read a YAML list of ``{request, inputs, plan}``."""
+        """Read a YAML list of ``{request, inputs, plan}`` (and optional ``steps``)."""
         path = Path(path)
         try:
             rows = yaml.safe_load(path.read_text()) or []
@@ -72,7 +75,8 @@ class DemoBank:
         for i, row in enumerate(rows):
             try:
                 demos.append(Demo(request=row["request"], inputs=dict(row.get("inputs") or {}),
-                                  plan=Plan.model_validate(row["plan"]), id=f"{path.stem}-{i}"))
+                                  plan=Plan.model_validate(row["plan"]), id=f"{path.stem}-{i}",
+                                  steps=tuple(row.get("steps") or ())))
             except Exception as e:
                 raise ConfigError(f"{path}: demonstration {i}: got {row!r}; expected "
                                   f"{{request, inputs, plan}} with a valid plan ({e})",
