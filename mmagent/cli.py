@@ -100,6 +100,26 @@ def run(
 
 
 @app.command()
+def learn(
+    prompt: Annotated[str, typer.Argument(help="a request the plan answers")],
+    plan: Annotated[Path, typer.Argument(help="the plan as a workflow file, e.g. one saved "
+                                         "with `mmagent run --save-plan` and corrected")],
+    config: ConfigOpt = None,
+    profile: ProfileOpt = None,
+) -> None:
+    """Teach the planner how requests like PROMPT are planned (the local demonstration bank,
+    read when planner.learn is true)."""
+    from .agent import Agent
+
+    agent = Agent(config, profile=profile)
+    agent.learn(prompt, plan)
+    out.print(f"learned: {prompt!r} -> {plan}")
+    if not agent.config.planner.learn:
+        err.print("[yellow]note: planner.learn is false in this config, so the planner does "
+                  "not read the learned plans yet; set planner.learn: true[/yellow]")
+
+
+@app.command()
 def resume(
     run_id: Annotated[str, typer.Argument(help="the run id `mmagent run` printed")],
     decision: Annotated[bool | None, typer.Option("--approve/--reject", help="answer a pending "
@@ -373,6 +393,8 @@ class _PlanSaver:
 
         self.path.write_text(plan_to_workflow(plan, self.inputs, self.agent.registry,
                                               description=self.prompt))
+        if self.agent.config.planner.learn:  # a plan the user kept is one to plan from
+            self.agent.learn(self.prompt, plan, self.inputs)
         return True
 
 

@@ -55,10 +55,12 @@ class GroundingConfig(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    enabled: bool = Field(True, description="ground first; false: the LLM plans every request")
+    enabled: bool | None = Field(None, description="ground first, the LLM planning only what "
+                                 "grounding cannot; null: only for the offline SmolLM2 "
+                                 "planner (a capable LLM plans better itself)")
     k: int = Field(11, ge=1, le=100, description="nearest step phrases voting for a clause's "
                    "tool")
-    tau: float = Field(0.45, ge=-1, le=1, description="a clause less similar than this to every "
+    tau: float = Field(0.4, ge=-1, le=1, description="a clause less similar than this to every "
                        "step phrase asks for no tool")
     card_weight: float = Field(0.2, ge=0, description="weight of a clause's similarity to each "
                                "tool card")
@@ -66,6 +68,14 @@ class GroundingConfig(BaseModel):
                                     "similar demonstrations")
     neighbours: int = Field(5, ge=0, le=100, description="similar demonstrations forming that "
                             "prior")
+    neighbour_floor: float = Field(0.5, ge=-1, le=1, description="a demonstration less similar "
+                                   "than this to the request adds nothing to the prior")
+    structure_floor: float = Field(0.55, ge=-1, le=1.01, description="the most similar "
+                                   "demonstration with the same kinds of input, if at least "
+                                   "this similar, lends its plan structure when the grounded "
+                                   "tools are part of it ...")
+    structure_margin: float = Field(0.1, ge=0, le=2, description="... and every demonstration "
+                                    "with other tools is this much less similar")
 
 
 class PlannerConfig(BaseModel):
@@ -249,8 +259,7 @@ PROFILES: dict[str, dict[str, Any]] = {
         },
     },
     "default": {
-        "planner": {"backend": "local", "model": "Qwen/Qwen2.5-1.5B-Instruct",
-                    "grounding": {"enabled": False}},
+        "planner": {"backend": "local", "model": "Qwen/Qwen2.5-1.5B-Instruct"},
         "responder": "llm",
         "tools": {"text_to_speech": {"options": {"backend": "vits"}}},
     },

@@ -29,6 +29,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -53,8 +54,9 @@ class GroundingSettings:
     """The knobs of :class:`Grounder` (``planner.grounding`` in ``mmagent.yaml``)."""
 
     k: int = 11
-    """nearest step phrases that vote for a clause's tool"""
-    tau: float = 0.45
+    """nearest step phrases that vote for a clause's tool (at most one in 100 of the bank's
+    phrases, at least 1: in a small bank the 11th nearest phrase is noise)"""
+    tau: float = 0.4
     """a clause whose nearest step phrase is less similar than this asks for no tool"""
     card_weight: float = 0.2
     """weight of the clause's similarity to each tool card"""
@@ -62,6 +64,14 @@ class GroundingSettings:
     """weight of the tools used by the most similar demonstrations"""
     neighbours: int = 5
     """how many similar demonstrations form that prior"""
+    neighbour_floor: float = 0.5
+    """a demonstration less similar than this to the request adds nothing to the prior"""
+    structure_floor: float = 0.55
+    """the most similar demonstration (same kinds of input), if at least this similar, lends
+    its whole plan structure when the grounded tools are a part of it (one clause can ask for
+    two steps: "a clip with music") ..."""
+    structure_margin: float = 0.1
+    """... and when every demonstration with other tools is this much less similar"""
 
 
 @dataclass
@@ -111,11 +121,12 @@ def split_clauses(text: str) -> list[str]:
 
 
 def align_steps(phrases: Sequence[str], tools: Sequence[str], phrase_vectors: np.ndarray,
-                tool_vectors: np.ndarray) -> list[tuple[str, str]]:
+                tool_vectors: np.ndarray) -> list[tuple[int, str]]:
     """Label phrases with tools one to one, most similar pairs first (greedy assignment):
-    a demonstration's steps are not always written in its tasks' order."""
+    a demonstration's steps are not always written in its tasks' order. Returns
+    ``(phrase index, tool)`` pairs; phrases left over (more phrases than tasks) get none."""
     sims = phrase_vectors @ tool_vectors.T
-    pairs = sorted(((-sims[i, j], i, j) for i in range(len(phrases)) for j in range(len(tools))))
+    pairs = sorted((-sims[i, j], i, j) for i in range(len(phrases)) for j in range(len(tools)))
     used_p: set[int] = set()
     used_t: set[int] = set()
     out = []
@@ -124,7 +135,7 @@ def align_steps(phrases: Sequence[str], tools: Sequence[str], phrase_vectors: np
             continue
         used_p.add(i)
         used_t.add(j)
-        out.append((phrases[i], tools[j]))
+        out.append((i, tools[j]))
     return out
 
 
@@ -143,8 +154,9 @@ class _Index:
 class Grounder:
     """Grounds a request's clauses to tools and links them into a :class:`Plan`.
 
-    ``bank`` supplies the step phrases and plan structures; without one (or with an empty one)
-    only the tool cards vote. Vectors are computed once per bank and registry.
+    ``bank`` supplies the step phrases and plan structures; with no demonstration the registry
+    can run, :meth:`propose` declines and the LLM plans. Vectors are computed once per bank
+    and registry.
     """
 
     def __init__(self, bank: DemoBank | None, embedder: Embedder,
@@ -165,19 +177,27 @@ class Grounder:
                  if d.id not in exclude and d.request not in exclude]
         phrases: list[str] = []
         labels: list[str] = []
+        rows: list[int] = []
+        seen: set[tuple[str, str]] = set()
         links: dict[tuple[str, str], int] = {}
-        per_demo = [list(d.steps) or split_clauses(d.request) for d in demos]
+        per_demo = [list(d.steps) or split_clauses(d.request) or [d.request] for d in demos]
         flat = [p for ps in per_demo for p in ps]
         vectors = self._embed(flat)
         at = 0
         for demo, ps in zip(demos, per_demo, strict=True):
             pv = vectors[at:at + len(ps)]
-            at += len(ps)
             task_tools = [t.tool for t in demo.plan.tasks]
             tv = card_vectors[[tools.index(t) for t in task_tools]]
-            for phrase, tool in align_steps(ps, task_tools, pv, tv):
-                phrases.append(phrase)
+            pairs = (list(enumerate(task_tools)) if demo.ordered_steps
+                     else align_steps(ps, task_tools, pv, tv))
+            for i, tool in pairs:
+                if (ps[i], tool) in seen:
+                    continue
+                seen.add((ps[i], tool))
+                phrases.append(ps[i])
                 labels.append(tool)
+                rows.append(at + i)
+            at += len(ps)
             by_id = {t.id: t.tool for t in demo.plan.tasks}
             for task in demo.plan.tasks:
                 for _name, ref in task.refs():
@@ -185,7 +205,7 @@ class Grounder:
                         pair = (by_id[ref.source], task.tool)
                         links[pair] = links.get(pair, 0) + 1
         index = _Index(tools=tools, card_vectors=card_vectors, phrases=phrases, labels=labels,
-                       phrase_vectors=vectors if phrases else np.zeros((0, 384)),
+                       phrase_vectors=vectors[rows] if rows else np.zeros((0, 384)),
                        demos=demos, demo_vectors=self._embed([d.request for d in demos]),
                        links=links)
         self._indexes[key] = index
@@ -212,20 +232,23 @@ class Grounder:
         vectors = self.embedder.embed(clauses + [request])
         clause_vectors, request_vector = vectors[:-1], vectors[-1]
         prior: dict[str, float] = {}
+        near = np.argsort(-(index.demo_vectors @ request_vector), kind="stable")
         if len(index.demos) and s.neighbours:
-            near = np.argsort(-(index.demo_vectors @ request_vector), kind="stable")
             for j in near[: s.neighbours]:
+                if float(index.demo_vectors[j] @ request_vector) < s.neighbour_floor:
+                    break
                 for tool in index.demos[j].tools():
                     prior[tool] = prior.get(tool, 0.0) + 1.0 / s.neighbours
         cards = clause_vectors @ index.card_vectors.T
         phrase_sims = (clause_vectors @ index.phrase_vectors.T if index.phrases
                        else np.zeros((len(clauses), 0)))
+        k = min(s.k, max(1, len(index.phrases) // 100))
         found = Grounding()
         for c, clause in enumerate(clauses):
             votes: dict[str, float] = {}
             best_phrase = float(cards[c].max())  # no bank: the cards decide alone
             if index.phrases:
-                top = np.argsort(-phrase_sims[c], kind="stable")[: s.k]
+                top = np.argsort(-phrase_sims[c], kind="stable")[:k]
                 best_phrase = float(phrase_sims[c][top[0]])
                 total = float(sum(max(phrase_sims[c][j], 0.0) for j in top)) or 1.0
                 for j in top:
@@ -240,6 +263,21 @@ class Grounder:
             found.clauses.append(clause)
             found.tools.append(tool)
             found.scores.append(score[tool])
+        # a clause may ask for more than one step ("a clip with music"): borrow the structure
+        # of the closest example when the examples near the request agree on it
+        if len(index.demos) and found.tools:
+            sims = index.demo_vectors @ request_vector
+            best = index.demos[near[0]]
+            their = [t.tool for t in best.plan.tasks]
+            rival = next((float(sims[j]) for j in near[1:]
+                          if index.demos[j].tools() != best.tools()), -1.0)
+            if (float(sims[near[0]]) >= s.structure_floor
+                    and float(sims[near[0]]) - rival >= s.structure_margin
+                    and Counter(best.inputs.values()) == Counter(inputs.values())
+                    and set(found.tools) < set(their) and len(their) <= len(found.tools) + 2):
+                by_tool = dict(zip(found.tools, found.clauses, strict=True))
+                found = Grounding(clauses=[by_tool.get(t, request) for t in their],
+                                  tools=their, scores=[0.0] * len(their))
         # every kind of input the user gave is worked on by some tool
         whole = index.card_vectors @ request_vector
         for kind in dict.fromkeys(inputs.values()):
@@ -256,7 +294,10 @@ class Grounder:
 
     def propose(self, request: str, inputs: dict[str, str], registry: ToolRegistry,
                 exclude: Iterable[str] = ()) -> Plan | None:
-        """The grounded, linked plan (None when no clause asks for a tool)."""
+        """The grounded, linked plan; None when the bank has no demonstration these tools can
+        run (the tool cards alone are too weak a guide) or no clause asks for a tool."""
+        if not self._index(registry, frozenset(exclude)).phrases:
+            return None
         found = self.ground(request, inputs, registry, exclude)
         if not found.tools:
             return None

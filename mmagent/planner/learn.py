@@ -22,14 +22,18 @@ from __future__ import annotations
 import fcntl
 import os
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import yaml
 
-from ..errors import ConfigError
-from ..plan import Plan
+from ..errors import ConfigError, WorkflowError
+from ..plan import Plan, parse_ref
 from .demos import Demo
 
-__all__ = ["learn", "load_learned", "learned_bank_path", "LEARNED_BANK"]
+if TYPE_CHECKING:
+    from ..workflow import Workflow
+
+__all__ = ["learn", "load_learned", "learned_bank_path", "workflow_plan", "LEARNED_BANK"]
 
 LEARNED_BANK = "learned_demos.yaml"
 
@@ -82,3 +86,40 @@ def load_learned(path: str | os.PathLike[str]) -> list[Demo]:
                               f"expected {{request, inputs, plan}} ({e})", file=str(path)) from e
         by_request[demo.request.strip()] = demo
     return list(by_request.values())
+
+
+def workflow_plan(wf: Workflow) -> tuple[Plan, dict[str, str]]:
+    """The plan a workflow spells (a saved plan, or one written by hand), with its inputs
+    renamed as the planner names a request's inputs (``image0``, ``audio0``, ...).
+
+    Conditions and fan-out have no place in a plan: a workflow using them is refused.
+    """
+    odd = [n for n, node in wf.nodes.items() if node.when is not None or node.foreach is not None]
+    if odd:
+        raise WorkflowError(f"got node {odd[0]!r} with when/foreach in {Path(wf.file).name}; "
+                            "expected a plain plan to learn (no conditions, no fan-out)",
+                            file=Path(wf.file).name, node=odd[0])
+    counts: dict[str, int] = {}
+    names: dict[str, str] = {}
+    for name, spec in wf.inputs.items():
+        kind = spec.type if spec.type in ("image", "audio", "video") else None
+        if kind is None:
+            raise WorkflowError(f"got input {name!r} of type {spec.type!r}; expected only media "
+                                "inputs (image, audio, video) in a plan to learn: the request's "
+                                "text is the prompt", file=Path(wf.file).name)
+        names[name] = f"{kind}{counts.get(kind, 0)}"
+        counts[kind] = counts.get(kind, 0) + 1
+
+    def rename(value: Any) -> Any:
+        ref = parse_ref(value)
+        if ref is not None and ref.is_input and ref.field in names:
+            return f"$input.{names[ref.field]}"
+        if isinstance(value, list):
+            return [rename(v) for v in value]
+        return value
+
+    tasks = [{"id": n, "tool": node.tool, "args": {k: rename(v) for k, v in node.args.items()}}
+             for n, node in wf.nodes.items()]
+    plan = Plan.model_validate({"tasks": tasks})
+    plan = Plan(tasks=[plan.task(t.id) for t in plan.topological_order()])
+    return plan, {new: new.rstrip("0123456789") for new in names.values()}

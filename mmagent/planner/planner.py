@@ -61,10 +61,11 @@ class Planner:
 
     Per request: a cached plan of the same shape is reused if ``cache`` is set; otherwise the
     ``grounder`` builds a plan from the request's steps (no LLM call) and, if that plan is
-    valid, it is the answer; otherwise the ``retriever`` picks the tool cards to show, the ``demos`` bank the ``demos_k`` most similar
-    worked examples, and the LLM writes the plan (decoded under the plan schema over the chosen
-    tools when ``constrained``). The validator checks it; its problems go back to the LLM as
-    repair feedback up to ``max_repairs`` times, then :class:`PlanningError` is raised.
+    valid, it is the answer; otherwise the ``retriever`` picks the tool cards to show, the
+    ``demos`` bank the ``demos_k`` most similar worked examples, and the LLM writes the plan
+    (decoded under the plan schema over the chosen tools when ``constrained``). The validator
+    checks it; its problems go back to the LLM as repair feedback up to ``max_repairs`` times,
+    then :class:`PlanningError` is raised.
     """
 
     def __init__(self, backend: ChatBackend, registry: ToolRegistry, *, max_repairs: int = 2,
@@ -102,17 +103,22 @@ class Planner:
                                   "cache directory for the plans", key="planner.plan_cache")
             cache = PlanCache(Path(cache_dir) / "plans")
         retriever = ToolRetriever(pc.retrieval_k, embedder) if pc.retrieval_k else None
-        if demos is None and (pc.demos_k or pc.grounding.enabled):
+        grounding = pc.grounding.enabled
+        if grounding is None:
+            grounding = pc.backend == "local" and pc.model == "smollm2"
+        if demos is None and (pc.demos_k or grounding):
             demos = DemoBank.default(embedder)
             if pc.learn and cache_dir is not None:
                 learned = load_learned(learned_bank_path(cache_dir))
                 demos = DemoBank(demos.demos + learned, embedder)
         grounder = None
-        if pc.grounding.enabled:
+        if grounding:
             g = pc.grounding
             grounder = Grounder(demos, embedder or default_embedder(), GroundingSettings(
                 k=g.k, tau=g.tau, card_weight=g.card_weight,
-                neighbour_weight=g.neighbour_weight, neighbours=g.neighbours))
+                neighbour_weight=g.neighbour_weight, neighbours=g.neighbours,
+                neighbour_floor=g.neighbour_floor, structure_floor=g.structure_floor,
+                structure_margin=g.structure_margin))
         return cls(backend, registry, max_repairs=pc.max_repairs, max_tasks=pc.max_tasks,
                    max_tokens=pc.max_tokens, constrained=pc.constrained,
                    optional_args=pc.optional_args, inputs_first=pc.inputs_first,
