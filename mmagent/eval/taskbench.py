@@ -289,7 +289,7 @@ def request_inputs(request: str) -> tuple[dict[str, ArtifactRef], dict[str, str]
     counts: dict[str, int] = {}
     for m in _FILE_RE.finditer(request):
         file = m.group(0)
-        if file in files.values():
+        if file in files.values() or "/" in file:  # a URL or a path in one: not a file given
             continue
         kind = _MEDIA_EXT[m.group(1).lower()]
         name = f"{kind}{counts.get(kind, 0)}"

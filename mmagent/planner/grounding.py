@@ -81,6 +81,8 @@ class Grounding:
     clauses: list[str] = field(default_factory=list)
     tools: list[str] = field(default_factory=list)
     scores: list[float] = field(default_factory=list)
+    takers: dict[str, str] = field(default_factory=dict)
+    """For each kind of input the user gave, the tool best suited to take it."""
 
 
 # ---------------------------------------------------------------------------------------------
@@ -281,12 +283,13 @@ class Grounder:
         # every kind of input the user gave is worked on by some tool
         whole = index.card_vectors @ request_vector
         for kind in dict.fromkeys(inputs.values()):
-            if any(_takes(registry, t, kind) for t in found.tools):
-                continue
             takers = [i for i, t in enumerate(index.tools) if _takes(registry, t, kind)]
-            if takers:
-                best = max(takers, key=lambda i: whole[i] + s.neighbour_weight
-                           * prior.get(index.tools[i], 0.0))
+            if not takers:
+                continue
+            best = max(takers, key=lambda i: whole[i] + s.neighbour_weight
+                       * prior.get(index.tools[i], 0.0))
+            found.takers[kind] = index.tools[best]
+            if not any(_takes(registry, t, kind) for t in found.tools):
                 found.clauses.insert(0, request)
                 found.tools.insert(0, index.tools[best])
                 found.scores.insert(0, float(whole[best]))
@@ -295,14 +298,78 @@ class Grounder:
     def propose(self, request: str, inputs: dict[str, str], registry: ToolRegistry,
                 exclude: Iterable[str] = ()) -> Plan | None:
         """The grounded, linked plan; None when the bank has no demonstration these tools can
-        run (the tool cards alone are too weak a guide) or no clause asks for a tool."""
-        if not self._index(registry, frozenset(exclude)).phrases:
+        run (the tool cards alone are too weak a guide) or no clause asks for a tool.
+
+        A task whose required media input nothing provides (no earlier result, no input of
+        that kind) was grounded wrongly and is dropped, unless it is the only one: then it gets
+        a tool that makes that input from what the request has, placed before it (the one the
+        bank most often links to it). An input no task
+        takes gets the tool best suited to it, first. Then the plan is linked again.
+        """
+        index = self._index(registry, frozenset(exclude))
+        if not index.phrases:
             return None
         found = self.ground(request, inputs, registry, exclude)
-        if not found.tools:
-            return None
-        index = self._index(registry, frozenset(exclude))
+        added: set[str] = set()
+        for _ in range(len(found.tools) + len(inputs) + 1):
+            if not found.tools:
+                return None
+            plan = link(found, request, inputs, registry, index.links)
+            starved = _starved(plan, registry)
+            if starved is not None:
+                at, kind = starved
+                feeder = (_feeder(found.tools[at], kind, inputs, registry, index.links)
+                          if len(found.tools) == 1 else None)
+                if feeder is not None:
+                    found.clauses.insert(at, found.clauses[at])
+                    found.tools.insert(at, feeder)
+                    found.scores.insert(at, 0.0)
+                else:
+                    for column in (found.clauses, found.tools, found.scores):
+                        del column[at]
+                continue
+            used = {r.field for t in plan.tasks for _a, r in t.refs() if r.is_input}
+            unused = [n for n in inputs if n not in used and n not in added]
+            if unused and inputs[unused[0]] in found.takers:
+                added.add(unused[0])
+                found.clauses.insert(0, request)
+                found.tools.insert(0, found.takers[inputs[unused[0]]])
+                found.scores.insert(0, 0.0)
+                continue
+            return plan
         return link(found, request, inputs, registry, index.links)
+
+
+def _starved(plan: Plan, registry: ToolRegistry) -> tuple[int, str] | None:
+    """The position of the first task missing a required media input, and that input's
+    kind."""
+    for i, task in enumerate(plan.tasks):
+        for name, info in registry.tool_class(task.tool).Input.model_fields.items():
+            kind = port_type(info.annotation)
+            base = kind[5:-1] if kind.startswith("list[") else kind
+            if info.is_required() and base in _MEDIA and name not in task.args:
+                return i, base
+    return None
+
+
+def _feeder(tool: str, kind: str, inputs: dict[str, str], registry: ToolRegistry,
+            links: dict[tuple[str, str], int]) -> str | None:
+    """A tool that makes ``kind`` from text or the request's inputs alone, the one the bank
+    links to ``tool`` most often."""
+    have = set(inputs.values())
+    best: tuple[int, str] | None = None
+    for name in registry.names():
+        cls = registry.tool_class(name)
+        if not any(port_type(o.annotation) == kind for o in cls.Output.model_fields.values()):
+            continue
+        needs = {port_type(f.annotation) for f in cls.Input.model_fields.values()
+                 if f.is_required()}
+        if any(k in _MEDIA and k not in have for k in needs):
+            continue
+        rank = (links.get((name, tool), 0), name)
+        if best is None or rank > best:
+            best = rank
+    return best[1] if best is not None and best[0] > 0 else None
 
 
 def _takes(registry: ToolRegistry, tool: str, kind: str) -> bool:
@@ -328,6 +395,7 @@ _PROMPT_VERB = re.compile(
     r"illustrate|imagine|show me|give me)\s+(?:me\s+)?(?:(?:an?|some|the)\s+)?"
     r"(?:(?:image|picture|photo|painting|drawing|illustration|video|clip|animation|song|"
     r"piece|track|tune|soundtrack)\s+(?:of|showing|with|about)\s+)?", re.IGNORECASE)
+_SAY = re.compile(r"^(?:say|speak|read(?: out)?)\s+|\s+(?:aloud|out loud)$", re.IGNORECASE)
 _NUMBER_WORDS = {"one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6, "seven": 7,
                  "eight": 8, "nine": 9, "ten": 10, "twelve": 12, "fifteen": 15, "twenty": 20,
                  "thirty": 30}
@@ -371,6 +439,9 @@ def _literal(field_name: str, description: str, kind: str, clause: str, request:
         text = _clean(clause)
         if field_name in ("prompt", "query", "instruction"):
             text = _PROMPT_VERB.sub("", text).strip() or text
+        elif field_name == "text":  # words to speak: what follows a colon, else the clause
+            said = request.split(":", 1)[1] if ":" in request else text
+            text = _SAY.sub("", said.strip()).strip(" .!") or text
         return text or request
     if kind == "list[text]":
         options = re.split(r",\s*|\s+or\s+|\s+and\s+", _clean(clause))
