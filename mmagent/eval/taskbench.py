@@ -337,9 +337,10 @@ def taskbench_demos(samples: Iterable[TaskBenchSample], registry: ToolRegistry) 
     our plan form.
 
     ``"<node-k>"`` becomes a reference to task ``t<k+1>``'s first output (to ``t<k>`` when a
-    1-based row points at itself or later); a file the request names becomes its input. Rows
-    that do not convert into a valid plan are left out. Never build a bank from the rows being
-    evaluated (:func:`evaluate_taskbench` refuses one that overlaps them).
+    1-based row points at itself or later); a file the request names becomes its input; gold
+    arguments beyond a tool's ports are left out. Rows that do not convert into a valid plan
+    (a tool outside the domain, an argument missing) are left out. Never build a bank from the
+    rows being evaluated (:func:`evaluate_taskbench` refuses one that overlaps them).
     """
     demos = []
     for sample in samples:
@@ -352,10 +353,11 @@ def taskbench_demos(samples: Iterable[TaskBenchSample], registry: ToolRegistry) 
                 break
             fields = list(registry.tool_class(name).Input.model_fields)
             args = [_demo_arg(a, i, sample.gold, registry, by_file) for a in node["arguments"]]
-            if len(args) != len(fields) or None in args:
+            if len(args) < len(fields) or None in args:
                 break
+            # extra gold arguments (e.g. a style beside an image) have no port: left out
             tasks.append({"id": f"t{i + 1}", "tool": name,
-                          "args": dict(zip(fields, args, strict=True))})
+                          "args": dict(zip(fields, args[:len(fields)], strict=True))})
         else:
             kinds = {n: r.kind for n, r in inputs.items()}
             plan = Plan(deliver=_sink_kinds(tasks, registry), tasks=tasks)

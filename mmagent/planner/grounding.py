@@ -54,7 +54,7 @@ class GroundingSettings:
     """The knobs of :class:`Grounder` (``planner.grounding`` in ``mmagent.yaml``)."""
 
     k: int = 11
-    """nearest step phrases that vote for a clause's tool (at most one in 100 of the bank's
+    """nearest step phrases that vote for a clause's tool (at most one in 50 of the bank's
     phrases, at least 1: in a small bank the 11th nearest phrase is noise)"""
     tau: float = 0.4
     """a clause whose nearest step phrase is less similar than this asks for no tool"""
@@ -226,8 +226,9 @@ class Grounder:
 
     def ground(self, request: str, inputs: dict[str, str], registry: ToolRegistry,
                exclude: Iterable[str] = ()) -> Grounding:
-        """One tool per clause that asks for a step, in request order; then, for each kind of
-        input the user gave that no chosen tool takes, the best tool that takes it, first."""
+        """One tool per clause that asks for a step, in request order (when none does, the
+        runnable tool the whole request reads most like); then, for each kind of input the user
+        gave that no chosen tool takes, the best tool that takes it, first."""
         s = self.settings
         index = self._index(registry, frozenset(exclude))
         clauses = split_clauses(request) or [request]
@@ -244,7 +245,7 @@ class Grounder:
         cards = clause_vectors @ index.card_vectors.T
         phrase_sims = (clause_vectors @ index.phrase_vectors.T if index.phrases
                        else np.zeros((len(clauses), 0)))
-        k = min(s.k, max(1, len(index.phrases) // 100))
+        k = min(s.k, max(1, len(index.phrases) // 50))
         found = Grounding()
         for c, clause in enumerate(clauses):
             votes: dict[str, float] = {}
@@ -280,8 +281,16 @@ class Grounder:
                 by_tool = dict(zip(found.tools, found.clauses, strict=True))
                 found = Grounding(clauses=[by_tool.get(t, request) for t in their],
                                   tools=their, scores=[0.0] * len(their))
-        # every kind of input the user gave is worked on by some tool
         whole = index.card_vectors @ request_vector
+        if not found.tools:  # no clause asked clearly: the one tool the request reads most like
+            able = [i for i, t in enumerate(index.tools)
+                    if _needs(registry, t) <= set(inputs.values())]
+            if able:
+                best = max(able, key=lambda i: whole[i] + s.neighbour_weight
+                           * prior.get(index.tools[i], 0.0))
+                found = Grounding(clauses=[request], tools=[index.tools[best]],
+                                  scores=[float(whole[best])])
+        # every kind of input the user gave is worked on by some tool
         for kind in dict.fromkeys(inputs.values()):
             takers = [i for i, t in enumerate(index.tools) if _takes(registry, t, kind)]
             if not takers:
@@ -370,6 +379,13 @@ def _feeder(tool: str, kind: str, inputs: dict[str, str], registry: ToolRegistry
         if best is None or rank > best:
             best = rank
     return best[1] if best is not None and best[0] > 0 else None
+
+
+def _needs(registry: ToolRegistry, tool: str) -> set[str]:
+    """The media kinds ``tool`` cannot run without."""
+    kinds = {port_type(f.annotation) for f in registry.tool_class(tool).Input.model_fields.values()
+             if f.is_required()}
+    return {k[5:-1] if k.startswith("list[") else k for k in kinds} & set(_MEDIA)
 
 
 def _takes(registry: ToolRegistry, tool: str, kind: str) -> bool:

@@ -283,9 +283,12 @@ class Planner:
             return ["the plan has no tasks; expected at least one task"]
         problems = [e.message for e in collect_errors(plan, self.registry, kinds)]
         used = {ref.field for t in plan.tasks for _a, ref in t.refs() if ref.is_input}
+        takeable = {k for n in self.registry.names()
+                    for f in self.registry.tool_class(n).Input.model_fields.values()
+                    for k in [port_type(f.annotation).removeprefix("list[").rstrip("]")]}
         problems += [f"the request's input $input.{name} is not used by any task; expected a "
                      "plan that works on the inputs the user gave" for name in kinds
-                     if name not in used]
+                     if name not in used and kinds[name] in takeable]
         problems += self._undelivered(plan)
         return problems
 
