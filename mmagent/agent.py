@@ -171,6 +171,25 @@ class Agent(RunControl):
         inputs = self._ingest(images, audio, video)
         return self._plan(prompt, inputs).plan
 
+    def learn(self, prompt: str, plan: Plan | str | os.PathLike[str],
+              inputs: dict[str, str] | None = None) -> None:
+        """Teach the planner: ``plan`` (a :class:`Plan`, or a workflow file such as one saved
+        with ``--save-plan``) is how requests like ``prompt`` should be planned. It joins the
+        local bank ``<cache_dir>/learned_demos.yaml``, which the planner reads when
+        ``planner.learn`` is true. ``inputs`` maps input names to kinds (default: from the
+        plan's ``$input.<kind><n>`` references). The plan must validate against the tools."""
+        from .planner.learn import learn, learned_bank_path, workflow_plan
+        from .validator import validate
+        from .workflow import load_workflow
+
+        if not isinstance(plan, Plan):
+            plan, inputs = workflow_plan(load_workflow(plan))
+        if inputs is None:
+            inputs = {r.field: r.field.rstrip("0123456789") for t in plan.tasks
+                      for _a, r in t.refs() if r.is_input}
+        validate(plan, self.registry, inputs)
+        learn(learned_bank_path(self.config.cache_dir), prompt, plan, inputs)
+
     def planner(self) -> Planner:
         return Planner.from_config(TracedBackend(self.backend()), self.registry,
                                    self.config.planner, cache_dir=self.config.cache_dir)

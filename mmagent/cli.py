@@ -104,6 +104,26 @@ def run(
 
 
 @app.command()
+def learn(
+    prompt: Annotated[str, typer.Argument(help="a request the plan answers")],
+    plan: Annotated[Path, typer.Argument(help="the plan as a workflow file, e.g. one saved "
+                                         "with `mmagent run --save-plan` and corrected")],
+    config: ConfigOpt = None,
+    profile: ProfileOpt = None,
+) -> None:
+    """Teach the planner how requests like PROMPT are planned (the local demonstration bank,
+    read when planner.learn is true)."""
+    from .agent import Agent
+
+    agent = Agent(config, profile=profile)
+    agent.learn(prompt, plan)
+    out.print(f"learned: {prompt!r} -> {plan}")
+    if not agent.config.planner.learn:
+        err.print("[yellow]note: planner.learn is false in this config, so the planner does "
+                  "not read the learned plans yet; set planner.learn: true[/yellow]")
+
+
+@app.command()
 def resume(
     run_id: Annotated[str, typer.Argument(help="the run id `mmagent run` printed")],
     decision: Annotated[bool | None, typer.Option("--approve/--reject", help="answer a pending "
@@ -265,22 +285,50 @@ def eval_taskbench(
     no_constraints: Annotated[bool, typer.Option("--no-constraints", help="decode without the "
                                                  "plan schema (planner.constrained: false)")
                               ] = False,
+    demos: Annotated[Path | None, typer.Option(
+        "--demos", help="gold TaskBench rows to plan from (JSONL, e.g. train.jsonl with "
+        "train_requests.jsonl beside it); never the evaluated rows")] = None,
+    holdout: Annotated[int | None, typer.Option(
+        help="evaluate N rows held out of --demos (seeded shuffle) instead of data.json; the "
+        "rest stay the bank")] = None,
+    seed: Annotated[int, typer.Option(help="shuffle seed of --holdout")] = 0,
+    no_grounding: Annotated[bool, typer.Option("--no-grounding", help="the LLM plans every "
+                                               "request (planner.grounding.enabled: false)")
+                            ] = False,
+    no_neighbours: Annotated[bool, typer.Option("--no-neighbours", help="grounding without the "
+                                                "similar demonstrations' tools as a prior")
+                             ] = False,
+    no_cards: Annotated[bool, typer.Option("--no-cards", help="grounding without the clauses' "
+                                           "similarity to the tool cards")] = False,
 ) -> None:
     """Plan TaskBench requests with the configured planner and score the plans (no tool runs).
 
-    Demonstrations come from the other samples of the same folder (leave-one-out)."""
+    Demonstrations and step phrases come from --demos only (default: none), never from the
+    evaluated rows."""
     from .agent import make_backend
     from .config import Config
-    from .eval.taskbench import evaluate_taskbench, load_taskbench
+    from .errors import InputError
+    from .eval.taskbench import evaluate_taskbench, holdout_split, load_bank_rows, load_taskbench
 
     cfg = Config.load(config, profile=profile)
     off = {"retrieval_k": 0} if no_retrieval else {}
     off |= {"demos_k": 0} if no_demos else {}
     off |= {"constrained": False} if no_constraints else {}
+    ground = {"enabled": False} if no_grounding else {}
+    ground |= {"neighbour_weight": 0.0} if no_neighbours else {}
+    ground |= {"card_weight": 0.0} if no_cards else {}
+    off |= {"grounding": cfg.planner.grounding.model_copy(update=ground)}
     cfg.planner = cfg.planner.model_copy(update=off)
     bench = load_taskbench(data)
+    bank = load_bank_rows(demos) if demos else []
+    rows = None
+    if holdout is not None:
+        if not bank:
+            raise InputError("got --holdout without --demos; expected a bank to hold rows out of")
+        rows, bank = holdout_split(bank, holdout, seed)
     backend = make_backend(cfg.planner, cfg.cache_dir)
-    total = min(limit, len(bench.samples)) if limit else len(bench.samples)
+    count = len(rows if rows is not None else bench.samples)
+    total = min(limit, count) if limit else count
 
     def progress(r) -> None:
         if not as_json:
@@ -289,8 +337,11 @@ def eval_taskbench(
                       f"{' -> '.join(n['task'] for n in r.prediction) or 'no valid plan'}")
 
     if not as_json:
-        err.print(f"[dim]planning {total} TaskBench requests from {data}...[/dim]")
-    report = evaluate_taskbench(bench, backend, cfg.planner, limit=limit, on_sample=progress)
+        source = f"{demos} (held out)" if rows is not None else str(data)
+        err.print(f"[dim]planning {total} TaskBench requests from {source} with "
+                  f"{len(bank)} bank rows...[/dim]")
+    report = evaluate_taskbench(bench, backend, cfg.planner, limit=limit, bank=bank,
+                                samples=rows, on_sample=progress)
     if as_json:
         print(json.dumps(report.model_dump(mode="json"), indent=2))
         return
@@ -303,7 +354,8 @@ def eval_taskbench(
                       f"{r.valid_rate:.0%}")
     out.print(table)
     out.print(f"LLM calls per request: {report.llm_calls_per_request:.2f}; tokens per request: "
-              f"{report.tokens_per_request:.0f}")
+              f"{report.tokens_per_request:.0f}; grounded plans: {report.grounded_rate:.0%}; "
+              f"planning seconds p50 {report.seconds_p50:.2f}, p95 {report.seconds_p95:.2f}")
 
 
 @app.command()
@@ -361,6 +413,8 @@ class _PlanSaver:
 
         self.path.write_text(plan_to_workflow(plan, self.inputs, self.agent.registry,
                                               description=self.prompt))
+        if self.agent.config.planner.learn:  # a plan the user kept is one to plan from
+            self.agent.learn(self.prompt, plan, self.inputs)
         return True
 
 

@@ -32,8 +32,8 @@ from .stores.config import StoresConfig
 from .telemetry import TelemetryConfig
 from .tool import default_cache_dir
 
-__all__ = ["Config", "ToolConfig", "PlannerConfig", "RouterConfig", "PROFILES", "RuntimeConfig",
-           "ExecutorConfig", "TaskPolicyConfig", "ApprovalConfig", "WorkerConfig"]
+__all__ = ["Config", "ToolConfig", "PlannerConfig", "GroundingConfig", "RouterConfig", "PROFILES",
+           "RuntimeConfig", "ExecutorConfig", "TaskPolicyConfig", "ApprovalConfig", "WorkerConfig"]
 
 Profile = Literal["offline", "default"]
 
@@ -50,6 +50,36 @@ class ToolConfig(BaseModel):
     def kwargs(self) -> dict[str, Any]:
         return {"checkpoint": self.checkpoint, "device": self.device, "dtype": self.dtype,
                 **self.options}
+
+
+class GroundingConfig(BaseModel):
+    """Grounded planning (see :mod:`mmagent.planner.grounding`): plans built from the request's
+    step clauses, the demonstration bank and the tools' typed ports; the LLM plans only when
+    grounding finds no valid plan."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    enabled: bool | None = Field(None, description="ground first, the LLM planning only what "
+                                 "grounding cannot; null: only for the offline SmolLM2 "
+                                 "planner (a capable LLM plans better itself)")
+    k: int = Field(11, ge=1, le=100, description="nearest step phrases voting for a clause's "
+                   "tool")
+    tau: float = Field(0.4, ge=-1, le=1, description="a clause less similar than this to every "
+                       "step phrase asks for no tool")
+    card_weight: float = Field(0.2, ge=0, description="weight of a clause's similarity to each "
+                               "tool card")
+    neighbour_weight: float = Field(0.6, ge=0, description="weight of the tools of the most "
+                                    "similar demonstrations")
+    neighbours: int = Field(5, ge=0, le=100, description="similar demonstrations forming that "
+                            "prior")
+    neighbour_floor: float = Field(0.5, ge=-1, le=1, description="a demonstration less similar "
+                                   "than this to the request adds nothing to the prior")
+    structure_floor: float = Field(0.55, ge=-1, le=1.01, description="the most similar "
+                                   "demonstration with the same kinds of input, if at least "
+                                   "this similar, lends its plan structure when the grounded "
+                                   "tools are part of it ...")
+    structure_margin: float = Field(0.1, ge=0, le=2, description="... and every demonstration "
+                                    "with other tools is this much less similar")
 
 
 class PlannerConfig(BaseModel):
@@ -84,6 +114,10 @@ class PlannerConfig(BaseModel):
                                  "part of its plan (0 = never)")
     plan_cache: bool = Field(False, description="reuse the plan of a request of the same shape "
                              "(off for chat; on for repeated API use)")
+    grounding: GroundingConfig = Field(default_factory=GroundingConfig)
+    learn: bool = Field(False, description="plans saved with --save-plan, approved runs and "
+                        "`mmagent learn` join a local demonstration bank "
+                        "(<cache_dir>/learned_demos.yaml) that later requests are planned from")
 
 
 class RouterConfig(BaseModel):

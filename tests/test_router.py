@@ -120,8 +120,9 @@ def test_agent_reports_the_route_first_and_skips_the_llm_on_the_vlm_route(tmp_pa
 
 def test_agent_plans_when_the_router_says_so(tmp_path, photo):
     backend = Scripted(json.dumps(GOOD))
-    agent = Agent(Config.from_dict({"cache_dir": str(tmp_path / "c")}), registry=vlm_registry(),
-                  planner_backend=backend)
+    agent = Agent(Config.from_dict({"cache_dir": str(tmp_path / "c"),  # the LLM's plan
+                                    "planner": {"grounding": {"enabled": False}}}),
+                  registry=vlm_registry(), planner_backend=backend)
     events = list(agent.stream("Describe it and say it aloud.", images=[photo]))
     assert events[0].route == "plan" and "audio output" in events[0].reason
     assert json.loads(events[0].model_dump_json())["type"] == "route"

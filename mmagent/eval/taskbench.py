@@ -19,6 +19,7 @@ import hashlib
 import json
 import logging
 import mimetypes
+import random
 import re
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -56,6 +57,8 @@ __all__ = [
     "summarize",
     "evaluate_taskbench",
     "taskbench_demos",
+    "load_bank_rows",
+    "holdout_split",
 ]
 
 logger = logging.getLogger(__name__)
@@ -82,6 +85,8 @@ class TaskBenchSample:
     request: str
     gold: list[dict[str, Any]]
     """Gold nodes, ``[{"task": <tool id>, "arguments": [...]}]``."""
+    steps: tuple[str, ...] = ()
+    """The row's ``task_steps`` without their ``Step k:`` prefix."""
 
 
 @dataclass
@@ -121,20 +126,49 @@ def load_taskbench(root: str | Path) -> TaskBench:
             raise InputError(f"{root / 'data.json'}: sample {sid} has no request in "
                              "user_requests.json; expected one request per sample",
                              path=str(root / "data.json"))
-        samples.append(TaskBenchSample(id=sid, type=row.get("type", "unknown"),
-                                       request=requests[sid], gold=_gold_nodes(row, root)))
+        samples.append(_sample(row, requests[sid], root / "data.json"))
     return TaskBench(root=root, tools=tools, samples=samples)
 
 
-def _gold_nodes(row: dict[str, Any], root: Path) -> list[dict[str, Any]]:
+def _sample(row: dict[str, Any], request: str, where: Path) -> TaskBenchSample:
+    steps = tuple(re.sub(r"^\s*Step \d+\s*:\s*", "", str(s)) for s in row.get("task_steps") or [])
+    return TaskBenchSample(id=str(row["id"]), type=row.get("type", "unknown"), request=request,
+                           gold=_gold_nodes(row, where), steps=steps)
+
+
+def load_bank_rows(path: str | Path) -> list[TaskBenchSample]:
+    """Gold TaskBench rows to plan from (a train bank): ``path`` is a JSONL file of rows in the
+    ``data.json`` schema; each row's request is its ``user_request`` field, else the line of
+    the same id in ``train_requests.jsonl`` / ``user_requests.json`` beside it."""
+    path = Path(path).expanduser()
+    rows = _read_jsonl(path)
+    requests: dict[str, str] = {}
+    for name in ("train_requests.jsonl", "user_requests.json"):
+        if (path.parent / name).is_file() and path.name != name:
+            requests = {str(r["id"]): r["user_request"]
+                        for r in _read_jsonl(path.parent / name)}
+            break
+    samples = []
+    for row in rows:
+        sid = str(row.get("id"))
+        request = row.get("user_request") or requests.get(sid)
+        if not request:
+            raise InputError(f"{path.name}: row {sid} has no user_request and no line in "
+                             "train_requests.jsonl beside it; expected the request of every "
+                             "row", path=str(path))
+        samples.append(_sample(row, request, path))
+    return samples
+
+
+def _gold_nodes(row: dict[str, Any], where: Path) -> list[dict[str, Any]]:
     nodes = row.get("task_nodes", row.get("tool_nodes"))
     if isinstance(nodes, str):
         nodes = json.loads(nodes)
     if not isinstance(nodes, list):
-        raise InputError(f"{root / 'data.json'}: sample {row.get('id')} has no task_nodes or "
-                         "tool_nodes list; expected the gold nodes", path=str(root / "data.json"))
-    return [{"task": n.get("task", n.get("tool")), "arguments": n.get("arguments", [])}
-            for n in nodes]
+        raise InputError(f"{where.name}: sample {row.get('id')} has no task_nodes or "
+                         "tool_nodes list; expected the gold nodes", path=str(where))
+    return [{"task": n.get("task", n.get("tool")),
+             "arguments": n.get("arguments", n.get("parameters", []))} for n in nodes]
 
 
 def _read_json(path: Path) -> Any:
@@ -255,7 +289,7 @@ def request_inputs(request: str) -> tuple[dict[str, ArtifactRef], dict[str, str]
     counts: dict[str, int] = {}
     for m in _FILE_RE.finditer(request):
         file = m.group(0)
-        if file in files.values():
+        if file in files.values() or "/" in file:  # a URL or a path in one: not a file given
             continue
         kind = _MEDIA_EXT[m.group(1).lower()]
         name = f"{kind}{counts.get(kind, 0)}"
@@ -298,16 +332,18 @@ def plan_to_taskbench(plan: Plan, registry: ToolRegistry, taskbench_ids: Mapping
     return nodes
 
 
-def taskbench_demos(bench: TaskBench, registry: ToolRegistry) -> DemoBank:
-    """The samples' gold graphs as demonstrations (id = sample id), in our plan form.
+def taskbench_demos(samples: Iterable[TaskBenchSample], registry: ToolRegistry) -> DemoBank:
+    """Gold rows of a train bank as demonstrations (id = row id, steps = ``task_steps``), in
+    our plan form.
 
     ``"<node-k>"`` becomes a reference to task ``t<k+1>``'s first output (to ``t<k>`` when a
-    1-based row points at itself or later); a file the request names becomes its input. Rows
-    that do not convert into a valid plan are left out. The evaluation excludes each sample's
-    own row when planning it (leave-one-out), so no request sees its own answer.
+    1-based row points at itself or later); a file the request names becomes its input; gold
+    arguments beyond a tool's ports are left out. Rows that do not convert into a valid plan
+    (a tool outside the domain, an argument missing) are left out. Never build a bank from the
+    rows being evaluated (:func:`evaluate_taskbench` refuses one that overlaps them).
     """
     demos = []
-    for sample in bench.samples:
+    for sample in samples:
         inputs, files = request_inputs(sample.request)
         by_file = {f: n for n, f in files.items()}
         tasks = []
@@ -317,14 +353,16 @@ def taskbench_demos(bench: TaskBench, registry: ToolRegistry) -> DemoBank:
                 break
             fields = list(registry.tool_class(name).Input.model_fields)
             args = [_demo_arg(a, i, sample.gold, registry, by_file) for a in node["arguments"]]
-            if len(args) != len(fields) or None in args:
+            if len(args) < len(fields) or None in args:
                 break
+            # extra gold arguments (e.g. a style beside an image) have no port: left out
             tasks.append({"id": f"t{i + 1}", "tool": name,
-                          "args": dict(zip(fields, args, strict=True))})
+                          "args": dict(zip(fields, args[:len(fields)], strict=True))})
         else:
             kinds = {n: r.kind for n, r in inputs.items()}
             plan = Plan(deliver=_sink_kinds(tasks, registry), tasks=tasks)
-            demo = Demo(request=sample.request, plan=plan, inputs=kinds, id=sample.id)
+            demo = Demo(request=sample.request, plan=plan, inputs=kinds, id=sample.id,
+                        steps=sample.steps)
             demos.append(demo)
     return DemoBank(demos)
 
@@ -485,6 +523,7 @@ class SampleResult:
     seconds: float
     error: str | None = None
     plan: Plan | None = field(default=None, repr=False)
+    grounded: bool = False
 
 
 class TypeReport(BaseModel):
@@ -510,6 +549,11 @@ class TaskBenchReport(BaseModel):
     valid_rate: float = Field(description="share of requests whose plan validated, 0..1")
     llm_calls_per_request: float
     tokens_per_request: float = Field(description="prompt + completion tokens")
+    grounded_rate: float = Field(0.0, description="share of plans made by grounding, without "
+                                 "an LLM call, 0..1")
+    seconds_p50: float = Field(0.0, description="planning seconds per request, median")
+    seconds_p95: float = Field(0.0, description="planning seconds per request, 95th percentile")
+    demos: int = Field(0, description="demonstrations in the bank the planner drew on")
     count: int
     by_type: dict[str, TypeReport]
     samples: list[Any] = Field(default_factory=list, exclude=True)
@@ -520,6 +564,7 @@ def summarize(results: Sequence[SampleResult], gold: Sequence[Sequence[Mapping[s
     """The report over ``results`` (one per gold graph, same order)."""
     n = len(results)
     s = score(gold, [r.prediction for r in results], output_types)
+    seconds = sorted(r.seconds for r in results)
     by_type = {}
     for kind in sorted({r.type for r in results}, key=_type_order):
         idx = [i for i, r in enumerate(results) if r.type == kind]
@@ -532,7 +577,16 @@ def summarize(results: Sequence[SampleResult], gold: Sequence[Sequence[Mapping[s
         valid_rate=sum(r.valid for r in results) / n if n else 0.0,
         llm_calls_per_request=sum(r.llm_calls for r in results) / n if n else 0.0,
         tokens_per_request=sum(r.tokens for r in results) / n if n else 0.0,
+        grounded_rate=sum(r.grounded for r in results) / n if n else 0.0,
+        seconds_p50=_percentile(seconds, 50), seconds_p95=_percentile(seconds, 95),
         count=n, by_type=by_type, samples=list(results))
+
+
+def _percentile(values: Sequence[float], q: float) -> float:
+    """Nearest-rank percentile of sorted ``values`` (0 when empty)."""
+    if not values:
+        return 0.0
+    return values[max(0, min(len(values) - 1, -(-len(values) * q // 100) - 1))]
 
 
 def _type_order(kind: str) -> tuple[int, str]:
@@ -558,38 +612,73 @@ class _Counting:
 
 def evaluate_taskbench(bench: TaskBench, backend: ChatBackend,
                        planner_config: PlannerConfig | None = None, *, limit: int | None = None,
+                       bank: Sequence[TaskBenchSample] = (),
+                       samples: Sequence[TaskBenchSample] | None = None,
                        on_sample: Callable[[SampleResult], None] | None = None
                        ) -> TaskBenchReport:
-    """Plan the first ``limit`` samples of ``bench`` (all by default) and score them.
+    """Plan the first ``limit`` of ``samples`` (default: the domain's ``data.json`` rows) and
+    score them.
 
-    A request whose planning fails (:class:`PlanningError`) is an invalid plan and an empty
-    prediction. Planner settings come from ``planner_config`` (default: ``PlannerConfig()``).
+    ``bank`` (gold rows from another part of the data set, e.g. ``train.jsonl``) supplies the
+    demonstrations and step phrases; with none, the planner has only the tool cards. A bank
+    that shares a row id or a request with the evaluated rows is refused: a planner must never
+    see a row it is scored on. A request whose planning fails (:class:`PlanningError`) is an
+    invalid plan and an empty prediction. Planner settings come from ``planner_config``
+    (default: ``PlannerConfig()``).
     """
     if limit is not None and limit < 1:
         raise InputError(f"got limit {limit}; expected a positive number of samples")
     pc = planner_config or PlannerConfig()
-    registry, ids = card_registry(bench.tools)
+    samples = list(bench.samples if samples is None else samples)
+    samples = samples[:limit] if limit else samples
+    ids = {s.id for s in samples}
+    texts = {s.request.strip() for s in samples}
+    leaked = [b.id for b in bank if b.id in ids or b.request.strip() in texts]
+    if leaked:
+        raise InputError(f"got a demonstration bank holding {len(leaked)} of the evaluated rows "
+                         f"(e.g. {leaked[0][:40]!r}); expected a bank disjoint from them",
+                         rows=leaked[:5])
+    registry, tool_ids = card_registry(bench.tools)
     counting = _Counting(backend)
-    # demonstrations: the other samples of the same domain (leave-one-out, see plan() below)
-    demos = taskbench_demos(bench, registry) if pc.demos_k else None
+    demos = taskbench_demos(bank, registry)
     planner = Planner.from_config(counting, registry, pc, demos=demos)
-    samples = bench.samples[:limit] if limit else bench.samples
+    if planner.grounder is not None:
+        planner.grounder.prepare(registry)  # a server does this once; not a request's time
     results = []
     for sample in samples:
         inputs, files = request_inputs(sample.request)
         calls, tokens, start = counting.calls, counting.tokens, time.perf_counter()
-        plan, error = None, None
+        plan, error, grounded = None, None, False
         try:
-            plan = planner.plan(sample.request, inputs, exclude_demos={sample.id}).plan
+            planned = planner.plan(sample.request, inputs)
+            plan, grounded = planned.plan, planned.grounded
         except PlanningError as e:
             error = e.message
             logger.info("sample %s: no valid plan: %s", sample.id, e.message)
         result = SampleResult(
             id=sample.id, type=sample.type, valid=plan is not None, error=error, plan=plan,
-            prediction=plan_to_taskbench(plan, registry, ids, files) if plan else [],
+            prediction=plan_to_taskbench(plan, registry, tool_ids, files) if plan else [],
             llm_calls=counting.calls - calls, tokens=counting.tokens - tokens,
-            seconds=time.perf_counter() - start)
+            seconds=time.perf_counter() - start, grounded=grounded)
         results.append(result)
         if on_sample is not None:
             on_sample(result)
-    return summarize(results, [s.gold for s in samples], bench.output_types())
+    report = summarize(results, [s.gold for s in samples], bench.output_types())
+    report.demos = len(demos.demos)
+    return report
+
+
+def holdout_split(rows: Sequence[TaskBenchSample], n: int, seed: int = 0
+                  ) -> tuple[list[TaskBenchSample], list[TaskBenchSample]]:
+    """``n`` rows held out of a bank for evaluation (seeded shuffle), and the rest as the bank.
+
+    For a larger honest sample than the dev rows: the held-out rows are never demonstrations.
+    """
+    if not 0 < n < len(rows):
+        raise InputError(f"got --holdout {n} for a bank of {len(rows)} rows; expected between 1 "
+                         f"and {len(rows) - 1}")
+    order = list(range(len(rows)))
+    random.Random(seed).shuffle(order)
+    held = {*order[:n]}
+    return ([rows[i] for i in sorted(held)],
+            [rows[i] for i in range(len(rows)) if i not in held])

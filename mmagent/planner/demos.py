@@ -46,6 +46,11 @@ class Demo:
     plan: Plan
     inputs: dict[str, str] = field(default_factory=dict)
     id: str = ""
+    steps: tuple[str, ...] = ()
+    """The phrases of the request that asked for the tasks; empty: the request's clauses stand
+    in (see :mod:`mmagent.planner.grounding`)."""
+    ordered_steps: bool = False
+    """``steps[i]`` asked for task ``i`` (else the pairing is found by similarity)."""
 
     def tools(self) -> set[str]:
         return {t.tool for t in self.plan.tasks}
@@ -61,7 +66,8 @@ class DemoBank:
 
     @classmethod
     def load(cls, path: str | Path, embedder: Embedder | None = None) -> DemoBank:
-        """Read a YAML list of ``{request, inputs, plan}``."""
+        """Read a YAML list of ``{request, inputs, plan}`` and optional ``steps`` (one phrase
+        per task, in task order)."""
         path = Path(path)
         try:
             rows = yaml.safe_load(path.read_text()) or []
@@ -71,8 +77,14 @@ class DemoBank:
         demos = []
         for i, row in enumerate(rows):
             try:
+                plan = Plan.model_validate(row["plan"])
+                steps = tuple(row.get("steps") or ())
+                if steps and len(steps) != len(plan.tasks):
+                    raise ValueError(f"{len(steps)} steps for {len(plan.tasks)} tasks; expected "
+                                     "one step phrase per task, in task order")
                 demos.append(Demo(request=row["request"], inputs=dict(row.get("inputs") or {}),
-                                  plan=Plan.model_validate(row["plan"]), id=f"{path.stem}-{i}"))
+                                  plan=plan, id=f"{path.stem}-{i}", steps=steps,
+                                  ordered_steps=bool(steps)))
             except Exception as e:
                 raise ConfigError(f"{path}: demonstration {i}: got {row!r}; expected "
                                   f"{{request, inputs, plan}} with a valid plan ({e})",

@@ -22,7 +22,9 @@ from ..validator import collect_errors
 from .backends import ChatBackend, Message
 from .cache import PlanCache
 from .demos import DemoBank
-from .embed import Embedder
+from .embed import Embedder, default_embedder
+from .grounding import Grounder, GroundingSettings
+from .learn import learned_bank_path, load_learned
 from .prompt import build_messages, repair_message, replan_message
 from .retrieval import ToolRetriever, registry_fingerprint
 from .schema import deliver_schema, plan_schema, produces
@@ -50,16 +52,20 @@ class PlanResult:
     """The tools the LLM was shown (retrieved, plus those demonstrations and repairs needed)."""
     demos: list[str] = field(default_factory=list)
     """Ids of the demonstrations in the prompt."""
+    grounded: bool = False
+    """The plan came from grounding (no LLM call): see :mod:`mmagent.planner.grounding`."""
 
 
 class Planner:
     """Request + input artifacts (by reference) + tool cards -> a validated :class:`Plan`.
 
     Per request: a cached plan of the same shape is reused if ``cache`` is set; otherwise the
-    ``retriever`` picks the tool cards to show, the ``demos`` bank the ``demos_k`` most similar
-    worked examples, and the LLM writes the plan (decoded under the plan schema over the chosen
-    tools when ``constrained``). The validator checks it; its problems go back to the LLM as
-    repair feedback up to ``max_repairs`` times, then :class:`PlanningError` is raised.
+    ``grounder`` builds a plan from the request's steps (no LLM call) and, if that plan is
+    valid, it is the answer; otherwise the ``retriever`` picks the tool cards to show, the
+    ``demos`` bank the ``demos_k`` most similar worked examples, and the LLM writes the plan
+    (decoded under the plan schema over the chosen tools when ``constrained``). The validator
+    checks it; its problems go back to the LLM as repair feedback up to ``max_repairs`` times,
+    then :class:`PlanningError` is raised.
     """
 
     def __init__(self, backend: ChatBackend, registry: ToolRegistry, *, max_repairs: int = 2,
@@ -67,7 +73,7 @@ class Planner:
                  optional_args: bool = True, inputs_first: bool = False,
                  deliver_first: bool = False, retriever: ToolRetriever | None = None,
                  demos: DemoBank | None = None, demos_k: int = 0,
-                 cache: PlanCache | None = None) -> None:
+                 cache: PlanCache | None = None, grounder: Grounder | None = None) -> None:
         self.backend = backend
         self.registry = registry
         self.max_repairs = max_repairs
@@ -81,6 +87,7 @@ class Planner:
         self.demos = demos
         self.demos_k = demos_k
         self.cache = cache
+        self.grounder = grounder
 
     @classmethod
     def from_config(cls, backend: ChatBackend, registry: ToolRegistry, pc: PlannerConfig,
@@ -96,13 +103,27 @@ class Planner:
                                   "cache directory for the plans", key="planner.plan_cache")
             cache = PlanCache(Path(cache_dir) / "plans")
         retriever = ToolRetriever(pc.retrieval_k, embedder) if pc.retrieval_k else None
-        if demos is None and pc.demos_k:
+        grounding = pc.grounding.enabled
+        if grounding is None:
+            grounding = pc.backend == "local" and pc.model == "smollm2"
+        if demos is None and (pc.demos_k or grounding):
             demos = DemoBank.default(embedder)
+            if pc.learn and cache_dir is not None:
+                learned = load_learned(learned_bank_path(cache_dir))
+                demos = DemoBank(demos.demos + learned, embedder)
+        grounder = None
+        if grounding:
+            g = pc.grounding
+            grounder = Grounder(demos, embedder or default_embedder(), GroundingSettings(
+                k=g.k, tau=g.tau, card_weight=g.card_weight,
+                neighbour_weight=g.neighbour_weight, neighbours=g.neighbours,
+                neighbour_floor=g.neighbour_floor, structure_floor=g.structure_floor,
+                structure_margin=g.structure_margin))
         return cls(backend, registry, max_repairs=pc.max_repairs, max_tasks=pc.max_tasks,
                    max_tokens=pc.max_tokens, constrained=pc.constrained,
                    optional_args=pc.optional_args, inputs_first=pc.inputs_first,
                    deliver_first=pc.deliver_first, retriever=retriever, demos=demos,
-                   demos_k=pc.demos_k, cache=cache)
+                   demos_k=pc.demos_k, cache=cache, grounder=grounder)
 
     def plan(self, request: str, inputs: dict[str, ArtifactRef],
              exclude_demos: Iterable[str] = ()) -> PlanResult:
@@ -116,9 +137,24 @@ class Planner:
             if cached is not None and not self._problems(cached, kinds):
                 logger.info("plan cache hit for %r", request[:80])
                 return PlanResult(plan=cached, attempts=0, cached=True)
-        # 2. the tools and demonstrations to show
+        # 2. a plan grounded in the request's steps, the bank and the tools' types
+        grounded: list[str] = []
+        if self.grounder is not None:
+            proposed = self.grounder.propose(request, kinds, self.registry,
+                                             exclude=exclude_demos)
+            if proposed is not None:
+                problems = self._problems(proposed, kinds)
+                if not problems:
+                    if self.cache is not None:
+                        self.cache.put(request, kinds, fingerprint, proposed)
+                    return PlanResult(plan=proposed, attempts=0, grounded=True,
+                                      tools=[t.tool for t in proposed.tasks])
+                logger.info("grounded plan rejected, asking the LLM: %s", "; ".join(problems))
+                grounded = [t.tool for t in proposed.tasks]
+        # 3. the tools and demonstrations to show the LLM
         tools = (self.retriever.select(self.registry, request, kinds) if self.retriever
                  else self.registry.names())
+        tools += [t for t in dict.fromkeys(grounded) if t not in tools]
         demos = (self.demos.select(request, kinds, self.registry, self.demos_k,
                                    exclude=exclude_demos) if self.demos else [])
         for demo in demos:  # a tool shown at work is a candidate, too
@@ -126,7 +162,7 @@ class Planner:
         result = PlanResult(plan=Plan(), attempts=0, tools=list(tools),
                             demos=[d.id for d in demos])
         messages = build_messages(request, inputs, self.registry.cards(tools), demos)
-        # 3. ask, check, repair
+        # 4. ask, check, repair
         deliver = None
         if self.constrained and self.deliver_first:
             # Two calls: first what the user wants back, then a plan whose shape must deliver
@@ -247,9 +283,12 @@ class Planner:
             return ["the plan has no tasks; expected at least one task"]
         problems = [e.message for e in collect_errors(plan, self.registry, kinds)]
         used = {ref.field for t in plan.tasks for _a, ref in t.refs() if ref.is_input}
+        takeable = {k for n in self.registry.names()
+                    for f in self.registry.tool_class(n).Input.model_fields.values()
+                    for k in [port_type(f.annotation).removeprefix("list[").rstrip("]")]}
         problems += [f"the request's input $input.{name} is not used by any task; expected a "
                      "plan that works on the inputs the user gave" for name in kinds
-                     if name not in used]
+                     if name not in used and kinds[name] in takeable]
         problems += self._undelivered(plan)
         return problems
 

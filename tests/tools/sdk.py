@@ -19,7 +19,9 @@ def run_plan(tmp_path: Path, tasks: list[dict[str, Any]], deliver: tuple[str, ..
     """
     cfg = Config.from_dict({"cache_dir": os.environ["MMAGENT_CACHE"],
                             "store_dir": str(tmp_path / "agent-store"),
-                            "router": {"mode": "plan"}},  # the scripted plan, never vlm_chat
+                            # the scripted plan: never vlm_chat, never a grounded plan
+                            "router": {"mode": "plan"},
+                            "planner": {"grounding": {"enabled": False}}},
                            profile="offline")
     agent = Agent(cfg, planner_backend=Scripted(json.dumps({"tasks": tasks}), deliver=deliver))
     return agent.run(prompt, **media)

@@ -1,0 +1,73 @@
+"""Plans that get better with use: a corrected plan, learned, plans the next similar request."""
+
+from __future__ import annotations
+
+import pytest
+from PIL import Image
+
+from mmagent import Agent, Config
+from mmagent.errors import PlanValidationError
+from mmagent.plan import Plan
+
+WRONG_BEFORE = "What color is the car in this photo?"
+SIMILAR = "What color is the bus in this picture?"
+CORRECTED = Plan.model_validate({"tasks": [
+    {"id": "t1", "tool": "visual_qa",
+     "args": {"image": "$input.image0", "question": "What color is the car?"}}]})
+
+
+@pytest.fixture
+def photo(tmp_path):
+    p = tmp_path / "photo.png"
+    Image.new("RGB", (32, 24), (200, 30, 30)).save(p)
+    return p
+
+
+def _agent(tmp_path, learn: bool) -> Agent:
+    return Agent(Config.from_dict({"cache_dir": str(tmp_path / "cache"),
+                                   "router": {"mode": "plan"},
+                                   "planner": {"learn": learn}}, profile="offline"))
+
+
+def test_a_learned_correction_plans_the_next_similar_request(tmp_path, photo):
+    agent = _agent(tmp_path, learn=True)
+    before = agent.plan(WRONG_BEFORE, images=[photo])
+    assert [t.tool for t in before.tasks] != ["visual_qa"]  # planned badly
+    agent.learn(WRONG_BEFORE, CORRECTED)
+    after = agent.plan(SIMILAR, images=[photo])
+    assert [t.tool for t in after.tasks] == ["visual_qa"]
+    assert after.tasks[0].args["image"] == "$input.image0"
+    # the question is the new request's, not the learned one's
+    assert "bus" in after.tasks[0].args["question"]
+
+
+def test_without_planner_learn_the_bank_is_not_read(tmp_path, photo):
+    _agent(tmp_path, learn=True).learn(WRONG_BEFORE, CORRECTED)
+    plan = _agent(tmp_path, learn=False).plan(SIMILAR, images=[photo])
+    assert [t.tool for t in plan.tasks] != ["visual_qa"]
+
+
+def test_a_plan_that_does_not_validate_is_not_learned(tmp_path):
+    agent = _agent(tmp_path, learn=True)
+    bad = Plan.model_validate({"tasks": [{"id": "t1", "tool": "visual_qa",
+                                          "args": {"image": "$input.image0"}}]})
+    with pytest.raises(PlanValidationError):
+        agent.learn(WRONG_BEFORE, bad)
+    assert not (tmp_path / "cache" / "learned_demos.yaml").exists()
+
+
+def test_cli_learns_a_saved_workflow(tmp_path, photo, monkeypatch, capsys):
+    from tests.test_cli import cli
+
+    config = tmp_path / "mmagent.yaml"
+    config.write_text(f"cache_dir: {tmp_path / 'cache'}\nrouter: {{mode: plan}}\n"
+                      "planner: {learn: true}\n")
+    flow = tmp_path / "fixed.yaml"
+    flow.write_text("version: 1\ninputs: {photo: {type: image}}\nnodes:\n"
+                    "  ask: {tool: visual_qa, args: {image: $input.photo, "
+                    "question: 'What color is the car?'}}\noutputs: {answer: $ask.answer}\n")
+    code, out, _err = cli(monkeypatch, capsys, "learn", WRONG_BEFORE, str(flow),
+                          "--config", str(config))
+    assert code == 0 and "learned" in out
+    agent = Agent(str(config))
+    assert [t.tool for t in agent.plan(SIMILAR, images=[photo]).tasks] == ["visual_qa"]
