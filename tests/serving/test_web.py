@@ -80,9 +80,12 @@ def forget_key(browser, server):
 
 
 def wait(driver, condition, timeout=30):
+    from selenium.common.exceptions import StaleElementReferenceException
     from selenium.webdriver.support.ui import WebDriverWait
 
-    return WebDriverWait(driver, timeout, poll_frequency=0.1).until(condition)
+    # the page redraws the plan graph as events arrive: an element found a moment ago may be gone
+    return WebDriverWait(driver, timeout, poll_frequency=0.1,
+                         ignored_exceptions=(StaleElementReferenceException,)).until(condition)
 
 
 def node_states(driver) -> dict[str, str]:
@@ -161,8 +164,8 @@ def test_approve_a_waiting_step(page):
     page.find_element(By.ID, "approve").click()
     wait(page, lambda d: node_states(d) == {"t1": "done"})
     # the step's progress events reached the graph (fake_sleep reports 4 steps)
-    assert page.find_element(By.CSS_SELECTOR, "#plan g.node[data-task=t1]").get_attribute(
-        "data-progress") == "4/4"
+    assert page.execute_script("return document.querySelector("
+                               "'#plan g.node[data-task=t1]').dataset.progress") == "4/4"
     wait(page, lambda d: "banana" in d.find_element(By.ID, "answer").text)
     assert page.find_element(By.ID, "run-status").text == "completed"
 
