@@ -1,25 +1,13 @@
 """Bad input an outside tester threw at the CLI and the SDK: each is refused fast, with a typed
-error on one line and the right exit code (issue 11)."""
+error on one line and the right exit code."""
 
 from __future__ import annotations
 
-import sys
 import time
 
 import pytest
 
-from mmagent.cli import main
-
-
-def cli(monkeypatch, capsys, *args):
-    monkeypatch.setattr(sys, "argv", ["mmagent", *args])
-    code = 0
-    try:
-        main()
-    except SystemExit as e:
-        code = e.code or 0
-    captured = capsys.readouterr()
-    return code, captured.out, captured.err
+from tests.test_cli import cli
 
 
 def _alias_bomb() -> str:

@@ -86,7 +86,7 @@ def test_artifacts_cross_tasks_by_reference(store):
 
 
 def test_a_plan_is_validated_before_anything_runs(store):
-    # issue 11 item 12: Executor.run used to run plans it never validated
+    # Executor.run must never run a plan it did not validate
     events = []
     plan = Plan.model_validate({"tasks": [
         {"id": "ok", "tool": "fake_sleep", "args": {"label": "x"}},

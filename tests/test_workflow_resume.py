@@ -1,5 +1,5 @@
 """A workflow run killed in its first stage and resumed finishes exactly what an uninterrupted
-run would, later `when`-gated stages included (issue 11 item 5)."""
+run would, later `when`-gated stages included."""
 
 from __future__ import annotations
 
@@ -88,7 +88,7 @@ def test_a_workflow_killed_in_stage_one_resumes_through_its_when_gated_stage(tmp
 
 
 def test_workflow_run_prints_its_run_id_and_json_has_it(tmp_path):
-    # issue 11 item 6, through the CLI (real tools: the shipped caption_and_speak)
+    # the run id, through the CLI (real tools: the shipped caption_and_speak)
     env = {**os.environ, "MMAGENT_CACHE": str(tmp_path / "cache")}
     args = [sys.executable, "-m", "mmagent.cli", "workflow", "run", "caption_and_speak",
             "--input", f"image={ROOT / 'examples' / 'photo.png'}", "--input", "speak=false"]

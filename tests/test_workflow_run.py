@@ -201,7 +201,7 @@ outputs:
 def test_stream_ends_with_the_answer_and_bad_input_raises_first(agent, tmp_path, photo):
     path = write(tmp_path, SPEAK)
     events = list(agent().stream_workflow(path, {"image": photo}))
-    # the run id comes first, so a killed workflow run can be resumed (issue 11 item 6)
+    # the run id comes first, so a killed workflow run can be resumed
     assert isinstance(events[0], RunStarted) and len(events[0].run_id) == 32
     assert isinstance(events[1], PlanCreated) and isinstance(events[-1], AnswerReady)
     assert all(json.loads(e.model_dump_json()) for e in events)

@@ -1,4 +1,4 @@
-"""Bad requests an outside tester sent to the embedded server (issue 11): each gets the right
+"""Bad requests an outside tester sent to the embedded server: each gets the right
 status and a short, clean message, and the server stays up."""
 
 from __future__ import annotations

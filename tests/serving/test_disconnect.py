@@ -1,4 +1,4 @@
-"""A client that goes away cancels its run (issue 11 item 4): with a real uvicorn server and a
+"""A client that goes away cancels its run: with a real uvicorn server and a
 client that closes the connection while the request is being planned, no task runs and the
 run is recorded as cancelled, for plain and streaming chat completions."""
 
