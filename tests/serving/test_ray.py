@@ -164,8 +164,10 @@ def test_a_killed_tool_replica_loses_no_request(ray_server):
         assert not [e for e in events if e["type"] == "task_failed"], events
         finished = [e for e in events if e["type"] == "task_finished"]
         assert [e["output"]["text"] for e in finished] == [f"r{i}"]
+    # on a loaded machine the kill can land between two batches, when no call is in flight:
+    # then nothing needs resending, and no run may be lost all the same
     retried = [e for run in runs for e in run if e["type"] == "task_retrying"]
-    assert retried and {e["tool"] for e in retried} == {"fake_sleep"}
+    assert {e["tool"] for e in retried} <= {"fake_sleep"}
     assert all("replica died" in e["error"] or "unreachable" in e["error"] for e in retried)
     assert replica_pids("mmagent", "tool_fake_sleep") not in ([], [pid])  # Serve replaced it
 
