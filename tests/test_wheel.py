@@ -20,7 +20,9 @@ def _dependency_paths() -> list[str]:
     keep = []
     for entry in sys.path:
         p = Path(entry or ".").resolve()
-        if not entry or "__editable__" in entry or p == ROOT or ROOT in p.parents:
+        inside = p == ROOT or ROOT in p.parents
+        # the checkout's own folders stay out; a virtualenv inside it (CI's .venv) stays in
+        if not entry or "__editable__" in entry or (inside and "site-packages" not in p.parts):
             continue
         if p.is_dir():
             keep.append(str(p))

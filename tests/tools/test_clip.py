@@ -154,7 +154,9 @@ def test_classify_and_search_through_the_sdk_on_the_offline_profile(tmp_path):
          "args": {"query": "a cat", "images": ["$input.image0", "$input.image1"]}},
     ]}
     agent = Agent(Config.from_dict({"store_dir": str(tmp_path / "store"),
-                                  "router": {"mode": "plan"}}, profile="offline"),
+                                  "router": {"mode": "plan"},
+                                  "planner": {"grounding": {"enabled": False}}},
+                                 profile="offline"),
                   planner_backend=Scripted(json.dumps(plan)))
     second = tmp_path / "blue.png"
     Image.new("RGB", (40, 30), (20, 40, 220)).save(second)

@@ -118,7 +118,8 @@ def test_unreachable_checkpoint_is_a_load_error_quickly():
 def test_runs_through_the_sdk_on_the_offline_profile(tmp_path):
     plan = {"tasks": [{"id": "t1", "tool": "music_generate",
                        "args": {"prompt": "a happy folk tune", "duration": 0.4}}]}
-    cfg = Config.from_dict({"cache_dir": str(tmp_path / "cache")}, profile="offline")
+    cfg = Config.from_dict({"cache_dir": str(tmp_path / "cache"),
+                            "planner": {"grounding": {"enabled": False}}}, profile="offline")
     agent = Agent(cfg, planner_backend=Scripted(json.dumps(plan), json.dumps(plan),
                                                    deliver=("audio",)))
     events = list(agent.stream("Make a short happy folk tune"))

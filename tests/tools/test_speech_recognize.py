@@ -183,7 +183,8 @@ def test_runs_through_the_sdk_on_the_offline_profile(tmp_path):
     wav = store.path(speech(store, "Please transcribe this sentence."))
     plan = {"tasks": [{"id": "t1", "tool": "speech_recognize",
                        "args": {"audio": "$input.audio0"}}]}
-    cfg = Config.from_dict({"cache_dir": str(tmp_path / "cache")}, profile="offline")
+    cfg = Config.from_dict({"cache_dir": str(tmp_path / "cache"),
+                            "planner": {"grounding": {"enabled": False}}}, profile="offline")
     agent = Agent(cfg, planner_backend=Scripted(json.dumps(plan), deliver=("text",)))
     result = agent.run("What is said in this recording?", audio=[wav])
     out = result.outputs["t1"]

@@ -54,7 +54,9 @@ def test_runs_through_the_sdk_on_the_offline_profile(tmp_path):
     plan = {"tasks": [{"id": "t1", "tool": "visual_qa",
                        "args": {"image": "$input.image0", "question": "what is in the picture"}}]}
     agent = Agent(Config.from_dict({"store_dir": str(tmp_path / "store"),
-                                  "router": {"mode": "plan"}}, profile="offline"),
+                                  "router": {"mode": "plan"},
+                                  "planner": {"grounding": {"enabled": False}}},
+                                 profile="offline"),
                   planner_backend=Scripted(json.dumps(plan)))
     result = agent.run("What is in the picture?", images=[PHOTO])
     assert [t.tool for t in result.plan.tasks] == ["visual_qa"]

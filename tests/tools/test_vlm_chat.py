@@ -80,7 +80,9 @@ def test_runs_through_the_sdk_on_the_offline_profile(tmp_path):
     plan = {"tasks": [{"id": "t1", "tool": "vlm_chat",
                        "args": {"images": ["$input.image0"],
                                 "question": "What is in this photo?"}}]}
-    agent = Agent(Config.from_dict({"store_dir": str(tmp_path / "store")}, profile="offline"),
+    agent = Agent(Config.from_dict({"store_dir": str(tmp_path / "store"),
+                                    "planner": {"grounding": {"enabled": False}}},
+                                   profile="offline"),
                   planner_backend=Scripted(json.dumps(plan), json.dumps(plan)))
     events = list(agent.stream("What is in this photo?", images=[PHOTO]))
     progress = [e for e in events if isinstance(e, TaskProgress)]
