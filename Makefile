@@ -15,9 +15,9 @@ test: venv
 lint: venv
 	$(BIN)/ruff check .
 
-# docs/tools.md is generated from the tool registry; tests/test_catalog.py checks it is current.
+# docs/tools.md is generated from the tool registry; tests/tool/test_catalog.py checks it is current.
 docs: venv
-	$(BIN)/python -m mmagent.docs tools
+	$(BIN)/python -m mmagent.tool._docs tools
 
 venv: $(STAMP) system-deps
 

@@ -41,11 +41,13 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from pydantic import BaseModel, ConfigDict, Field  # noqa: E402
+from pydantic import BaseModel, ConfigDict, Field
 
-from mmagent import Config  # noqa: E402
-from mmagent.registry import ToolRegistry  # noqa: E402
-from mmagent.tool import Tool  # noqa: E402
+from mmagent import Config
+from mmagent.tool import (
+    Tool,
+    ToolRegistry,
+)
 
 KEY = "sk-chaos"
 FORWARD_S, PER_ITEM_S = 0.100, 0.001
@@ -209,8 +211,8 @@ def run(n: int, concurrency: int, tool_replicas: int, api: str = "stream") -> di
     import ray
     from ray import serve
 
-    from mmagent.serving.ray_app import build_ray_app, start_ray
-    from mmagent.serving.ray_server import wait_until_ready
+    from mmagent.serving.ray.cluster import wait_until_ready
+    from mmagent.serving.ray.deployments import build_ray_app, start_ray
     from mmagent.serving.server import free_port
 
     root = Path(tempfile.mkdtemp(prefix="mmagent-chaos-"))

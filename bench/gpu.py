@@ -1,6 +1,6 @@
 """Model tools at their published sizes (random weights): latency, memory, batching, one plan.
 
-Each tool's default architecture (``mmagent.tools._published``) is built with random weights,
+Each tool's default architecture (``mmagent.tools``) is built with random weights,
 saved, and loaded through the tool's normal ``from_pretrained`` path. Per tool: parameters,
 weight dtype on the device, load seconds, peak memory and latency at batch 1 and batch 8 (each
 batch size warmed first), and the batching gain (8 x b1 / b8). Then a two-branch plan,
@@ -31,12 +31,15 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from mmagent.artifacts import ArtifactStore  # noqa: E402
-from mmagent.executor import Executor  # noqa: E402
-from mmagent.plan import Plan  # noqa: E402
-from mmagent.registry import ToolRegistry  # noqa: E402
-from mmagent.tool import Tool, ToolContext  # noqa: E402
-from mmagent.tools._published import (  # noqa: E402
+from mmagent.artifacts import ArtifactStore
+from mmagent.execution import Executor
+from mmagent.plan import Plan
+from mmagent.tool import (
+    Tool,
+    ToolContext,
+    ToolRegistry,
+)
+from mmagent.tools._published import (
     ARCHITECTURES,
     published_checkpoint,
     published_planner,
@@ -193,7 +196,7 @@ def bench_planner(size: str, device: str, cache: Path) -> dict[str, Any]:
     import torch
     from transformers import AutoModelForCausalLM
 
-    from mmagent.runtime import resolve_dtype
+    from mmagent.tool import resolve_dtype
 
     path = published_planner(size, cache)
     peak = Peak(device)

@@ -1,4 +1,4 @@
-"""The HTTP app: thin FastAPI routes over :class:`~mmagent.serving.service.ChatService`.
+"""The HTTP app: thin FastAPI routes over :class:`~mmagent.serving.chat.service.ChatService`.
 
 Routes: ``POST /v1/chat/completions``, ``GET /v1/models``, ``POST /v1/workflows/{name}/runs``,
 ``POST /v1/files``, ``GET /v1/artifacts/{id}``, ``GET /healthz``, ``GET /metrics``,
@@ -27,14 +27,18 @@ from starlette.routing import Route
 
 from mmagent.artifacts import ArtifactKind
 from mmagent.errors import InvalidMediaError, MMAgentError
-
-from .auth import KeyRing
-from .errors import RequestTooLargeError, UnknownModelError, error_body, status_for
-from .mcp_server import McpHttpEndpoint
-from .protocol import ChatCompletionRequest, WorkflowRunRequest
-from .responses import ResponseCreateRequest, ResponsesService
-from .service import ChatService
-from .web import add_web_routes
+from mmagent.serving._auth import KeyRing
+from mmagent.serving._http_errors import (
+    RequestTooLargeError,
+    UnknownModelError,
+    error_body,
+    status_for,
+)
+from mmagent.serving.chat.protocol import ChatCompletionRequest, WorkflowRunRequest
+from mmagent.serving.chat.service import ChatService
+from mmagent.serving.mcp.service import McpHttpEndpoint
+from mmagent.serving.responses.service import ResponseCreateRequest, ResponsesService
+from mmagent.serving.web.routes import add_web_routes
 
 __all__ = ["create_app"]
 
@@ -182,9 +186,9 @@ def create_app(service: ChatService) -> FastAPI:
         path = service.agent.artifact_path(ref)  # the copy carrying its workflow, if any
         return FileResponse(path, media_type=ref.mime, filename=f"{ref.id[:12]}{path.suffix}")
 
-    from mmagent.stores import RunQueue, state_database
-
-    from .runs_routes import add_run_routes
+    from mmagent.runs import RunQueue
+    from mmagent.serving.runs.routes import add_run_routes
+    from mmagent.stores import state_database
 
     app.state.runs = add_run_routes(app, service, RunQueue(state_database(service.agent.config)),
                                     Owner, base_url, own_hosts)

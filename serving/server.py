@@ -12,9 +12,8 @@ import time
 
 from mmagent.agent import Agent
 from mmagent.config import Config
-
-from .app import create_app
-from .service import ChatService
+from mmagent.serving.app import create_app
+from mmagent.serving.chat.service import ChatService
 
 __all__ = ["build_app", "serve_embedded", "ServerThread", "free_port"]
 

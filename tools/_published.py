@@ -152,7 +152,7 @@ def published_checkpoint(tool: str, size: Size = "real", cache_dir: str | os.Pat
 
 def build(tool: str, path: Path, size: Size = "real", cache_dir: Path | None = None) -> None:
     """Write ``tool``'s published architecture, random weights, to ``path``."""
-    from mmagent.registry import ToolRegistry
+    from mmagent.tool import ToolRegistry
 
     if tool not in ARCHITECTURES:
         raise KeyError(f"got tool {tool!r}; expected one of {sorted(ARCHITECTURES)}")

@@ -11,8 +11,8 @@ process the two tools share the loaded weights when they name the same checkpoin
   under ``<cache_dir>/embeddings``, so a second search of a folder embeds only new files.
 
 >>> import tempfile, PIL.Image
->>> from mmagent.artifacts import ArtifactStore
->>> from mmagent.tool import ToolContext
+>>> from mmagent.artifacts._store import ArtifactStore
+>>> from mmagent.tool._base import ToolContext
 >>> store = ArtifactStore(tempfile.mkdtemp())
 >>> ref = store.put_image(PIL.Image.new("RGB", (64, 48), (200, 30, 30)))
 >>> tool = ImageClassify(checkpoint="tiny", device="cpu")
@@ -321,7 +321,7 @@ class ImageSearch(_ClipTool):
     @classmethod
     def example_inputs(cls, store) -> list[dict[str, Any]]:
         """Queries over a set of three sample pictures (the ports alone give no image set)."""
-        from mmagent.examples import WORDS, sample_image
+        from mmagent.tool import WORDS, sample_image
 
         images = [sample_image(store, i).model_dump(mode="json") for i in range(3)]
         return [{"query": w, "images": images, "top_k": 2} for w in WORDS[:3]]

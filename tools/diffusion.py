@@ -14,8 +14,8 @@ Both are deterministic given ``seed``: every row of a batch draws its noise from
 generator, so a batch gives what single calls give, on any device.
 
 >>> import tempfile
->>> from mmagent.artifacts import ArtifactStore
->>> from mmagent.tool import ToolContext
+>>> from mmagent.artifacts._store import ArtifactStore
+>>> from mmagent.tool._base import ToolContext
 >>> tool = ImageGenerate(checkpoint="tiny", device="cpu")
 >>> tool.ensure_loaded()
 >>> store = ArtifactStore(tempfile.mkdtemp())
@@ -35,8 +35,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validat
 
 from mmagent.artifacts import ImageRef
 from mmagent.tool import Resources, ToolContext
-
-from ._diffusers import (
+from mmagent.tools._diffusers import (
     MAX_SEED,
     DiffusersTool,
     StepProgress,

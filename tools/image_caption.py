@@ -4,8 +4,8 @@ Greedy decoding, so a caption depends only on its image, prompt and token budget
 what else shares its batch.
 
 >>> import tempfile, PIL.Image
->>> from mmagent.artifacts import ArtifactStore
->>> from mmagent.tool import ToolContext
+>>> from mmagent.artifacts._store import ArtifactStore
+>>> from mmagent.tool._base import ToolContext
 >>> store = ArtifactStore(tempfile.mkdtemp())
 >>> ref = store.put_image(PIL.Image.new("RGB", (64, 48), (200, 30, 30)))
 >>> tool = ImageCaption(checkpoint="tiny", device="cpu")
@@ -23,8 +23,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from mmagent.artifacts import ImageRef
 from mmagent.tool import Resources, Tool, ToolContext
-
-from ._blip import build_tiny_blip, load_blip, pixel_values
+from mmagent.tools._blip import build_tiny_blip, load_blip, pixel_values
 
 __all__ = ["ImageCaption"]
 

@@ -3,8 +3,8 @@ video, audio clips mixed or joined. No model and no checkpoint: ffmpeg (the bina
 ``imageio-ffmpeg`` wheel) for video, numpy for audio.
 
 >>> import tempfile, numpy as np
->>> from mmagent.artifacts import ArtifactStore
->>> from mmagent.tool import ToolContext
+>>> from mmagent.artifacts._store import ArtifactStore
+>>> from mmagent.tool._base import ToolContext
 >>> store = ArtifactStore(tempfile.mkdtemp())
 >>> tone = store.put_audio(0.1 * np.ones(8000, np.float32), 16000)
 >>> out = AudioConcat()(ToolContext(store), clips=[tone, tone])
@@ -19,10 +19,17 @@ import logging
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 
-from mmagent.artifacts import AudioRef, ImageRef, VideoRef
-from mmagent.audio_io import load_mono
+from mmagent.artifacts import (
+    AudioRef,
+    ImageRef,
+    MediaDecodeError,
+    VideoRef,
+    evenly_spaced,
+    load_mono,
+    mux_audio,
+    read_frames,
+)
 from mmagent.errors import ToolExecutionError, ToolInputError
-from mmagent.media import MediaDecodeError, evenly_spaced, mux_audio, read_frames
 from mmagent.tool import Resources, Tool, ToolContext
 
 __all__ = ["VideoFrames", "VideoAddAudio", "AudioMix", "AudioConcat"]
@@ -70,7 +77,7 @@ class VideoFrames(_Utility):
         timestamps: list[float] = Field(description="time of each frame in the video, seconds")
 
     def run(self, inputs: list[BaseModel], ctx: ToolContext) -> list[BaseModel]:
-        from mmagent.media import probe_video
+        from mmagent.artifacts import probe_video
 
         outputs = []
         for inp in inputs:

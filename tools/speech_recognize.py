@@ -28,8 +28,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from mmagent.artifacts import AudioRef
-from mmagent.audio_io import load_mono
+from mmagent.artifacts import AudioRef, load_mono
 from mmagent.errors import ConfigError, ToolInputError, ToolLoadError
 from mmagent.tool import TINY, Resources, Tool, ToolContext
 

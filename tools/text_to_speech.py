@@ -13,8 +13,8 @@ batch; options ``noise_scale=0`` and ``noise_scale_duration=0`` remove the noise
 that dependence, at some cost in expressiveness.
 
 >>> import tempfile
->>> from mmagent.artifacts import ArtifactStore
->>> from mmagent.tool import ToolContext
+>>> from mmagent.artifacts._store import ArtifactStore
+>>> from mmagent.tool._base import ToolContext
 >>> tts = TextToSpeech(backend="espeak")
 >>> tts.ensure_loaded()
 >>> store = ArtifactStore(tempfile.mkdtemp())

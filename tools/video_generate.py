@@ -12,8 +12,8 @@ The video is an H.264/yuv420p MP4 (plays in browsers); ``preview`` is an animate
 same frames. Deterministic given ``seed`` (one CPU generator per row).
 
 >>> import tempfile
->>> from mmagent.artifacts import ArtifactStore
->>> from mmagent.tool import ToolContext
+>>> from mmagent.artifacts._store import ArtifactStore
+>>> from mmagent.tool._base import ToolContext
 >>> tool = VideoGenerate(checkpoint="tiny", device="cpu")
 >>> tool.ensure_loaded()
 >>> store = ArtifactStore(tempfile.mkdtemp())
@@ -31,12 +31,10 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
 
-from mmagent.artifacts import ImageRef, VideoRef
+from mmagent.artifacts import ImageRef, VideoRef, write_gif
 from mmagent.errors import ToolInputError
-from mmagent.media import write_gif
 from mmagent.tool import Resources, ToolContext
-
-from ._diffusers import (
+from mmagent.tools._diffusers import (
     MAX_SEED,
     DiffusersTool,
     StepProgress,

@@ -6,8 +6,8 @@ the answer decoder would attend to padding (transformers 5 drops BLIP's cross-at
 an answer would then depend on what else shares its batch.
 
 >>> import tempfile, PIL.Image
->>> from mmagent.artifacts import ArtifactStore
->>> from mmagent.tool import ToolContext
+>>> from mmagent.artifacts._store import ArtifactStore
+>>> from mmagent.tool._base import ToolContext
 >>> store = ArtifactStore(tempfile.mkdtemp())
 >>> ref = store.put_image(PIL.Image.new("RGB", (64, 48), (200, 30, 30)))
 >>> tool = VisualQA(checkpoint="tiny", device="cpu")
@@ -26,8 +26,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from mmagent.artifacts import ImageRef
 from mmagent.tool import Resources, Tool, ToolContext
-
-from ._blip import build_tiny_blip, load_blip, pixel_values
+from mmagent.tools._blip import build_tiny_blip, load_blip, pixel_values
 
 __all__ = ["VisualQA", "MAX_QUESTION_CHARS"]
 

@@ -9,8 +9,8 @@ A batch runs one greedy ``generate`` per request (no padding across requests), s
 depends on what shares its batch; generated tokens are reported as progress events.
 
 >>> import tempfile, PIL.Image
->>> from mmagent.artifacts import ArtifactStore
->>> from mmagent.tool import ToolContext
+>>> from mmagent.artifacts._store import ArtifactStore
+>>> from mmagent.tool._base import ToolContext
 >>> store = ArtifactStore(tempfile.mkdtemp())
 >>> ref = store.put_image(PIL.Image.new("RGB", (64, 48), (200, 30, 30)))
 >>> tool = VLMChat(checkpoint="tiny", device="cpu")

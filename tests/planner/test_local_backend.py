@@ -12,7 +12,7 @@ import time
 import pytest
 
 from mmagent.errors import ConfigError, PlanningError
-from mmagent.planner.local import LocalChatBackend, smollm2_checkpoint
+from mmagent.planner._local import LocalChatBackend, smollm2_checkpoint
 
 MESSAGES = [
     {"role": "system", "content": "You plan tool calls. Answer with JSON only."},

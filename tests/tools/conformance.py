@@ -16,8 +16,7 @@ from PIL import Image
 
 from mmagent.artifacts import ArtifactRef, ArtifactStore
 from mmagent.errors import ToolInputError
-from mmagent.registry import ToolRegistry
-from mmagent.tool import Tool, ToolContext
+from mmagent.tool import Tool, ToolContext, ToolRegistry
 
 KNOWN_TYPES = {"image", "audio", "video", "text", "integer", "number", "boolean"}
 KNOWN_TYPES |= {"json"}  # structured values: chat history turns, speech segments
@@ -149,7 +148,7 @@ def check_artifact(store: ArtifactStore, ref: ArtifactRef, out: Any) -> None:
 def check_video(store: ArtifactStore, ref: ArtifactRef, out: Any) -> None:
     """An MP4 plays in browsers (H.264, yuv420p) and has the frame count its ref and the output
     declare."""
-    from mmagent.media import probe_video
+    from mmagent.artifacts import probe_video
 
     info = probe_video(store.path(ref))
     assert info.frames > 0 and info.frames == ref.frames

@@ -5,9 +5,8 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from mmagent.artifacts import ArtifactStore, MediaLimits
+from mmagent.artifacts import ArtifactStore, MediaLimits, probe_video, write_gif
 from mmagent.errors import ToolInputError
-from mmagent.media import probe_video, write_gif
 from mmagent.tool import ToolContext
 from mmagent.tools.media import AudioConcat, AudioMix, VideoAddAudio, VideoFrames
 

@@ -7,8 +7,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from mmagent.artifacts import probe_video, read_frames
 from mmagent.errors import ToolInputError
-from mmagent.media import probe_video, read_frames
 from mmagent.tool import ToolContext
 from mmagent.tools.video_generate import VideoGenerate
 

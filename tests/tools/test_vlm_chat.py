@@ -120,7 +120,7 @@ class TestVLMChatConformance(ToolConformance):
 
 
 def test_cli_lists_the_vision_tools_with_their_types(monkeypatch, capsys):
-    from tests.test_cli import cli
+    from tests.cli.test_cli import cli
 
     code, out, _ = cli(monkeypatch, capsys, "tools", "--json")
     assert code == 0

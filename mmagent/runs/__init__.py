@@ -1,0 +1,9 @@
+"""The run model: the durable record the executor keeps of every run (journal), the runs API's
+queue of asynchronous runs, and their wire shapes (shared by the server and :class:`Client`)."""
+
+from mmagent.runs._journal import RunRecord, RunStore
+from mmagent.runs._protocol import RunApprove, RunCreate, RunInfo, RunList
+from mmagent.runs._queue import FINAL, STOPPED, QueuedRun, RunQueue
+
+__all__ = ["RunStore", "RunRecord", "RunQueue", "QueuedRun", "RunCreate", "RunApprove",
+           "RunInfo", "RunList", "FINAL", "STOPPED"]

@@ -1,0 +1,60 @@
+from importlib.metadata import EntryPoint
+
+import pytest
+from pydantic import BaseModel, ConfigDict, Field
+
+from mmagent.errors import ConfigError, UnknownToolError
+from mmagent.tool import Tool, ToolRegistry
+from mmagent.tool import _registry as registry_mod
+
+
+def test_builtin_tools_are_discovered_from_entry_points():
+    reg = ToolRegistry.discover()
+    assert {"image_caption", "text_to_speech"} <= set(reg.names())
+
+
+def test_third_party_tool_is_discovered_and_a_broken_one_skipped(monkeypatch):
+    eps = [EntryPoint("fake_caption", "tests.fakes:FakeCaption", "mmagent.tools"),
+           EntryPoint("broken", "tests.no_such_module:Nope", "mmagent.tools"),
+           EntryPoint("not_a_tool", "tests.fakes:fake_registry", "mmagent.tools")]
+    monkeypatch.setattr(registry_mod, "entry_points", lambda group: eps)
+    reg = ToolRegistry.discover({"fake_caption": {"device": "cpu"}})
+    assert reg.names() == ["fake_caption"]
+    assert reg.get("fake_caption").device_pref == "cpu"
+    assert reg.get("fake_caption") is reg.get("fake_caption")  # one instance per name
+
+
+def test_settings_for_unknown_tool_is_a_config_error():
+    with pytest.raises(ConfigError, match="tools.paint"):
+        ToolRegistry.discover({"paint": {}})
+
+
+def test_unknown_tool_lookup():
+    with pytest.raises(UnknownToolError, match="got tool 'paint'"):
+        ToolRegistry().get("paint")
+
+
+class _M(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    x: str = Field(description="x")
+
+
+def test_tool_declarations_are_checked_when_the_class_is_defined():
+    with pytest.raises(TypeError, match="snake_case"):
+        type("T", (Tool,), {"name": "Bad Name", "description": "d", "Input": _M, "Output": _M})
+    with pytest.raises(TypeError, match="description"):
+        type("T", (Tool,), {"name": "t", "description": " ", "Input": _M, "Output": _M})
+
+    class Loose(BaseModel):
+        x: str = Field(description="x")
+
+    with pytest.raises(TypeError, match="extra='forbid'"):
+        type("T", (Tool,), {"name": "t", "description": "d", "Input": Loose, "Output": _M})
+
+    class Undocumented(BaseModel):
+        model_config = ConfigDict(extra="forbid")
+        x: str
+
+    with pytest.raises(TypeError, match="Input.x has no description"):
+        type("T", (Tool,), {"name": "t", "description": "d", "Input": Undocumented,
+                            "Output": _M})
