@@ -46,7 +46,7 @@ def create_app(agent: Agent) -> FastAPI:
     keys = KeyRing(shared.settings)
     app = FastAPI(title="mmagent", version="0.1.0", exception_handlers=EXCEPTION_HANDLERS)
 
-    # 1. the services, where the routes find them (mmagent.serving._deps.service)
+    # 1. the services, where the routes find them (``_deps.service``)
     app.state.agent = shared
     app.state.keys = keys
     app.state.chat = ChatService(shared)

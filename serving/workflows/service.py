@@ -2,7 +2,7 @@
 
 Transport-free; ``routes.py`` adapts it to HTTP. A workflow is also a chat or Responses model
 (``workflow:<name>``), a runs API run and an MCP tool; those endpoints reach it through the
-shared :class:`~mmagent.serving._agent.AgentService`.
+shared :class:`~mmagent.serving.AgentService`.
 """
 
 from __future__ import annotations
