@@ -4,8 +4,8 @@ Greedy decoding, so a caption depends only on its image, prompt and token budget
 what else shares its batch.
 
 >>> import tempfile, PIL.Image
->>> from mmagent.artifacts._store import ArtifactStore
->>> from mmagent.tool._base import ToolContext
+>>> from mmagent.artifacts import ArtifactStore
+>>> from mmagent.tool import ToolContext
 >>> store = ArtifactStore(tempfile.mkdtemp())
 >>> ref = store.put_image(PIL.Image.new("RGB", (64, 48), (200, 30, 30)))
 >>> tool = ImageCaption(checkpoint="tiny", device="cpu")

@@ -6,8 +6,8 @@ the answer decoder would attend to padding (transformers 5 drops BLIP's cross-at
 an answer would then depend on what else shares its batch.
 
 >>> import tempfile, PIL.Image
->>> from mmagent.artifacts._store import ArtifactStore
->>> from mmagent.tool._base import ToolContext
+>>> from mmagent.artifacts import ArtifactStore
+>>> from mmagent.tool import ToolContext
 >>> store = ArtifactStore(tempfile.mkdtemp())
 >>> ref = store.put_image(PIL.Image.new("RGB", (64, 48), (200, 30, 30)))
 >>> tool = VisualQA(checkpoint="tiny", device="cpu")
