@@ -17,7 +17,7 @@ lint: venv
 
 # docs/tools.md is generated from the tool registry; tests/tool/test_catalog.py checks it is current.
 docs: venv
-	$(BIN)/python -m mmagent.tool._docs tools
+	$(BIN)/python -m mmagent.tool.docs
 
 venv: $(STAMP) system-deps
 

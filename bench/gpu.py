@@ -124,29 +124,14 @@ class Peak:
 
 
 def params_and_dtype(tool: Tool) -> tuple[float, str]:
-    import torch
-
     counts: dict[str, int] = {}
     seen: set[int] = set()
-    for value in [tool.__dict__.get(a) for a in getattr(tool, "_load_attrs", ())]:
-        stack = [value]
-        while stack:
-            v = stack.pop()
-            if v is None or id(v) in seen:
-                continue
-            seen.add(id(v))
-            if isinstance(v, torch.nn.Module):
-                for p in v.parameters():
-                    if id(p) not in seen:
-                        seen.add(id(p))
-                        counts[str(p.dtype).removeprefix("torch.")] = \
-                            counts.get(str(p.dtype).removeprefix("torch."), 0) + p.numel()
-            elif isinstance(getattr(v, "components", None), dict):
-                stack.extend(v.components.values())
-            elif isinstance(getattr(v, "model", None), torch.nn.Module):
-                stack.append(v.model)
-            elif isinstance(v, (list, tuple)):
-                stack.extend(v)
+    for module in tool.loaded_modules():
+        for p in module.parameters():
+            if id(p) not in seen:
+                seen.add(id(p))
+                dtype = str(p.dtype).removeprefix("torch.")
+                counts[dtype] = counts.get(dtype, 0) + p.numel()
     total = sum(counts.values())
     return total / 1e6, max(counts, key=counts.get) if counts else "-"
 

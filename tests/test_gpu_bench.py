@@ -6,7 +6,7 @@ from pathlib import Path
 import pytest
 
 from mmagent.tools._published import ARCHITECTURES, published_checkpoint
-from mmagent.tools.clip import ImageClassify
+from mmagent.tools.image_classify import ImageClassify
 
 ROOT = Path(__file__).resolve().parents[1]
 

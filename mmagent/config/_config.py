@@ -262,7 +262,7 @@ class Config(BaseModel):
             key = "profile"
             raise ConfigError(f"{where}: {key}: got {name!r}; expected one of {sorted(PROFILES)}",
                               key=key, file=where)
-        merged = _merge(copy.deepcopy(PROFILES[name]), {**raw, "profile": name})
+        merged = _merge(_profile(name), {**raw, "profile": name})
         try:
             return cls.model_validate(merged)
         except ValidationError as e:
@@ -277,19 +277,8 @@ PROFILES: dict[str, dict[str, Any]] = {
         "planner": {"backend": "local", "model": "smollm2", "optional_args": False,
                     "inputs_first": True, "deliver_first": True},
         "responder": "template",
-        "tools": {
-            "image_caption": {"checkpoint": "tiny"},
-            "text_to_speech": {"options": {"backend": "espeak"}},
-            "visual_qa": {"checkpoint": "tiny"},
-            "image_classify": {"checkpoint": "tiny"},
-            "image_search": {"checkpoint": "tiny"},
-            "vlm_chat": {"checkpoint": "tiny"},
-            "speech_recognize": {"checkpoint": "tiny"},
-            "music_generate": {"checkpoint": "tiny"},
-            "image_generate": {"checkpoint": "tiny"},
-            "image_edit": {"checkpoint": "tiny"},
-            "video_generate": {"checkpoint": "tiny"},
-        },
+        # "tools": what each built-in tool declares for offline use (its tiny model when it has
+        # a builder; Tool.offline_settings), filled in by _profile
     },
     "default": {
         "planner": {"backend": "local", "model": "Qwen/Qwen2.5-1.5B-Instruct"},
@@ -297,6 +286,17 @@ PROFILES: dict[str, dict[str, Any]] = {
         "tools": {"text_to_speech": {"options": {"backend": "vits"}}},
     },
 }
+
+
+def _profile(name: str) -> dict[str, Any]:
+    """A copy of profile ``name``; the offline one with every built-in tool's offline settings,
+    which the tools declare themselves (importing them: not at ``import mmagent.config``)."""
+    profile = copy.deepcopy(PROFILES[name])
+    if name == "offline":
+        from mmagent.tool._registry import offline_settings
+
+        profile["tools"] = offline_settings()
+    return profile
 
 
 def _read_yaml(path: Path) -> dict[str, Any]:

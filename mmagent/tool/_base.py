@@ -1,19 +1,17 @@
 """The tool contract: what every model tool declares and how it is loaded and run.
 
 A tool is a small declarative class: ``name``, ``description``, pydantic ``Input`` and
-``Output`` models (``extra="forbid"``, every field described), a default checkpoint (a Hugging
-Face id), declared resources, a lazy :meth:`Tool.load` and a batched :meth:`Tool.run`. The
-declaration is checked when the class is defined.
+``Output`` models (``extra="forbid"``, as :class:`Ports` sets it; every field described), a
+default checkpoint (a Hugging Face id), declared resources, a lazy :meth:`Tool.load` and a
+batched :meth:`Tool.run`. The declaration is checked when the class is defined.
 
->>> from pydantic import BaseModel, ConfigDict, Field
+>>> from pydantic import Field
 >>> class Shout(Tool):
 ...     name = "shout"
 ...     description = "Upper-cases text."
-...     class Input(BaseModel):
-...         model_config = ConfigDict(extra="forbid")
+...     class Input(Ports):
 ...         text: str = Field(description="what to shout")
-...     class Output(BaseModel):
-...         model_config = ConfigDict(extra="forbid")
+...     class Output(Ports):
 ...         text: str = Field(description="the shout")
 ...     def run(self, inputs, ctx):
 ...         return [self.Output(text=i.text.upper()) for i in inputs]
@@ -42,7 +40,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from mmagent.artifacts._store import ArtifactStore, AudioRef, ImageRef, VideoRef
 from mmagent.errors import ConfigError, ToolLoadError
 
-__all__ = ["Tool", "ToolContext", "Resources", "port_type", "default_cache_dir", "TINY",
+__all__ = ["Tool", "ToolContext", "Ports", "Resources", "port_type", "default_cache_dir", "TINY",
            "CATEGORIES"]
 
 TINY = "tiny"
@@ -55,6 +53,13 @@ CATEGORIES = ("model", "utility")
 
 def default_cache_dir() -> Path:
     return Path(os.environ.get("MMAGENT_CACHE", "~/.cache/mmagent")).expanduser()
+
+
+class Ports(BaseModel):
+    """Base of a tool's ``Input`` and ``Output`` models: an unknown key is an error, never
+    silently dropped (the planner must not believe an argument it invented was used)."""
+
+    model_config = ConfigDict(extra="forbid")
 
 
 class Resources(BaseModel):
@@ -151,6 +156,7 @@ class Tool:
             if key not in allowed:
                 raise ConfigError(f"got option {key!r} for tool {self.name!r}; expected one of "
                                   f"{list(allowed)}", key=key)
+        self.configure()
 
     @classmethod
     def allowed_options(cls) -> tuple[str, ...] | None:
@@ -158,6 +164,10 @@ class Tool:
         return cls.option_names
 
     # -- to implement ---------------------------------------------------------------------------
+
+    def configure(self) -> None:
+        """Check ``options`` and derive settings from them, when constructed (raise
+        :class:`ConfigError` naming the option), so a bad setting fails before any load."""
 
     def load(self) -> None:
         """Load model weights. Called once, lazily, before the first ``run``."""
@@ -170,6 +180,18 @@ class Tool:
     def build_tiny(cls, path: Path) -> None:
         """Save a tiny random-weight checkpoint to ``path`` (loadable by ``load``)."""
         raise NotImplementedError(f"tool {cls.name!r} has no tiny configuration")
+
+    @classmethod
+    def has_tiny(cls) -> bool:
+        """Whether the tool builds a tiny checkpoint (overrides :meth:`build_tiny`)."""
+        return cls.build_tiny.__func__ is not Tool.build_tiny.__func__
+
+    @classmethod
+    def offline_settings(cls) -> dict[str, Any]:
+        """The settings the ``offline`` profile gives this tool (``tools.<name>`` in
+        ``mmagent.yaml``): its tiny model when it has a builder, else none. Override when the
+        tool runs offline some other way (e.g. a speech synthesiser that needs no weights)."""
+        return {"checkpoint": TINY} if cls.has_tiny() else {}
 
     # -- shared mechanics ---------------------------------------------------------------------
 
@@ -227,9 +249,34 @@ class Tool:
         """Bytes of the parameters and buffers of the torch modules ``load`` set (a diffusers
         pipeline's components count); None when it holds no torch module. Override when a
         tool holds weights some other way."""
-        if not self._loaded:
-            return None
-        return _module_bytes([self.__dict__.get(a) for a in getattr(self, "_load_attrs", ())])
+        return _module_bytes(self.loaded_modules())
+
+    def loaded_modules(self) -> list[Any]:
+        """The torch modules ``load`` set, each once: searched into lists, dicts, a diffusers
+        pipeline's ``components`` and a wrapper's ``model``; none before loading or while this
+        process has not imported torch."""
+        torch = loaded_torch()
+        if not self._loaded or torch is None:
+            return []
+        modules: list[Any] = []
+        stack = [self.__dict__.get(a) for a in getattr(self, "_load_attrs", ())]
+        seen: set[int] = set()
+        while stack:
+            v = stack.pop()
+            if v is None or id(v) in seen:
+                continue
+            seen.add(id(v))
+            if isinstance(v, torch.nn.Module):
+                modules.append(v)
+            elif isinstance(v, (list, tuple)):
+                stack.extend(v)
+            elif isinstance(v, dict):
+                stack.extend(v.values())
+            elif isinstance(getattr(v, "components", None), dict):  # a diffusers pipeline
+                stack.extend(v.components.values())
+            elif isinstance(getattr(v, "model", None), torch.nn.Module):  # a wrapper
+                stack.append(v.model)
+        return modules
 
     @classmethod
     def example_inputs(cls, store: ArtifactStore) -> list[dict[str, Any]]:
@@ -348,30 +395,8 @@ def _empty_cuda_cache() -> None:
         torch.cuda.empty_cache()
 
 
-def _module_bytes(values: list[Any]) -> int | None:
-    """Parameter and buffer bytes of the torch modules in ``values`` (searched one level into
-    lists, dicts and diffusers-style ``components``), each tensor counted once."""
-    torch = loaded_torch()
-    if torch is None:
-        return None
-    modules: list[Any] = []
-    stack = list(values)
-    seen: set[int] = set()
-    while stack:
-        v = stack.pop()
-        if v is None or id(v) in seen:
-            continue
-        seen.add(id(v))
-        if isinstance(v, torch.nn.Module):
-            modules.append(v)
-        elif isinstance(v, (list, tuple)):
-            stack.extend(v)
-        elif isinstance(v, dict):
-            stack.extend(v.values())
-        elif isinstance(getattr(v, "components", None), dict):  # a diffusers pipeline
-            stack.extend(v.components.values())
-        elif isinstance(getattr(v, "model", None), torch.nn.Module):  # a wrapper (pipeline)
-            stack.append(v.model)
+def _module_bytes(modules: list[Any]) -> int | None:
+    """Parameter and buffer bytes of ``modules``, each tensor counted once."""
     if not modules:
         return None
     total, tensors = 0, set()

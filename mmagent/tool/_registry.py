@@ -1,15 +1,24 @@
 """The tool registry: names to tool classes, instantiated lazily with their settings.
 
-Built-in tools and third-party ones are found the same way: through the ``mmagent.tools``
-entry-point group. A package adds a tool by declaring, in its ``pyproject.toml``::
+Built-in tools are the modules of the ``mmagent.tools`` package (one module per tool, named
+after it): :func:`builtin_tools` imports each public module and takes the Tool subclasses it
+defines (``@tool`` functions included), so a new tool is its file and nothing else.
+Third-party packages add tools through the ``mmagent.tools`` entry-point group, declared in
+their ``pyproject.toml``::
 
     [project.entry-points."mmagent.tools"]
     my_tool = "my_package.my_module:MyTool"
+
+Nothing is imported until :meth:`ToolRegistry.discover` (or :func:`offline_settings`) runs, so
+``import mmagent`` stays light.
 """
 
 from __future__ import annotations
 
+import functools
+import importlib
 import logging
+import pkgutil
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -20,10 +29,36 @@ from mmagent.errors import ConfigError, UnknownToolError
 from mmagent.tool._base import Tool
 from mmagent.tool._residency import Residency
 
-__all__ = ["ToolRegistry", "ENTRY_POINT_GROUP"]
+__all__ = ["ToolRegistry", "ENTRY_POINT_GROUP", "BUILTIN_PACKAGE", "builtin_tools",
+           "offline_settings"]
 
 ENTRY_POINT_GROUP = "mmagent.tools"
+BUILTIN_PACKAGE = "mmagent.tools"
 logger = logging.getLogger(__name__)
+
+
+@functools.cache
+def builtin_tools() -> tuple[type[Tool], ...]:
+    """The tools that ship: every Tool subclass defined in a public module of ``mmagent.tools``
+    (``_``-prefixed modules hold what tools share), sorted by name."""
+    package = importlib.import_module(BUILTIN_PACKAGE)
+    found: dict[str, type[Tool]] = {}
+    for info in pkgutil.iter_modules(package.__path__):
+        if info.name.startswith("_"):
+            continue
+        module = importlib.import_module(f"{BUILTIN_PACKAGE}.{info.name}")
+        for value in vars(module).values():
+            if (isinstance(value, type) and issubclass(value, Tool)
+                    and value.__module__ == module.__name__ and "name" in value.__dict__):
+                found[value.name] = value
+    return tuple(found[n] for n in sorted(found))
+
+
+def offline_settings() -> dict[str, dict[str, Any]]:
+    """Tool name -> settings of the ``offline`` profile, as each built-in tool declares them
+    (:meth:`Tool.offline_settings`: its tiny model, when it has a builder)."""
+    return {cls.name: settings for cls in builtin_tools()
+            if (settings := cls.offline_settings())}
 
 
 class ToolRegistry:
@@ -47,13 +82,16 @@ class ToolRegistry:
     @classmethod
     def discover(cls, settings: dict[str, dict[str, Any]] | None = None, *,
                  memory_budget_gb: float | None = None, **common: Any) -> ToolRegistry:
-        """A registry of every tool in the ``mmagent.tools`` entry-point group.
+        """A registry of the built-in tools and every tool in the ``mmagent.tools``
+        entry-point group (which may replace a built-in one of the same name).
 
         ``settings`` maps tool names to constructor keywords (checkpoint, device, ...);
         ``common`` keywords (e.g. ``cache_dir``) go to every tool. ``memory_budget_gb`` bounds
         the loaded models (least recently used unloaded first; None: no bound).
         """
         reg = cls(memory_budget_gb=memory_budget_gb)
+        for tool_cls in builtin_tools():
+            reg.register(tool_cls, **common)
         for ep in sorted(entry_points(group=ENTRY_POINT_GROUP), key=lambda e: e.name):
             try:
                 tool_cls = ep.load()

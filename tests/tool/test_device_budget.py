@@ -9,8 +9,8 @@ from mmagent.errors import ToolMemoryError
 from mmagent.execution import Executor
 from mmagent.plan import Plan
 from mmagent.tool import Resources, Tool, ToolContext, ToolRegistry
-from mmagent.tools.clip import ImageClassify
 from mmagent.tools.image_caption import ImageCaption
+from mmagent.tools.image_classify import ImageClassify
 
 
 class _M(BaseModel):

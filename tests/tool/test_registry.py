@@ -1,3 +1,5 @@
+import importlib
+import pkgutil
 from importlib.metadata import EntryPoint
 
 import pytest
@@ -6,11 +8,21 @@ from pydantic import BaseModel, ConfigDict, Field
 from mmagent.errors import ConfigError, UnknownToolError
 from mmagent.tool import Tool, ToolRegistry
 from mmagent.tool import _registry as registry_mod
+from mmagent.tool._registry import BUILTIN_PACKAGE, builtin_tools
 
 
-def test_builtin_tools_are_discovered_from_entry_points():
+def test_builtin_tools_are_the_modules_of_mmagent_tools():
     reg = ToolRegistry.discover()
-    assert {"image_caption", "text_to_speech"} <= set(reg.names())
+    assert {"image_caption", "text_to_speech", "audio_mix"} <= set(reg.names())
+    assert reg.tool_class("image_caption").__module__ == "mmagent.tools.image_caption"
+
+
+def test_every_tool_module_defines_the_one_tool_it_is_named_after():
+    package = importlib.import_module(BUILTIN_PACKAGE)
+    modules = [m.name for m in pkgutil.iter_modules(package.__path__) if m.name[0] != "_"]
+    assert sorted(modules) == [cls.name for cls in builtin_tools()]
+    for cls in builtin_tools():
+        assert cls.__module__ == f"{BUILTIN_PACKAGE}.{cls.name}"
 
 
 def test_third_party_tool_is_discovered_and_a_broken_one_skipped(monkeypatch):
@@ -19,7 +31,7 @@ def test_third_party_tool_is_discovered_and_a_broken_one_skipped(monkeypatch):
            EntryPoint("not_a_tool", "tests.fakes:fake_registry", "mmagent.tools")]
     monkeypatch.setattr(registry_mod, "entry_points", lambda group: eps)
     reg = ToolRegistry.discover({"fake_caption": {"device": "cpu"}})
-    assert reg.names() == ["fake_caption"]
+    assert set(reg.names()) == {"fake_caption", *(cls.name for cls in builtin_tools())}
     assert reg.get("fake_caption").device_pref == "cpu"
     assert reg.get("fake_caption") is reg.get("fake_caption")  # one instance per name
 
@@ -58,3 +70,16 @@ def test_tool_declarations_are_checked_when_the_class_is_defined():
     with pytest.raises(TypeError, match="Input.x has no description"):
         type("T", (Tool,), {"name": "t", "description": "d", "Input": Undocumented,
                             "Output": _M})
+
+
+def test_the_offline_profile_gives_every_tool_with_a_tiny_builder_its_tiny_model():
+    from mmagent.config import Config
+
+    cfg = Config.from_dict({}, profile="offline")
+    for cls in builtin_tools():
+        if cls.name == "text_to_speech":  # speaks with espeak-ng offline, as it declares
+            assert cfg.tools[cls.name].options == {"backend": "espeak"}
+        elif cls.has_tiny():
+            assert cfg.tools[cls.name].checkpoint == "tiny", cls.name
+        else:
+            assert cls.name not in cfg.tools, cls.name
