@@ -414,7 +414,7 @@ class _PlanSaver:
     def save(self, plan) -> bool:
         if self.path is None or plan is None:
             return False
-        from mmagent.workflows._spec import plan_to_workflow
+        from mmagent.workflows._convert import plan_to_workflow
 
         self.path.write_text(plan_to_workflow(plan, self.inputs, self.agent.registry,
                                               description=self.prompt))
@@ -437,7 +437,7 @@ def workflow_validate(
     """Check workflow files against the registered tools; nothing runs. Exit 2 on a problem."""
     from mmagent.config._config import Config
     from mmagent.tool._registry import ToolRegistry
-    from mmagent.workflows._spec import load_workflow
+    from mmagent.workflows._parse import load_workflow
 
     cfg = Config.load(config, profile=profile)
     reg = ToolRegistry.discover({n: tc.kwargs() for n, tc in cfg.tools.items()})
@@ -478,7 +478,8 @@ def workflow_run(
 
     from mmagent.agent._agent import Agent
     from mmagent.artifacts._provenance import SUFFIXES, embedded_workflow, from_media
-    from mmagent.workflows._spec import coerce_cli_value, resolve_workflow
+    from mmagent.workflows._convert import coerce_cli_value
+    from mmagent.workflows._library import resolve_workflow
 
     hf_logging.disable_progress_bar()
     agent = Agent(config, profile=profile)
@@ -521,7 +522,8 @@ def workflow_list(
 ) -> None:
     """List the shipped and configured workflows with their inputs."""
     from mmagent.config._config import Config
-    from mmagent.workflows._spec import find_workflows, load_workflow
+    from mmagent.workflows._library import find_workflows
+    from mmagent.workflows._parse import load_workflow
 
     cfg = Config.load(config, profile=profile)
     rows = []
@@ -546,7 +548,7 @@ def workflow_list(
 @workflow_app.command("schema")
 def workflow_schema() -> None:
     """Print the JSON Schema of workflow files (graphs/workflow.schema.json)."""
-    from mmagent.workflows._spec import json_schema
+    from mmagent.workflows._library import json_schema
 
     print(json.dumps(json_schema(), indent=2))
 
