@@ -17,7 +17,7 @@ from mmagent.tool._bounds import (
 )
 from mmagent.tool._catalog import tool_entries
 from mmagent.tool._device import resolve_device, resolve_dtype
-from mmagent.tool._mcp_client import McpServerConfig, McpServerError, add_mcp_tools
+from mmagent.tool._mcp_client import McpServerError, add_mcp_tools
 from mmagent.tool._registry import ENTRY_POINT_GROUP, ToolRegistry
 from mmagent.tool._residency import GiB
 from mmagent.tool._samples import WORDS, sample_audio, sample_image, sample_video
@@ -26,5 +26,5 @@ __all__ = ["Tool", "ToolContext", "Resources", "TINY", "default_cache_dir", "por
            "ToolRegistry", "ENTRY_POINT_GROUP", "tool_entries", "check_bound",
            "check_image_pixels", "check_audio_seconds", "check_video_seconds",
            "check_video_frames", "input_error", "resolve_device", "resolve_dtype",
-           "McpServerConfig", "McpServerError", "add_mcp_tools", "GiB", "WORDS", "sample_image",
+           "McpServerError", "add_mcp_tools", "GiB", "WORDS", "sample_image",
            "sample_audio", "sample_video"]
