@@ -180,7 +180,7 @@ class Agent(RunControl):
         plan's ``$input.<kind><n>`` references). The plan must validate against the tools."""
         from mmagent.plan._validator import validate
         from mmagent.planner._learn import learn, learned_bank_path, workflow_plan
-        from mmagent.workflows._spec import load_workflow
+        from mmagent.workflows._parse import load_workflow
 
         if not isinstance(plan, Plan):
             plan, inputs = workflow_plan(load_workflow(plan))
@@ -203,7 +203,7 @@ class Agent(RunControl):
     def workflows(self) -> dict[str, Path]:
         """Workflow names to files: the shipped ``graphs/*.yaml``, then ``workflows.paths``
         from the config (files, or folders of ``*.yaml``; a later one wins a name)."""
-        from mmagent.workflows._spec import find_workflows
+        from mmagent.workflows._library import find_workflows
 
         return find_workflows(self.config.workflows.paths)
 
@@ -249,8 +249,8 @@ class Agent(RunControl):
 
     def _workflow_run(self, workflow, inputs: dict[str, Any]):
         from mmagent.artifacts._provenance import SUFFIXES
+        from mmagent.workflows._library import resolve_workflow
         from mmagent.workflows._run import WorkflowRun
-        from mmagent.workflows._spec import resolve_workflow
 
         if isinstance(workflow, (str, os.PathLike)) and \
                 Path(workflow).suffix.lower() in SUFFIXES:  # a file that carries its workflow

@@ -23,14 +23,14 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from mmagent._telemetry import TelemetryConfig
 from mmagent.artifacts._store import MediaLimits
 from mmagent.config import _yaml as safe_yaml
+from mmagent.config._mcp import McpServerConfig
 from mmagent.config._serving import ServingSettings
 from mmagent.config._stores import StoresConfig
+from mmagent.config._telemetry import TelemetryConfig
 from mmagent.errors import ConfigError
 from mmagent.tool._base import default_cache_dir
-from mmagent.tool._mcp_client import McpServerConfig
 
 __all__ = ["Config", "ToolConfig", "PlannerConfig", "GroundingConfig", "RouterConfig", "PROFILES",
            "RuntimeConfig", "ExecutorConfig", "TaskPolicyConfig", "ApprovalConfig", "WorkerConfig"]

@@ -27,7 +27,7 @@ from mmagent.tool._bounds import (
 from mmagent.tool._catalog import render_tools_md, tool_entries
 from mmagent.tool._decorator import tool
 from mmagent.tool._device import resolve_device, resolve_dtype
-from mmagent.tool._mcp_client import McpServerConfig, McpServerError, add_mcp_tools
+from mmagent.tool._mcp_client import McpServerError, add_mcp_tools
 from mmagent.tool._pipeline import PipelineTool, group_rows
 from mmagent.tool._registry import ENTRY_POINT_GROUP, ToolRegistry, builtin_tools
 from mmagent.tool._residency import GiB
@@ -38,5 +38,5 @@ __all__ = ["Tool", "PipelineTool", "tool", "ToolContext", "Ports", "Resources", 
            "builtin_tools", "tool_entries", "render_tools_md", "check_bound",
            "check_image_pixels", "check_audio_seconds", "check_video_seconds",
            "check_video_frames", "input_error", "resolve_device", "resolve_dtype",
-           "McpServerConfig", "McpServerError", "add_mcp_tools", "GiB", "WORDS", "sample_image",
+           "McpServerError", "add_mcp_tools", "GiB", "WORDS", "sample_image",
            "sample_audio", "sample_video"]

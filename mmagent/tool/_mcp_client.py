@@ -34,16 +34,16 @@ import os
 import re
 import threading
 from concurrent.futures import TimeoutError as FutureTimeout
-from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, create_model, model_validator
+from pydantic import BaseModel, ConfigDict, Field, create_model
 
 from mmagent.artifacts._store import ArtifactRef, AudioRef, ImageRef, VideoRef
+from mmagent.config._mcp import McpServerConfig
 from mmagent.errors import ConfigError, ToolExecutionError, ToolLoadError
 from mmagent.tool._base import Tool, ToolContext
 
-__all__ = ["McpServerConfig", "McpServerError", "McpConnection", "McpTool", "add_mcp_tools"]
+__all__ = ["McpServerError", "McpConnection", "McpTool", "add_mcp_tools"]
 
 logger = logging.getLogger(__name__)
 _NAME_RE = re.compile(r"[^a-z0-9_]+")
@@ -54,38 +54,6 @@ class McpServerError(ToolLoadError):
     """An MCP server named in ``mcp_servers`` could not be started, reached or listed."""
 
     code = "tool.mcp_unavailable"
-
-
-class McpServerConfig(BaseModel):
-    """One entry of ``mcp_servers:``: a stdio command or a Streamable HTTP URL."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    command: str | None = Field(None, description="executable that serves MCP on stdio")
-    args: list[str] = Field(default_factory=list, description="its arguments")
-    env: dict[str, str] = Field(default_factory=dict, description="environment variables for "
-                                "the command besides PATH, HOME, ... (${VAR} is expanded)")
-    cwd: Path | None = Field(None, description="working directory of the command")
-    url: str | None = Field(None, description="Streamable HTTP endpoint, e.g. "
-                            "http://127.0.0.1:9000/mcp")
-    headers: dict[str, str] = Field(default_factory=dict, description="HTTP headers (${VAR} "
-                                    "is expanded), e.g. Authorization")
-    tools: list[str] | None = Field(None, description="only these of its tools (default all)")
-    media_outputs: list[Literal["image", "audio"]] = Field(
-        default_factory=list, description="media content its tools return, offered as "
-        "image/audio output ports (default none)")
-    connect_timeout_s: float = Field(30.0, gt=0, le=600, description="seconds to start or "
-                                     "reach the server and list its tools")
-    call_timeout_s: float = Field(300.0, gt=0, le=3600, description="seconds one tool call "
-                                  "may take")
-
-    @model_validator(mode="after")
-    def _one_transport(self) -> McpServerConfig:
-        if (self.command is None) == (self.url is None):
-            raise ValueError("expected exactly one of command (stdio) or url (Streamable HTTP)")
-        if self.url is not None and not self.url.startswith(("http://", "https://")):
-            raise ValueError(f"got url {self.url[:80]!r}; expected an http(s) URL")
-        return self
 
 
 class McpConnection:
