@@ -34,7 +34,7 @@ sys.path.insert(0, str(ROOT))
 from mmagent.artifacts import ArtifactStore
 from mmagent.execution import Executor
 from mmagent.plan import Plan
-from mmagent.tool import (
+from mmagent.toolkit import (
     Tool,
     ToolContext,
     ToolRegistry,
@@ -181,7 +181,7 @@ def bench_planner(size: str, device: str, cache: Path) -> dict[str, Any]:
     import torch
     from transformers import AutoModelForCausalLM
 
-    from mmagent.tool import resolve_dtype
+    from mmagent.toolkit import resolve_dtype
 
     path = published_planner(size, cache)
     peak = Peak(device)

@@ -12,10 +12,10 @@ Spans and their attributes:
 - ``mmagent.plan`` (``mmagent.plan._ir.attempts``, ``mmagent.plan._ir.cached``, ``mmagent.tasks``)
 - ``mmagent.llm`` for every chat call (``gen_ai.request.model``, ``gen_ai.usage.input_tokens``,
   ``gen_ai.usage.output_tokens``, following OpenTelemetry's GenAI conventions)
-- ``mmagent.task`` (``mmagent.task_id``, ``mmagent.tool``, ``mmagent.batch_size``,
+- ``mmagent.task`` (``mmagent.task_id``, ``mmagent.toolkit``, ``mmagent.batch_size``,
   ``mmagent.device``, ``mmagent.cache_hit``; status ERROR with the error code on failure)
 
->>> with span("mmagent.example", {"mmagent.tool._base": "image_caption"}) as s:  # no-op by default
+>>> with span("mmagent.example", {"mmagent.tool": "image_caption"}) as s:  # no-op by default
 ...     s.set_attribute("mmagent.cache_hit", False)
 """
 

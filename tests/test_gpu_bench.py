@@ -40,7 +40,7 @@ def test_cpu_mode_prints_the_figures_in_the_fixed_shape(tmp_path, capsys):
 
 
 def test_every_architecture_names_a_registered_model_tool():
-    from mmagent.tool import ToolRegistry
+    from mmagent.toolkit import ToolRegistry
 
     names = ToolRegistry.discover().names()
     assert set(ARCHITECTURES) <= set(names)

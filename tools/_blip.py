@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from mmagent.tool import PipelineTool, ToolContext
+from mmagent.toolkit import PipelineTool, ToolContext
 
 __all__ = ["BlipTool", "BlipRow", "build_tiny_blip"]
 

@@ -17,7 +17,7 @@ from typing import Any
 
 import numpy as np
 
-from mmagent.tool import PipelineTool, Resources
+from mmagent.toolkit import PipelineTool, Resources
 
 __all__ = ["ClipEncoder", "ClipTool"]
 

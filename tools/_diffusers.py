@@ -17,7 +17,7 @@ from typing import Any, ClassVar
 from pydantic import BaseModel, Field, ValidationInfo
 
 from mmagent.errors import ToolInputError
-from mmagent.tool import TINY, PipelineTool, ToolContext, group_rows
+from mmagent.toolkit import TINY, PipelineTool, ToolContext, group_rows
 
 __all__ = ["DiffusersTool", "DiffusionRow", "StepProgress", "seeded_generators", "check_pixels",
            "check_area", "seed_field", "side_field", "steps_field", "save_tiny_sd", "MAX_SEED"]

@@ -9,7 +9,7 @@ from pydantic import Field
 
 from mmagent.artifacts import AudioRef, load_mono
 from mmagent.errors import ToolExecutionError, ToolInputError
-from mmagent.tool import Ports, ToolContext
+from mmagent.toolkit import Ports, ToolContext
 
 __all__ = ["MAX_CLIPS", "Clips", "AudioResult", "failed", "load_clips", "check_total"]
 

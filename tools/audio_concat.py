@@ -3,7 +3,7 @@ numpy, no model.
 
 >>> import tempfile, numpy as np
 >>> from mmagent.artifacts import ArtifactStore
->>> from mmagent.tool import ToolContext
+>>> from mmagent.toolkit import ToolContext
 >>> store = ArtifactStore(tempfile.mkdtemp())
 >>> tone = store.put_audio(0.1 * np.ones(8000, np.float32), 16000)
 >>> out = audio_concat()(ToolContext(store), clips=[tone, tone])
@@ -19,7 +19,7 @@ import numpy as np
 from pydantic import Field
 
 from mmagent.artifacts import AudioRef
-from mmagent.tool import ToolContext, tool
+from mmagent.toolkit import ToolContext, tool
 from mmagent.tools._media import AudioResult, Clips, check_total, load_clips
 
 __all__ = ["audio_concat"]

@@ -2,7 +2,7 @@
 
 >>> import tempfile, numpy as np
 >>> from mmagent.artifacts import ArtifactStore
->>> from mmagent.tool import ToolContext
+>>> from mmagent.toolkit import ToolContext
 >>> store = ArtifactStore(tempfile.mkdtemp())
 >>> short, long = (store.put_audio(0.1 * np.ones(n, np.float32), 16000) for n in (4000, 8000))
 >>> audio_mix()(ToolContext(store), clips=[short, long]).audio.duration_s
@@ -16,7 +16,7 @@ from typing import Annotated
 import numpy as np
 
 from mmagent.artifacts import AudioRef
-from mmagent.tool import ToolContext, tool
+from mmagent.toolkit import ToolContext, tool
 from mmagent.tools._media import AudioResult, Clips, check_total, load_clips
 
 __all__ = ["audio_mix"]

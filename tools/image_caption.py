@@ -5,7 +5,7 @@ what else shares its batch.
 
 >>> import tempfile, PIL.Image
 >>> from mmagent.artifacts import ArtifactStore
->>> from mmagent.tool import ToolContext
+>>> from mmagent.toolkit import ToolContext
 >>> store = ArtifactStore(tempfile.mkdtemp())
 >>> ref = store.put_image(PIL.Image.new("RGB", (64, 48), (200, 30, 30)))
 >>> tool = ImageCaption(checkpoint="tiny", device="cpu")
@@ -22,7 +22,7 @@ from pathlib import Path
 from pydantic import BaseModel, Field
 
 from mmagent.artifacts import ImageRef
-from mmagent.tool import Ports, Resources, ToolContext, group_rows
+from mmagent.toolkit import Ports, Resources, ToolContext, group_rows
 from mmagent.tools._blip import BlipRow, BlipTool, build_tiny_blip
 
 __all__ = ["ImageCaption"]

@@ -6,7 +6,7 @@ checkpoint it shares the loaded weights.
 
 >>> import tempfile, PIL.Image
 >>> from mmagent.artifacts import ArtifactStore
->>> from mmagent.tool import ToolContext
+>>> from mmagent.toolkit import ToolContext
 >>> store = ArtifactStore(tempfile.mkdtemp())
 >>> ref = store.put_image(PIL.Image.new("RGB", (64, 48), (200, 30, 30)))
 >>> tool = ImageClassify(checkpoint="tiny", device="cpu")
@@ -24,7 +24,7 @@ import numpy as np
 from pydantic import BaseModel, Field, field_validator
 
 from mmagent.artifacts import ImageRef
-from mmagent.tool import Ports, ToolContext
+from mmagent.toolkit import Ports, ToolContext
 from mmagent.tools._clip import ClipTool
 
 __all__ = ["ImageClassify", "MAX_LABELS"]

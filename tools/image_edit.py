@@ -7,7 +7,7 @@ any device.
 
 >>> import tempfile, PIL.Image
 >>> from mmagent.artifacts import ArtifactStore
->>> from mmagent.tool import ToolContext
+>>> from mmagent.toolkit import ToolContext
 >>> tool = ImageEdit(checkpoint="tiny", device="cpu")
 >>> store = ArtifactStore(tempfile.mkdtemp())
 >>> ref = store.put_image(PIL.Image.new("RGB", (40, 32), (200, 30, 30)))
@@ -24,7 +24,7 @@ from typing import Any
 from pydantic import BaseModel, Field
 
 from mmagent.artifacts import ImageRef
-from mmagent.tool import Ports, Resources, ToolContext
+from mmagent.toolkit import Ports, Resources, ToolContext
 from mmagent.tools._diffusers import (
     DiffusersTool,
     DiffusionRow,

@@ -12,7 +12,7 @@ so a batch gives what single calls give, on any device.
 
 >>> import tempfile
 >>> from mmagent.artifacts import ArtifactStore
->>> from mmagent.tool import ToolContext
+>>> from mmagent.toolkit import ToolContext
 >>> tool = ImageGenerate(checkpoint="tiny", device="cpu")
 >>> tool.ensure_loaded()
 >>> store = ArtifactStore(tempfile.mkdtemp())
@@ -30,7 +30,7 @@ from typing import Any
 from pydantic import BaseModel, Field, ValidationInfo, field_validator
 
 from mmagent.artifacts import ImageRef
-from mmagent.tool import Ports, Resources, ToolContext
+from mmagent.toolkit import Ports, Resources, ToolContext
 from mmagent.tools._diffusers import (
     DiffusersTool,
     DiffusionRow,

@@ -3,7 +3,7 @@ No model.
 
 >>> import tempfile, PIL.Image
 >>> from mmagent.artifacts import ArtifactStore
->>> from mmagent.tool import ToolContext
+>>> from mmagent.toolkit import ToolContext
 >>> store = ArtifactStore(tempfile.mkdtemp())
 >>> ref = store.put_image(PIL.Image.new("RGB", (400, 300), (200, 30, 30)))
 >>> out = image_resize()(ToolContext(store), image=ref, width=100, height=100)
@@ -19,7 +19,7 @@ from pydantic import Field
 
 from mmagent.artifacts import ImageRef
 from mmagent.errors import ToolInputError
-from mmagent.tool import ToolContext, tool
+from mmagent.toolkit import ToolContext, tool
 
 __all__ = ["image_resize", "MAX_SIDE"]
 

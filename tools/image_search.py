@@ -7,7 +7,7 @@ embeddings are cached by the sha256 of the file's bytes, in memory and on disk u
 
 >>> import tempfile, PIL.Image
 >>> from mmagent.artifacts import ArtifactStore
->>> from mmagent.tool import ToolContext
+>>> from mmagent.toolkit import ToolContext
 >>> store = ArtifactStore(tempfile.mkdtemp())
 >>> red, blue = (store.put_image(PIL.Image.new("RGB", (64, 48), c)) for c in ("red", "blue"))
 >>> tool = ImageSearch(checkpoint="tiny", device="cpu", embedding_cache_dir=tempfile.mkdtemp())
@@ -31,7 +31,7 @@ from pydantic import BaseModel, Field, field_validator, model_validator
 
 from mmagent.artifacts import ImageRef
 from mmagent.errors import ToolInputError
-from mmagent.tool import WORDS, Ports, ToolContext, sample_image
+from mmagent.toolkit import WORDS, Ports, ToolContext, sample_image
 from mmagent.tools._clip import ClipTool
 
 __all__ = ["ImageSearch", "EmbeddingCache", "MAX_SEARCH_IMAGES"]

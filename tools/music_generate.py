@@ -31,7 +31,7 @@ from pydantic import BaseModel, Field
 
 from mmagent.artifacts import AudioRef
 from mmagent.errors import ConfigError, ToolInputError
-from mmagent.tool import PipelineTool, Ports, Resources, ToolContext, group_rows
+from mmagent.toolkit import PipelineTool, Ports, Resources, ToolContext, group_rows
 
 __all__ = ["MusicGenerate"]
 

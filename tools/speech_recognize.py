@@ -29,7 +29,7 @@ from pydantic import BaseModel, Field, field_validator
 
 from mmagent.artifacts import AudioRef, load_mono
 from mmagent.errors import ConfigError, ToolInputError, ToolLoadError
-from mmagent.tool import TINY, Ports, Resources, Tool, ToolContext
+from mmagent.toolkit import TINY, Ports, Resources, Tool, ToolContext
 
 __all__ = ["SpeechRecognize", "Segment"]
 

@@ -14,7 +14,7 @@ that dependence, at some cost in expressiveness.
 
 >>> import tempfile
 >>> from mmagent.artifacts import ArtifactStore
->>> from mmagent.tool import ToolContext
+>>> from mmagent.toolkit import ToolContext
 >>> tts = TextToSpeech(backend="espeak")
 >>> tts.ensure_loaded()
 >>> store = ArtifactStore(tempfile.mkdtemp())
@@ -37,7 +37,7 @@ from pydantic import BaseModel, Field, field_validator
 
 from mmagent.artifacts import AudioRef
 from mmagent.errors import ConfigError, ToolExecutionError, ToolInputError, ToolLoadError
-from mmagent.tool import Ports, Resources, Tool, ToolContext, group_rows
+from mmagent.toolkit import Ports, Resources, Tool, ToolContext, group_rows
 
 __all__ = ["TextToSpeech"]
 

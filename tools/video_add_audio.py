@@ -8,7 +8,7 @@ ffmpeg, no model.
 from __future__ import annotations
 
 from mmagent.artifacts import AudioRef, MediaDecodeError, VideoRef, mux_audio
-from mmagent.tool import ToolContext, tool
+from mmagent.toolkit import ToolContext, tool
 from mmagent.tools._media import failed
 
 __all__ = ["video_add_audio"]

@@ -12,7 +12,7 @@ from typing import Annotated
 from pydantic import Field
 
 from mmagent.artifacts import ImageRef, MediaDecodeError, VideoRef, evenly_spaced, read_frames
-from mmagent.tool import Ports, ToolContext, tool
+from mmagent.toolkit import Ports, ToolContext, tool
 from mmagent.tools._media import failed
 
 __all__ = ["video_frames", "Frames"]

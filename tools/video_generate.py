@@ -13,7 +13,7 @@ same frames. Deterministic given ``seed`` (one CPU generator per row).
 
 >>> import tempfile
 >>> from mmagent.artifacts import ArtifactStore
->>> from mmagent.tool import ToolContext
+>>> from mmagent.toolkit import ToolContext
 >>> tool = VideoGenerate(checkpoint="tiny", device="cpu")
 >>> tool.ensure_loaded()
 >>> store = ArtifactStore(tempfile.mkdtemp())
@@ -32,7 +32,7 @@ from pydantic import BaseModel, Field, ValidationInfo, field_validator
 
 from mmagent.artifacts import ImageRef, VideoRef, write_gif
 from mmagent.errors import ToolInputError
-from mmagent.tool import Ports, Resources, ToolContext
+from mmagent.toolkit import Ports, Resources, ToolContext
 from mmagent.tools._diffusers import (
     DiffusersTool,
     DiffusionRow,

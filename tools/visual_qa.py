@@ -7,7 +7,7 @@ an answer would then depend on what else shares its batch.
 
 >>> import tempfile, PIL.Image
 >>> from mmagent.artifacts import ArtifactStore
->>> from mmagent.tool import ToolContext
+>>> from mmagent.toolkit import ToolContext
 >>> store = ArtifactStore(tempfile.mkdtemp())
 >>> ref = store.put_image(PIL.Image.new("RGB", (64, 48), (200, 30, 30)))
 >>> tool = VisualQA(checkpoint="tiny", device="cpu")
@@ -25,7 +25,7 @@ from pathlib import Path
 from pydantic import BaseModel, Field
 
 from mmagent.artifacts import ImageRef
-from mmagent.tool import Ports, Resources, ToolContext, group_rows
+from mmagent.toolkit import Ports, Resources, ToolContext, group_rows
 from mmagent.tools._blip import BlipRow, BlipTool, build_tiny_blip
 
 __all__ = ["VisualQA", "MAX_QUESTION_CHARS"]

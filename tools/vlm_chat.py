@@ -10,7 +10,7 @@ depends on what shares its batch; generated tokens are reported as progress even
 
 >>> import tempfile, PIL.Image
 >>> from mmagent.artifacts import ArtifactStore
->>> from mmagent.tool import ToolContext
+>>> from mmagent.toolkit import ToolContext
 >>> store = ArtifactStore(tempfile.mkdtemp())
 >>> ref = store.put_image(PIL.Image.new("RGB", (64, 48), (200, 30, 30)))
 >>> tool = VLMChat(checkpoint="tiny", device="cpu")
@@ -29,7 +29,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, Field
 
 from mmagent.artifacts import ImageRef
-from mmagent.tool import PipelineTool, Ports, Resources, ToolContext
+from mmagent.toolkit import PipelineTool, Ports, Resources, ToolContext
 
 __all__ = ["VLMChat", "ChatTurn", "MAX_IMAGES", "MAX_QUESTION_CHARS", "MAX_HISTORY_TURNS"]
 

@@ -39,7 +39,7 @@ from mmagent.planner._planner import Planner, PlanResult
 from mmagent.planner._replan import run_with_replanning
 from mmagent.planner._router import Router
 from mmagent.stores import make_artifact_store
-from mmagent.tool._registry import ToolRegistry
+from mmagent.toolkit._registry import ToolRegistry
 
 __all__ = ["Agent", "RunResult", "ProducedArtifact"]
 
@@ -123,7 +123,7 @@ class Agent(RunControl):
         self.mcp_connections = []
         """Sessions with the ``mcp_servers`` whose tools joined the registry."""
         if config.mcp_servers:
-            from mmagent.tool._mcp_client import add_mcp_tools
+            from mmagent.toolkit._mcp_client import add_mcp_tools
 
             self.mcp_connections = add_mcp_tools(self.registry, config.mcp_servers)
         self._backend = planner_backend
@@ -260,7 +260,7 @@ class Agent(RunControl):
         return run.prepare(inputs)
 
     def _run_workflow(self, prepared, emit, run_id: str | None = None) -> RunResult:
-        with span("mmagent.run", {"mmagent.workflows._spec": _workflow_name(prepared)}) as s:
+        with span("mmagent.run", {"mmagent.workflow": _workflow_name(prepared)}) as s:
             if self.provenance is not None:
                 doc = workflow_document(prepared.wf, prepared.values)
                 emit = ProvenanceTap(self.provenance, emit, lambda _plan: doc)
@@ -303,10 +303,10 @@ class Agent(RunControl):
         return self._answer(prompt, plan, result, emit)
 
     def _plan(self, prompt: str, inputs: dict[str, ArtifactRef]) -> PlanResult:
-        with span("mmagent.plan._ir") as s:
+        with span("mmagent.plan") as s:
             planned = self.planner().plan(prompt, inputs)
-            s.set_attribute("mmagent.plan._ir.attempts", planned.attempts)
-            s.set_attribute("mmagent.plan._ir.cached", bool(planned.cached))
+            s.set_attribute("mmagent.plan.attempts", planned.attempts)
+            s.set_attribute("mmagent.plan.cached", bool(planned.cached))
             s.set_attribute("mmagent.tasks", len(planned.plan.tasks))
             return planned
 

@@ -92,6 +92,3 @@ def main() -> None:
                   "MMAGENT_DEBUG=1 for the traceback)", markup=False, soft_wrap=True)
         sys.exit(1)
 
-
-if __name__ == "__main__":
-    main()

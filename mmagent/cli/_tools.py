@@ -23,13 +23,13 @@ def tools(
     from rich.markup import escape
 
     from mmagent.config._config import Config
-    from mmagent.tool._catalog import tool_entries
-    from mmagent.tool._registry import ToolRegistry
+    from mmagent.toolkit._catalog import tool_entries
+    from mmagent.toolkit._registry import ToolRegistry
 
     cfg = Config.load(config, profile=profile)
     reg = ToolRegistry.discover({n: tc.kwargs() for n, tc in cfg.tools.items()})
     if cfg.mcp_servers:
-        from mmagent.tool._mcp_client import add_mcp_tools
+        from mmagent.toolkit._mcp_client import add_mcp_tools
 
         add_mcp_tools(reg, cfg.mcp_servers)
     cards = tool_entries(reg)

@@ -24,7 +24,7 @@ def workflow_validate(
 ) -> None:
     """Check workflow files against the registered tools; nothing runs. Exit 2 on a problem."""
     from mmagent.config._config import Config
-    from mmagent.tool._registry import ToolRegistry
+    from mmagent.toolkit._registry import ToolRegistry
     from mmagent.workflows._parse import load_workflow
 
     cfg = Config.load(config, profile=profile)

@@ -30,7 +30,7 @@ from mmagent.config._serving import ServingSettings
 from mmagent.config._stores import StoresConfig
 from mmagent.config._telemetry import TelemetryConfig
 from mmagent.errors import ConfigError
-from mmagent.tool._base import default_cache_dir
+from mmagent.toolkit._base import default_cache_dir
 
 __all__ = ["Config", "ToolConfig", "PlannerConfig", "GroundingConfig", "RouterConfig", "PROFILES",
            "RuntimeConfig", "ExecutorConfig", "TaskPolicyConfig", "ApprovalConfig", "WorkerConfig"]
@@ -225,7 +225,7 @@ class Config(BaseModel):
     workflows: WorkflowsConfig = Field(default_factory=WorkflowsConfig)
     mcp_servers: dict[str, McpServerConfig] = Field(
         default_factory=dict, description="MCP servers whose tools join the registry as "
-        "<server>_<tool> (see mmagent.tool._mcp_client)")
+        "<server>_<tool> (see mmagent.toolkit._mcp_client)")
 
     runtime: RuntimeConfig = Field(default_factory=RuntimeConfig)
     executor: ExecutorConfig = Field(default_factory=lambda: ExecutorConfig())
@@ -293,7 +293,7 @@ def _profile(name: str) -> dict[str, Any]:
     which the tools declare themselves (importing them: not at ``import mmagent.config``)."""
     profile = copy.deepcopy(PROFILES[name])
     if name == "offline":
-        from mmagent.tool._registry import offline_settings
+        from mmagent.toolkit._registry import offline_settings
 
         profile["tools"] = offline_settings()
     return profile

@@ -1,5 +1,5 @@
 """The ``mcp_servers:`` section of ``mmagent.yaml``: external MCP servers whose tools join the
-registry (the client is :mod:`mmagent.tool._mcp_client`).
+registry (the client is :mod:`mmagent.toolkit._mcp_client`).
 
 >>> McpServerConfig(url="http://127.0.0.1:9000/mcp").call_timeout_s
 300.0

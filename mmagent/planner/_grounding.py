@@ -40,8 +40,8 @@ from mmagent.plan._ir import Plan, parse_ref
 from mmagent.planner._demos import Demo, DemoBank
 from mmagent.planner._embed import Embedder, embed_cached
 from mmagent.planner._retrieval import card_text, registry_fingerprint
-from mmagent.tool._base import port_type
-from mmagent.tool._registry import ToolRegistry
+from mmagent.toolkit._base import port_type
+from mmagent.toolkit._registry import ToolRegistry
 
 __all__ = ["GroundingSettings", "Grounder", "Grounding", "split_clauses", "link",
            "align_steps"]

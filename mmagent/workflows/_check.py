@@ -30,8 +30,8 @@ from mmagent.errors import (
 )
 from mmagent.plan._ir import Plan, Task, parse_ref, topological
 from mmagent.plan._validator import MEDIA_TYPES, check_size, collect_errors
-from mmagent.tool._base import port_type
-from mmagent.tool._registry import ToolRegistry
+from mmagent.toolkit._base import port_type
+from mmagent.toolkit._registry import ToolRegistry
 from mmagent.workflows import _conditions as conditions
 from mmagent.workflows._spec import ITEM, RESERVED, NodeSpec, Workflow, strings
 

@@ -15,8 +15,8 @@ import yaml
 from mmagent.errors import InputError
 from mmagent.plan._ir import Plan
 from mmagent.plan._validator import MEDIA_TYPES, validate
-from mmagent.tool._base import port_type
-from mmagent.tool._registry import ToolRegistry
+from mmagent.toolkit._base import port_type
+from mmagent.toolkit._registry import ToolRegistry
 
 __all__ = ["plan_to_workflow", "coerce_cli_value"]
 

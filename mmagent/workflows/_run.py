@@ -22,7 +22,7 @@ from mmagent.events import AnswerReady, PlanCreated, RunStarted
 from mmagent.execution._executor import ExecutionResult, Executor
 from mmagent.plan._ir import Plan, Task, parse_ref
 from mmagent.plan._validator import MEDIA_TYPES, collect_errors
-from mmagent.tool._registry import ToolRegistry
+from mmagent.toolkit._registry import ToolRegistry
 from mmagent.workflows._check import input_value_problem
 from mmagent.workflows._conditions import condition_refs, evaluate
 from mmagent.workflows._spec import ITEM, Workflow

@@ -45,7 +45,7 @@ from mmagent.workflows._conditions import Condition, RefStr
 
 if TYPE_CHECKING:
     from mmagent.artifacts._store import MediaLimits
-    from mmagent.tool._registry import ToolRegistry
+    from mmagent.toolkit._registry import ToolRegistry
 
 __all__ = ["Workflow", "InputSpec", "NodeSpec", "OutputSpec", "ITEM", "INPUT_TYPES", "RESERVED",
            "node_refs", "strings"]

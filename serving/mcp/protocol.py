@@ -20,7 +20,7 @@ from typing import Any
 from pydantic import BaseModel
 
 from mmagent.serving._protocol import MEDIA_KINDS
-from mmagent.tool import port_type
+from mmagent.toolkit import port_type
 
 __all__ = ["RUN_TOOL", "WORKFLOW_TOOL_PREFIX", "HTTP_MEDIA_HELP", "STDIO_MEDIA_HELP",
            "tool_input_schema", "run_schema", "workflow_schema"]

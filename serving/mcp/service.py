@@ -45,7 +45,7 @@ from mmagent.serving.mcp.protocol import (
     tool_input_schema,
     workflow_schema,
 )
-from mmagent.tool import port_type
+from mmagent.toolkit import port_type
 
 __all__ = ["McpBridge", "Caller", "mcp_server", "serve_stdio"]
 

@@ -38,7 +38,7 @@ from mmagent.errors import ConfigError, MMAgentError, ToolExecutionError
 from mmagent.events import TaskRetrying
 from mmagent.serving.ray.retries import error_from_dict, error_to_dict, is_transient, short_reason
 from mmagent.stores import make_artifact_store
-from mmagent.tool import Tool, ToolContext, ToolRegistry
+from mmagent.toolkit import Tool, ToolContext, ToolRegistry
 
 __all__ = ["ToolDeployment", "Ingress", "build_ray_app", "app_builder", "serve_config",
            "remote_tool", "start_ray", "deployed_tools", "fit_cpus", "INGRESS_NAME"]

@@ -16,7 +16,7 @@ from PIL import Image
 
 from mmagent.artifacts import ArtifactRef, ArtifactStore
 from mmagent.errors import ToolInputError
-from mmagent.tool import Tool, ToolContext, ToolRegistry
+from mmagent.toolkit import Tool, ToolContext, ToolRegistry
 
 KNOWN_TYPES = {"image", "audio", "video", "text", "integer", "number", "boolean"}
 KNOWN_TYPES |= {"json"}  # structured values: chat history turns, speech segments

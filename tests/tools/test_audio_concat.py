@@ -6,7 +6,7 @@ import soundfile as sf
 
 from mmagent.artifacts import ArtifactStore, MediaLimits
 from mmagent.errors import ToolInputError
-from mmagent.tool import ToolContext
+from mmagent.toolkit import ToolContext
 from mmagent.tools.audio_concat import audio_concat
 from mmagent.tools.audio_mix import audio_mix
 

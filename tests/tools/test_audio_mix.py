@@ -3,7 +3,7 @@
 import numpy as np
 import soundfile as sf
 
-from mmagent.tool import ToolContext
+from mmagent.toolkit import ToolContext
 from mmagent.tools.audio_mix import audio_mix
 
 from .conformance import ToolConformance

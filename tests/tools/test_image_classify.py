@@ -3,7 +3,7 @@
 import pytest
 
 from mmagent.errors import ToolInputError
-from mmagent.tool import ToolContext
+from mmagent.toolkit import ToolContext
 from mmagent.tools._clip import ClipEncoder
 from mmagent.tools.image_classify import MAX_LABELS, ImageClassify
 from mmagent.tools.image_search import ImageSearch

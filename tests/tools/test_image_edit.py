@@ -8,7 +8,7 @@ import pytest
 from PIL import Image
 
 from mmagent.events import TaskProgress
-from mmagent.tool import ToolContext
+from mmagent.toolkit import ToolContext
 from mmagent.tools.image_edit import ImageEdit
 
 from .conformance import ToolConformance

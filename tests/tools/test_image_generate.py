@@ -9,7 +9,7 @@ import pytest
 
 from mmagent.errors import ToolInputError, ToolLoadError
 from mmagent.events import TaskProgress
-from mmagent.tool import ToolContext
+from mmagent.toolkit import ToolContext
 from mmagent.tools.image_generate import ImageGenerate
 
 from .conformance import ToolConformance

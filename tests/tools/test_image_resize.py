@@ -6,7 +6,7 @@ from PIL import Image
 
 from mmagent.artifacts import ArtifactStore, MediaLimits
 from mmagent.errors import ToolInputError
-from mmagent.tool import ToolContext
+from mmagent.toolkit import ToolContext
 from mmagent.tools.image_resize import image_resize
 
 from .conformance import ToolConformance

@@ -8,7 +8,7 @@ from PIL import Image
 
 from mmagent import Agent, Config
 from mmagent.errors import InputError, ToolInputError
-from mmagent.tool import ToolContext
+from mmagent.toolkit import ToolContext
 from mmagent.tools.image_search import ImageSearch
 from tests.planner.test_planner import Scripted
 

@@ -6,7 +6,7 @@ import pytest
 import soundfile as sf
 
 from mmagent.artifacts import ArtifactStore, probe_video, write_gif
-from mmagent.tool import ToolContext
+from mmagent.toolkit import ToolContext
 from mmagent.tools.video_add_audio import video_add_audio
 
 from .conformance import ToolConformance

@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 from mmagent.artifacts import write_gif
-from mmagent.tool import ToolContext
+from mmagent.toolkit import ToolContext
 from mmagent.tools.video_frames import video_frames
 
 from .conformance import ToolConformance

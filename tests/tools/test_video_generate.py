@@ -9,7 +9,7 @@ from PIL import Image
 
 from mmagent.artifacts import probe_video, read_frames
 from mmagent.errors import ToolInputError
-from mmagent.tool import ToolContext
+from mmagent.toolkit import ToolContext
 from mmagent.tools.video_generate import VideoGenerate
 
 from .conformance import ToolConformance

@@ -11,7 +11,7 @@ from pydantic import Field
 
 from mmagent.artifacts import ImageRef
 from mmagent.errors import ToolExecutionError, ToolInputError
-from mmagent.tool import Ports, Tool, ToolContext, ToolRegistry, tool
+from mmagent.toolkit import Ports, Tool, ToolContext, ToolRegistry, tool
 
 
 @tool(output="image")

@@ -79,7 +79,7 @@ def sample_video(store: ArtifactStore, i: int = 0, frames: int = 8, fps: int = 8
 
 
 def _value(annotation: Any, field: Any, store: ArtifactStore, i: int) -> Any:
-    from mmagent.tool._base import port_type
+    from mmagent.toolkit._base import port_type
 
     kind = port_type(annotation)
     if kind == "image":

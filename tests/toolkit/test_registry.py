@@ -6,9 +6,9 @@ import pytest
 from pydantic import BaseModel, ConfigDict, Field
 
 from mmagent.errors import ConfigError, UnknownToolError
-from mmagent.tool import Tool, ToolRegistry
-from mmagent.tool import _registry as registry_mod
-from mmagent.tool._registry import BUILTIN_PACKAGE, builtin_tools
+from mmagent.toolkit import Tool, ToolRegistry
+from mmagent.toolkit import _registry as registry_mod
+from mmagent.toolkit._registry import BUILTIN_PACKAGE, builtin_tools
 
 
 def test_builtin_tools_are_the_modules_of_mmagent_tools():

@@ -1,7 +1,7 @@
 """What is registered: one JSON-able entry per tool (``mmagent tools --json``), and the Markdown
-page ``docs/tools.md`` (written by ``python -m mmagent.tool.docs``).
+page ``docs/tools.md`` (written by ``python -m mmagent.toolkit.docs``).
 
->>> from mmagent.tool._registry import ToolRegistry
+>>> from mmagent.toolkit._registry import ToolRegistry
 >>> from mmagent.tools.image_caption import ImageCaption
 >>> reg = ToolRegistry()
 >>> reg.register(ImageCaption, checkpoint="tiny")
@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from mmagent.tool._registry import ToolRegistry
+from mmagent.toolkit._registry import ToolRegistry
 
 __all__ = ["tool_entries", "render_tools_md"]
 
@@ -44,8 +44,8 @@ def tool_entries(registry: ToolRegistry) -> list[dict[str, Any]]:
 _HEADER = """\
 # Tools
 
-<!-- Generated from the tool registry by `make docs` (python -m mmagent.tool.docs).
-     Do not edit by hand: tests/tool/test_catalog.py fails when this file is out of date. -->
+<!-- Generated from the tool registry by `make docs` (python -m mmagent.toolkit.docs).
+     Do not edit by hand: tests/toolkit/test_catalog.py fails when this file is out of date. -->
 
 Every tool mmagent can schedule: the modules of `mmagent.tools` and the tools of the
 `mmagent.tools` entry-point group. `mmagent tools --json` prints the same with the checkpoints

@@ -1,4 +1,4 @@
-"""``python -m mmagent.tool.docs``: write ``docs/tools.md`` from the tool registry.
+"""``python -m mmagent.toolkit.docs``: write ``docs/tools.md`` from the tool registry.
 
 Run it (or ``make docs``) after adding or changing a tool; ``--check`` writes nothing and exits 1
 when the file is out of date (a test runs the same check).
@@ -10,8 +10,8 @@ import argparse
 import sys
 from pathlib import Path
 
-from mmagent.tool._catalog import render_tools_md
-from mmagent.tool._registry import ToolRegistry
+from mmagent.toolkit._catalog import render_tools_md
+from mmagent.toolkit._registry import ToolRegistry
 
 __all__ = ["main"]
 
@@ -19,7 +19,7 @@ DEFAULT_OUTPUT = Path("docs/tools.md")
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m mmagent.tool.docs",
+    parser = argparse.ArgumentParser(prog="python -m mmagent.toolkit.docs",
                                      description="Write docs/tools.md from the tool registry.")
     parser.add_argument("--output", type=Path, default=DEFAULT_OUTPUT, help="where to write")
     parser.add_argument("--check", action="store_true",

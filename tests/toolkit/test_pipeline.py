@@ -6,7 +6,7 @@ from __future__ import annotations
 import torch
 from pydantic import Field
 
-from mmagent.tool import PipelineTool, Ports, ToolContext, group_rows
+from mmagent.toolkit import PipelineTool, Ports, ToolContext, group_rows
 
 
 class Doubler(PipelineTool):
@@ -14,7 +14,7 @@ class Doubler(PipelineTool):
 
     name = "doubler"
     description = "Doubles numbers with a one-weight linear model."
-    model_class = "tests.tool.test_pipeline.TinyLinear"
+    model_class = "tests.toolkit.test_pipeline.TinyLinear"
 
     class Input(Ports):
         x: float = Field(description="a number")

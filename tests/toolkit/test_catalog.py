@@ -5,7 +5,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from mmagent.tool import ToolRegistry, render_tools_md
+from mmagent.toolkit import ToolRegistry, render_tools_md
 from tests.cli.test_cli import cli
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -43,7 +43,7 @@ def test_docs_lists_every_tool_with_checkpoint_and_memory():
 def test_docs_check_command_fails_on_a_stale_file(tmp_path):
     stale = tmp_path / "tools.md"
     stale.write_text("# Tools\n")
-    cmd = [sys.executable, "-m", "mmagent.tool.docs", "--output", str(stale)]
+    cmd = [sys.executable, "-m", "mmagent.toolkit.docs", "--output", str(stale)]
     res = subprocess.run([*cmd, "--check"], capture_output=True, text=True)
     assert res.returncode == 1 and "make docs" in res.stderr
     assert subprocess.run(cmd, capture_output=True).returncode == 0

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from mmagent.tool import Tool, ToolRegistry
+from mmagent.toolkit import Tool, ToolRegistry
 from tests.fakes import FakeCaption, FakeSleep, FakeSpeak
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -13,7 +13,7 @@ exceed the budget, the newcomer loads anyway and a warning says so (the budget i
 a hard cap). A tool whose measured size alone exceeds the budget can never fit: it is unloaded
 and refused with :class:`~mmagent.errors.ToolMemoryError` (``tool.over_budget``).
 
->>> from mmagent.tool._registry import ToolRegistry
+>>> from mmagent.toolkit._registry import ToolRegistry
 >>> reg = ToolRegistry(memory_budget_gb=4.0)
 >>> reg.residency.budget_bytes == 4 * GiB
 True
@@ -28,7 +28,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from mmagent.tool._base import Tool, loaded_torch
+from mmagent.toolkit._base import Tool, loaded_torch
 
 __all__ = ["Residency", "GiB"]
 

@@ -282,13 +282,13 @@ class Tool:
     def example_inputs(cls, store: ArtifactStore) -> list[dict[str, Any]]:
         """A few valid argument dicts (benchmarks, smoke tests). The default fills the
         required ports with small media and words; override for tools that need more."""
-        from mmagent.tool._samples import examples_from_ports
+        from mmagent.toolkit._samples import examples_from_ports
 
         return examples_from_ports(cls, store)
 
     def check_input(self, inp: BaseModel) -> None:
         """Bounds a field cannot declare (pixels of an input image, seconds of audio), checked
-        by ``parse_input`` before any model runs; raise through :mod:`mmagent.tool`."""
+        by ``parse_input`` before any model runs; raise through :mod:`mmagent.toolkit`."""
 
     def checkpoint_path(self) -> str:
         """The checkpoint to pass to ``from_pretrained``: an HF id, a local path, or the tiny
@@ -316,19 +316,19 @@ class Tool:
         return str(target)
 
     def device(self) -> str:
-        from mmagent.tool._device import resolve_device
+        from mmagent.toolkit._device import resolve_device
 
         return resolve_device(self.device_pref)
 
     def torch_dtype(self):
-        from mmagent.tool._device import resolve_dtype
+        from mmagent.toolkit._device import resolve_dtype
 
         return resolve_dtype(self.dtype_pref, self.device())
 
     def parse_input(self, args: dict[str, Any]) -> BaseModel:
         """Validate ``args`` into ``Input``; a violation raises :class:`ToolInputError` naming
         the argument, the value given and the limit."""
-        from mmagent.tool._bounds import input_error
+        from mmagent.toolkit._bounds import input_error
 
         try:
             inp = self.Input.model_validate(args)

@@ -41,7 +41,7 @@ from pydantic import BaseModel, ConfigDict, Field, create_model
 from mmagent.artifacts._store import ArtifactRef, AudioRef, ImageRef, VideoRef
 from mmagent.config._mcp import McpServerConfig
 from mmagent.errors import ConfigError, ToolExecutionError, ToolLoadError
-from mmagent.tool._base import Tool, ToolContext
+from mmagent.toolkit._base import Tool, ToolContext
 
 __all__ = ["McpServerError", "McpConnection", "McpTool", "add_mcp_tools"]
 

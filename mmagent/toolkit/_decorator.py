@@ -1,4 +1,4 @@
-"""``@tool``: a typed plain function as a :class:`~mmagent.tool.Tool` (smolagents' ``tool()``).
+"""``@tool``: a typed plain function as a :class:`~mmagent.toolkit.Tool` (smolagents' ``tool()``).
 
 The signature gives the inputs: each parameter is a port whose type is its type hint (``str``
 text, ``float`` number, ``int`` integer, ``bool`` boolean, ``ImageRef`` / ``AudioRef`` /
@@ -52,7 +52,7 @@ from pydantic.fields import FieldInfo
 
 from mmagent.artifacts._store import ArtifactRef
 from mmagent.errors import ToolExecutionError
-from mmagent.tool._base import Ports, Tool, ToolContext
+from mmagent.toolkit._base import Ports, Tool, ToolContext
 
 __all__ = ["tool", "FunctionTool"]
 

@@ -9,7 +9,7 @@ import pytest
 
 from mmagent import Agent, Config
 from mmagent.plan import Plan
-from mmagent.tool import McpServerError
+from mmagent.toolkit import McpServerError
 from tests.fakes import fake_registry
 
 TOYS = str(Path(__file__).resolve().parents[1] / "mcp_toys.py")
@@ -206,7 +206,7 @@ def test_readme_mcp_servers_example(tmp_path):
     import yaml
 
     readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
-    marker = "<!-- run by tests/tool/test_mcp_client.py::test_readme_mcp_servers_example -->"
+    marker = "<!-- run by tests/toolkit/test_mcp_client.py::test_readme_mcp_servers_example -->"
     raw = yaml.safe_load(readme.split(marker, 1)[1].split("```yaml\n", 1)[1].split("```")[0])
     toys = raw["mcp_servers"]["toys"]
     toys["command"] = sys.executable if toys["command"] == "python" else toys["command"]

@@ -6,7 +6,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from mmagent.artifacts import AudioRef, ImageRef
 from mmagent.errors import ToolInputError
-from mmagent.tool import Tool, check_audio_seconds, check_bound, check_image_pixels
+from mmagent.toolkit import Tool, check_audio_seconds, check_bound, check_image_pixels
 
 
 class _M(BaseModel):

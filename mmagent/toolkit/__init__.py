@@ -2,12 +2,12 @@
 for model tools; ``@tool`` for plain functions), the registry that names them, input bounds,
 sample inputs, device choice, and MCP servers' tools.
 
->>> from mmagent.tool import Tool, ToolRegistry
+>>> from mmagent.toolkit import Tool, ToolRegistry
 >>> ToolRegistry().names()
 []
 """
 
-from mmagent.tool._base import (
+from mmagent.toolkit._base import (
     TINY,
     Ports,
     Resources,
@@ -16,7 +16,7 @@ from mmagent.tool._base import (
     default_cache_dir,
     port_type,
 )
-from mmagent.tool._bounds import (
+from mmagent.toolkit._bounds import (
     check_audio_seconds,
     check_bound,
     check_image_pixels,
@@ -24,14 +24,14 @@ from mmagent.tool._bounds import (
     check_video_seconds,
     input_error,
 )
-from mmagent.tool._catalog import render_tools_md, tool_entries
-from mmagent.tool._decorator import tool
-from mmagent.tool._device import resolve_device, resolve_dtype
-from mmagent.tool._mcp_client import McpServerError, add_mcp_tools
-from mmagent.tool._pipeline import PipelineTool, group_rows
-from mmagent.tool._registry import ENTRY_POINT_GROUP, ToolRegistry, builtin_tools
-from mmagent.tool._residency import GiB
-from mmagent.tool._samples import WORDS, sample_audio, sample_image, sample_video
+from mmagent.toolkit._catalog import render_tools_md, tool_entries
+from mmagent.toolkit._decorator import tool
+from mmagent.toolkit._device import resolve_device, resolve_dtype
+from mmagent.toolkit._mcp_client import McpServerError, add_mcp_tools
+from mmagent.toolkit._pipeline import PipelineTool, group_rows
+from mmagent.toolkit._registry import ENTRY_POINT_GROUP, ToolRegistry, builtin_tools
+from mmagent.toolkit._residency import GiB
+from mmagent.toolkit._samples import WORDS, sample_audio, sample_image, sample_video
 
 __all__ = ["Tool", "PipelineTool", "tool", "ToolContext", "Ports", "Resources", "TINY",
            "default_cache_dir", "port_type", "group_rows", "ToolRegistry", "ENTRY_POINT_GROUP",

@@ -26,8 +26,8 @@ from importlib.metadata import entry_points
 from typing import Any
 
 from mmagent.errors import ConfigError, UnknownToolError
-from mmagent.tool._base import Tool
-from mmagent.tool._residency import Residency
+from mmagent.toolkit._base import Tool
+from mmagent.toolkit._residency import Residency
 
 __all__ = ["ToolRegistry", "ENTRY_POINT_GROUP", "BUILTIN_PACKAGE", "builtin_tools",
            "offline_settings"]

@@ -9,7 +9,7 @@ dtype, the model moved there in eval mode, the batch split into groups of rows t
 forward pass, and ``forward`` under ``torch.inference_mode``.
 
 >>> from pydantic import Field
->>> from mmagent.tool._base import Ports
+>>> from mmagent.toolkit._base import Ports
 >>> class Lengths(PipelineTool):
 ...     name = "lengths"
 ...     description = "Counts the characters of a text."
@@ -38,7 +38,7 @@ from typing import Any, ClassVar
 
 from pydantic import BaseModel
 
-from mmagent.tool._base import Tool, ToolContext
+from mmagent.toolkit._base import Tool, ToolContext
 
 __all__ = ["PipelineTool", "group_rows", "load_class"]
 

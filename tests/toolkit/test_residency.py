@@ -12,7 +12,7 @@ from mmagent.errors import ConfigError
 from mmagent.events import ToolUnloaded
 from mmagent.execution import Executor
 from mmagent.plan import Plan
-from mmagent.tool import Resources, Tool, ToolContext, ToolRegistry
+from mmagent.toolkit import Resources, Tool, ToolContext, ToolRegistry
 
 
 class _M(BaseModel):
@@ -111,7 +111,7 @@ def test_a_running_tool_is_not_unloaded_under_its_task(caplog):
     worker = threading.Thread(target=use, args=(reg, "a"))
     worker.start()
     assert a.started.wait(timeout=30)
-    with caplog.at_level(logging.WARNING, logger="mmagent.tool._residency"):
+    with caplog.at_level(logging.WARNING, logger="mmagent.toolkit._residency"):
         use(reg, "b")  # needs room, but a is running
     assert loaded(reg) == {"a", "b"}
     assert "over the" in caplog.text and "budget" in caplog.text

@@ -8,7 +8,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from mmagent.errors import ToolMemoryError
 from mmagent.execution import Executor
 from mmagent.plan import Plan
-from mmagent.tool import Resources, Tool, ToolContext, ToolRegistry
+from mmagent.toolkit import Resources, Tool, ToolContext, ToolRegistry
 from mmagent.tools.image_caption import ImageCaption
 from mmagent.tools.image_classify import ImageClassify
 
