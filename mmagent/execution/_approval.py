@@ -11,7 +11,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from mmagent.tool._base import Tool
+from mmagent.toolkit._base import Tool
 
 __all__ = ["ApprovalPolicy", "ApprovalRequest", "Approve", "answer_for"]
 

@@ -67,8 +67,8 @@ from mmagent.plan._ir import Plan
 from mmagent.plan._validator import check_size, validate
 from mmagent.runs._journal import RunStore
 from mmagent.runs._status import RunStatus
-from mmagent.tool._base import Tool, ToolContext
-from mmagent.tool._registry import ToolRegistry
+from mmagent.toolkit._base import Tool, ToolContext
+from mmagent.toolkit._registry import ToolRegistry
 
 __all__ = ["Executor", "ExecutionResult", "TaskFailure", "TaskPolicy"]
 
@@ -311,7 +311,7 @@ class Executor:
 
     def _call(self, run: Segment, task_id: str, args: dict[str, Any]) -> dict[str, Any]:
         tool = run.plan.task(task_id).tool
-        with span("mmagent.task", {"mmagent.task_id": task_id, "mmagent.tool._base": tool,
+        with span("mmagent.task", {"mmagent.task_id": task_id, "mmagent.toolkit": tool,
                                    "mmagent.run_id": run.run_id}) as s:
             out = self._call_traced(run, task_id, args)
             s.set_attribute("mmagent.cache_hit", bool(out.get("cached")))

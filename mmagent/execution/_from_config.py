@@ -8,7 +8,7 @@ from mmagent.config._config import Config, TaskPolicyConfig, WorkerConfig
 from mmagent.execution._approval import ApprovalPolicy
 from mmagent.execution._executor import Executor, TaskPolicy
 from mmagent.execution._workers import WorkerPolicy
-from mmagent.tool._registry import ToolRegistry
+from mmagent.toolkit._registry import ToolRegistry
 
 __all__ = ["make_executor"]
 

@@ -40,8 +40,8 @@ from mmagent.plan._ir import Plan, parse_ref
 from mmagent.planner._demos import Demo, DemoBank
 from mmagent.planner._embed import Embedder, embed_cached
 from mmagent.planner._retrieval import card_text, registry_fingerprint
-from mmagent.tool._base import port_type
-from mmagent.tool._registry import ToolRegistry
+from mmagent.toolkit._base import port_type
+from mmagent.toolkit._registry import ToolRegistry
 
 __all__ = ["GroundingSettings", "Grounder", "Grounding", "split_clauses", "link",
            "align_steps"]
@@ -234,74 +234,18 @@ class Grounder:
         clauses = split_clauses(request) or [request]
         vectors = self.embedder.embed(clauses + [request])
         clause_vectors, request_vector = vectors[:-1], vectors[-1]
-        prior: dict[str, float] = {}
         near = np.argsort(-(index.demo_vectors @ request_vector), kind="stable")
-        if len(index.demos) and s.neighbours:
-            for j in near[: s.neighbours]:
-                if float(index.demo_vectors[j] @ request_vector) < s.neighbour_floor:
-                    break
-                for tool in index.demos[j].tools():
-                    prior[tool] = prior.get(tool, 0.0) + 1.0 / s.neighbours
-        cards = clause_vectors @ index.card_vectors.T
-        phrase_sims = (clause_vectors @ index.phrase_vectors.T if index.phrases
-                       else np.zeros((len(clauses), 0)))
-        k = min(s.k, max(1, len(index.phrases) // 50))
-        found = Grounding()
-        for c, clause in enumerate(clauses):
-            votes: dict[str, float] = {}
-            best_phrase = float(cards[c].max())  # no bank: the cards decide alone
-            if index.phrases:
-                top = np.argsort(-phrase_sims[c], kind="stable")[:k]
-                best_phrase = float(phrase_sims[c][top[0]])
-                total = float(sum(max(phrase_sims[c][j], 0.0) for j in top)) or 1.0
-                for j in top:
-                    label = index.labels[j]
-                    votes[label] = votes.get(label, 0.0) + max(phrase_sims[c][j], 0.0) / total
-            score = {t: votes.get(t, 0.0) + s.card_weight * float(cards[c][i])
-                     + s.neighbour_weight * prior.get(t, 0.0)
-                     for i, t in enumerate(index.tools)}
-            tool = max(index.tools, key=lambda t: score[t])
-            if best_phrase < s.tau or (found.tools and found.tools[-1] == tool):
-                continue
-            found.clauses.append(clause)
-            found.tools.append(tool)
-            found.scores.append(score[tool])
+        prior = _neighbour_prior(index, near, request_vector, s)
+        found = _ground_clauses(index, clauses, clause_vectors, prior, s)
         # a clause may ask for more than one step ("a clip with music"): borrow the structure
         # of the closest example when the examples near the request agree on it
         if len(index.demos) and found.tools:
-            sims = index.demo_vectors @ request_vector
-            best = index.demos[near[0]]
-            their = [t.tool for t in best.plan.tasks]
-            rival = next((float(sims[j]) for j in near[1:]
-                          if index.demos[j].tools() != best.tools()), -1.0)
-            if (float(sims[near[0]]) >= s.structure_floor
-                    and float(sims[near[0]]) - rival >= s.structure_margin
-                    and Counter(best.inputs.values()) == Counter(inputs.values())
-                    and set(found.tools) < set(their) and len(their) <= len(found.tools) + 2):
-                by_tool = dict(zip(found.tools, found.clauses, strict=True))
-                found = Grounding(clauses=[by_tool.get(t, request) for t in their],
-                                  tools=their, scores=[0.0] * len(their))
+            found = _borrow_structure(found, index, near, request_vector, request, inputs, s)
         whole = index.card_vectors @ request_vector
         if not found.tools:  # no clause asked clearly: the one tool the request reads most like
-            able = [i for i, t in enumerate(index.tools)
-                    if _needs(registry, t) <= set(inputs.values())]
-            if able:
-                best = max(able, key=lambda i: whole[i] + s.neighbour_weight
-                           * prior.get(index.tools[i], 0.0))
-                found = Grounding(clauses=[request], tools=[index.tools[best]],
-                                  scores=[float(whole[best])])
+            found = _most_like_request(index, registry, request, inputs, whole, prior, s) or found
         # every kind of input the user gave is worked on by some tool
-        for kind in dict.fromkeys(inputs.values()):
-            takers = [i for i, t in enumerate(index.tools) if _takes(registry, t, kind)]
-            if not takers:
-                continue
-            best = max(takers, key=lambda i: whole[i] + s.neighbour_weight
-                       * prior.get(index.tools[i], 0.0))
-            found.takers[kind] = index.tools[best]
-            if not any(_takes(registry, t, kind) for t in found.tools):
-                found.clauses.insert(0, request)
-                found.tools.insert(0, index.tools[best])
-                found.scores.insert(0, float(whole[best]))
+        _add_takers(found, index, registry, request, inputs, whole, prior, s)
         return found
 
     def propose(self, request: str, inputs: dict[str, str], registry: ToolRegistry,
@@ -347,6 +291,104 @@ class Grounder:
                 continue
             return plan
         return link(found, request, inputs, registry, index.links)
+
+
+def _neighbour_prior(index: _Index, near: np.ndarray, request_vector: np.ndarray,
+                     s: GroundingSettings) -> dict[str, float]:
+    """The tools of the demonstrations most similar to the request (``near`` orders them by
+    similarity), each vote worth 1 / ``neighbours``."""
+    prior: dict[str, float] = {}
+    if len(index.demos) and s.neighbours:
+        for j in near[: s.neighbours]:
+            if float(index.demo_vectors[j] @ request_vector) < s.neighbour_floor:
+                break
+            for tool in index.demos[j].tools():
+                prior[tool] = prior.get(tool, 0.0) + 1.0 / s.neighbours
+    return prior
+
+
+def _ground_clauses(index: _Index, clauses: list[str], clause_vectors: np.ndarray,
+                    prior: dict[str, float], s: GroundingSettings) -> Grounding:
+    """One tool per clause that asks for a step: the nearest step phrases vote, the tool
+    cards and the neighbours' prior add theirs; a repeat of the previous tool is dropped."""
+    cards = clause_vectors @ index.card_vectors.T
+    phrase_sims = (clause_vectors @ index.phrase_vectors.T if index.phrases
+                   else np.zeros((len(clauses), 0)))
+    k = min(s.k, max(1, len(index.phrases) // 50))
+    found = Grounding()
+    for c, clause in enumerate(clauses):
+        votes: dict[str, float] = {}
+        best_phrase = float(cards[c].max())  # no bank: the cards decide alone
+        if index.phrases:
+            top = np.argsort(-phrase_sims[c], kind="stable")[:k]
+            best_phrase = float(phrase_sims[c][top[0]])
+            total = float(sum(max(phrase_sims[c][j], 0.0) for j in top)) or 1.0
+            for j in top:
+                label = index.labels[j]
+                votes[label] = votes.get(label, 0.0) + max(phrase_sims[c][j], 0.0) / total
+        score = {t: votes.get(t, 0.0) + s.card_weight * float(cards[c][i])
+                 + s.neighbour_weight * prior.get(t, 0.0)
+                 for i, t in enumerate(index.tools)}
+        tool = max(index.tools, key=lambda t: score[t])
+        if best_phrase < s.tau or (found.tools and found.tools[-1] == tool):
+            continue
+        found.clauses.append(clause)
+        found.tools.append(tool)
+        found.scores.append(score[tool])
+    return found
+
+
+def _borrow_structure(found: Grounding, index: _Index, near: np.ndarray,
+                      request_vector: np.ndarray, request: str, inputs: dict[str, str],
+                      s: GroundingSettings) -> Grounding:
+    """The closest demonstration's tools instead of ``found``'s, when that demonstration is
+    similar enough, clearly more similar than any with other tools, takes the same kinds of
+    input, and its tools are ``found``'s and at most two more."""
+    sims = index.demo_vectors @ request_vector
+    best = index.demos[near[0]]
+    their = [t.tool for t in best.plan.tasks]
+    rival = next((float(sims[j]) for j in near[1:]
+                  if index.demos[j].tools() != best.tools()), -1.0)
+    if (float(sims[near[0]]) >= s.structure_floor
+            and float(sims[near[0]]) - rival >= s.structure_margin
+            and Counter(best.inputs.values()) == Counter(inputs.values())
+            and set(found.tools) < set(their) and len(their) <= len(found.tools) + 2):
+        by_tool = dict(zip(found.tools, found.clauses, strict=True))
+        return Grounding(clauses=[by_tool.get(t, request) for t in their],
+                         tools=their, scores=[0.0] * len(their))
+    return found
+
+
+def _most_like_request(index: _Index, registry: ToolRegistry, request: str,
+                       inputs: dict[str, str], whole: np.ndarray, prior: dict[str, float],
+                       s: GroundingSettings) -> Grounding | None:
+    """The tool the whole request reads most like among those the inputs can run (``whole``:
+    the request's similarity to each card); None when no tool can run on them."""
+    able = [i for i, t in enumerate(index.tools)
+            if _needs(registry, t) <= set(inputs.values())]
+    if not able:
+        return None
+    best = max(able, key=lambda i: whole[i] + s.neighbour_weight
+               * prior.get(index.tools[i], 0.0))
+    return Grounding(clauses=[request], tools=[index.tools[best]], scores=[float(whole[best])])
+
+
+def _add_takers(found: Grounding, index: _Index, registry: ToolRegistry, request: str,
+                inputs: dict[str, str], whole: np.ndarray, prior: dict[str, float],
+                s: GroundingSettings) -> None:
+    """For each kind of input the user gave, record the tool best suited to take it, and put
+    that tool first in ``found`` when none of the chosen tools takes that kind."""
+    for kind in dict.fromkeys(inputs.values()):
+        takers = [i for i, t in enumerate(index.tools) if _takes(registry, t, kind)]
+        if not takers:
+            continue
+        best = max(takers, key=lambda i: whole[i] + s.neighbour_weight
+                   * prior.get(index.tools[i], 0.0))
+        found.takers[kind] = index.tools[best]
+        if not any(_takes(registry, t, kind) for t in found.tools):
+            found.clauses.insert(0, request)
+            found.tools.insert(0, index.tools[best])
+            found.scores.insert(0, float(whole[best]))
 
 
 def _starved(plan: Plan, registry: ToolRegistry) -> tuple[int, str] | None:
@@ -492,60 +534,83 @@ def link(found: Grounding, request: str, inputs: dict[str, str], registry: ToolR
     earlier result; a text port with no result to take gets a literal. Optional ports are
     filled only with a request input nobody else takes or a number the request states.
     """
-    links = links or {}
-    quotes = _quotes(request)
-    unused_inputs = list(inputs)
-    consumed: set[tuple[str, str]] = set()
-    tasks: list[dict[str, Any]] = []
-    outputs: list[list[tuple[str, str]]] = []  # per task: (field, port type)
+    linker = _Linker(request, inputs, links or {})
     for i, (tool, clause) in enumerate(zip(found.tools, found.clauses, strict=True)):
-        cls = registry.tool_class(tool)
+        linker.add(i, tool, clause, registry.tool_class(tool))
+    return Plan(deliver=_sinks(linker.tasks, linker.outputs), tasks=linker.tasks)
+
+
+class _Linker:
+    """:func:`link` under way: the tasks wired so far, their outputs, which of those and of the
+    request's inputs are taken, and the request's quoted strings not used yet."""
+
+    def __init__(self, request: str, inputs: dict[str, str],
+                 links: dict[tuple[str, str], int]) -> None:
+        self.request, self.inputs, self.links = request, inputs, links
+        self.quotes = _quotes(request)
+        self.unused_inputs = list(inputs)
+        self.consumed: set[tuple[str, str]] = set()
+        self.tasks: list[dict[str, Any]] = []
+        self.outputs: list[list[tuple[str, str]]] = []  # per task: (field, port type)
+
+    def add(self, i: int, tool: str, clause: str, cls: Any) -> None:
+        """Task ``i`` runs ``tool`` (class ``cls``), asked for by ``clause``."""
         args: dict[str, Any] = {}
         for name, info in cls.Input.model_fields.items():
-            kind = port_type(info.annotation)
-            base = kind[5:-1] if kind.startswith("list[") else kind
-            required = info.is_required()
-            earlier = [(j, f) for j in range(i - 1, -1, -1) for f, k in outputs[j]
-                       if k == kind or (kind.startswith("list[") and k == base)]
-            free = [(j, f) for j, f in earlier if (tasks[j]["id"], f) not in consumed]
-            files = [n for n in unused_inputs if inputs[n] == base]
-            if kind.startswith("list[") and base in _MEDIA:
-                # a list port gathers every unconsumed earlier result and input of its kind
-                refs = [f"${tasks[j]['id']}.{f}" for j, f in free]
-                singles = [r for r in refs if not _is_list_output(r, tasks, outputs)]
-                singles += [f"$input.{n}" for n in files]
-                lists = [r for r in refs if _is_list_output(r, tasks, outputs)]
-                if singles or lists:
-                    args[name] = singles if singles else lists[0]
-                    consumed.update((tasks[j]["id"], f) for j, f in free)
-                    unused_inputs = [n for n in unused_inputs if n not in files]
-                continue
-            if free and (required or base in _MEDIA):
-                j, f = max(free, key=lambda jf: (links.get((tasks[jf[0]]["tool"], tool), 0) > 0,
-                                                 jf[0]))
-                args[name] = f"${tasks[j]['id']}.{f}"
-                consumed.add((tasks[j]["id"], f))
-            elif files:
-                args[name] = f"$input.{files[0]}"
-                unused_inputs.remove(files[0])
-            elif not required:
-                number = _number_literal(name, kind, request)
-                if number is not None:
-                    args[name] = number
-            elif earlier and base in _MEDIA:
-                j, f = earlier[0]
-                args[name] = f"${tasks[j]['id']}.{f}"
-            elif base in _MEDIA and inputs:
-                same = [n for n in inputs if inputs[n] == base]
-                if same:
-                    args[name] = f"$input.{same[0]}"
-            else:
-                value = _literal(name, info.description or "", kind, clause, request, quotes)
-                if value is not None:
-                    args[name] = value
-        tasks.append({"id": f"t{i + 1}", "tool": tool, "args": args})
-        outputs.append([(f, port_type(o.annotation)) for f, o in cls.Output.model_fields.items()])
-    return Plan(deliver=_sinks(tasks, outputs), tasks=tasks)
+            self._wire(args, i, tool, clause, name, info)
+        self.tasks.append({"id": f"t{i + 1}", "tool": tool, "args": args})
+        self.outputs.append([(f, port_type(o.annotation))
+                             for f, o in cls.Output.model_fields.items()])
+
+    def _wire(self, args: dict[str, Any], i: int, tool: str, clause: str, name: str,
+              info: Any) -> None:
+        """Set ``args[name]`` for input port ``name`` of task ``i``, if anything fits."""
+        tasks, outputs = self.tasks, self.outputs
+        kind = port_type(info.annotation)
+        base = kind[5:-1] if kind.startswith("list[") else kind
+        required = info.is_required()
+        earlier = [(j, f) for j in range(i - 1, -1, -1) for f, k in outputs[j]
+                   if k == kind or (kind.startswith("list[") and k == base)]
+        free = [(j, f) for j, f in earlier if (tasks[j]["id"], f) not in self.consumed]
+        files = [n for n in self.unused_inputs if self.inputs[n] == base]
+        if kind.startswith("list[") and base in _MEDIA:
+            self._wire_list(args, name, free, files)
+        elif free and (required or base in _MEDIA):
+            j, f = max(free, key=lambda jf: (self.links.get((tasks[jf[0]]["tool"], tool), 0) > 0,
+                                             jf[0]))
+            args[name] = f"${tasks[j]['id']}.{f}"
+            self.consumed.add((tasks[j]["id"], f))
+        elif files:
+            args[name] = f"$input.{files[0]}"
+            self.unused_inputs.remove(files[0])
+        elif not required:
+            number = _number_literal(name, kind, self.request)
+            if number is not None:
+                args[name] = number
+        elif earlier and base in _MEDIA:
+            j, f = earlier[0]
+            args[name] = f"${tasks[j]['id']}.{f}"
+        elif base in _MEDIA and self.inputs:
+            same = [n for n in self.inputs if self.inputs[n] == base]
+            if same:
+                args[name] = f"$input.{same[0]}"
+        else:
+            value = _literal(name, info.description or "", kind, clause, self.request,
+                             self.quotes)
+            if value is not None:
+                args[name] = value
+
+    def _wire_list(self, args: dict[str, Any], name: str, free: list[tuple[int, str]],
+                   files: list[str]) -> None:
+        """A list port gathers every unconsumed earlier result and input of its kind."""
+        refs = [f"${self.tasks[j]['id']}.{f}" for j, f in free]
+        singles = [r for r in refs if not _is_list_output(r, self.tasks, self.outputs)]
+        singles += [f"$input.{n}" for n in files]
+        lists = [r for r in refs if _is_list_output(r, self.tasks, self.outputs)]
+        if singles or lists:
+            args[name] = singles if singles else lists[0]
+            self.consumed.update((self.tasks[j]["id"], f) for j, f in free)
+            self.unused_inputs = [n for n in self.unused_inputs if n not in files]
 
 
 def _is_list_output(value: str, tasks: list[dict[str, Any]],
