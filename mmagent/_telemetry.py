@@ -15,7 +15,7 @@ Spans and their attributes:
 - ``mmagent.task`` (``mmagent.task_id``, ``mmagent.toolkit``, ``mmagent.batch_size``,
   ``mmagent.device``, ``mmagent.cache_hit``; status ERROR with the error code on failure)
 
->>> with span("mmagent.example", {"mmagent.toolkit": "image_caption"}) as s:  # no-op by default
+>>> with span("mmagent.example", {"mmagent.tool": "image_caption"}) as s:  # no-op by default
 ...     s.set_attribute("mmagent.cache_hit", False)
 """
 

@@ -69,14 +69,14 @@ def test_agent_run_spans_plan_llm_calls_and_tasks(tmp_path, photo):
     assert {s.attributes["gen_ai.usage.output_tokens"] for s in llm} == {3, 5}
     assert all(_ancestors(s, spans) == ["mmagent.plan", "mmagent.run"] for s in llm)
     tasks = {s.attributes["mmagent.task_id"]: s for s in named["mmagent.task"]}
-    assert {t: s.attributes["mmagent.toolkit"] for t, s in tasks.items()} == \
+    assert {t: s.attributes["mmagent.tool"] for t, s in tasks.items()} == \
         {t.id: t.tool for t in result.plan.tasks}
     for s in tasks.values():
         assert _ancestors(s, spans)[-1] == "mmagent.run"  # the run's trace, across threads
         assert s.context.trace_id == run.context.trace_id
         assert s.attributes["mmagent.batch_size"] == 1
         assert s.attributes["mmagent.device"] == agent.registry.get(s.attributes[
-            "mmagent.toolkit"]).device()
+            "mmagent.tool"]).device()
         assert s.attributes["mmagent.cache_hit"] is False
 
     exporter.clear()  # the same request again: every task is a cache hit

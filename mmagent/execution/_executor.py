@@ -311,7 +311,7 @@ class Executor:
 
     def _call(self, run: Segment, task_id: str, args: dict[str, Any]) -> dict[str, Any]:
         tool = run.plan.task(task_id).tool
-        with span("mmagent.task", {"mmagent.task_id": task_id, "mmagent.toolkit": tool,
+        with span("mmagent.task", {"mmagent.task_id": task_id, "mmagent.tool": tool,
                                    "mmagent.run_id": run.run_id}) as s:
             out = self._call_traced(run, task_id, args)
             s.set_attribute("mmagent.cache_hit", bool(out.get("cached")))
