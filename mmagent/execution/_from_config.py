@@ -1,5 +1,15 @@
 """The executor the config's ``executor:`` section describes: durable runs, result cache,
-failure, approval and worker policies."""
+failure, approval and worker policies.
+
+>>> import tempfile
+>>> from mmagent import Config
+>>> from mmagent.artifacts import ArtifactStore
+>>> from mmagent.toolkit import ToolRegistry
+>>> cfg = Config.model_validate({"executor": {"checkpoint": False, "cache": False,
+...                                            "max_concurrency": 3}})
+>>> make_executor(cfg, ToolRegistry(), ArtifactStore(tempfile.mkdtemp())).max_concurrency
+3
+"""
 
 from __future__ import annotations
 

@@ -16,6 +16,12 @@ executor turns into an :class:`~mmagent.execution.ExecutionResult`.
 
 Interrupts are matched by the order they are raised in, so a resumed segment first asks again
 the questions it asked before, in the same order, to get their answers back.
+
+A task's arguments are resolved against the request's inputs and the outputs so far:
+
+>>> _resolve({"image": "$input.image0", "texts": ["$t1.caption", "as is"]},
+...          {"image0": {"id": "ab"}}, {"t1": {"caption": "a fox"}})
+{'image': {'id': 'ab'}, 'texts': ['a fox', 'as is']}
 """
 
 from __future__ import annotations
