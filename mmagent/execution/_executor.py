@@ -61,7 +61,7 @@ from mmagent.events import (
 )
 from mmagent.execution._approval import ApprovalPolicy, ApprovalRequest, Approve
 from mmagent.execution._result_cache import ResultCache
-from mmagent.execution._scheduler import ERROR_KEY, Scheduler, Segment
+from mmagent.execution._scheduler import ERROR_KEY, Emit, Scheduler, Segment
 from mmagent.execution._workers import BatchResult, ToolWorkers, WorkerPolicy
 from mmagent.plan._ir import Plan
 from mmagent.plan._validator import check_size, validate
@@ -73,7 +73,6 @@ from mmagent.toolkit._registry import ToolRegistry
 __all__ = ["Executor", "ExecutionResult", "TaskFailure", "TaskPolicy"]
 
 logger = logging.getLogger(__name__)
-Emit = Callable[[Any], None]
 
 
 @dataclass

@@ -39,9 +39,10 @@ from mmagent.execution._approval import ApprovalRequest, answer_for
 from mmagent.plan._ir import Plan, parse_ref
 from mmagent.runs._journal import RunStore
 
-__all__ = ["Scheduler", "Segment", "ERROR_KEY"]
+__all__ = ["Scheduler", "Segment", "ERROR_KEY", "Emit"]
 
 Emit = Callable[[Any], None]
+"""Where a run's events go."""
 ERROR_KEY = "__mmagent_error__"
 """A task call returns ``{"out": ...}`` (and ``"cached": True`` from the cache), or
 ``{ERROR_KEY: {code, message}}``: failures travel as data, so other branches keep going."""
