@@ -36,7 +36,16 @@ from mmagent.events import (
     TaskFailed,
     TaskFinished,
 )
-from mmagent.runs import FINAL, STOPPED, QueuedRun, RunApprove, RunCreate, RunInfo, RunQueue
+from mmagent.runs import (
+    FINAL,
+    STOPPED,
+    QueuedRun,
+    RunApprove,
+    RunCreate,
+    RunInfo,
+    RunQueue,
+    RunStatus,
+)
 from mmagent.serving._agent import AgentService, RunSummary
 
 __all__ = ["RunService"]
@@ -273,7 +282,7 @@ class _Seen:
             # a replaced task's failure is forgiven; one of the new plan (same id or not) is not
             self.failed -= set(event.dropped)
 
-    def status(self, summary: RunSummary, cancelled: bool) -> str:
+    def status(self, summary: RunSummary, cancelled: bool) -> RunStatus:
         if self.pending is not None:
             return "awaiting_approval"  # workers never answer approvals themselves
         planned = {t["id"] for t in (summary.plan or {}).get("tasks", [])}
