@@ -24,7 +24,8 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from mmagent.errors import CycleError
 
-__all__ = ["Task", "Plan", "ResultKind", "Ref", "parse_ref", "iter_refs", "TASK_ID_PATTERN"]
+__all__ = ["Task", "Plan", "ResultKind", "Ref", "parse_ref", "checked_ref", "iter_refs",
+           "TASK_ID_PATTERN"]
 
 ResultKind = Literal["text", "image", "audio", "video"]
 """What a plan can deliver to the user."""
@@ -55,6 +56,19 @@ def parse_ref(value: Any) -> Ref | None:
         if m:
             return Ref(m.group(1), m.group(2))
     return None
+
+
+def checked_ref(value: str) -> Ref:
+    """The reference a checked plan or workflow spells at ``value`` (an argument, an output).
+
+    >>> checked_ref("$caption.text").source
+    'caption'
+    """
+    ref = parse_ref(value)
+    if ref is None:
+        raise ValueError(f"got {value!r} where a checked reference stands; expected "
+                         "$input.<name> or $<task>.<field>")
+    return ref
 
 
 def iter_refs(value: Any) -> Iterator[Ref]:

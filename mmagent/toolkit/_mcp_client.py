@@ -33,6 +33,7 @@ import logging
 import os
 import re
 import threading
+import types
 from concurrent.futures import TimeoutError as FutureTimeout
 from typing import Any, Literal
 
@@ -257,7 +258,7 @@ def _annotation(schema: dict[str, Any]) -> Any:
         t = rest[0] if len(rest) == 1 else None
     enum = schema.get("enum")
     if enum and all(isinstance(v, str) for v in enum):
-        return Literal[tuple(enum)]  # type: ignore[valid-type]
+        return Literal[tuple(enum)]
     media = _MEDIA_REFS.get(str(schema.get("contentMediaType", "")).split("/")[0])
     if t == "string" and media is not None:  # media the server takes as base64 / a data URL
         return media
@@ -265,7 +266,7 @@ def _annotation(schema: dict[str, Any]) -> Any:
         return _JSON_TYPES[t]
     if t == "array" and isinstance(schema.get("items"), dict):
         inner = _annotation(schema["items"])
-        return list[inner] if inner is not Any else list[Any]
+        return types.GenericAlias(list, (inner,)) if inner is not Any else list[Any]
     if t == "object":
         return dict[str, Any]
     return Any

@@ -34,7 +34,7 @@ Reading a file is :mod:`mmagent.workflows._parse`; checking it against the tools
 from __future__ import annotations
 
 from collections.abc import Iterator
-from typing import TYPE_CHECKING, Annotated, Any, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal, cast
 
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, field_validator
 
@@ -141,7 +141,8 @@ class Workflow(BaseModel):
         return self._file
 
     def output_refs(self) -> dict[str, str]:
-        return {name: o.from_ for name, o in self.outputs.items()}
+        # the validator gave every output its long form
+        return {name: cast(OutputSpec, o).from_ for name, o in self.outputs.items()}
 
     def input_types(self) -> dict[str, str]:
         return {name: spec.type for name, spec in self.inputs.items()}
