@@ -142,7 +142,8 @@ class DiffusersTool(PipelineTool):
     def forward(self, encoded: dict[str, Any], ctx: ToolContext) -> Any:
         return self.model(**encoded)
 
-    def decode(self, outputs: Any, rows: list[DiffusionRow], ctx: ToolContext) -> list[BaseModel]:
+    def decode(self, outputs: Any, rows: list[DiffusionRow],
+               ctx: ToolContext) -> Sequence[BaseModel]:
         # one PNG artifact per row
         return [self.Output(image=ctx.store.put_image(im)) for im in outputs.images]
 

@@ -148,7 +148,7 @@ class ImageSearch(ClipTool):
     def _candidates(self, inp: ImageSearch.Input, ctx: ToolContext) -> list[tuple[str, Any]]:
         if inp.images is not None:
             return [(ref.id, ref) for ref in inp.images]
-        folder = Path(inp.folder).expanduser()
+        folder = Path(str(inp.folder)).expanduser()  # the input has images or a folder
         if not folder.is_dir():  # it may have gone since the input was parsed
             raise ToolInputError(f"tool {self.name!r}, argument 'folder': got {inp.folder!r}, "
                                  "which is not an existing folder", tool=self.name, arg="folder")

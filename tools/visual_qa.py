@@ -78,7 +78,7 @@ class VisualQA(BlipTool):
         # BLIP's answer decoder attends to every question position (transformers drops its
         # cross-attention mask), so padding would change an answer. Questions of equal length
         # in tokens share one unpadded batch.
-        return group_rows([len(r.ids) for r in rows])
+        return group_rows([len(r.ids or ()) for r in rows])  # prepare gave every row its ids
 
     def decode(self, outputs, rows: list[BlipRow], ctx: ToolContext) -> list[VisualQA.Output]:
         return [self.Output(answer=a) for a in self.texts(outputs, rows, [1] * len(rows))]

@@ -12,7 +12,7 @@ from rich.table import Table
 
 from mmagent._messages import one_line
 from mmagent.cli._display import err, out, show_stream
-from mmagent.cli._options import ConfigOpt, JsonOpt, ProfileOpt
+from mmagent.cli._options import ConfigOpt, JsonListOpt, JsonOpt, ProfileOpt
 from mmagent.errors import InputError, MMAgentError
 
 __all__ = ["workflow_validate", "workflow_run", "workflow_list", "workflow_schema"]
@@ -104,7 +104,7 @@ def workflow_run(
 
 
 def workflow_list(
-    as_json: Annotated[bool, typer.Option("--json", help="print JSON")] = False,
+    as_json: JsonListOpt = False,
     config: ConfigOpt = None,
     profile: ProfileOpt = None,
 ) -> None:

@@ -24,7 +24,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from mmagent.errors import CycleError
 
-__all__ = ["Task", "Plan", "ResultKind", "Ref", "parse_ref", "checked_ref", "iter_refs",
+__all__ = ["Task", "Plan", "ResultKind", "Ref", "parse_ref", "checked_ref", "iter_refs", "strings",
            "TASK_ID_PATTERN"]
 
 ResultKind = Literal["text", "image", "audio", "video"]
@@ -71,17 +71,24 @@ def checked_ref(value: str) -> Ref:
     return ref
 
 
-def iter_refs(value: Any) -> Iterator[Ref]:
-    """Every reference inside an argument value (lists and dicts are walked)."""
-    ref = parse_ref(value)
-    if ref is not None:
-        yield ref
+def strings(value: Any) -> Iterator[str]:
+    """Every string in a literal, however deeply nested in lists and mappings."""
+    if isinstance(value, str):
+        yield value
     elif isinstance(value, list):
         for v in value:
-            yield from iter_refs(v)
+            yield from strings(v)
     elif isinstance(value, dict):
         for v in value.values():
-            yield from iter_refs(v)
+            yield from strings(v)
+
+
+def iter_refs(value: Any) -> Iterator[Ref]:
+    """Every reference inside an argument value (lists and dicts are walked)."""
+    for s in strings(value):
+        ref = parse_ref(s)
+        if ref is not None:
+            yield ref
 
 
 class Task(BaseModel):

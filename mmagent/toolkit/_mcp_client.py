@@ -210,7 +210,7 @@ class McpTool(Tool):
     deterministic = False  # a remote service: its answers are not cached
     remote_name: str = ""
     connection: McpConnection
-    media_outputs: tuple[str, ...] = ()
+    media_outputs: tuple[Literal["image", "audio"], ...] = ()
     media_inputs: dict[str, str] = {}
     """Media input ports and how the server takes them: "base64" or "data_url"."""
 
@@ -239,7 +239,7 @@ class McpTool(Tool):
                 part = next((c for c in result.content if c.type == kind), None)
                 if part is not None:
                     values[kind] = ctx.store.put_bytes(
-                        base64.b64decode(part.data), kind,  # type: ignore[arg-type]
+                        base64.b64decode(part.data), kind,
                         source=f"{kind} content of MCP tool {self.remote_name}")
             outs.append(self.Output.model_validate(values))
         return outs

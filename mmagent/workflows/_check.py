@@ -28,12 +28,12 @@ from mmagent.errors import (
     UnresolvedReferenceError,
     WorkflowError,
 )
-from mmagent.plan._ir import Plan, Task, parse_ref, topological
+from mmagent.plan._ir import Plan, Task, parse_ref, strings, topological
 from mmagent.plan._validator import MEDIA_TYPES, check_size, collect_errors
 from mmagent.toolkit._base import port_type
 from mmagent.toolkit._registry import ToolRegistry
 from mmagent.workflows import _conditions as conditions
-from mmagent.workflows._spec import ITEM, RESERVED, NodeSpec, Workflow, strings
+from mmagent.workflows._spec import ITEM, RESERVED, NodeSpec, Workflow
 
 __all__ = ["check_structure", "problems", "validation_plan", "ref_type", "input_value_problem"]
 

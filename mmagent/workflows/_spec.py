@@ -39,7 +39,7 @@ from typing import TYPE_CHECKING, Annotated, Any, Literal, cast
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, field_validator
 
 from mmagent.errors import PlanValidationError
-from mmagent.plan._ir import TASK_ID_PATTERN, Plan, parse_ref, topological
+from mmagent.plan._ir import TASK_ID_PATTERN, Plan, parse_ref, strings, topological
 from mmagent.workflows import _conditions as conditions
 from mmagent.workflows._conditions import Condition, RefStr
 
@@ -207,16 +207,4 @@ def node_refs(node: NodeSpec) -> Iterator[Any]:
             yield parse_ref(s)
     if isinstance(node.foreach, str):
         yield parse_ref(node.foreach)
-
-
-def strings(value: Any) -> Iterator[str]:
-    """Every string in a literal, however deeply nested in lists and mappings."""
-    if isinstance(value, str):
-        yield value
-    elif isinstance(value, list):
-        for v in value:
-            yield from strings(v)
-    elif isinstance(value, dict):
-        for v in value.values():
-            yield from strings(v)
 
