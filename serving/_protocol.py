@@ -7,13 +7,16 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from mmagent.artifacts import ArtifactKind
 
-__all__ = ["MODEL_ID", "WORKFLOW_PREFIX", "MEDIA_KINDS", "Lenient", "Base64Audio", "Extensions",
-           "absent"]
+__all__ = ["MODEL_ID", "WORKFLOW_PREFIX", "MEDIA_KINDS", "MEDIA_FIELDS", "Lenient", "Base64Audio",
+           "Extensions", "absent"]
 
 MODEL_ID = "mmagent"
 """The agent's model id; workflows are ``workflow:<name>``."""
 WORKFLOW_PREFIX = "workflow:"
 MEDIA_KINDS: tuple[ArtifactKind, ...] = ("image", "audio", "video")
+MEDIA_FIELDS: tuple[tuple[str, ArtifactKind], ...] = (
+    ("images", "image"), ("audio", "audio"), ("video", "video"))
+"""The request fields that carry media (run requests, the MCP run tool), with their kind."""
 
 
 class Lenient(BaseModel):

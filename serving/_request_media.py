@@ -83,7 +83,7 @@ class MediaResolver:
         kinds: list[ArtifactKind] = ["image", "audio", "video"]
         major = (mime or "").split("/", 1)[0]
         if major in kinds:
-            kinds = [major]  # type: ignore[list-item]
+            kinds = [major]
         last: InvalidMediaError | None = None
         for kind in kinds:
             try:

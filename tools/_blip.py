@@ -27,6 +27,8 @@ class BlipTool(PipelineTool):
 
     processor_classes = {"tokenizer": "transformers.AutoTokenizer",
                          "image_processor": "transformers.AutoImageProcessor"}
+    tokenizer: Any  # set by load, from processor_classes
+    image_processor: Any
 
     def token_ids(self, text: str, max_length: int | None = None) -> list[int]:
         return self.tokenizer(text, truncation=max_length is not None, max_length=max_length,

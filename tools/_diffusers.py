@@ -111,7 +111,7 @@ class DiffusersTool(PipelineTool):
             out[k] = self.default(k) if v is None else v
         return out
 
-    def prepare(self, inputs: list[BaseModel], ctx: ToolContext) -> list[DiffusionRow]:
+    def prepare(self, inputs: list[Any], ctx: ToolContext) -> list[DiffusionRow]:
         # the defaults (parse_input checked the bounds), input pictures decoded
         rows = [self.row(inp, self.resolve(inp, self.setting_keys), ctx) for inp in inputs]
         # one progress spans the run: the steps of one call per distinct key
@@ -123,7 +123,7 @@ class DiffusersTool(PipelineTool):
             r.progress = progress
         return rows
 
-    def row(self, inp: BaseModel, settings: dict[str, Any], ctx: ToolContext) -> DiffusionRow:
+    def row(self, inp: Any, settings: dict[str, Any], ctx: ToolContext) -> DiffusionRow:
         """No input picture: rows with equal settings share a call."""
         return DiffusionRow(inp, settings, key=tuple(settings.values()), steps=settings["steps"])
 
@@ -142,7 +142,8 @@ class DiffusersTool(PipelineTool):
     def forward(self, encoded: dict[str, Any], ctx: ToolContext) -> Any:
         return self.model(**encoded)
 
-    def decode(self, outputs: Any, rows: list[DiffusionRow], ctx: ToolContext) -> list[BaseModel]:
+    def decode(self, outputs: Any, rows: list[DiffusionRow],
+               ctx: ToolContext) -> Sequence[BaseModel]:
         # one PNG artifact per row
         return [self.Output(image=ctx.store.put_image(im)) for im in outputs.images]
 

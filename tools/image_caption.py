@@ -19,7 +19,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pydantic import BaseModel, Field
+from pydantic import Field
 
 from mmagent.artifacts import ImageRef
 from mmagent.toolkit import Ports, Resources, ToolContext, group_rows
@@ -84,7 +84,7 @@ class ImageCaption(BlipTool):
     class Output(Ports):
         text: str = Field(description="the caption (starting with the prompt when one was given)")
 
-    def prepare(self, inputs: list[BaseModel], ctx: ToolContext) -> list[BlipRow]:
+    def prepare(self, inputs: list[ImageCaption.Input], ctx: ToolContext) -> list[BlipRow]:
         # generate continues the prompt's tokens (BOS in place of [CLS], the final [SEP] dropped)
         return [BlipRow(inp, None if inp.prompt is None else self.token_ids(inp.prompt))
                 for inp in inputs]
@@ -94,7 +94,7 @@ class ImageCaption(BlipTool):
         # ([SEP]), so only prompts of equal length could share a padded batch: one per prompt.
         return group_rows([r.inp.prompt for r in rows])
 
-    def decode(self, outputs, rows: list[BlipRow], ctx: ToolContext) -> list[BaseModel]:
+    def decode(self, outputs, rows: list[BlipRow], ctx: ToolContext) -> list[ImageCaption.Output]:
         # the caption starts with the prompt's words: budgets count after them
         start = [1 if r.ids is None else len(r.ids) - 1 for r in rows]
         return [self.Output(text=t) for t in self.texts(outputs, rows, start)]

@@ -21,7 +21,7 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
-from pydantic import BaseModel, Field, field_validator
+from pydantic import Field, field_validator
 
 from mmagent.artifacts import ImageRef
 from mmagent.toolkit import Ports, ToolContext
@@ -71,7 +71,7 @@ class ImageClassify(ClipTool):
         scores: list[float] = Field(description="each label's probability, in the order of "
                                     "labels (best first)")
 
-    def encode(self, rows: list[BaseModel], ctx: ToolContext) -> dict[str, Any]:
+    def encode(self, rows: list[ImageClassify.Input], ctx: ToolContext) -> dict[str, Any]:
         # every image of the batch, and every distinct label once, in the label template
         template = self.options.get("label_template", "a photo of a {}.")
         labels = sorted({label for inp in rows for label in inp.labels})
@@ -84,8 +84,8 @@ class ImageClassify(ClipTool):
         texts = self.encoder.embed_texts(encoded["texts"])
         return {"images": images, "labels": dict(zip(encoded["labels"], texts, strict=True))}
 
-    def decode(self, outputs: dict[str, Any], rows: list[BaseModel],
-               ctx: ToolContext) -> list[BaseModel]:
+    def decode(self, outputs: dict[str, Any], rows: list[ImageClassify.Input],
+               ctx: ToolContext) -> list[ImageClassify.Output]:
         # per image: logits against its own labels, then softmax (CLIP) or sigmoid (SigLIP)
         results = []
         for emb, inp in zip(outputs["images"], rows, strict=True):

@@ -21,7 +21,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, Field
+from pydantic import Field
 
 from mmagent.artifacts import ImageRef
 from mmagent.toolkit import Ports, Resources, ToolContext
@@ -77,7 +77,8 @@ class ImageEdit(DiffusersTool):
     class Output(Ports):
         image: ImageRef = Field(description="the edited image (PNG)")
 
-    def row(self, inp: BaseModel, settings: dict[str, Any], ctx: ToolContext) -> DiffusionRow:
+    def row(self, inp: ImageEdit.Input, settings: dict[str, Any],
+            ctx: ToolContext) -> DiffusionRow:
         # pictures of one size and equal settings share a pipeline call
         image = self._fit(ctx.store.load_image(inp.image))
         return DiffusionRow(inp, settings, key=(image.size, *settings.values()),

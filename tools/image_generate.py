@@ -27,7 +27,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, Field, ValidationInfo, field_validator
+from pydantic import Field, ValidationInfo, field_validator
 
 from mmagent.artifacts import ImageRef
 from mmagent.toolkit import Ports, Resources, ToolContext
@@ -92,7 +92,7 @@ class ImageGenerate(DiffusersTool):
     class Output(Ports):
         image: ImageRef = Field(description="the generated image (PNG)")
 
-    def check_input(self, inp: BaseModel) -> None:
+    def check_input(self, inp: ImageGenerate.Input) -> None:
         # the size may come from the configured defaults, which no field declares
         s = self.resolve(inp, ("width", "height"))
         check_pixels(self.name, s["width"], s["height"], MAX_PIXELS)

@@ -48,9 +48,11 @@ def image_resize(ctx: ToolContext, image: ImageRef, width: Side, height: Side,
 
     # 1. the new size, checked before any pixel is touched
     picture = None
-    if not (image.width and image.height):  # a ref without its size
+    if image.width and image.height:
+        w, h = image.width, image.height
+    else:  # a ref without its size
         picture = ctx.store.load_image(image)
-    w, h = picture.size if picture is not None else (image.width, image.height)
+        w, h = picture.size
     if mode == "fit":
         scale = min(width / w, height / h)
         width, height = max(1, round(w * scale)), max(1, round(h * scale))

@@ -24,10 +24,10 @@ import os
 import threading
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
-from pydantic import BaseModel, Field, field_validator, model_validator
+from pydantic import Field, field_validator, model_validator
 
 from mmagent.artifacts import ImageRef
 from mmagent.errors import ToolInputError
@@ -112,7 +112,7 @@ class ImageSearch(ClipTool):
         self.cache = EmbeddingCache(Path(cache_root) / self.encoder.key)
         self.embedded = 0  # images run through the encoder since load (the cache's misses)
 
-    def prepare(self, inputs: list[BaseModel], ctx: ToolContext) -> list[_Search]:
+    def prepare(self, inputs: list[ImageSearch.Input], ctx: ToolContext) -> list[_Search]:
         # each search's candidates (content hash + a way to open it); bounds first
         return [_Search(inp, self._candidates(inp, ctx)) for inp in inputs]
 
@@ -130,11 +130,12 @@ class ImageSearch(ClipTool):
         return self.encoder.embed_texts(encoded["queries"])
 
     def decode(self, queries: np.ndarray, rows: list[_Search],
-               ctx: ToolContext) -> list[BaseModel]:
+               ctx: ToolContext) -> list[ImageSearch.Output]:
         # rank each search's candidates by cosine similarity to its query
         outputs = []
         for row, q in zip(rows, queries, strict=True):
-            emb = np.stack([self.cache.get(d) for d, _ in row.candidates])
+            # forward embedded every candidate, so none is missing from the cache
+            emb = np.stack(cast(list[np.ndarray], [self.cache.get(d) for d, _ in row.candidates]))
             sims = emb @ q
             order = np.argsort(-sims, kind="stable")[: row.inp.top_k]
             refs = [self._as_ref(row.candidates[i][1], ctx) for i in order]
@@ -144,10 +145,10 @@ class ImageSearch(ClipTool):
 
     # -- steps ------------------------------------------------------------------------------
 
-    def _candidates(self, inp: BaseModel, ctx: ToolContext) -> list[tuple[str, Any]]:
+    def _candidates(self, inp: ImageSearch.Input, ctx: ToolContext) -> list[tuple[str, Any]]:
         if inp.images is not None:
             return [(ref.id, ref) for ref in inp.images]
-        folder = Path(inp.folder).expanduser()
+        folder = Path(str(inp.folder)).expanduser()  # the input has images or a folder
         if not folder.is_dir():  # it may have gone since the input was parsed
             raise ToolInputError(f"tool {self.name!r}, argument 'folder': got {inp.folder!r}, "
                                  "which is not an existing folder", tool=self.name, arg="folder")

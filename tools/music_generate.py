@@ -27,7 +27,7 @@ import math
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, Field
+from pydantic import Field
 
 from mmagent.artifacts import AudioRef
 from mmagent.errors import ConfigError, ToolInputError
@@ -77,6 +77,7 @@ class MusicGenerate(PipelineTool):
     default_checkpoint = "facebook/musicgen-small"
     model_class = "transformers.MusicgenForConditionalGeneration"
     processor_classes = {"processor": "transformers.AutoProcessor"}
+    processor: Any  # set by load, from processor_classes
     # 590M parameters with the T5 encoder and EnCodec: ~1.2 GB of weights in fp16, plus the
     # KV cache of a guided batch (twice the rows) of up to 1500 steps.
     resources = Resources(num_gpus=0.25, num_cpus=1.0, gpu_memory_gb=3.0)
@@ -126,7 +127,8 @@ class MusicGenerate(PipelineTool):
 
     # -- running --------------------------------------------------------------------------------
 
-    def prepare(self, inputs: list[BaseModel], ctx: ToolContext) -> list[BaseModel]:
+    def prepare(self, inputs: list[MusicGenerate.Input],
+                ctx: ToolContext) -> list[MusicGenerate.Input]:
         # check inputs before any model runs
         for inp in inputs:
             if inp.duration > self.max_duration_s:
@@ -136,7 +138,7 @@ class MusicGenerate(PipelineTool):
                     value=inp.duration, limit=self.max_duration_s)
         return list(inputs)
 
-    def batches(self, rows: list[BaseModel]) -> list[list[int]]:
+    def batches(self, rows: list[MusicGenerate.Input]) -> list[list[int]]:
         # one generate per duration (every row of a call runs the same number of steps), or per
         # prompt where batching would change a row's numbers (see the module doc)
         return group_rows([(self._frames(inp.duration), 0 if self.batch_rows else i)
@@ -145,7 +147,7 @@ class MusicGenerate(PipelineTool):
     def _frames(self, duration: float) -> int:
         return max(1, math.ceil(duration * self.frame_rate))
 
-    def encode(self, rows: list[BaseModel], ctx: ToolContext) -> dict[str, Any]:
+    def encode(self, rows: list[MusicGenerate.Input], ctx: ToolContext) -> dict[str, Any]:
         enc = self.processor(text=[inp.prompt for inp in rows], padding=True,
                              return_tensors="pt").to(self._device)
         return {"enc": enc, "seeds": [inp.seed for inp in rows],
@@ -179,7 +181,8 @@ class MusicGenerate(PipelineTool):
             stopping_criteria=StoppingCriteriaList([_Progress(ctx, steps)]))
         return audio[: len(seeds)]  # drop the unconditional rows' audio
 
-    def decode(self, outputs: Any, rows: list[BaseModel], ctx: ToolContext) -> list[BaseModel]:
+    def decode(self, outputs: Any, rows: list[MusicGenerate.Input],
+               ctx: ToolContext) -> list[MusicGenerate.Output]:
         # cut each clip to its requested length (frames cover it, rounded up)
         results = []
         for clip, inp in zip(outputs, rows, strict=True):
@@ -205,16 +208,19 @@ class MusicGenerate(PipelineTool):
             MusicgenForConditionalGeneration,
             MusicgenProcessor,
             T5Config,
-            T5TokenizerFast,
+            T5Tokenizer,
         )
 
-        tokenizer = T5TokenizerFast().train_new_from_iterator(_TINY_CORPUS, vocab_size=300,
-                                                              show_progress=False)
+        # transformers 5 has one (tokenizers-backed) T5 tokenizer; T5TokenizerFast is its alias
+        tokenizer = T5Tokenizer().train_new_from_iterator(_TINY_CORPUS, vocab_size=300,
+                                                          show_progress=False)
         codes = 64
         text = T5Config(vocab_size=len(tokenizer), d_model=16, d_kv=8, d_ff=32, num_layers=1,
                         num_heads=2, pad_token_id=tokenizer.pad_token_id,
                         eos_token_id=tokenizer.eos_token_id,
-                        decoder_start_token_id=tokenizer.pad_token_id)
+                        # a PretrainedConfig keeps extra keyword arguments as attributes; its
+                        # typed signature lists only T5's own fields
+                        decoder_start_token_id=tokenizer.pad_token_id)  # type: ignore[call-arg]
         # hop 8*5*4*2 = 320 samples at 16 kHz: 50 frames/s; 2.2 kbps at 50 Hz: 4 codebooks.
         audio = EncodecConfig(sampling_rate=16_000, audio_channels=1, hidden_size=16,
                               num_filters=4, num_residual_layers=1, upsampling_ratios=[8, 5, 4, 2],

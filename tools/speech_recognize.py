@@ -24,6 +24,7 @@ import os
 import pickle
 from dataclasses import asdict
 from pathlib import Path
+from typing import Any
 
 from pydantic import BaseModel, Field, field_validator
 
@@ -169,7 +170,7 @@ class SpeechRecognize(Tool):
 
     # -- running --------------------------------------------------------------------------------
 
-    def run(self, inputs: list[BaseModel], ctx: ToolContext) -> list[BaseModel]:
+    def run(self, inputs: list[SpeechRecognize.Input], ctx: ToolContext) -> list[BaseModel]:
         # 1. check inputs: languages the model knows, then decode and bound every clip
         self._check_languages(inputs)
         limit = ctx.store.limits.max_audio_seconds
@@ -210,7 +211,7 @@ class SpeechRecognize(Tool):
             ctx.progress(done, total, f"transcribed {done}/{total} clips")
         return outputs  # type: ignore[return-value]
 
-    def _check_languages(self, inputs: list[BaseModel]) -> None:
+    def _check_languages(self, inputs: list[SpeechRecognize.Input]) -> None:
         from whisper.tokenizer import LANGUAGES
 
         known = list(LANGUAGES)[: self.model.num_languages]
@@ -229,7 +230,7 @@ class SpeechRecognize(Tool):
                     f"{self.checkpoint!r} knows {len(known)} languages, not this one",
                     tool=self.name, arg="language", value=lang)
 
-    def _decode_window(self, clips: list, language: str | None) -> list[BaseModel]:
+    def _decode_window(self, clips: list[Any], language: str | None) -> list[BaseModel]:
         import torch
         import whisper
 
@@ -246,7 +247,7 @@ class SpeechRecognize(Tool):
         tokenizer = whisper.tokenizer.get_tokenizer(
             self.model.is_multilingual, num_languages=self.model.num_languages,
             task="transcribe")
-        outs = []
+        outs: list[BaseModel] = []
         for clip, res in zip(clips, results, strict=True):
             duration = clip.size / _SAMPLE_RATE
             # whisper.transcribe's rule: a window that is probably silence yields no text

@@ -135,7 +135,9 @@ class TextToSpeech(Tool):
         self._dtype = torch.float32 if self.dtype_pref == "auto" else self.torch_dtype()
         # The model first: an unreachable hub id fails here with a plain OSError, whereas
         # VitsTokenizer.from_pretrained fails with a TypeError (no vocab file found).
-        self.model = VitsModel.from_pretrained(path, dtype=self._dtype).to(self._device).eval()
+        model = VitsModel.from_pretrained(path, dtype=self._dtype)
+        # transformers types PreTrainedModel.to through a decorator that loses the bound self
+        self.model = model.to(self._device).eval()  # type: ignore[arg-type]
         try:
             self.tokenizer = VitsTokenizer.from_pretrained(path)
         except TypeError as e:
@@ -154,12 +156,12 @@ class TextToSpeech(Tool):
 
     # -- running --------------------------------------------------------------------------------
 
-    def run(self, inputs: list[BaseModel], ctx: ToolContext) -> list[BaseModel]:
+    def run(self, inputs: list[TextToSpeech.Input], ctx: ToolContext) -> list[BaseModel]:
         if self.backend == "espeak":
             return [self._espeak_one(inp, ctx) for inp in inputs]
         return self._run_vits(inputs, ctx)
 
-    def _espeak_one(self, inp: Any, ctx: ToolContext) -> BaseModel:
+    def _espeak_one(self, inp: TextToSpeech.Input, ctx: ToolContext) -> BaseModel:
         import soundfile as sf
 
         voice = inp.voice or _ESPEAK_VOICE
@@ -185,7 +187,8 @@ class TextToSpeech(Tool):
         samples, sr = sf.read(io.BytesIO(proc.stdout), dtype="float32")
         return self.Output(audio=ctx.store.put_audio(samples, sr), sample_rate=sr)
 
-    def _run_vits(self, inputs: list[BaseModel], ctx: ToolContext) -> list[BaseModel]:
+    def _run_vits(self, inputs: list[TextToSpeech.Input],
+                  ctx: ToolContext) -> list[BaseModel]:
         import torch
 
         # 1. check inputs before any model runs

@@ -28,7 +28,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, Field, ValidationInfo, field_validator
+from pydantic import Field, ValidationInfo, field_validator
 
 from mmagent.artifacts import ImageRef, VideoRef, write_gif
 from mmagent.errors import ToolInputError
@@ -134,7 +134,7 @@ class VideoGenerate(DiffusersTool):
         self.animate_image.set_progress_bar_config(disable=True)
         return self.place(pipe)
 
-    def check_input(self, inp: BaseModel) -> None:
+    def check_input(self, inp: VideoGenerate.Input) -> None:
         # size and steps may come from the configured defaults, which no field declares
         s = self.resolve(inp, ("width", "height", "steps"))
         check_pixels(self.name, s["width"], s["height"], MAX_PIXELS)
@@ -144,7 +144,8 @@ class VideoGenerate(DiffusersTool):
                 f"{s['steps']} steps, which leaves no denoising step; expected steps x "
                 "strength >= 1", tool=self.name, arg="strength", value=inp.strength)
 
-    def row(self, inp: BaseModel, settings: dict[str, Any], ctx: ToolContext) -> DiffusionRow:
+    def row(self, inp: VideoGenerate.Input, settings: dict[str, Any],
+            ctx: ToolContext) -> DiffusionRow:
         from PIL import ImageOps
 
         # a first image is cropped to the frame's aspect and scaled to its size; rows with
@@ -172,7 +173,8 @@ class VideoGenerate(DiffusersTool):
         pipe = self.animate_image if "video" in encoded else self.model
         return pipe(**encoded).frames  # (rows, frames, height, width, 3) in [0, 1]
 
-    def decode(self, outputs: Any, rows: list[DiffusionRow], ctx: ToolContext) -> list[BaseModel]:
+    def decode(self, outputs: Any, rows: list[DiffusionRow],
+               ctx: ToolContext) -> list[VideoGenerate.Output]:
         # an MP4 and a GIF preview per row
         results = []
         for video, r in zip(outputs, rows, strict=True):
@@ -198,5 +200,6 @@ class VideoGenerate(DiffusersTool):
             adapter = MotionAdapter(block_out_channels=(8, 16), motion_layers_per_block=2,
                                     motion_norm_num_groups=2, motion_num_attention_heads=2,
                                     motion_max_seq_length=MAX_FRAMES)
-        adapter.save_pretrained(Path(path) / "motion_adapter")
+        # diffusers' type-checking import of MotionAdapter lacks ModelMixin's methods
+        adapter.save_pretrained(Path(path) / "motion_adapter")  # type: ignore[attr-defined]
 

@@ -22,7 +22,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pydantic import BaseModel, Field
+from pydantic import Field
 
 from mmagent.artifacts import ImageRef
 from mmagent.toolkit import Ports, Resources, ToolContext, group_rows
@@ -71,16 +71,16 @@ class VisualQA(BlipTool):
     class Output(Ports):
         answer: str = Field(description="the answer, a few words")
 
-    def prepare(self, inputs: list[BaseModel], ctx: ToolContext) -> list[BlipRow]:
+    def prepare(self, inputs: list[VisualQA.Input], ctx: ToolContext) -> list[BlipRow]:
         return [BlipRow(inp, self.token_ids(inp.question, max_length=128)) for inp in inputs]
 
     def batches(self, rows: list[BlipRow]) -> list[list[int]]:
         # BLIP's answer decoder attends to every question position (transformers drops its
         # cross-attention mask), so padding would change an answer. Questions of equal length
         # in tokens share one unpadded batch.
-        return group_rows([len(r.ids) for r in rows])
+        return group_rows([len(r.ids or ()) for r in rows])  # prepare gave every row its ids
 
-    def decode(self, outputs, rows: list[BlipRow], ctx: ToolContext) -> list[BaseModel]:
+    def decode(self, outputs, rows: list[BlipRow], ctx: ToolContext) -> list[VisualQA.Output]:
         return [self.Output(answer=a) for a in self.texts(outputs, rows, [1] * len(rows))]
 
     @classmethod

@@ -26,7 +26,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, Field
+from pydantic import Field
 
 from mmagent.artifacts import ImageRef
 from mmagent.toolkit import PipelineTool, Ports, Resources, ToolContext
@@ -76,6 +76,7 @@ class VLMChat(PipelineTool):
     default_checkpoint = "llava-hf/llava-onevision-qwen2-0.5b-ov-hf"
     model_class = "transformers.AutoModelForImageTextToText"
     processor_classes = {"processor": "transformers.AutoProcessor"}
+    processor: Any  # set by load, from processor_classes
     # 0.9B parameters: ~1.8 GB of weights in fp16, plus the KV cache of a few thousand image
     # tokens (AnyRes tiling) per image.
     resources = Resources(num_gpus=0.25, num_cpus=1.0, gpu_memory_gb=4.0)
@@ -99,11 +100,11 @@ class VLMChat(PipelineTool):
             raise ValueError(f"{self.checkpoint_path()} has no chat template; expected a chat "
                              "checkpoint")
 
-    def batches(self, rows: list[BaseModel]) -> list[list[int]]:
+    def batches(self, rows: list[VLMChat.Input]) -> list[list[int]]:
         # one generate per request: no padding across requests
         return [[i] for i in range(len(rows))]
 
-    def encode(self, rows: list[BaseModel], ctx: ToolContext) -> dict[str, Any]:
+    def encode(self, rows: list[VLMChat.Input], ctx: ToolContext) -> dict[str, Any]:
         (inp,) = rows
         # 1. the conversation: history as text turns, then the images and the question
         messages = [{"role": t.role, "content": [{"type": "text", "text": t.content}]}
@@ -125,7 +126,8 @@ class VLMChat(PipelineTool):
         out = self.model.generate(**encoded, do_sample=False, num_beams=1, streamer=streamer)
         return out[0, encoded["input_ids"].shape[1]:]
 
-    def decode(self, outputs: Any, rows: list[BaseModel], ctx: ToolContext) -> list[BaseModel]:
+    def decode(self, outputs: Any, rows: list[VLMChat.Input],
+               ctx: ToolContext) -> list[VLMChat.Output]:
         # 4. the answer's text
         return [self.Output(answer=self.processor.decode(outputs,
                                                          skip_special_tokens=True).strip())]
@@ -168,10 +170,12 @@ class VLMChat(PipelineTool):
                 "initializer_range": init, "bos_token_id": tokenizer.bos_token_id,
                 "eos_token_id": tokenizer.eos_token_id, "pad_token_id": tokenizer.pad_token_id,
             },
-            image_token_id=tokenizer.convert_tokens_to_ids("<image>"),
+            image_token_index=tokenizer.convert_tokens_to_ids("<image>"),
             vision_feature_layer=-1,
             vision_feature_select_strategy="default",
-            initializer_range=init,
+            # a PretrainedConfig keeps extra keyword arguments as attributes; its typed
+            # signature lists only Llava's own fields
+            initializer_range=init,  # type: ignore[call-arg]
         )
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(0)

@@ -22,7 +22,7 @@ import re
 import tempfile
 import warnings
 from pathlib import Path
-from typing import Literal
+from typing import Literal, overload
 
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
@@ -77,7 +77,8 @@ class VideoRef(ArtifactRef):
     kind: Literal["video"] = "video"
 
 
-REF_TYPES: dict[str, type[ArtifactRef]] = {"image": ImageRef, "audio": AudioRef, "video": VideoRef}
+REF_TYPES: dict[str, type[ImageRef] | type[AudioRef] | type[VideoRef]] = {
+    "image": ImageRef, "audio": AudioRef, "video": VideoRef}
 """The reference class of each artifact kind."""
 _EXT = {
     "image/png": ".png", "image/jpeg": ".jpg", "image/webp": ".webp", "image/gif": ".gif",
@@ -136,6 +137,15 @@ class ArtifactStore:
 
     # -- writing ------------------------------------------------------------------------------
 
+    @overload
+    def put_file(self, path: str | os.PathLike[str], kind: Literal["image"]) -> ImageRef: ...
+    @overload
+    def put_file(self, path: str | os.PathLike[str], kind: Literal["audio"]) -> AudioRef: ...
+    @overload
+    def put_file(self, path: str | os.PathLike[str], kind: Literal["video"]) -> VideoRef: ...
+    @overload
+    def put_file(self, path: str | os.PathLike[str], kind: ArtifactKind) -> ArtifactRef: ...
+
     def put_file(self, path: str | os.PathLike[str], kind: ArtifactKind) -> ArtifactRef:
         """Validate a user's file as ``kind`` and store a copy of it."""
         p = Path(path).expanduser()
@@ -150,6 +160,16 @@ class ArtifactStore:
             raise InputNotFoundError(f"could not read {str(path)!r}: {e.strerror}",
                                      path=str(path)) from e
         return self.put_bytes(data, kind, source=str(path))
+
+    @overload
+    def put_bytes(self, data: bytes, kind: Literal["image"], *, source: str = ...) -> ImageRef: ...
+    @overload
+    def put_bytes(self, data: bytes, kind: Literal["audio"], *, source: str = ...) -> AudioRef: ...
+    @overload
+    def put_bytes(self, data: bytes, kind: Literal["video"], *, source: str = ...) -> VideoRef: ...
+    @overload
+    def put_bytes(self, data: bytes, kind: ArtifactKind, *,
+                  source: str = ...) -> ArtifactRef: ...
 
     def put_bytes(self, data: bytes, kind: ArtifactKind, *, source: str = "<bytes>") -> ArtifactRef:
         """Validate ``data`` as ``kind`` and store it (a no-op if those bytes are stored)."""
@@ -173,7 +193,7 @@ class ArtifactStore:
         """Store a PIL image (encoded losslessly as PNG by default)."""
         buf = io.BytesIO()
         image.save(buf, format=format)
-        return self.put_bytes(buf.getvalue(), "image")  # type: ignore[return-value]
+        return self.put_bytes(buf.getvalue(), "image")
 
     def put_audio(self, samples: np.ndarray, sample_rate: int) -> AudioRef:
         """Store float samples in [-1, 1] (mono ``(n,)`` or ``(n, channels)``) as 16-bit WAV."""
@@ -182,13 +202,13 @@ class ArtifactStore:
         buf = io.BytesIO()
         sf.write(buf, np.asarray(samples, dtype=np.float32), int(sample_rate), format="WAV",
                  subtype="PCM_16")
-        return self.put_bytes(buf.getvalue(), "audio")  # type: ignore[return-value]
+        return self.put_bytes(buf.getvalue(), "audio")
 
     def put_video(self, frames, fps: float) -> VideoRef:
         """Store RGB frames (PIL images or ``(h, w, 3)`` arrays) as an H.264 MP4 at ``fps``."""
         from mmagent.artifacts._video import write_mp4
 
-        return self.put_bytes(write_mp4(frames, fps), "video")  # type: ignore[return-value]
+        return self.put_bytes(write_mp4(frames, fps), "video")
 
     # -- reading ------------------------------------------------------------------------------
 

@@ -11,7 +11,7 @@ from rich.console import Console
 from rich.table import Table
 
 if TYPE_CHECKING:
-    from rich.progress import Progress
+    from rich.progress import Progress, TaskID
 
 __all__ = ["out", "err", "show_stream", "ask_approval"]
 
@@ -44,7 +44,7 @@ class _StreamView:
         self.agent = agent
         self.failed = False
         self.progress: Progress | None = None
-        self.bars: dict[str, int] = {}
+        self.bars: dict[str, TaskID] = {}
         self._on = {"plan": self._plan, "task_started": self._task_started,
                     "run_started": self._run_started,
                     "approval_requested": self._approval_requested,

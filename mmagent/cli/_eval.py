@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.table import Table
@@ -100,10 +100,10 @@ def eval_taskbench(
 def _switch_off(cfg: Config, *, no_retrieval: bool, no_demos: bool, no_constraints: bool,
                 no_grounding: bool, no_neighbours: bool, no_cards: bool) -> None:
     """Apply the ``--no-*`` options to ``cfg.planner``."""
-    off = {"retrieval_k": 0} if no_retrieval else {}
+    off: dict[str, Any] = {"retrieval_k": 0} if no_retrieval else {}
     off |= {"demos_k": 0} if no_demos else {}
     off |= {"constrained": False} if no_constraints else {}
-    ground = {"enabled": False} if no_grounding else {}
+    ground: dict[str, Any] = {"enabled": False} if no_grounding else {}
     ground |= {"neighbour_weight": 0.0} if no_neighbours else {}
     ground |= {"card_weight": 0.0} if no_cards else {}
     off |= {"grounding": cfg.planner.grounding.model_copy(update=ground)}

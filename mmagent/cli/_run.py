@@ -47,7 +47,8 @@ def run(
     ask = ask_approval if approve else None
     if as_json:
         try:
-            result = agent.run(prompt, **media, approve=ask)
+            result = agent.run(prompt, media["images"], media["audio"], media["video"],
+                               approve=ask)
         except ToolError as e:
             saver.save(getattr(getattr(e, "result", None), "plan", None))
             raise
@@ -55,7 +56,8 @@ def run(
         # the shape scripts rely on; a paused run's answer names the run id to resume
         print(json.dumps(result.to_json_dict(), indent=2))
         return
-    failed = show_stream(agent, saver.tap(agent.stream(prompt, **media, approve=ask)))
+    events = agent.stream(prompt, media["images"], media["audio"], media["video"], approve=ask)
+    failed = show_stream(agent, saver.tap(events))
     if saver.save(saver.plan) and save_plan is not None:
         names = " ".join(f"--input {n}=PATH" for n in saver.inputs)
         out.print(f"\nPlan saved to {save_plan}; run it again without the LLM with:\n"

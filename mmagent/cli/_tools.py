@@ -3,19 +3,17 @@
 from __future__ import annotations
 
 import json
-from typing import Annotated
 
-import typer
 from rich.table import Table
 
 from mmagent.cli._display import out
-from mmagent.cli._options import ConfigOpt, ProfileOpt
+from mmagent.cli._options import ConfigOpt, JsonListOpt, ProfileOpt
 
 __all__ = ["tools"]
 
 
 def tools(
-    as_json: Annotated[bool, typer.Option("--json", help="print JSON")] = False,
+    as_json: JsonListOpt = False,
     config: ConfigOpt = None,
     profile: ProfileOpt = None,
 ) -> None:

@@ -3,15 +3,16 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from rich.table import Table
 
 from mmagent._messages import one_line
 from mmagent.cli._display import err, out, show_stream
-from mmagent.cli._options import ConfigOpt, JsonOpt, ProfileOpt
+from mmagent.cli._options import ConfigOpt, JsonListOpt, JsonOpt, ProfileOpt
 from mmagent.errors import InputError, MMAgentError
 
 __all__ = ["workflow_validate", "workflow_run", "workflow_list", "workflow_schema"]
@@ -31,12 +32,14 @@ def workflow_validate(
     reg = ToolRegistry.discover({n: tc.kwargs() for n, tc in cfg.tools.items()})
     bad = 0
     for f in files:
+        problems: Sequence[MMAgentError]
         try:
             problems = load_workflow(f).problems(reg, cfg.limits)
         except MMAgentError as e:
             problems = [e]
-        for e in problems:
-            err.print(f"error[{e.code}]: {one_line(e.message)}", markup=False, soft_wrap=True)
+        for problem in problems:
+            err.print(f"error[{problem.code}]: {one_line(problem.message)}", markup=False,
+                      soft_wrap=True)
         if problems:
             bad += 1
         else:
@@ -74,7 +77,7 @@ def workflow_run(
         wf = embedded_workflow(workflow)
     else:
         wf = resolve_workflow(workflow, agent.workflows())
-    values: dict[str, object] = {}
+    values: dict[str, Any] = {}
     for item in input or []:
         name, sep, text = item.partition("=")
         if not sep:
@@ -101,7 +104,7 @@ def workflow_run(
 
 
 def workflow_list(
-    as_json: Annotated[bool, typer.Option("--json", help="print JSON")] = False,
+    as_json: JsonListOpt = False,
     config: ConfigOpt = None,
     profile: ProfileOpt = None,
 ) -> None:
@@ -111,7 +114,7 @@ def workflow_list(
     from mmagent.workflows._parse import load_workflow
 
     cfg = Config.load(config, profile=profile)
-    rows = []
+    rows: list[dict[str, Any]] = []
     for name, path in find_workflows(cfg.workflows.paths).items():
         wf = load_workflow(path)
         rows.append({"name": name, "path": str(path), "description": wf.description,

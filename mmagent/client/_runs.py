@@ -76,6 +76,9 @@ class Runs:
                 if name == "end":
                     return
                 if name == "mmagent":
+                    if event_id is None:  # the server numbers every event it sends
+                        raise ValueError("got an mmagent event without an id; expected the "
+                                         "event's number in its id field")
                     yield int(event_id), EVENT_ADAPTER.validate_json(data)
 
     def wait(self, run_id: str, timeout: float = 600.0, poll_s: float = 0.2) -> RunInfo:

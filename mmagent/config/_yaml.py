@@ -65,7 +65,7 @@ def decode(data: bytes, source: str) -> str:
         line = data[: e.start].count(b"\n")
         raise YAMLBoundError(f"got a byte that is not UTF-8 (0x{data[e.start]:02x}) in "
                              f"{source}; expected UTF-8 text",
-                             yaml.Mark(source, e.start, line, 0, None, None)) from None
+                             yaml.Mark(source, e.start, line, 0, None, 0)) from None
 
 
 def compose(text: str, *, max_depth: int = MAX_DEPTH, max_nodes: int = MAX_NODES) -> Any:

@@ -238,9 +238,9 @@ def _card_tool(tool: TaskBenchTool) -> type[CardOnlyTool]:
     name = tool_name(tool.id)
     where = f"TaskBench tool {tool.id!r}"
     config = ConfigDict(extra="forbid")
-    inputs = {f"arg{i}": (_port(k, where), Field(description=f"{k.lower()} (positional "
-                                                  f"argument {i})"))
-              for i, k in enumerate(tool.input_types)}
+    inputs: dict[str, Any] = {
+        f"arg{i}": (_port(k, where), Field(description=f"{k.lower()} (positional argument {i})"))
+        for i, k in enumerate(tool.input_types)}
     outputs: dict[str, Any] = {}
     for k in tool.output_types:
         fname = k.lower() if k.lower() not in outputs else f"{k.lower()}{len(outputs)}"
@@ -257,7 +257,7 @@ def _card_tool(tool: TaskBenchTool) -> type[CardOnlyTool]:
 
 def card_registry(tools: Iterable[TaskBenchTool]) -> tuple[ToolRegistry, dict[str, str]]:
     """A fresh registry of card-only tools, and tool name -> TaskBench id."""
-    registry, ids = ToolRegistry(), {}
+    registry, ids = ToolRegistry(), dict[str, str]()
     for tool in tools:
         cls = _card_tool(tool)
         if cls.name in ids:
@@ -357,7 +357,7 @@ def taskbench_demos(samples: Iterable[TaskBenchSample], registry: ToolRegistry) 
             tasks.append({"id": f"t{i + 1}", "tool": name,
                           "args": dict(zip(fields, args[:len(fields)], strict=True))})
         else:
-            kinds = {n: r.kind for n, r in inputs.items()}
+            kinds: dict[str, str] = {n: r.kind for n, r in inputs.items()}
             plan = Plan(deliver=_sink_kinds(tasks, registry), tasks=tasks)
             demo = Demo(request=sample.request, plan=plan, inputs=kinds, id=sample.id,
                         steps=sample.steps)
@@ -384,7 +384,8 @@ def _demo_arg(arg: Any, i: int, gold: list[dict[str, Any]], registry: ToolRegist
 
 
 def _sink_kinds(tasks: list[dict[str, Any]], registry: ToolRegistry) -> list[str]:
-    used = {parse_ref(v).source for t in tasks for v in t["args"].values() if parse_ref(v)}
+    used = {r.source for t in tasks for v in t["args"].values()
+            if (r := parse_ref(v)) is not None}
     kinds = []
     for t in tasks:
         if t["id"] not in used:
@@ -580,7 +581,7 @@ def summarize(results: Sequence[SampleResult], gold: Sequence[Sequence[Mapping[s
         count=n, by_type=by_type, samples=list(results))
 
 
-def _percentile(values: Sequence[float], q: float) -> float:
+def _percentile(values: Sequence[float], q: int) -> float:
     """Nearest-rank percentile of sorted ``values`` (0 when empty)."""
     if not values:
         return 0.0

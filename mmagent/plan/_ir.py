@@ -24,7 +24,8 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from mmagent.errors import CycleError
 
-__all__ = ["Task", "Plan", "ResultKind", "Ref", "parse_ref", "iter_refs", "TASK_ID_PATTERN"]
+__all__ = ["Task", "Plan", "ResultKind", "Ref", "parse_ref", "checked_ref", "iter_refs", "strings",
+           "TASK_ID_PATTERN"]
 
 ResultKind = Literal["text", "image", "audio", "video"]
 """What a plan can deliver to the user."""
@@ -57,17 +58,37 @@ def parse_ref(value: Any) -> Ref | None:
     return None
 
 
-def iter_refs(value: Any) -> Iterator[Ref]:
-    """Every reference inside an argument value (lists and dicts are walked)."""
+def checked_ref(value: str) -> Ref:
+    """The reference a checked plan or workflow spells at ``value`` (an argument, an output).
+
+    >>> checked_ref("$caption.text").source
+    'caption'
+    """
     ref = parse_ref(value)
-    if ref is not None:
-        yield ref
+    if ref is None:
+        raise ValueError(f"got {value!r} where a checked reference stands; expected "
+                         "$input.<name> or $<task>.<field>")
+    return ref
+
+
+def strings(value: Any) -> Iterator[str]:
+    """Every string in a literal, however deeply nested in lists and mappings."""
+    if isinstance(value, str):
+        yield value
     elif isinstance(value, list):
         for v in value:
-            yield from iter_refs(v)
+            yield from strings(v)
     elif isinstance(value, dict):
         for v in value.values():
-            yield from iter_refs(v)
+            yield from strings(v)
+
+
+def iter_refs(value: Any) -> Iterator[Ref]:
+    """Every reference inside an argument value (lists and dicts are walked)."""
+    for s in strings(value):
+        ref = parse_ref(s)
+        if ref is not None:
+            yield ref
 
 
 class Task(BaseModel):

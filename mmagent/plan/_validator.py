@@ -23,6 +23,7 @@ from typing import Annotated, Any
 
 from pydantic import TypeAdapter, ValidationError
 
+from mmagent.artifacts._store import ArtifactKind
 from mmagent.errors import (
     ArgumentSchemaError,
     CycleError,
@@ -39,7 +40,7 @@ from mmagent.toolkit._registry import ToolRegistry
 
 __all__ = ["validate", "collect_errors", "check_size", "MEDIA_TYPES"]
 
-MEDIA_TYPES = ("image", "audio", "video")
+MEDIA_TYPES: tuple[ArtifactKind, ...] = ("image", "audio", "video")
 _EARLIER = "<an earlier stage>"  # the producer of a task that already ran: not a tool name
 
 

@@ -136,8 +136,8 @@ class PostgresDatabase:
         ``CREATE INDEX CONCURRENTLY`` waits for in turn (a deadlock Postgres does not detect).
         """
         with self.pool.connection() as conn:
-            while not conn.execute("SELECT pg_try_advisory_lock(%s)",
-                                   (_SCHEMA_LOCK,)).fetchone()[0]:
+            while not ((row := conn.execute("SELECT pg_try_advisory_lock(%s)",
+                                            (_SCHEMA_LOCK,)).fetchone()) and row[0]):
                 time.sleep(0.05)
             try:
                 yield conn

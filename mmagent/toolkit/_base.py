@@ -24,6 +24,7 @@ batched :meth:`Tool.run`. The declaration is checked when the class is defined.
 from __future__ import annotations
 
 import gc
+import inspect
 import os
 import re
 import shutil
@@ -31,7 +32,7 @@ import tempfile
 import threading
 import types
 import typing
-from collections.abc import Callable
+from collections.abc import Callable, Hashable
 from pathlib import Path
 from typing import Any, ClassVar, Literal
 
@@ -152,8 +153,8 @@ class Tool:
         self._loaded = False
         self._lock = threading.Lock()
         allowed = self.allowed_options()
-        for key in options if allowed is not None else ():
-            if key not in allowed:
+        for key in options:
+            if allowed is not None and key not in allowed:
                 raise ConfigError(f"got option {key!r} for tool {self.name!r}; expected one of "
                                   f"{list(allowed)}", key=key)
         self.configure()
@@ -172,8 +173,9 @@ class Tool:
     def load(self) -> None:
         """Load model weights. Called once, lazily, before the first ``run``."""
 
-    def run(self, inputs: list[BaseModel], ctx: ToolContext) -> list[BaseModel]:
-        """Run a batch; returns one ``Output`` per input, in order."""
+    def run(self, inputs: list[Any], ctx: ToolContext) -> list[BaseModel]:
+        """Run a batch of ``Input`` instances (a subclass annotates them as its own
+        ``Input``); returns one ``Output`` per input, in order."""
         raise NotImplementedError
 
     @classmethod
@@ -184,7 +186,7 @@ class Tool:
     @classmethod
     def has_tiny(cls) -> bool:
         """Whether the tool builds a tiny checkpoint (overrides :meth:`build_tiny`)."""
-        return cls.build_tiny.__func__ is not Tool.build_tiny.__func__
+        return inspect.getattr_static(cls, "build_tiny") is not vars(Tool)["build_tiny"]
 
     @classmethod
     def offline_settings(cls) -> dict[str, Any]:
@@ -286,7 +288,7 @@ class Tool:
 
         return examples_from_ports(cls, store)
 
-    def check_input(self, inp: BaseModel) -> None:
+    def check_input(self, inp: Any) -> None:
         """Bounds a field cannot declare (pixels of an input image, seconds of audio), checked
         by ``parse_input`` before any model runs; raise through :mod:`mmagent.toolkit`."""
 
@@ -399,9 +401,10 @@ def _module_bytes(modules: list[Any]) -> int | None:
     """Parameter and buffer bytes of ``modules``, each tensor counted once."""
     if not modules:
         return None
-    total, tensors = 0, set()
+    total, tensors = 0, set[Hashable]()
     for m in modules:
         for t in [*m.parameters(), *m.buffers()]:
+            key: Hashable
             if t.is_sparse:  # e.g. whisper's alignment_heads: no strided storage to point at
                 key, size = id(t), t._values().numel() * t.element_size()
             else:

@@ -18,6 +18,7 @@ tool 'image_edit', argument 'image': got a 4000x3000 image (12000000 pixels); ex
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from mmagent.artifacts._store import ArtifactRef
@@ -70,7 +71,7 @@ def _plural(n: Any, unit: str) -> str:
     return f"{n} {unit[:-1] if n == 1 and unit.endswith('s') else unit}"
 
 
-def input_error(tool: Any, err: dict[str, Any]) -> ToolInputError:
+def input_error(tool: Any, err: Mapping[str, Any]) -> ToolInputError:
     """A :class:`ToolInputError` from one pydantic error dict (``ValidationError.errors()[i]``).
 
     Bound violations say the value and the limit ("got 500; expected at most 100"); a string or
@@ -88,7 +89,7 @@ def input_error(tool: Any, err: dict[str, Any]) -> ToolInputError:
             return _fail(tool, loc, repr(value), f"{words} {_num(limit)}", value=value,
                          limit=limit)
         size = ctx.get("actual_length")
-        if size is None:
+        if size is None and value is not None:
             try:
                 size = len(value)
             except TypeError:

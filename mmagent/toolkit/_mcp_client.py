@@ -33,6 +33,7 @@ import logging
 import os
 import re
 import threading
+import types
 from concurrent.futures import TimeoutError as FutureTimeout
 from typing import Any, Literal
 
@@ -209,7 +210,7 @@ class McpTool(Tool):
     deterministic = False  # a remote service: its answers are not cached
     remote_name: str = ""
     connection: McpConnection
-    media_outputs: tuple[str, ...] = ()
+    media_outputs: tuple[Literal["image", "audio"], ...] = ()
     media_inputs: dict[str, str] = {}
     """Media input ports and how the server takes them: "base64" or "data_url"."""
 
@@ -238,7 +239,7 @@ class McpTool(Tool):
                 part = next((c for c in result.content if c.type == kind), None)
                 if part is not None:
                     values[kind] = ctx.store.put_bytes(
-                        base64.b64decode(part.data), kind,  # type: ignore[arg-type]
+                        base64.b64decode(part.data), kind,
                         source=f"{kind} content of MCP tool {self.remote_name}")
             outs.append(self.Output.model_validate(values))
         return outs
@@ -257,7 +258,7 @@ def _annotation(schema: dict[str, Any]) -> Any:
         t = rest[0] if len(rest) == 1 else None
     enum = schema.get("enum")
     if enum and all(isinstance(v, str) for v in enum):
-        return Literal[tuple(enum)]  # type: ignore[valid-type]
+        return Literal[tuple(enum)]
     media = _MEDIA_REFS.get(str(schema.get("contentMediaType", "")).split("/")[0])
     if t == "string" and media is not None:  # media the server takes as base64 / a data URL
         return media
@@ -265,7 +266,7 @@ def _annotation(schema: dict[str, Any]) -> Any:
         return _JSON_TYPES[t]
     if t == "array" and isinstance(schema.get("items"), dict):
         inner = _annotation(schema["items"])
-        return list[inner] if inner is not Any else list[Any]
+        return types.GenericAlias(list, (inner,)) if inner is not Any else list[Any]
     if t == "object":
         return dict[str, Any]
     return Any

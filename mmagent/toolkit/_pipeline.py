@@ -116,7 +116,7 @@ class PipelineTool(Tool):
 
     # -- running ------------------------------------------------------------------------------
 
-    def run(self, inputs: list[BaseModel], ctx: ToolContext) -> list[BaseModel]:
+    def run(self, inputs: list[Any], ctx: ToolContext) -> list[BaseModel]:
         import torch
 
         rows = self.prepare(inputs, ctx)
@@ -130,7 +130,7 @@ class PipelineTool(Tool):
                 outputs[i] = out
         return outputs  # type: ignore[return-value]
 
-    def prepare(self, inputs: list[BaseModel], ctx: ToolContext) -> list[Any]:
+    def prepare(self, inputs: list[Any], ctx: ToolContext) -> list[Any]:
         return list(inputs)
 
     def batches(self, rows: list[Any]) -> list[list[int]]:
@@ -142,5 +142,5 @@ class PipelineTool(Tool):
     def forward(self, encoded: Any, ctx: ToolContext) -> Any:
         raise NotImplementedError
 
-    def decode(self, outputs: Any, rows: list[Any], ctx: ToolContext) -> list[BaseModel]:
+    def decode(self, outputs: Any, rows: list[Any], ctx: ToolContext) -> Sequence[BaseModel]:
         raise NotImplementedError

@@ -65,7 +65,8 @@ def sample_video(store: ArtifactStore, i: int = 0, frames: int = 8, fps: int = 8
         with imageio.get_writer(buf, format="FFMPEG", mode="I", fps=fps, codec="libx264",
                                 extension=".mp4", macro_block_size=1) as w:
             for shot in shots:
-                w.append_data(shot)
+                # imageio's annotation is the v3 base class; the v2 writer it returns has it
+                w.append_data(shot)  # type: ignore[attr-defined]
         data = buf.getvalue()
     except Exception:  # no ffmpeg here: a GIF is a video the store accepts too
         from PIL import Image

@@ -1,16 +1,10 @@
 """Workflows: plans written by hand as YAML (typed inputs, nodes, ``when`` conditions,
 ``foreach`` fan-out, named outputs), validated like LLM plans and run without the LLM.
 
->>> from mmagent.workflows import parse_workflow
->>> wf = parse_workflow('''
-... version: 1
-... inputs: {image: {type: image}}
-... nodes:
-...   caption: {tool: image_caption, args: {image: $input.image}}
-... outputs: {caption: $caption.text}
-... ''')
->>> list(wf.nodes)
-['caption']
+>>> from mmagent.workflows import find_workflows, load_workflow
+>>> wf = load_workflow(find_workflows()["caption_and_speak"])  # a shipped one, graphs/
+>>> list(wf.nodes), sorted(wf.outputs)
+(['caption', 'say'], ['description', 'speech'])
 """
 
 from mmagent.workflows._conditions import evaluate, parse_condition

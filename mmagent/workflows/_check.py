@@ -28,12 +28,12 @@ from mmagent.errors import (
     UnresolvedReferenceError,
     WorkflowError,
 )
-from mmagent.plan._ir import Plan, Task, parse_ref, topological
+from mmagent.plan._ir import Plan, Task, parse_ref, strings, topological
 from mmagent.plan._validator import MEDIA_TYPES, check_size, collect_errors
 from mmagent.toolkit._base import port_type
 from mmagent.toolkit._registry import ToolRegistry
 from mmagent.workflows import _conditions as conditions
-from mmagent.workflows._spec import ITEM, RESERVED, NodeSpec, Workflow, strings
+from mmagent.workflows._spec import ITEM, RESERVED, NodeSpec, Workflow
 
 __all__ = ["check_structure", "problems", "validation_plan", "ref_type", "input_value_problem"]
 
@@ -133,8 +133,8 @@ def problems(wf: Workflow, registry: ToolRegistry,
                                  node=name, task=name, **e.details)]
     errors: list[PlanValidationError] = []
     plan, types = validation_plan(wf, registry)
-    for e in collect_errors(plan, registry, types):
-        errors.append(_from_validator(wf, e))
+    for found in collect_errors(plan, registry, types):
+        errors.append(_from_validator(wf, found))
     for name, node in wf.nodes.items():
         if node.tool not in registry:
             continue
@@ -175,8 +175,9 @@ def validation_plan(wf: Workflow, registry: ToolRegistry | None = None
     return Plan(tasks=tasks), types
 
 
-def ref_type(wf: Workflow, ref: str, registry: ToolRegistry) -> str | None:
-    """The type of a reference's value (None when unknown): foreach nodes give lists."""
+def ref_type(wf: Workflow, ref: Any, registry: ToolRegistry) -> str | None:
+    """The type of a reference's value (None when unknown, or ``ref`` is a literal): foreach
+    nodes give lists."""
     r = parse_ref(ref)
     if r is None:
         return None
@@ -230,7 +231,8 @@ def _from_validator(wf: Workflow, e: PlanValidationError) -> PlanValidationError
     for name in wf.nodes:
         msg = msg.replace(f"$input.{_item_input(name)}", ITEM)
     msg = re.sub(r", '\$input\.__item_\w*'|'\$input\.__item_\w*'(, )?", "", msg)
-    path = ("nodes", e.task, "args", e.arg) if e.arg else ("nodes", e.task)
+    path: tuple[str | None, ...] = (("nodes", e.task, "args", e.arg) if e.arg
+                                     else ("nodes", e.task))
     if isinstance(e, UnknownToolError):
         path = ("nodes", e.task, "tool")
     details = {k: v for k, v in e.details.items() if k not in ("task", "arg")}

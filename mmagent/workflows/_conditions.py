@@ -89,30 +89,33 @@ def parse_condition(raw: Any) -> Any:
     return _ADAPTER.validate_python(raw)
 
 
+def _leaves(cond: Any) -> Iterator[Any]:
+    """The tests inside ``all``/``any``/``not``: reference strings and comparison mappings."""
+    if isinstance(cond, AllOf | AnyOf):
+        for c in cond.all if isinstance(cond, AllOf) else cond.any:
+            yield from _leaves(c)
+    elif isinstance(cond, NotOf):
+        yield from _leaves(cond.not_)
+    else:
+        yield cond
+
+
 def condition_refs(cond: Any) -> Iterator[str]:
     """Every reference a condition reads."""
-    if isinstance(cond, str):
-        yield cond
-    elif isinstance(cond, AllOf | AnyOf):
-        for c in cond.all if isinstance(cond, AllOf) else cond.any:
-            yield from condition_refs(c)
-    elif isinstance(cond, NotOf):
-        yield from condition_refs(cond.not_)
-    elif isinstance(cond, dict):
-        yield from cond
+    for leaf in _leaves(cond):
+        if isinstance(leaf, str):
+            yield leaf
+        elif isinstance(leaf, dict):
+            yield from leaf
 
 
 def numeric_refs(cond: Any) -> Iterator[str]:
     """References compared with gt/ge/lt/le (they must be numbers)."""
-    if isinstance(cond, AllOf | AnyOf):
-        for c in cond.all if isinstance(cond, AllOf) else cond.any:
-            yield from numeric_refs(c)
-    elif isinstance(cond, NotOf):
-        yield from numeric_refs(cond.not_)
-    elif isinstance(cond, dict):
-        for ref, cmp in cond.items():
-            if any(op in NUMERIC_OPS for op, _ in cmp.ops()):
-                yield ref
+    for leaf in _leaves(cond):
+        if isinstance(leaf, dict):
+            for ref, cmp in leaf.items():
+                if any(op in NUMERIC_OPS for op, _ in cmp.ops()):
+                    yield ref
 
 
 def evaluate(cond: Any, resolve: Callable[[str], Any]) -> bool:

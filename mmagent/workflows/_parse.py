@@ -25,11 +25,12 @@ from __future__ import annotations
 
 import os
 import re
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 import yaml
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 
 from mmagent.config import _yaml as safe_yaml
 from mmagent.errors import InputNotFoundError, WorkflowError
@@ -55,7 +56,7 @@ def load_workflow(path: str | os.PathLike[str]) -> Workflow:
     try:
         text = safe_yaml.decode(data, p.name)
     except safe_yaml.YAMLBoundError as e:
-        line = e.problem_mark.line + 1
+        line = e.problem_mark.line + 1 if e.problem_mark else 1
         raise WorkflowError(f"{p}:{line}: workflow: {e.problem}", file=str(p), line=line,
                             node=None) from None
     return parse_workflow(text, file=str(p), default_name=p.stem)
@@ -95,8 +96,9 @@ def _compose(text: str, file: str) -> tuple[Any, dict[tuple[Any, ...], int]]:
         if isinstance(e, safe_yaml.YAMLBoundError):  # valid YAML, too big: say only that
             raise WorkflowError(f"{file}:{line}: {where}: {problem}", file=file, line=line,
                                 node=node) from None
-        if context is not None and getattr(e, "context", None):
-            problem = f"{e.context} from line {context.line + 1}: {problem}"
+        context_text = getattr(e, "context", None)
+        if context is not None and context_text:
+            problem = f"{context_text} from line {context.line + 1}: {problem}"
         raise WorkflowError(f"{file}:{line}: {where}: not valid YAML ({problem}); expected a "
                             "YAML mapping", file=file, line=line, node=node) from None
     lines: dict[tuple[Any, ...], int] = {}
@@ -151,7 +153,7 @@ def _node_at_line(text: str, line: int) -> str | None:
     return node
 
 
-_EXPECTED_KEYS = {
+_EXPECTED_KEYS: dict[tuple[Any, ...], type[BaseModel]] = {
     (): Workflow, ("inputs", None): InputSpec, ("nodes", None): NodeSpec,
     ("outputs", None): OutputSpec,
 }
@@ -204,7 +206,7 @@ def _user_loc(loc: tuple[Any, ...]) -> tuple[Any, ...]:
     return tuple(out)
 
 
-def _error_rank(err: dict[str, Any], raw: dict[str, Any]) -> int:
+def _error_rank(err: Mapping[str, Any], raw: dict[str, Any]) -> int:
     """Prefer the union branch that matches what was written (a mapping -> the long form)."""
     loc = err["loc"]
     if len(loc) > 2 and loc[0] == "outputs":

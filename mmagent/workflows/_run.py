@@ -20,7 +20,7 @@ from mmagent.artifacts._store import ArtifactKind, ArtifactRef, ArtifactStore
 from mmagent.errors import InputError, PlanLimitError, PlanValidationError
 from mmagent.events import AnswerReady, PlanCreated, RunStarted
 from mmagent.execution._executor import ExecutionResult, Executor
-from mmagent.plan._ir import Plan, Task, parse_ref
+from mmagent.plan._ir import Plan, Task, checked_ref, parse_ref
 from mmagent.plan._validator import MEDIA_TYPES, collect_errors
 from mmagent.toolkit._registry import ToolRegistry
 from mmagent.workflows._check import input_value_problem
@@ -167,7 +167,7 @@ class WorkflowRun:
         run_id = run_id or uuid.uuid4().hex
         done: dict[str, dict[str, Any]] = {}
         stage_no = 0
-        if resumed:
+        if resumed and runs is not None:
             runs.resumable(run_id)
             while runs.exists(f"{run_id}.{stage_no + 1}"):
                 stage_no += 1
@@ -246,7 +246,7 @@ class WorkflowRun:
     def _items(self, name: str, source: Any, done: dict[str, dict[str, Any]]) -> list[Any]:
         if isinstance(source, list):
             return [self._arg(v, None) for v in source]
-        ref = parse_ref(source)
+        ref = checked_ref(source)
         if ref.is_input:
             value = self.arg_values[ref.field]
             return [] if value is _ABSENT else list(value)
@@ -290,7 +290,7 @@ class WorkflowRun:
 
     def _value(self, ref: str, done: dict[str, dict[str, Any]]) -> Any:
         """The value a reference reads now (None when it was not produced)."""
-        r = parse_ref(ref)
+        r = checked_ref(ref)
         if r.is_input:
             return self.values.get(r.field)
         ids = self.tasks.get(r.source)
@@ -316,7 +316,7 @@ class WorkflowRun:
         lines, cited = [], []
         for name, value in outputs.items():
             if value is None or value == []:
-                src = parse_ref(self.wf.output_refs()[name]).source
+                src = checked_ref(self.wf.output_refs()[name]).source
                 why = self.dropped_why.get(src, "a step it needs failed")
                 lines.append(f"{name}: not produced ({why})")
                 continue

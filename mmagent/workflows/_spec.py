@@ -34,12 +34,12 @@ Reading a file is :mod:`mmagent.workflows._parse`; checking it against the tools
 from __future__ import annotations
 
 from collections.abc import Iterator
-from typing import TYPE_CHECKING, Annotated, Any, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal, cast
 
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, field_validator
 
 from mmagent.errors import PlanValidationError
-from mmagent.plan._ir import TASK_ID_PATTERN, Plan, parse_ref, topological
+from mmagent.plan._ir import TASK_ID_PATTERN, Plan, parse_ref, strings, topological
 from mmagent.workflows import _conditions as conditions
 from mmagent.workflows._conditions import Condition, RefStr
 
@@ -141,7 +141,8 @@ class Workflow(BaseModel):
         return self._file
 
     def output_refs(self) -> dict[str, str]:
-        return {name: o.from_ for name, o in self.outputs.items()}
+        # the validator gave every output its long form
+        return {name: cast(OutputSpec, o).from_ for name, o in self.outputs.items()}
 
     def input_types(self) -> dict[str, str]:
         return {name: spec.type for name, spec in self.inputs.items()}
@@ -206,16 +207,4 @@ def node_refs(node: NodeSpec) -> Iterator[Any]:
             yield parse_ref(s)
     if isinstance(node.foreach, str):
         yield parse_ref(node.foreach)
-
-
-def strings(value: Any) -> Iterator[str]:
-    """Every string in a literal, however deeply nested in lists and mappings."""
-    if isinstance(value, str):
-        yield value
-    elif isinstance(value, list):
-        for v in value:
-            yield from strings(v)
-    elif isinstance(value, dict):
-        for v in value.values():
-            yield from strings(v)
 

@@ -18,7 +18,7 @@ import logging
 import re
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
 import anyio
@@ -34,7 +34,7 @@ from mmagent.events import ArtifactCreated
 from mmagent.serving._agent import AgentService, ParsedRequest, RunSummary
 from mmagent.serving._auth import ANONYMOUS
 from mmagent.serving._http_errors import AuthError
-from mmagent.serving._protocol import MEDIA_KINDS
+from mmagent.serving._protocol import MEDIA_FIELDS, MEDIA_KINDS
 from mmagent.serving._request_media import ARTIFACT_PATH_RE
 from mmagent.serving.mcp.protocol import (
     HTTP_MEDIA_HELP,
@@ -50,6 +50,8 @@ from mmagent.toolkit import port_type
 __all__ = ["McpBridge", "Caller", "mcp_server", "serve_stdio"]
 
 logger = logging.getLogger(__name__)
+
+_T = TypeVar("_T")
 _HEX64 = re.compile(r"^[0-9a-f]{64}$")
 _RESOURCE_NOT_FOUND = -32002  # MCP's code for resources/read of an unknown resource
 _INLINE_MAX_BYTES = 4 * 1024 * 1024
@@ -159,8 +161,8 @@ class _Call:
         if not isinstance(prompt, str) or not prompt.strip():
             raise InputError(f"got {_short(prompt)} for prompt; expected the request in words")
         parsed = ParsedRequest(prompt=prompt)
-        for key, kind in (("images", "image"), ("audio", "audio"), ("video", "video")):
-            parsed.media[kind] = [self.media(v, kind, f"{key}[{i}]")  # type: ignore[index]
+        for key, kind in MEDIA_FIELDS:
+            parsed.media[kind] = [self.media(v, kind, f"{key}[{i}]")
                                   for i, v in enumerate(_as_list(args.get(key, []), key))]
         return self._summary_result(self.shared.summarize(
             self.shared.events(None, parsed, self.owner), self.link))
@@ -173,7 +175,7 @@ class _Call:
             kind = str(spec.inputs[key].type)
             base = kind[5:-1] if kind.startswith("list[") else kind
             if base in MEDIA_KINDS:
-                refs = [self.media(v, base, f"{key}[{i}]") for i, v in  # type: ignore[arg-type]
+                refs = [self.media(v, base, f"{key}[{i}]") for i, v in
                         enumerate(_as_list(value, key))]
                 values[key] = refs if kind.startswith("list[") else _one(refs, key)
             else:
@@ -200,7 +202,7 @@ class _Call:
             if base in MEDIA_KINDS and args.get(fname) is not None:
                 refs = []
                 for i, v in enumerate(_as_list(args[fname], fname)):
-                    inputs[f"{fname}{i}"] = self.media(v, base, f"{fname}[{i}]")  # type: ignore
+                    inputs[f"{fname}{i}"] = self.media(v, base, f"{fname}[{i}]")
                     refs.append(f"$input.{fname}{i}")
                 args[fname] = refs if kind.startswith("list[") else _one(refs, fname)
         plan = Plan.model_validate({"tasks": [{"id": "t1", "tool": name, "args": args}]})
@@ -292,7 +294,7 @@ def _as_list(value: Any, what: str) -> list[Any]:
     return [value]
 
 
-def _one(refs: list[ArtifactRef], what: str) -> ArtifactRef:
+def _one(refs: list[_T], what: str) -> _T:
     if len(refs) != 1:
         raise InputError(f"got {len(refs)} items for {what}; expected one")
     return refs[0]

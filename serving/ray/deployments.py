@@ -26,10 +26,11 @@ import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import yaml
 from ray import serve
+from ray.serve import Deployment
 from ray.serve.handle import DeploymentHandle
 
 from mmagent.agent import Agent
@@ -63,9 +64,10 @@ class ToolDeployment:
 
     def reconfigure(self, user_config: dict[str, Any]) -> None:
         """``user_config`` carries the batching settings, so they change without a restart."""
-        self.__call__.set_max_batch_size(int(user_config.get("max_batch_size", 8)))
-        self.__call__.set_batch_wait_timeout_s(float(user_config.get("batch_wait_timeout_s",
-                                                                     0.01)))
+        # ray types @serve.batch as returning the function it wraps, not its batch wrapper
+        call: Any = self.__call__
+        call.set_max_batch_size(int(user_config.get("max_batch_size", 8)))
+        call.set_batch_wait_timeout_s(float(user_config.get("batch_wait_timeout_s", 0.01)))
 
     @serve.batch(max_batch_size=8, batch_wait_timeout_s=0.01)
     async def __call__(self, requests: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -338,11 +340,12 @@ def build_ray_app(config: Config, registry: ToolRegistry | None = None,
     for name, opts in options.items():
         cls = registry.tool_class(name)
         report(_describe(opts))
-        tools[name] = (cls, ToolDeployment.options(**opts).bind(
+        # ray types @serve.deployment as returning the class; it returns a Deployment
+        tools[name] = (cls, cast(Deployment, ToolDeployment).options(**opts).bind(
             cls, _tool_settings(config, name), _store_config(config)))
     report(_describe(ingress_opts))
-    ingress = Ingress.options(**{k: v for k, v in ingress_opts.items() if k != "name"},
-                              max_ongoing_requests=64)
+    ingress = cast(Deployment, Ingress).options(
+        **{k: v for k, v in ingress_opts.items() if k != "name"}, max_ongoing_requests=64)
     return ingress.bind(config.model_dump(mode="json"), tools, planner_backend)
 
 

@@ -95,6 +95,7 @@ class ResponsesService:
         if part.file_id:
             return media.artifact(part.file_id, None, owner)
         if part.file_data:
+            mime: str | None
             if part.file_data.startswith("data:"):
                 data, mime = decode_data_url(part.file_data), part.file_data[5:].split(";")[0]
             else:

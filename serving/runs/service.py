@@ -47,6 +47,7 @@ from mmagent.runs import (
     RunStatus,
 )
 from mmagent.serving._agent import AgentService, RunSummary
+from mmagent.serving._protocol import MEDIA_FIELDS
 
 __all__ = ["RunService"]
 
@@ -247,7 +248,7 @@ class RunService:
         return {"prompt": req.prompt, **{
             field: [media.from_url(_as_url(u), kind, owner, own_hosts).model_dump(mode="json")
                     for u in getattr(req, field)]
-            for field, kind in (("images", "image"), ("audio", "audio"), ("video", "video"))}}
+            for field, kind in MEDIA_FIELDS}}
 
     def _info(self, run: QueuedRun, base_url: str) -> RunInfo:
         result = run.result or {}
