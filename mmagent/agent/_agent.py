@@ -294,8 +294,9 @@ class Agent:
 
     def _answer(self, prompt: str, plan: Plan, result: ExecutionResult, emit) -> RunResult:
         if result.status == "awaiting_approval":
-            waiting = ", ".join(f"{t['task_id']} ({t['tool']})"
-                                for t in result.pending_approval.tasks)
+            pending = result.pending_approval
+            assert pending is not None  # the executor sets it with the status
+            waiting = ", ".join(f"{t['task_id']} ({t['tool']})" for t in pending.tasks)
             text = (f"Paused: {waiting} waits for approval. Continue with "
                     f"`mmagent resume {result.run_id} --approve` (or --reject).")
             emit(AnswerReady(text=text))
@@ -363,7 +364,9 @@ class Agent:
     def _resume_workflow(self, run_id: str, workflow: dict[str, Any], emit) -> RunResult:
         """Run the workflow again as the same run: finished tasks are kept, and every stage
         after them runs, as in a run that was never interrupted."""
-        self.executor.runs.resumable(run_id)
+        runs = self.executor.runs
+        assert runs is not None  # a workflow run to resume was read from the journal
+        runs.resumable(run_id)
         source = workflow["file"] if workflow["file"] != "<workflow>" else workflow["name"]
         inputs = {name: _ref_or_value(v) for name, v in workflow["inputs"].items()}
         prepared = self._workflow_run(source, inputs)
@@ -381,7 +384,8 @@ def _ref_or_value(value: Any) -> Any:
 
 def _workflow_name(prepared: Any) -> str | None:
     wf = getattr(prepared, "wf", None)
-    return getattr(wf, "name", None) or (str(wf.file) if getattr(wf, "file", None) else None)
+    file = getattr(wf, "file", None)
+    return getattr(wf, "name", None) or (str(file) if file else None)
 
 
 def _traced_result(s: Any, result: RunResult) -> None:

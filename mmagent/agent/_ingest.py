@@ -24,7 +24,9 @@ MediaInput = str | os.PathLike[str] | ArtifactRef | Any  # Any: a PIL image
 def ingest(store: ArtifactStore, images: Any, audio: Any, video: Any) -> dict[str, ArtifactRef]:
     """Validate and store the request's media; names are image0.., audio0.., video0.."""
     inputs: dict[str, ArtifactRef] = {}
-    for kind, items in (("image", images), ("audio", audio), ("video", video)):
+    kinds: tuple[tuple[ArtifactKind, Any], ...] = (("image", images), ("audio", audio),
+                                                ("video", video))
+    for kind, items in kinds:
         if isinstance(items, (str, os.PathLike)):
             items = [items]
         for i, item in enumerate(items):

@@ -259,7 +259,7 @@ class ProvenanceTap:
 
     def __init__(self, exporter: ProvenanceExporter, emit, describe) -> None:
         self.exporter, self.emit, self.describe = exporter, emit, describe
-        self.plan = None
+        self.plan: Any = None  # the run's Plan, once announced
 
     def __call__(self, event: Any) -> None:
         kind = getattr(event, "type", None)

@@ -289,8 +289,10 @@ class Executor:
         # One LangGraph task per plan task, named after it: LangGraph matches a replayed result
         # by (name, call order), so a different order can never return another task's result;
         # at worst it misses and our own record supplies it.
-        calls = {t.id: task(_bind(self._call, run, t.id), name=f"task_{t.id}")
-                 for t in run.plan.tasks}
+        # langgraph types task(fn, name=...) as one overload its stubs do not list
+        calls: dict[str, Callable[[dict], cf.Future]] = {
+            t.id: task(_bind(self._call, run, t.id), name=f"task_{t.id}")  # type: ignore[call-overload]
+            for t in run.plan.tasks}
         needs_ok = {t.id for t in run.plan.tasks if self.approval is not None and
                     self.approval.reason(self.registry.tool_class(t.tool))}
         limit = self.max_concurrency
@@ -351,7 +353,7 @@ class Executor:
             return {ERROR_KEY: error}
         _emit_artifacts(out, task_id, emit)
         data = out.model_dump(mode="json")
-        if key is not None:
+        if key is not None and self.cache is not None:
             self.cache.put(key, data, tool=tool.name)
         if runs is not None:  # recorded before TaskFinished: once seen, it survives a kill
             runs.put_result(run.run_id, task_id, True, data)

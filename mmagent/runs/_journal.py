@@ -22,6 +22,7 @@ starts a fresh LangGraph thread with them as ``completed``. Nothing here holds m
 
 from __future__ import annotations
 
+import builtins
 import json
 import sqlite3
 import threading
@@ -148,7 +149,7 @@ class RunStore:
                    "updated = ? WHERE run_id = ?", (time.time(), run_id))
         return self.get(run_id).segment
 
-    def list(self, limit: int = 20) -> list[tuple[str, str, float]]:
+    def list(self, limit: int = 20) -> builtins.list[tuple[str, str, float]]:
         """(run id, status, last update) of the latest runs."""
         return [(r, s, u) for r, s, u in self._exec(
             "SELECT run_id, status, updated FROM mmagent_runs ORDER BY updated DESC LIMIT ?",
@@ -171,13 +172,13 @@ class RunStore:
 
     # -- approvals ----------------------------------------------------------------------------
 
-    def add_request(self, run_id: str, segment: int, tasks: list[str]) -> None:
+    def add_request(self, run_id: str, segment: int, tasks: builtins.list[str]) -> None:
         idx = self._exec("SELECT COUNT(*) FROM mmagent_approvals WHERE run_id = ? AND "
                          "segment = ?", (run_id, segment))[0][0]
         self._exec("INSERT INTO mmagent_approvals VALUES (?, ?, ?, ?)",
                    (run_id, segment, idx, json.dumps(tasks)))
 
-    def requests(self, run_id: str, segment: int) -> list[list[str]]:
+    def requests(self, run_id: str, segment: int) -> builtins.list[builtins.list[str]]:
         return [json.loads(t) for (t,) in self._exec(
             "SELECT tasks FROM mmagent_approvals WHERE run_id = ? AND segment = ? ORDER BY idx",
             (run_id, segment))]

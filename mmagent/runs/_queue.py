@@ -19,6 +19,7 @@ an approved run goes back to ``queued`` with the decision, and is resumed where 
 
 from __future__ import annotations
 
+import builtins
 import json
 import time
 from dataclasses import dataclass
@@ -88,13 +89,13 @@ class RunQueue:
                                   "created with this API key", run_id=run_id[:80])
         return _record(rows[0])
 
-    def list(self, owner: str, limit: int = 50) -> list[QueuedRun]:
+    def list(self, owner: str, limit: int = 50) -> builtins.list[QueuedRun]:
         """``owner``'s runs, newest first."""
         rows = self.db.execute(f"SELECT {_COLUMNS} FROM mmagent_api_runs WHERE owner = ? "
                                "ORDER BY created DESC LIMIT ?", (owner, limit))
         return [_record(r) for r in rows]
 
-    def owners_waiting(self) -> list[str]:
+    def owners_waiting(self) -> builtins.list[str]:
         """Owners with queued runs."""
         return [o for (o,) in self.db.execute(
             "SELECT DISTINCT owner FROM mmagent_api_runs WHERE status = 'queued'")]
@@ -122,7 +123,8 @@ class RunQueue:
                    **fields: Any) -> bool:
         """Set ``to`` (and ``fields``: result, error, decision, agent_run_id) if the run's
         status is one of ``from_statuses``; False if it was not (someone else moved it)."""
-        sets, args = ["status = ?", "updated = ?"], [to, time.time()]
+        sets = ["status = ?", "updated = ?"]
+        args: builtins.list[Any] = [to, time.time()]
         for name, value in fields.items():
             assert name in ("result", "error", "decision", "agent_run_id", "cancel_requested")
             sets.append(f"{name} = ?")
@@ -143,7 +145,7 @@ class RunQueue:
         self.db.execute("UPDATE mmagent_api_runs SET updated = ? WHERE id = ? AND status = "
                         "'running'", (time.time(), run_id))
 
-    def requeue_stale(self, lease_s: float) -> list[str]:
+    def requeue_stale(self, lease_s: float) -> builtins.list[str]:
         """Queue again the running runs without a heartbeat for ``lease_s`` (their instance
         died); the ids. A requeued run that had started resumes from its checkpoints."""
         cutoff = time.time() - lease_s
@@ -185,7 +187,8 @@ class RunQueue:
                         (run_id, last + 1, data))
         return last + 1
 
-    def events(self, run_id: str, after: int = 0, limit: int = 500) -> list[tuple[int, str]]:
+    def events(self, run_id: str, after: int = 0,
+               limit: int = 500) -> builtins.list[tuple[int, str]]:
         """(number, JSON text) of the events after number ``after``, in order."""
         return [(s, d) for s, d in self.db.execute(
             "SELECT seq, data FROM mmagent_api_events WHERE run_id = ? AND seq > ? "

@@ -22,6 +22,7 @@ from mmagent.events import AnswerReady, PlanCreated, RunStarted
 from mmagent.execution._executor import ExecutionResult, Executor
 from mmagent.plan._ir import Plan, Task, checked_ref, parse_ref
 from mmagent.plan._validator import MEDIA_TYPES, collect_errors
+from mmagent.runs._status import RunStatus
 from mmagent.toolkit._registry import ToolRegistry
 from mmagent.workflows._check import input_value_problem
 from mmagent.workflows._conditions import condition_refs, evaluate
@@ -117,7 +118,7 @@ class WorkflowRun:
         run_id, done, stage_no = self._start(run_id, emit)
         result = ExecutionResult(run_id=run_id)
         order = self.wf.topological_order()
-        status = "completed"
+        status: RunStatus = "completed"
         while status == "completed":
             new = self._plan_ready(order, done)
             if not new:
