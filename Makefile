@@ -1,23 +1,29 @@
-# Two commands: `make demo` (the main job, offline) and `make test` (the whole suite).
+# Two commands: `make demo` (the main job, offline) and `make test` (type check, then the
+# whole suite).
 PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: demo test venv system-deps lint clean docs
+.PHONY: demo test typecheck venv system-deps lint clean docs
 
 demo: venv
 	$(BIN)/mmagent run "$$(cat examples/request.txt)" --image examples/photo.png
 
-test: venv
+test: typecheck
 	$(BIN)/python -m pytest -q
+
+# mypy with the pydantic plugin over mmagent, tools/ and serving/ by their installed names
+# (settings: pyproject's [tool.mypy])
+typecheck: venv
+	$(BIN)/python .ci/typecheck.py
 
 lint: venv
 	$(BIN)/ruff check .
 
-# docs/tools.md is generated from the tool registry; tests/test_catalog.py checks it is current.
+# docs/tools.md is generated from the tool registry; tests/toolkit/test_catalog.py checks it is current.
 docs: venv
-	$(BIN)/python -m mmagent.docs tools
+	$(BIN)/python -m mmagent.toolkit.docs
 
 venv: $(STAMP) system-deps
 

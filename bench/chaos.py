@@ -41,11 +41,14 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from pydantic import BaseModel, ConfigDict, Field  # noqa: E402
+from pydantic import BaseModel, ConfigDict, Field
 
-from mmagent import Config  # noqa: E402
-from mmagent.registry import ToolRegistry  # noqa: E402
-from mmagent.tool import Tool  # noqa: E402
+from mmagent import Config
+from mmagent.runs import FINAL
+from mmagent.toolkit import (
+    Tool,
+    ToolRegistry,
+)
 
 KEY = "sk-chaos"
 FORWARD_S, PER_ITEM_S = 0.100, 0.001
@@ -161,7 +164,7 @@ def _run(base: str, out: Outcome, give_up_at: list[float]) -> None:
             except (httpx.HTTPError, ValueError):
                 time.sleep(0.2)
                 continue
-            if info.get("status") in ("completed", "failed", "cancelled"):
+            if info.get("status") in FINAL:
                 out.status = "completed" if info["status"] == "completed" and \
                     info["outputs"]["forward"]["text"] == out.label else "failed"
                 out.seconds = time.perf_counter() - out.started
@@ -209,8 +212,8 @@ def run(n: int, concurrency: int, tool_replicas: int, api: str = "stream") -> di
     import ray
     from ray import serve
 
-    from mmagent.serving.ray_app import build_ray_app, start_ray
-    from mmagent.serving.ray_server import wait_until_ready
+    from mmagent.serving.ray.cluster import wait_until_ready
+    from mmagent.serving.ray.deployments import build_ray_app, start_ray
     from mmagent.serving.server import free_port
 
     root = Path(tempfile.mkdtemp(prefix="mmagent-chaos-"))

@@ -5,7 +5,7 @@ generation), a torch model that runs a stack of matrix products sized so that a 
 (``tool.run`` on the main thread) takes the task's nominal seconds. The critical path and the
 sum of all tasks are computed from those measured direct-call latencies. Each shape runs through:
 
-- **mmagent**: :class:`mmagent.executor.Executor` (dataflow; model tools on their own
+- **mmagent**: :class:`mmagent.execution.Executor` (dataflow; model tools on their own
   long-lived worker threads);
 - **langgraph_naive**: a LangGraph ``StateGraph`` compiled naively, one node per task and an
   edge per dependency, the node calling the tool (supersteps: a step waits for its slowest node);
@@ -38,11 +38,10 @@ from typing import Annotated, Any, TypedDict
 from pydantic import BaseModel, ConfigDict, Field
 
 from mmagent.artifacts import ArtifactStore
-from mmagent.executor import Executor
+from mmagent.execution import Executor
 from mmagent.plan import Plan
-from mmagent.registry import ToolRegistry
 from mmagent.runs import RunStore
-from mmagent.tool import Tool, ToolContext
+from mmagent.toolkit import Tool, ToolContext, ToolRegistry
 
 DIM = 256  # one product: (DIM x DIM) @ (DIM x DIM)
 

@@ -1,6 +1,6 @@
 """Model tools at their published sizes (random weights): latency, memory, batching, one plan.
 
-Each tool's default architecture (``mmagent.tools._published``) is built with random weights,
+Each tool's default architecture (``mmagent.tools``) is built with random weights,
 saved, and loaded through the tool's normal ``from_pretrained`` path. Per tool: parameters,
 weight dtype on the device, load seconds, peak memory and latency at batch 1 and batch 8 (each
 batch size warmed first), and the batching gain (8 x b1 / b8). Then a two-branch plan,
@@ -31,12 +31,15 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from mmagent.artifacts import ArtifactStore  # noqa: E402
-from mmagent.executor import Executor  # noqa: E402
-from mmagent.plan import Plan  # noqa: E402
-from mmagent.registry import ToolRegistry  # noqa: E402
-from mmagent.tool import Tool, ToolContext  # noqa: E402
-from mmagent.tools._published import (  # noqa: E402
+from mmagent.artifacts import ArtifactStore
+from mmagent.execution import Executor
+from mmagent.plan import Plan
+from mmagent.toolkit import (
+    Tool,
+    ToolContext,
+    ToolRegistry,
+)
+from mmagent.tools._published import (
     ARCHITECTURES,
     published_checkpoint,
     published_planner,
@@ -121,29 +124,14 @@ class Peak:
 
 
 def params_and_dtype(tool: Tool) -> tuple[float, str]:
-    import torch
-
     counts: dict[str, int] = {}
     seen: set[int] = set()
-    for value in [tool.__dict__.get(a) for a in getattr(tool, "_load_attrs", ())]:
-        stack = [value]
-        while stack:
-            v = stack.pop()
-            if v is None or id(v) in seen:
-                continue
-            seen.add(id(v))
-            if isinstance(v, torch.nn.Module):
-                for p in v.parameters():
-                    if id(p) not in seen:
-                        seen.add(id(p))
-                        counts[str(p.dtype).removeprefix("torch.")] = \
-                            counts.get(str(p.dtype).removeprefix("torch."), 0) + p.numel()
-            elif isinstance(getattr(v, "components", None), dict):
-                stack.extend(v.components.values())
-            elif isinstance(getattr(v, "model", None), torch.nn.Module):
-                stack.append(v.model)
-            elif isinstance(v, (list, tuple)):
-                stack.extend(v)
+    for module in tool.loaded_modules():
+        for p in module.parameters():
+            if id(p) not in seen:
+                seen.add(id(p))
+                dtype = str(p.dtype).removeprefix("torch.")
+                counts[dtype] = counts.get(dtype, 0) + p.numel()
     total = sum(counts.values())
     return total / 1e6, max(counts, key=counts.get) if counts else "-"
 
@@ -193,7 +181,7 @@ def bench_planner(size: str, device: str, cache: Path) -> dict[str, Any]:
     import torch
     from transformers import AutoModelForCausalLM
 
-    from mmagent.runtime import resolve_dtype
+    from mmagent.toolkit import resolve_dtype
 
     path = published_planner(size, cache)
     peak = Peak(device)

@@ -33,11 +33,13 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from pydantic import BaseModel, ConfigDict, Field  # noqa: E402
+from pydantic import BaseModel, ConfigDict, Field
 
-from mmagent import Agent, Config  # noqa: E402
-from mmagent.registry import ToolRegistry  # noqa: E402
-from mmagent.tool import Tool  # noqa: E402
+from mmagent import Agent, Config
+from mmagent.toolkit import (
+    Tool,
+    ToolRegistry,
+)
 
 KEY = "sk-bench"
 FORWARD_S, PER_ITEM_S = 0.040, 0.001
@@ -64,7 +66,7 @@ class OneStep:
     """Planner backend: every request becomes one fake_forward task (no LLM)."""
 
     def complete(self, messages, *, json_schema=None, max_tokens=512):
-        from mmagent.planner.backends import Completion
+        from mmagent.planner import Completion
 
         if json_schema is not None and "tasks" not in json_schema.get("properties", {}):
             return Completion(json.dumps({"deliver": ["text"]}))
@@ -159,10 +161,9 @@ def bench_embedded_batching(root: Path, repeat: int = 3) -> dict[str, float]:
     from concurrent.futures import ThreadPoolExecutor
 
     from mmagent.artifacts import ArtifactRef, ArtifactStore
-    from mmagent.executor import Executor
+    from mmagent.execution import Executor, WorkerPolicy
     from mmagent.plan import Plan
     from mmagent.tools.image_caption import ImageCaption
-    from mmagent.workers import WorkerPolicy
 
     inputs = {"image": ArtifactRef.model_validate(_caption_args(root)["image"])}
     plan = Plan.model_validate({"tasks": [{"id": "t1", "tool": "image_caption",
@@ -199,7 +200,7 @@ def bench_ray(root: Path, n: int, concurrency: int) -> dict[str, dict]:
     import ray
     from ray import serve
 
-    from mmagent.serving.ray_app import (
+    from mmagent.serving.ray.deployments import (
         ToolDeployment,
         build_ray_app,
         deployment_name,

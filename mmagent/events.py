@@ -15,8 +15,8 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
 
-from .artifacts import ArtifactRef
-from .plan import Plan
+from mmagent.artifacts._store import ArtifactRef
+from mmagent.plan._ir import Plan
 
 __all__ = [
     "Event",

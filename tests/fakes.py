@@ -9,8 +9,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from mmagent.artifacts import AudioRef, ImageRef
 from mmagent.errors import ToolExecutionError
-from mmagent.registry import ToolRegistry
-from mmagent.tool import Resources, Tool
+from mmagent.toolkit import Resources, Tool, ToolRegistry
 
 
 class _M(BaseModel):

@@ -13,7 +13,7 @@ import httpx
 import pytest
 from PIL import Image
 
-import mmagent.telemetry
+import mmagent._telemetry
 from mmagent import Agent, Config
 from mmagent.errors import ConfigError, ToolExecutionError
 from mmagent.serving.server import ServerThread, build_app
@@ -181,4 +181,4 @@ def test_configured_otlp_endpoint_receives_the_spans(tmp_path):
 
 
 def test_module_example_runs():
-    assert doctest.testmod(mmagent.telemetry).failed == 0
+    assert doctest.testmod(mmagent._telemetry).failed == 0

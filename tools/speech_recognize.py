@@ -26,12 +26,11 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, Field, field_validator
 
-from mmagent.artifacts import AudioRef
-from mmagent.audio_io import load_mono
+from mmagent.artifacts import AudioRef, load_mono
 from mmagent.errors import ConfigError, ToolInputError, ToolLoadError
-from mmagent.tool import TINY, Resources, Tool, ToolContext
+from mmagent.toolkit import TINY, Ports, Resources, Tool, ToolContext
 
 __all__ = ["SpeechRecognize", "Segment"]
 
@@ -57,10 +56,8 @@ def _language_code(value: str) -> str:
                      "'fr', 'ja' or an English language name such as 'german'")
 
 
-class Segment(BaseModel):
+class Segment(Ports):
     """A stretch of the transcript with its time span in the clip."""
-
-    model_config = ConfigDict(extra="forbid")
 
     start: float = Field(description="seconds from the start of the clip")
     end: float = Field(description="seconds from the start of the clip")
@@ -90,9 +87,7 @@ class SpeechRecognize(Tool):
     worker = True  # runs on its own long-lived thread, batching concurrent calls
     option_names = _OPTIONS
 
-    class Input(BaseModel):
-        model_config = ConfigDict(extra="forbid")
-
+    class Input(Ports):
         audio: AudioRef = Field(description="the speech to transcribe")
         language: str | None = Field(
             None, min_length=2, max_length=30,
@@ -104,17 +99,13 @@ class SpeechRecognize(Tool):
         def _known_language(cls, value: str | None) -> str | None:
             return None if value is None else _language_code(value)
 
-    class Output(BaseModel):
-        model_config = ConfigDict(extra="forbid")
-
+    class Output(Ports):
         text: str = Field(description="the whole transcript")
         language: str = Field(description="language code of the speech, given or detected")
         segments: list[Segment] = Field(
             description="timestamped spans of the transcript, in order: {start, end, text}")
 
-    def __init__(self, checkpoint: str | None = None, device: str = "auto", dtype: str = "auto",
-                 cache_dir: Any = None, **options: Any) -> None:
-        super().__init__(checkpoint, device, dtype, cache_dir, **options)
+    def configure(self) -> None:
         limit = self.options.get("max_audio_seconds")
         if limit is not None and not (isinstance(limit, int | float) and limit > 0):
             raise ConfigError(f"got max_audio_seconds {limit!r} for tool {self.name!r}; expected "
@@ -179,7 +170,7 @@ class SpeechRecognize(Tool):
 
     # -- running --------------------------------------------------------------------------------
 
-    def run(self, inputs: list[BaseModel], ctx: ToolContext) -> list[BaseModel]:
+    def run(self, inputs: list[SpeechRecognize.Input], ctx: ToolContext) -> list[BaseModel]:
         # 1. check inputs: languages the model knows, then decode and bound every clip
         self._check_languages(inputs)
         limit = ctx.store.limits.max_audio_seconds
@@ -220,7 +211,7 @@ class SpeechRecognize(Tool):
             ctx.progress(done, total, f"transcribed {done}/{total} clips")
         return outputs  # type: ignore[return-value]
 
-    def _check_languages(self, inputs: list[BaseModel]) -> None:
+    def _check_languages(self, inputs: list[SpeechRecognize.Input]) -> None:
         from whisper.tokenizer import LANGUAGES
 
         known = list(LANGUAGES)[: self.model.num_languages]
@@ -239,7 +230,7 @@ class SpeechRecognize(Tool):
                     f"{self.checkpoint!r} knows {len(known)} languages, not this one",
                     tool=self.name, arg="language", value=lang)
 
-    def _decode_window(self, clips: list, language: str | None) -> list[BaseModel]:
+    def _decode_window(self, clips: list[Any], language: str | None) -> list[BaseModel]:
         import torch
         import whisper
 
@@ -256,7 +247,7 @@ class SpeechRecognize(Tool):
         tokenizer = whisper.tokenizer.get_tokenizer(
             self.model.is_multilingual, num_languages=self.model.num_languages,
             task="transcribe")
-        outs = []
+        outs: list[BaseModel] = []
         for clip, res in zip(clips, results, strict=True):
             duration = clip.size / _SAMPLE_RATE
             # whisper.transcribe's rule: a window that is probably silence yields no text

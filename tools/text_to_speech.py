@@ -14,7 +14,7 @@ that dependence, at some cost in expressiveness.
 
 >>> import tempfile
 >>> from mmagent.artifacts import ArtifactStore
->>> from mmagent.tool import ToolContext
+>>> from mmagent.toolkit import ToolContext
 >>> tts = TextToSpeech(backend="espeak")
 >>> tts.ensure_loaded()
 >>> store = ArtifactStore(tempfile.mkdtemp())
@@ -33,11 +33,11 @@ import subprocess
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, Field, field_validator
 
 from mmagent.artifacts import AudioRef
 from mmagent.errors import ConfigError, ToolExecutionError, ToolInputError, ToolLoadError
-from mmagent.tool import Resources, Tool, ToolContext
+from mmagent.toolkit import Ports, Resources, Tool, ToolContext, group_rows
 
 __all__ = ["TextToSpeech"]
 
@@ -74,9 +74,7 @@ class TextToSpeech(Tool):
     worker = True  # runs on its own long-lived thread, batching concurrent calls
     option_names = _OPTIONS
 
-    class Input(BaseModel):
-        model_config = ConfigDict(extra="forbid")
-
+    class Input(Ports):
         text: str = Field(min_length=1, max_length=2000, description="the text to speak")
         voice: str | None = Field(
             None, max_length=50, pattern=r"^[A-Za-z0-9_/-]+(\+[A-Za-z0-9_-]+)?$",
@@ -92,15 +90,11 @@ class TextToSpeech(Tool):
                 raise ValueError(f"got {text[:40]!r}; expected text with letters or digits")
             return text
 
-    class Output(BaseModel):
-        model_config = ConfigDict(extra="forbid")
-
+    class Output(Ports):
         audio: AudioRef = Field(description="the speech, mono 16-bit WAV")
         sample_rate: int = Field(description="samples per second of the audio")
 
-    def __init__(self, checkpoint: str | None = None, device: str = "auto", dtype: str = "auto",
-                 cache_dir: Any = None, **options: Any) -> None:
-        super().__init__(checkpoint, device, dtype, cache_dir, **options)
+    def configure(self) -> None:
         backend = self.options.get("backend", "auto")
         if backend not in _BACKENDS:
             raise ConfigError(f"got backend {backend!r} for tool {self.name!r} (option "
@@ -108,6 +102,11 @@ class TextToSpeech(Tool):
         if backend == "auto":
             backend = "espeak" if self.checkpoint == "espeak" else "vits"
         self.backend: str = backend
+
+    @classmethod
+    def offline_settings(cls) -> dict[str, Any]:
+        # espeak-ng speaks real words with nothing downloaded; the tiny VITS makes noise
+        return {"options": {"backend": "espeak"}}
 
     # -- loading --------------------------------------------------------------------------------
 
@@ -136,7 +135,9 @@ class TextToSpeech(Tool):
         self._dtype = torch.float32 if self.dtype_pref == "auto" else self.torch_dtype()
         # The model first: an unreachable hub id fails here with a plain OSError, whereas
         # VitsTokenizer.from_pretrained fails with a TypeError (no vocab file found).
-        self.model = VitsModel.from_pretrained(path, dtype=self._dtype).to(self._device).eval()
+        model = VitsModel.from_pretrained(path, dtype=self._dtype)
+        # transformers types PreTrainedModel.to through a decorator that loses the bound self
+        self.model = model.to(self._device).eval()  # type: ignore[arg-type]
         try:
             self.tokenizer = VitsTokenizer.from_pretrained(path)
         except TypeError as e:
@@ -155,12 +156,12 @@ class TextToSpeech(Tool):
 
     # -- running --------------------------------------------------------------------------------
 
-    def run(self, inputs: list[BaseModel], ctx: ToolContext) -> list[BaseModel]:
+    def run(self, inputs: list[TextToSpeech.Input], ctx: ToolContext) -> list[BaseModel]:
         if self.backend == "espeak":
             return [self._espeak_one(inp, ctx) for inp in inputs]
         return self._run_vits(inputs, ctx)
 
-    def _espeak_one(self, inp: Any, ctx: ToolContext) -> BaseModel:
+    def _espeak_one(self, inp: TextToSpeech.Input, ctx: ToolContext) -> BaseModel:
         import soundfile as sf
 
         voice = inp.voice or _ESPEAK_VOICE
@@ -186,7 +187,8 @@ class TextToSpeech(Tool):
         samples, sr = sf.read(io.BytesIO(proc.stdout), dtype="float32")
         return self.Output(audio=ctx.store.put_audio(samples, sr), sample_rate=sr)
 
-    def _run_vits(self, inputs: list[BaseModel], ctx: ToolContext) -> list[BaseModel]:
+    def _run_vits(self, inputs: list[TextToSpeech.Input],
+                  ctx: ToolContext) -> list[BaseModel]:
         import torch
 
         # 1. check inputs before any model runs
@@ -204,13 +206,11 @@ class TextToSpeech(Tool):
                     arg="text")
 
         # 2. one forward per speed (speaking_rate is a scalar for the whole batch)
-        groups: dict[float, list[int]] = {}
-        for i, inp in enumerate(inputs):
-            groups.setdefault(inp.speed, []).append(i)
         sr = int(self.model.config.sampling_rate)
         outputs: list[BaseModel | None] = [None] * len(inputs)
         cuda = [torch.device(self._device).index or 0] if self._device.startswith("cuda") else []
-        for speed, rows in groups.items():
+        for rows in group_rows([inp.speed for inp in inputs]):
+            speed = inputs[rows[0]].speed
             enc = self.tokenizer([inputs[i].text for i in rows], padding=True,
                                  return_tensors="pt").to(self._device)
             with torch.inference_mode(), torch.random.fork_rng(devices=cuda):

@@ -1,5 +1,5 @@
 """Offline evaluation of the planner on public benchmarks (no tool runs)."""
 
-from .taskbench import TaskBenchReport, evaluate_taskbench, load_taskbench, score
+from mmagent.eval._taskbench import TaskBenchReport, evaluate_taskbench, load_taskbench, score
 
 __all__ = ["TaskBenchReport", "evaluate_taskbench", "load_taskbench", "score"]

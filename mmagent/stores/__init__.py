@@ -20,12 +20,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from .config import ArtifactStoreConfig, StateStoreConfig, StoresConfig
-from .queue import QueuedRun, RunQueue
-from .sql import Database, PostgresDatabase, SQLiteDatabase, open_database
+from mmagent.stores._sql import Database, PostgresDatabase, SQLiteDatabase, open_database
 
-__all__ = ["Database", "open_database", "RunQueue", "QueuedRun", "StoresConfig",
-           "StateStoreConfig", "ArtifactStoreConfig", "state_database", "make_run_store",
+__all__ = ["Database", "open_database", "state_database", "make_run_store",
            "make_result_cache", "make_owners", "make_artifact_store"]
 
 _POSTGRES: dict[str, PostgresDatabase] = {}  # one pool per DSN per process
@@ -35,28 +32,28 @@ def state_database(config) -> Database:
     """The state database: Postgres (``stores.state``), else the executor's SQLite file
     (``executor.checkpoint_db``, default ``<cache_dir>/runs.sqlite``)."""
     if config.stores.state.backend == "postgres":
-        return _postgres(config)
+        return _postgres_pool(config)
     return SQLiteDatabase(config.executor.checkpoint_db or Path(config.cache_dir) / "runs.sqlite")
 
 
 def make_run_store(config):
     """Durable run records and LangGraph checkpoints (:class:`~mmagent.runs.RunStore`)."""
     if config.stores.state.backend == "postgres":
-        from .postgres import PostgresRunStore
+        from mmagent.stores._postgres import PostgresRunStore
 
-        return PostgresRunStore(_postgres(config))
-    from ..runs import RunStore
+        return PostgresRunStore(_postgres_pool(config))
+    from mmagent.runs._journal import RunStore
 
     return RunStore(config.executor.checkpoint_db or Path(config.cache_dir) / "runs.sqlite")
 
 
 def make_result_cache(config):
-    """The result cache (:class:`~mmagent.cache.ResultCache`)."""
+    """The result cache (:class:`~mmagent.execution.ResultCache`)."""
     if config.stores.state.backend == "postgres":
-        from .postgres import PostgresResultCache
+        from mmagent.stores._postgres import PostgresResultCache
 
-        return PostgresResultCache(_postgres(config))
-    from ..cache import ResultCache
+        return PostgresResultCache(_postgres_pool(config))
+    from mmagent.execution._result_cache import ResultCache
 
     return ResultCache(config.executor.cache_db or Path(config.cache_dir) / "results.sqlite")
 
@@ -64,7 +61,7 @@ def make_result_cache(config):
 def make_owners(config, store_root: Path | None = None):
     """Who may read which artifact: a table in the state database, so every server instance
     on it agrees. An ``owners.jsonl`` left by earlier versions in ``store_root`` is imported."""
-    from .owners import DatabaseOwners
+    from mmagent.stores._owners import DatabaseOwners
 
     owners = DatabaseOwners(state_database(config))
     if store_root is not None:
@@ -73,19 +70,19 @@ def make_owners(config, store_root: Path | None = None):
 
 
 def make_artifact_store(config):
-    """The :class:`~mmagent.artifacts.ArtifactStore`: ``store_dir`` alone, or an S3 bucket
+    """The :class:`~mmagent.ArtifactStore`: ``store_dir`` alone, or an S3 bucket
     with ``store_dir`` as the local cache."""
-    from ..artifacts import ArtifactStore
+    from mmagent.artifacts._store import ArtifactStore
 
     remote = None
     if config.stores.artifacts.backend == "s3":
-        from .s3 import S3Objects
+        from mmagent.stores._s3 import S3Objects
 
         remote = S3Objects.from_config(config.stores.artifacts)
     return ArtifactStore(config.artifact_dir, config.limits, remote=remote)
 
 
-def _postgres(config) -> PostgresDatabase:
+def _postgres_pool(config) -> PostgresDatabase:
     dsn = config.stores.state.postgres_dsn()
     if dsn not in _POSTGRES:
         _POSTGRES[dsn] = PostgresDatabase(dsn)

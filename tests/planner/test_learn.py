@@ -57,7 +57,7 @@ def test_a_plan_that_does_not_validate_is_not_learned(tmp_path):
 
 
 def test_cli_learns_a_saved_workflow(tmp_path, photo, monkeypatch, capsys):
-    from tests.test_cli import cli
+    from tests.cli.test_cli import cli
 
     config = tmp_path / "mmagent.yaml"
     config.write_text(f"cache_dir: {tmp_path / 'cache'}\nrouter: {{mode: plan}}\n"

@@ -4,8 +4,8 @@ import json
 
 from mmagent import Agent, Config
 from mmagent.artifacts import ImageRef
-from mmagent.planner.cache import PlanCache, normalise_prompt
-from mmagent.planner.planner import Planner
+from mmagent.planner import Planner
+from mmagent.planner._plan_cache import PlanCache, normalise_prompt
 from tests.fakes import FakeSleep, fake_registry
 from tests.planner.test_planner import GOOD, IMAGE, Scripted
 

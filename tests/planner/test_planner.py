@@ -5,10 +5,9 @@ import pytest
 
 from mmagent.artifacts import ImageRef
 from mmagent.errors import PlanningError
-from mmagent.planner.backends import Completion
-from mmagent.planner.openai_backend import OpenAIChatBackend
-from mmagent.planner.planner import Planner
-from mmagent.planner.schema import plan_schema
+from mmagent.planner import Completion, Planner
+from mmagent.planner._openai import OpenAIChatBackend
+from mmagent.planner._schema import plan_schema
 from tests.fakes import fake_registry
 
 IMAGE = ImageRef(id="a" * 64, mime="image/png", width=8, height=8)

@@ -12,7 +12,7 @@ import yaml
 
 from mmagent import Agent, Config
 from mmagent.artifacts import AudioRef, ImageRef, VideoRef
-from mmagent.planner.demos import DEFAULT_BANK
+from mmagent.planner._demos import DEFAULT_BANK
 
 ROWS = yaml.safe_load((Path(__file__).with_name("product_requests.yaml")).read_text())
 _REFS = {"image": (ImageRef, "image/png"), "audio": (AudioRef, "audio/wav"),

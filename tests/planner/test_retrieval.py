@@ -6,13 +6,12 @@ import numpy as np
 import pytest
 
 from mmagent.artifacts import AudioRef
-from mmagent.eval.taskbench import TaskBenchTool, card_registry
+from mmagent.eval._taskbench import TaskBenchTool, card_registry
 from mmagent.plan import Plan
-from mmagent.planner.demos import Demo, DemoBank
-from mmagent.planner.embed import MiniLMEmbedder
-from mmagent.planner.planner import Planner
-from mmagent.planner.retrieval import ToolRetriever
-from mmagent.registry import ToolRegistry
+from mmagent.planner import Demo, DemoBank, Planner
+from mmagent.planner._embed import MiniLMEmbedder
+from mmagent.planner._retrieval import ToolRetriever
+from mmagent.toolkit import ToolRegistry
 from tests.fakes import fake_registry
 from tests.planner.test_planner import GOOD, IMAGE, Scripted
 

@@ -10,9 +10,8 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from mmagent.artifacts import AudioRef
 from mmagent.errors import ToolInputError
-from mmagent.planner.backends import Completion
-from mmagent.registry import ToolRegistry
-from mmagent.tool import Tool
+from mmagent.planner import Completion
+from mmagent.toolkit import Tool, ToolRegistry
 from tests.fakes import FakeCaption, FakeFail, FakeSleep, FakeSpeak
 
 CAPTION_AND_SPEAK = {"tasks": [

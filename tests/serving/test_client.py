@@ -14,7 +14,7 @@ from mmagent.events import (
     TaskFinished,
     TaskStarted,
 )
-from mmagent.serving.errors import AuthError
+from mmagent.serving._http_errors import AuthError
 from tests.serving.conftest import KEY_A, KEY_B, wav_bytes
 
 

@@ -11,7 +11,7 @@ import httpx
 import pytest
 
 from mmagent import Agent, Config
-from mmagent.planner.backends import Completion
+from mmagent.planner import Completion
 from mmagent.runs import RunStore
 from mmagent.serving.server import ServerThread, build_app
 from tests.serving.helpers import PlanByInputs, serving_registry

@@ -16,8 +16,8 @@ import soundfile as sf
 from mcp import Client, StdioServerParameters
 from PIL import Image
 
+from tests.cli.test_cli import _planning_server
 from tests.serving.conftest import KEY_A, KEY_B, png_data_url, wav_bytes
-from tests.test_cli import _planning_server
 
 
 def call(server, fn, key=KEY_A):
@@ -216,8 +216,8 @@ def test_readme_mcp_example(server):
 def test_a_tool_that_needs_approval_is_not_run_behind_its_back(tmp_path):
     """MCP tool calls go through the executor: the approval policy holds (in-process client)."""
     from mmagent import Agent, Config
-    from mmagent.serving.mcp_server import McpBridge, mcp_server
-    from mmagent.serving.service import ChatService
+    from mmagent.serving import AgentService
+    from mmagent.serving.mcp.service import McpBridge, mcp_server
     from tests.serving.helpers import serving_registry
 
     cfg = Config.from_dict({"cache_dir": str(tmp_path / "cache"),
@@ -225,7 +225,7 @@ def test_a_tool_that_needs_approval_is_not_run_behind_its_back(tmp_path):
     agent = Agent(cfg, registry=serving_registry())
 
     async def main():
-        async with Client(mcp_server(McpBridge(ChatService(agent)))) as client:
+        async with Client(mcp_server(McpBridge(AgentService(agent)))) as client:
             return (await client.call_tool("fake_speak", {"text": "may I?"}),
                     await client.call_tool("fake_sleep", {"label": "free", "seconds": 0}))
 

@@ -6,10 +6,10 @@ from http.server import BaseHTTPRequestHandler, HTTPServer
 import pytest
 
 from mmagent.artifacts import ArtifactStore
-from mmagent.serving import media
-from mmagent.serving.auth import Owners
-from mmagent.serving.errors import URLRefusedError
-from mmagent.serving_settings import ServingSettings
+from mmagent.config import ServingSettings
+from mmagent.serving import _request_media as media
+from mmagent.serving._auth import Owners
+from mmagent.serving._http_errors import URLRefusedError
 
 
 @pytest.mark.parametrize("ip,public", [("8.8.8.8", True), ("127.0.0.1", False),

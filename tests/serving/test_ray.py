@@ -14,7 +14,7 @@ import openai
 import pytest
 
 from mmagent import Config
-from mmagent.registry import ToolRegistry
+from mmagent.toolkit import ToolRegistry
 from tests.fakes import FakeCaption, FakeSleep, FakeSpeak
 from tests.serving.conftest import KEY_A, png_data_url
 from tests.serving.helpers import FakePicky, PlanByInputs, replica_pids, sse_events
@@ -48,7 +48,7 @@ outputs:
 def ray_server(tmp_path_factory):
     from ray import serve
 
-    from mmagent.serving.ray_app import build_ray_app, start_ray
+    from mmagent.serving.ray.deployments import build_ray_app, start_ray
     from mmagent.serving.server import free_port
 
     root = tmp_path_factory.mktemp("ray")
@@ -120,7 +120,7 @@ def test_emit_config_is_a_valid_serve_config(tmp_path, monkeypatch):
     assert res.exit_code == 0, res.output
     schema = ServeDeploySchema.model_validate(yaml.safe_load(out.read_text()))
     (application,) = schema.applications
-    assert application.import_path == "mmagent.serving.ray_app:app_builder"
+    assert application.import_path == "mmagent.serving.ray.deployments:app_builder"
     caption = next(d for d in application.deployments if d.name == "tool_image_caption")
     assert caption.ray_actor_options.num_gpus == 0.5
     assert caption.autoscaling_config["max_replicas"] == 4

@@ -1,7 +1,7 @@
 """Errors crossing from a tool replica to the ingress keep their class, code and details."""
 
 from mmagent.errors import ToolExecutionError, ToolInputError, UnresolvedReferenceError
-from mmagent.serving.ray_errors import MAX_MESSAGE, error_from_dict, error_to_dict
+from mmagent.serving.ray.retries import MAX_MESSAGE, error_from_dict, error_to_dict
 
 
 def test_an_mmagent_error_comes_back_as_its_own_class_with_its_details():

@@ -4,8 +4,8 @@ import pytest
 
 from mmagent import Config
 from mmagent.errors import ConfigError
-from mmagent.registry import ToolRegistry
-from mmagent.serving.ray_app import _deployment_options, _ingress_options, fit_cpus
+from mmagent.serving.ray.deployments import _deployment_options, _ingress_options, fit_cpus
+from mmagent.toolkit import ToolRegistry
 
 
 def _options(cfg: Config, gpus: bool):

@@ -40,7 +40,7 @@ def _ray_processes(temp_dir: str) -> list[str]:
 
 
 class _Server:
-    """``python -m mmagent.cli serve --ray`` with its output read line by line."""
+    """``python -m mmagent.cli._main serve --ray`` with its output read line by line."""
 
     def __init__(self, tmp_path, ray: dict) -> None:
         self.temp_dir = tempfile.mkdtemp(prefix="ray-", dir="/tmp")  # short: unix sockets

@@ -11,7 +11,7 @@ import pytest
 from mmagent import Agent, Client, Config
 from mmagent.errors import InputError, RunError, RunFinishedError, UnknownRunError
 from mmagent.events import AnswerReady, ApprovalRequested, PlanCreated, TaskFinished
-from mmagent.planner.backends import Completion
+from mmagent.planner import Completion
 from mmagent.serving.server import ServerThread, build_app
 from tests.serving.conftest import KEY_A, KEY_B, png_data_url
 from tests.serving.helpers import PlanByInputs, serving_registry

@@ -8,10 +8,10 @@ import pytest
 from PIL import Image
 
 from mmagent.errors import InputNotFoundError, RunFinishedError, UnknownRunError
-from mmagent.executor import Executor
+from mmagent.execution import Executor
 from mmagent.plan import Plan
+from mmagent.runs import RunQueue
 from mmagent.stores import (
-    RunQueue,
     make_artifact_store,
     make_owners,
     make_result_cache,
@@ -62,7 +62,7 @@ class TestStateStore:
         plan = Plan.model_validate({"tasks": [
             {"id": "t1", "tool": "fake_sleep", "args": {"label": "hi", "seconds": 0}},
             {"id": "t2", "tool": "fake_speak", "args": {"text": "$t1.text"}}]})
-        from mmagent.executor import ApprovalPolicy
+        from mmagent.execution import ApprovalPolicy
 
         first = Executor(fake_registry(), store, runs=make_run_store(state_config),
                          approval=ApprovalPolicy(tools=("fake_speak",)))
@@ -125,7 +125,7 @@ class TestStateStore:
         from concurrent.futures import ThreadPoolExecutor
 
         from mmagent.stores import open_database
-        from mmagent.stores.owners import DatabaseOwners
+        from mmagent.stores._owners import DatabaseOwners
 
         st = state_config.stores.state
         target = st.dsn if st.backend == "postgres" else state_config.cache_dir / "runs.sqlite"

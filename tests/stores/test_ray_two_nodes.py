@@ -21,7 +21,7 @@ import psutil
 import pytest
 
 from mmagent import Config
-from mmagent.registry import ToolRegistry
+from mmagent.toolkit import ToolRegistry
 from tests.fakes import FakeCaption, FakeSpeak
 from tests.serving.conftest import KEY_A, png_data_url
 from tests.serving.helpers import FakeLoudness, PlanCaptionSpeakMeasure
@@ -122,7 +122,7 @@ def test_a_run_moves_between_ingress_replicas_and_its_media_between_nodes_throug
     import ray
     from ray import serve
 
-    from mmagent.serving.ray_app import build_ray_app, start_ray
+    from mmagent.serving.ray.deployments import build_ray_app, start_ray
     from mmagent.serving.server import free_port
 
     address, caches = two_nodes

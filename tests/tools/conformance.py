@@ -16,8 +16,7 @@ from PIL import Image
 
 from mmagent.artifacts import ArtifactRef, ArtifactStore
 from mmagent.errors import ToolInputError
-from mmagent.registry import ToolRegistry
-from mmagent.tool import Tool, ToolContext
+from mmagent.toolkit import Tool, ToolContext, ToolRegistry
 
 KNOWN_TYPES = {"image", "audio", "video", "text", "integer", "number", "boolean"}
 KNOWN_TYPES |= {"json"}  # structured values: chat history turns, speech segments
@@ -58,8 +57,9 @@ class ToolConformance:
                 assert base in KNOWN_TYPES, f"{side}.{port} has untyped {spec['type']!r}"
                 assert spec["description"]
 
-    def test_registered_through_entry_points(self):
-        assert self.tool_cls.name in ToolRegistry.discover().names()
+    def test_discovered_by_its_module(self):
+        registry = ToolRegistry.discover()
+        assert registry.tool_class(self.tool_cls.name) is self.tool_cls
 
     def test_declares_a_default_checkpoint_and_resources(self):
         # a utility (media plumbing) loads no model, so it has no checkpoint
@@ -149,7 +149,7 @@ def check_artifact(store: ArtifactStore, ref: ArtifactRef, out: Any) -> None:
 def check_video(store: ArtifactStore, ref: ArtifactRef, out: Any) -> None:
     """An MP4 plays in browsers (H.264, yuv420p) and has the frame count its ref and the output
     declare."""
-    from mmagent.media import probe_video
+    from mmagent.artifacts import probe_video
 
     info = probe_video(store.path(ref))
     assert info.frames > 0 and info.frames == ref.frames

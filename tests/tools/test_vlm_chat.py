@@ -7,7 +7,7 @@ import pytest
 from mmagent import Agent, Config
 from mmagent.errors import ToolInputError
 from mmagent.events import TaskProgress
-from mmagent.tool import ToolContext
+from mmagent.toolkit import ToolContext
 from mmagent.tools.vlm_chat import MAX_IMAGES, VLMChat
 from tests.planner.test_planner import Scripted
 
@@ -120,7 +120,7 @@ class TestVLMChatConformance(ToolConformance):
 
 
 def test_cli_lists_the_vision_tools_with_their_types(monkeypatch, capsys):
-    from tests.test_cli import cli
+    from tests.cli.test_cli import cli
 
     code, out, _ = cli(monkeypatch, capsys, "tools", "--json")
     assert code == 0

@@ -1,0 +1,193 @@
+"""Durable runs: what a run needs to be continued after a crash or a pause, in one SQLite file.
+
+The file holds LangGraph's own checkpoints (``SqliteSaver``: the entrypoint's input, task writes,
+interrupts and resume values) and four small tables of ours:
+
+- ``mmagent_runs``: per run id, its plan, its inputs (artifact references), the request meta
+  (e.g. the prompt), its status and the current *segment* (the LangGraph thread in use);
+- ``mmagent_task_results``: per task, its output JSON (artifacts as references) or its error;
+- ``mmagent_approvals``: approval requests asked in a segment, in order;
+- ``mmagent_decisions``: per task, the human's yes or no.
+
+Why our own task table: the functional API replays a finished ``@task`` by the order in which the
+entrypoint called it, and dataflow calls tasks in the order their inputs happen to finish, which
+a resumed run does not repeat. So completed outputs are stored by task id, and a resumed run
+starts a fresh LangGraph thread with them as ``completed``. Nothing here holds media bytes.
+
+>>> store = RunStore(None)                    # in memory; RunStore(path) for a file
+>>> store.create("r1", {"tasks": []}, {}, {"prompt": "hi"})
+>>> store.get("r1").status
+'running'
+"""
+
+from __future__ import annotations
+
+import builtins
+import json
+import sqlite3
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from mmagent.errors import RunFinishedError, UnknownRunError
+from mmagent.runs._status import FINISHED, RunStatus
+
+__all__ = ["RunStore", "RunRecord"]
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS mmagent_runs (
+    run_id TEXT PRIMARY KEY, status TEXT NOT NULL, segment INTEGER NOT NULL,
+    plan TEXT NOT NULL, inputs TEXT NOT NULL, meta TEXT NOT NULL,
+    created REAL NOT NULL, updated REAL NOT NULL);
+CREATE TABLE IF NOT EXISTS mmagent_task_results (
+    run_id TEXT NOT NULL, task_id TEXT NOT NULL, ok INTEGER NOT NULL, data TEXT NOT NULL,
+    PRIMARY KEY (run_id, task_id));
+CREATE TABLE IF NOT EXISTS mmagent_approvals (
+    run_id TEXT NOT NULL, segment INTEGER NOT NULL, idx INTEGER NOT NULL, tasks TEXT NOT NULL,
+    PRIMARY KEY (run_id, segment, idx));
+CREATE TABLE IF NOT EXISTS mmagent_decisions (
+    run_id TEXT NOT NULL, task_id TEXT NOT NULL, approved INTEGER NOT NULL,
+    PRIMARY KEY (run_id, task_id));
+"""
+
+
+@dataclass
+class RunRecord:
+    run_id: str
+    status: RunStatus
+    segment: int
+    plan: dict[str, Any]
+    inputs: dict[str, Any]
+    meta: dict[str, Any] = field(default_factory=dict)
+
+
+class RunStore:
+    """Run records and LangGraph checkpoints in one SQLite file (``None``: in memory)."""
+
+    def __init__(self, path: str | Path | None) -> None:
+        self.path = Path(path).expanduser() if path is not None else None
+        if self.path is not None:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._lock = threading.Lock()
+        self._db = self._connect()
+        with self._lock, self._db:
+            self._db.executescript(_SCHEMA)
+        self._saver = None
+
+    def _connect(self) -> sqlite3.Connection:
+        db = sqlite3.connect(str(self.path) if self.path else ":memory:",
+                             check_same_thread=False, isolation_level=None)
+        if self.path is not None:
+            # WAL: LangGraph's connection and ours write the same file without blocking reads;
+            # synchronous=NORMAL still survives a killed process (only power loss may lose the
+            # last commits).
+            db.execute("PRAGMA journal_mode=WAL")
+            db.execute("PRAGMA synchronous=NORMAL")
+            db.execute("PRAGMA busy_timeout=10000")
+        return db
+
+    @property
+    def saver(self):
+        """The LangGraph checkpointer writing to the same file."""
+        if self._saver is None:
+            if self.path is None:
+                from langgraph.checkpoint.memory import InMemorySaver
+
+                self._saver = InMemorySaver()
+            else:
+                from langgraph.checkpoint.sqlite import SqliteSaver
+
+                self._saver = SqliteSaver(self._connect())
+        return self._saver
+
+    def _exec(self, sql: str, args: tuple = ()) -> list[tuple]:
+        with self._lock:
+            return self._db.execute(sql, args).fetchall()
+
+    # -- runs ---------------------------------------------------------------------------------
+
+    def create(self, run_id: str, plan: dict[str, Any], inputs: dict[str, Any],
+               meta: dict[str, Any] | None = None) -> None:
+        now = time.time()
+        self._exec("INSERT INTO mmagent_runs VALUES (?, 'running', 0, ?, ?, ?, ?, ?)",
+                   (run_id, json.dumps(plan), json.dumps(inputs), json.dumps(meta or {}), now,
+                    now))
+
+    def get(self, run_id: str) -> RunRecord:
+        rows = self._exec("SELECT status, segment, plan, inputs, meta FROM mmagent_runs "
+                          "WHERE run_id = ?", (run_id,))
+        if not rows:
+            where = f" in {self.path}" if self.path else ""
+            raise UnknownRunError(f"got run id {run_id!r}; no such run is recorded{where} "
+                                  "(expected an id printed by `mmagent run`)", run_id=run_id)
+        status, segment, plan, inputs, meta = rows[0]
+        return RunRecord(run_id, status, segment, json.loads(plan), json.loads(inputs),
+                         json.loads(meta))
+
+    def exists(self, run_id: str) -> bool:
+        return bool(self._exec("SELECT 1 FROM mmagent_runs WHERE run_id = ?", (run_id,)))
+
+    def resumable(self, run_id: str) -> RunRecord:
+        """The record of a run that can be continued; a typed error otherwise."""
+        rec = self.get(run_id)
+        if rec.status in FINISHED:
+            raise RunFinishedError(f"got run id {run_id!r}, which already finished "
+                                   f"({rec.status}); expected a run that was interrupted, "
+                                   "paused for approval or cancelled", run_id=run_id,
+                                   status=rec.status)
+        return rec
+
+    def set_status(self, run_id: str, status: RunStatus) -> None:
+        self._exec("UPDATE mmagent_runs SET status = ?, updated = ? WHERE run_id = ?",
+                   (status, time.time(), run_id))
+
+    def next_segment(self, run_id: str) -> int:
+        """Start a fresh LangGraph thread for this run (after a crash or a cancel)."""
+        self._exec("UPDATE mmagent_runs SET segment = segment + 1, status = 'running', "
+                   "updated = ? WHERE run_id = ?", (time.time(), run_id))
+        return self.get(run_id).segment
+
+    def list(self, limit: int = 20) -> builtins.list[tuple[str, str, float]]:
+        """(run id, status, last update) of the latest runs."""
+        return [(r, s, u) for r, s, u in self._exec(
+            "SELECT run_id, status, updated FROM mmagent_runs ORDER BY updated DESC LIMIT ?",
+            (limit,))]
+
+    # -- task results -------------------------------------------------------------------------
+
+    def put_result(self, run_id: str, task_id: str, ok: bool, data: dict[str, Any]) -> None:
+        self._exec("INSERT OR REPLACE INTO mmagent_task_results VALUES (?, ?, ?, ?)",
+                   (run_id, task_id, int(ok), json.dumps(data)))
+
+    def results(self, run_id: str) -> tuple[dict[str, dict], dict[str, dict]]:
+        """(outputs of tasks that succeeded, errors of tasks that failed)."""
+        ok: dict[str, dict] = {}
+        failed: dict[str, dict] = {}
+        for task_id, good, data in self._exec(
+                "SELECT task_id, ok, data FROM mmagent_task_results WHERE run_id = ?", (run_id,)):
+            (ok if good else failed)[task_id] = json.loads(data)
+        return ok, failed
+
+    # -- approvals ----------------------------------------------------------------------------
+
+    def add_request(self, run_id: str, segment: int, tasks: builtins.list[str]) -> None:
+        idx = self._exec("SELECT COUNT(*) FROM mmagent_approvals WHERE run_id = ? AND "
+                         "segment = ?", (run_id, segment))[0][0]
+        self._exec("INSERT INTO mmagent_approvals VALUES (?, ?, ?, ?)",
+                   (run_id, segment, idx, json.dumps(tasks)))
+
+    def requests(self, run_id: str, segment: int) -> builtins.list[builtins.list[str]]:
+        return [json.loads(t) for (t,) in self._exec(
+            "SELECT tasks FROM mmagent_approvals WHERE run_id = ? AND segment = ? ORDER BY idx",
+            (run_id, segment))]
+
+    def decide(self, run_id: str, decisions: dict[str, bool]) -> None:
+        for task_id, yes in decisions.items():
+            self._exec("INSERT OR REPLACE INTO mmagent_decisions VALUES (?, ?, ?)",
+                       (run_id, task_id, int(yes)))
+
+    def decisions(self, run_id: str) -> dict[str, bool]:
+        return {t: bool(a) for t, a in self._exec(
+            "SELECT task_id, approved FROM mmagent_decisions WHERE run_id = ?", (run_id,))}

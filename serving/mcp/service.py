@@ -1,0 +1,366 @@
+"""The MCP server: every tool, every workflow and the agent itself as MCP tools.
+
+Two transports, one :class:`McpBridge`: ``mmagent mcp`` speaks stdio (a local client starts it
+as a subprocess, :func:`serve_stdio`), and ``mmagent serve`` answers Streamable HTTP at
+``/mcp`` behind the server's API keys (``routes.py``). Built on the official ``mcp`` SDK's
+low-level ``Server``; the tools and their schemas are in ``protocol.py``.
+
+Produced images and audio come back as MCP image/audio content, and every artifact as a
+resource link (``/v1/artifacts/<id>`` over HTTP, a ``file://`` URI over stdio);
+``structured_content`` carries the JSON result.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import logging
+import re
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, TypeVar
+from urllib.parse import urlsplit
+
+import anyio
+import mcp_types as types
+from mcp.server.lowlevel import Server
+from mcp.shared.exceptions import MCPError
+from mcp_types.jsonrpc import INVALID_PARAMS
+
+from mmagent._messages import for_client
+from mmagent.artifacts import ArtifactKind, ArtifactRef
+from mmagent.errors import InputError, InputNotFoundError, MMAgentError, UnknownToolError
+from mmagent.events import ArtifactCreated
+from mmagent.serving._agent import AgentService, ParsedRequest, RunSummary
+from mmagent.serving._auth import ANONYMOUS
+from mmagent.serving._http_errors import AuthError
+from mmagent.serving._protocol import MEDIA_FIELDS, MEDIA_KINDS
+from mmagent.serving._request_media import ARTIFACT_PATH_RE
+from mmagent.serving.mcp.protocol import (
+    HTTP_MEDIA_HELP,
+    RUN_TOOL,
+    STDIO_MEDIA_HELP,
+    WORKFLOW_TOOL_PREFIX,
+    run_schema,
+    tool_input_schema,
+    workflow_schema,
+)
+from mmagent.toolkit import port_type
+
+__all__ = ["McpBridge", "Caller", "mcp_server", "serve_stdio"]
+
+logger = logging.getLogger(__name__)
+
+_T = TypeVar("_T")
+_HEX64 = re.compile(r"^[0-9a-f]{64}$")
+_RESOURCE_NOT_FOUND = -32002  # MCP's code for resources/read of an unknown resource
+_INLINE_MAX_BYTES = 4 * 1024 * 1024
+"""Images and audio up to this size also come inline (image/audio content); all as links."""
+Caller = Callable[[Any], tuple[str, str, set[str]]]
+"""A request's context -> its owner, base URL and own host names (AuthError to refuse it)."""
+
+
+class McpBridge:
+    """MCP tool listings and calls over an :class:`AgentService` (transport-free, synchronous).
+
+    ``local_files``: media strings may be file paths and artifacts come back as ``file://``
+    links (stdio: the client is the local user). Otherwise links point at the HTTP server.
+    """
+
+    def __init__(self, shared: AgentService, *, local_files: bool = False) -> None:
+        self.shared = shared
+        self.agent = shared.agent
+        self.local_files = local_files
+
+    # -- listing -------------------------------------------------------------------------------
+
+    def tools(self) -> list[types.Tool]:
+        help_ = STDIO_MEDIA_HELP if self.local_files else HTTP_MEDIA_HELP
+        out = [types.Tool(name=RUN_TOOL, description=(
+            "Ask the mmagent agent: an LLM plans the request over the given media, runs the "
+            "plan on model tools, and answers with text and the artifacts it produced."),
+            input_schema=run_schema(help_))]
+        for name in self.shared.workflow_names():
+            try:
+                wf = self.shared.workflow(name)
+            except MMAgentError as e:  # one broken file must not hide every tool
+                logger.warning("not listing workflow %s over MCP: %s", name, e)
+                continue
+            out.append(types.Tool(name=WORKFLOW_TOOL_PREFIX + name,
+                                  description=f"Workflow {name}: {wf.description}".strip(),
+                                  input_schema=workflow_schema(wf, help_)))
+        for name in self.agent.registry.names():
+            cls = self.agent.registry.tool_class(name)
+            out.append(types.Tool(name=name, description=cls.description,
+                                  input_schema=tool_input_schema(cls.Input, help_)))
+        return out
+
+    # -- calls ---------------------------------------------------------------------------------
+
+    def call(self, name: str, arguments: dict[str, Any] | None, owner: str = ANONYMOUS,
+             base_url: str = "", own_hosts: set[str] | None = None) -> types.CallToolResult:
+        """Run one MCP tool call; every error comes back as an ``is_error`` result."""
+        args = dict(arguments or {})
+        ctx = _Call(self, owner, base_url, own_hosts or set())
+        try:
+            if name == RUN_TOOL:
+                return ctx.run(args)
+            if name.startswith(WORKFLOW_TOOL_PREFIX) and \
+                    name[len(WORKFLOW_TOOL_PREFIX):] in self.shared.workflow_names():
+                return ctx.workflow(name[len(WORKFLOW_TOOL_PREFIX):], args)
+            if name in self.agent.registry:
+                return ctx.tool(name, args)
+            raise UnknownToolError(f"got tool {_short(name)}; expected {RUN_TOOL!r}, a workflow_* "
+                                   "tool or a registered tool (see tools/list)")
+        except MMAgentError as e:
+            return _error(f"error[{e.code}]: {e.message}")
+        except Exception as e:  # a bad call never takes the server down
+            logger.exception("MCP tool %s failed", name)
+            return _error(f"error[internal]: {type(e).__name__}")
+
+    def read(self, uri: str, owner: str = ANONYMOUS) -> types.ReadResourceResult:
+        """``resources/read`` of an artifact link this server handed out (``/v1/artifacts/<id>``,
+        ``artifact://<id>``, or over stdio ``file://``), for the key that may read it."""
+        match = ARTIFACT_PATH_RE.search(urlsplit(uri).path) \
+            if uri.startswith(("http://", "https://")) else None
+        if uri.startswith("artifact://"):
+            artifact_id = uri.removeprefix("artifact://")
+        elif match:
+            artifact_id = match.group(1)
+        elif uri.startswith("file://") and self.local_files:
+            artifact_id = Path(urlsplit(uri).path).stem
+        else:
+            raise InputError(f"got resource {_short(uri)}; expected an artifact link from a "
+                             "tool result")
+        ref = self.shared.media.artifact(artifact_id, None, owner)
+        blob = base64.b64encode(self.agent.store.read_bytes(ref)).decode()
+        return types.ReadResourceResult(contents=[types.BlobResourceContents(
+            uri=uri, mime_type=ref.mime, blob=blob)])
+
+
+class _Call:
+    """One call's owner, links and media resolution."""
+
+    def __init__(self, bridge: McpBridge, owner: str, base_url: str, own_hosts: set[str]) -> None:
+        self.bridge = bridge
+        self.shared = bridge.shared
+        self.store = bridge.agent.store
+        self.owner = owner
+        self.own_hosts = own_hosts
+        self.link: Callable[[str], str] = (self._file_link if bridge.local_files
+                                           else self.shared.linker(base_url))
+
+    def _file_link(self, artifact_id: str) -> str:
+        return self.store.path(self.store.get(artifact_id)).resolve().as_uri()
+
+    # -- the three kinds of tool ---------------------------------------------------------------
+
+    def run(self, args: dict[str, Any]) -> types.CallToolResult:
+        _only(args, {"prompt", "images", "audio", "video"}, RUN_TOOL)
+        prompt = args.get("prompt")
+        if not isinstance(prompt, str) or not prompt.strip():
+            raise InputError(f"got {_short(prompt)} for prompt; expected the request in words")
+        parsed = ParsedRequest(prompt=prompt)
+        for key, kind in MEDIA_FIELDS:
+            parsed.media[kind] = [self.media(v, kind, f"{key}[{i}]")
+                                  for i, v in enumerate(_as_list(args.get(key, []), key))]
+        return self._summary_result(self.shared.summarize(
+            self.shared.events(None, parsed, self.owner), self.link))
+
+    def workflow(self, name: str, args: dict[str, Any]) -> types.CallToolResult:
+        spec = self.shared.workflow(name)
+        _only(args, set(spec.inputs), WORKFLOW_TOOL_PREFIX + name)
+        values: dict[str, Any] = {}
+        for key, value in args.items():
+            kind = str(spec.inputs[key].type)
+            base = kind[5:-1] if kind.startswith("list[") else kind
+            if base in MEDIA_KINDS:
+                refs = [self.media(v, base, f"{key}[{i}]") for i, v in
+                        enumerate(_as_list(value, key))]
+                values[key] = refs if kind.startswith("list[") else _one(refs, key)
+            else:
+                values[key] = value
+        return self._summary_result(self.shared.summarize(
+            self.shared.workflow_events(name, values, self.owner), self.link))
+
+    def tool(self, name: str, args: dict[str, Any]) -> types.CallToolResult:
+        """A one-task plan through the executor, so the tool's policies (retries, time limit,
+        cache, approval) hold for MCP calls too."""
+        from mmagent.plan import Plan, iter_refs
+
+        agent = self.bridge.agent
+        for key, value in args.items():
+            ref = next(iter_refs(value), None)
+            if ref is not None:
+                raise InputError(f"got {_short(str(ref))} for {key[:64]}; expected a literal "
+                                 "value (references are for plans)", param=key[:64])
+        inputs: dict[str, ArtifactRef] = {}
+        model = agent.registry.tool_class(name).Input
+        for fname, field in model.model_fields.items():
+            kind = port_type(field.annotation)
+            base = kind[5:-1] if kind.startswith("list[") else kind
+            if base in MEDIA_KINDS and args.get(fname) is not None:
+                refs = []
+                for i, v in enumerate(_as_list(args[fname], fname)):
+                    inputs[f"{fname}{i}"] = self.media(v, base, f"{fname}[{i}]")
+                    refs.append(f"$input.{fname}{i}")
+                args[fname] = refs if kind.startswith("list[") else _one(refs, fname)
+        plan = Plan.model_validate({"tasks": [{"id": "t1", "tool": name, "args": args}]})
+        artifacts: list[dict[str, Any]] = []
+
+        def emit(event: Any) -> None:
+            if isinstance(event, ArtifactCreated):
+                self.shared.owners.add(self.owner, event.artifact.id)
+                a = event.artifact
+                artifacts.append({"id": a.id, "kind": a.kind, "mime": a.mime,
+                                  "field": event.field, "url": self.link(a.id)})
+
+        result = agent.executor.run(plan, inputs, emit)
+        if "t1" in result.failures:
+            failure = result.failures["t1"]
+            return _error(f"error[{failure.code}]: {failure.message}")
+        if result.status != "completed" or "t1" not in result.outputs:
+            why = result.skip_reasons.get("t1") or result.status
+            return _error(f"error[run.{result.status}]: tool {name} did not run ({why}); "
+                          f"run id {result.run_id} (mmagent resume {result.run_id})")
+        data = result.outputs["t1"]
+        texts = [f"{k}: {v}" if len(data) > 1 else str(v) for k, v in data.items()
+                 if isinstance(v, (str, int, float, bool))]
+        return self._result("\n".join(texts), artifacts, {**data, "artifacts": artifacts})
+
+    # -- media in and out ----------------------------------------------------------------------
+
+    def media(self, value: Any, kind: ArtifactKind, what: str) -> ArtifactRef:
+        if not isinstance(value, str) or not value:
+            raise InputError(f"got {_short(value)} for {what}; expected a {kind} as "
+                             f"{STDIO_MEDIA_HELP if self.bridge.local_files else HTTP_MEDIA_HELP}")
+        if _HEX64.match(value):
+            value = "artifact://" + value
+        if self.bridge.local_files and not value.startswith(("data:", "artifact://", "http://",
+                                                              "https://")):
+            path = Path(value).expanduser()
+            if not path.is_file():
+                raise InputError(f"got {_short(value)} for {what}; expected an existing {kind} "
+                                 "file, a data: URL or an artifact id")
+            ref = self.store.put_file(path, kind)
+            self.shared.owners.add(self.owner, ref.id)
+            return ref
+        return self.shared.media.from_url(value, kind, self.owner, self.own_hosts)
+
+    def _summary_result(self, summary: RunSummary) -> types.CallToolResult:
+        structured = {"answer": summary.answer, **summary.extras()}
+        result = self._result(summary.answer, summary.artifacts, structured)
+        if summary.failures:  # never report as done what failed
+            result.is_error = True
+        return result
+
+    def _result(self, text: str, artifacts: list[dict[str, Any]], structured: dict[str, Any]
+                ) -> types.CallToolResult:
+        content: list[Any] = [types.TextContent(text=text)] if text else []
+        for a in artifacts:
+            ref = self.store.get(a["id"])
+            if ref.kind in ("image", "audio") and ref.size_bytes <= _INLINE_MAX_BYTES:
+                data = base64.b64encode(self.store.read_bytes(ref)).decode()
+                cls = types.ImageContent if ref.kind == "image" else types.AudioContent
+                content.append(cls(data=data, mime_type=ref.mime))
+            source = f"{a.get('task') or 'the tool'} ({a.get('field')})"
+            content.append(types.ResourceLink(uri=a["url"], name=f"{ref.kind}-{ref.id[:12]}",
+                                              mime_type=ref.mime, size=ref.size_bytes,
+                                              description=f"{ref.kind} from {source}"))
+        return types.CallToolResult(content=content, structured_content=_jsonable(structured))
+
+
+# -- helpers -------------------------------------------------------------------------------------
+
+
+def _error(message: str) -> types.CallToolResult:
+    """An error result, scrubbed as every message an HTTP client sees (``for_client``)."""
+    return types.CallToolResult(content=[types.TextContent(text=for_client(message))],
+                                is_error=True)
+
+
+def _only(args: dict[str, Any], allowed: set[str], tool: str) -> None:
+    extra = sorted(set(args) - allowed)
+    if extra:
+        raise InputError(f"got argument {extra[0][:64]!r} for {tool}; expected only "
+                         f"{sorted(allowed)}", param=extra[0][:64])
+
+
+def _as_list(value: Any, what: str) -> list[Any]:
+    if isinstance(value, list):
+        if len(value) > 64:
+            raise InputError(f"got {len(value)} items for {what}; expected at most 64")
+        return value
+    return [value]
+
+
+def _one(refs: list[_T], what: str) -> _T:
+    if len(refs) != 1:
+        raise InputError(f"got {len(refs)} items for {what}; expected one")
+    return refs[0]
+
+
+def _short(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 80 else text[:77] + "..."
+
+
+def _jsonable(value: Any) -> Any:
+    return json.loads(json.dumps(value, default=str))
+
+
+def _anonymous(_ctx: Any) -> tuple[str, str, set[str]]:
+    return ANONYMOUS, "", set()
+
+
+# -- the MCP server and stdio --------------------------------------------------------------------
+
+
+def mcp_server(bridge: McpBridge, caller: Caller | None = None) -> Server:
+    """A low-level MCP ``Server`` whose tools are ``bridge``'s. ``caller`` says whose a call
+    is (over HTTP: the owner of its API key); without it, every call is anonymous (stdio)."""
+    caller = caller or _anonymous
+
+    async def list_tools(_ctx, _params) -> types.ListToolsResult:
+        return types.ListToolsResult(tools=await anyio.to_thread.run_sync(bridge.tools))
+
+    async def call_tool(ctx, params: types.CallToolRequestParams) -> types.CallToolResult:
+        try:
+            owner, base_url, hosts = caller(ctx)
+        except AuthError as e:
+            return _error(f"error[{e.code}]: {e.message}")
+        return await anyio.to_thread.run_sync(
+            lambda: bridge.call(params.name, params.arguments, owner, base_url, hosts))
+
+    async def list_resources(_ctx, _params) -> types.ListResourcesResult:
+        return types.ListResourcesResult(resources=[])  # artifacts come as links in results
+
+    async def read_resource(ctx, params: types.ReadResourceRequestParams
+                            ) -> types.ReadResourceResult:
+        try:
+            owner = caller(ctx)[0]
+            return await anyio.to_thread.run_sync(lambda: bridge.read(params.uri, owner))
+        except MMAgentError as e:
+            raise MCPError(_RESOURCE_NOT_FOUND if isinstance(e, InputNotFoundError) else
+                           INVALID_PARAMS, for_client(f"error[{e.code}]: {e.message}")) from None
+
+    return Server("mmagent", version="0.1.0", instructions=(
+        "mmagent: multimodal model tools, YAML workflows (workflow_*), and the agent (run)."),
+        on_list_tools=list_tools, on_call_tool=call_tool, on_list_resources=list_resources,
+        on_read_resource=read_resource)
+
+
+def serve_stdio(config: Any = None, profile: str | None = None) -> None:
+    """``mmagent mcp``: serve the MCP tools over stdin/stdout until the client closes them."""
+    from mcp.server.stdio import stdio_server
+
+    from mmagent.agent import Agent
+
+    server = mcp_server(McpBridge(AgentService(Agent(config, profile=profile)),
+                                  local_files=True))
+
+    async def main() -> None:
+        async with stdio_server() as (read, write):
+            await server.run(read, write, server.create_initialization_options())
+
+    anyio.run(main)
