@@ -29,7 +29,6 @@ parallel branches cannot overlap: ``work / cores`` is the bound there, not the c
 from __future__ import annotations
 
 import argparse
-import json
 import operator
 import os
 import statistics
@@ -39,6 +38,7 @@ import threading
 import time
 from typing import Annotated, Any, TypedDict
 
+from _stdout import json_stdout
 from pydantic import BaseModel, ConfigDict, Field
 
 from mmagent.artifacts import ArtifactStore
@@ -377,6 +377,7 @@ def main() -> int:
     ap.add_argument("--shapes", default=",".join(SHAPES), help="comma-separated shapes to run")
     ap.add_argument("--chain", type=int, default=200, help="tasks in the no-op chain")
     args = ap.parse_args()
+    emit = json_stdout(args.json)
 
     import torch
 
@@ -391,7 +392,7 @@ def main() -> int:
            "tolerance": TOLERANCE, "shapes": rows, "tool_latency": latency,
            "chain_overhead": overhead, "ok": not below}
     if args.json:
-        print(json.dumps(out, indent=2))
+        emit(out)
     else:
         print(f"{cores()} cores; bound = max(critical path, CPU work x threads per call / cores),"
               f" measured interleaved with the runs; median [min-max] over {args.repeat}")

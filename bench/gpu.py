@@ -32,6 +32,9 @@ from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "bench"))  # _stdout, also when a test loads this file
+
+from _stdout import json_stdout
 
 from mmagent.artifacts import ArtifactStore
 from mmagent.execution import Executor, WorkerPolicy
@@ -305,6 +308,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     ap.add_argument("--cache", default=None, help="where built checkpoints are kept "
                     "for the next run (default: a temporary folder, removed at the end)")
     args = ap.parse_args(argv)
+    emit = json_stdout(args.json)
     device = "cuda" if torch.cuda.is_available() else "cpu"
     size = args.size or ("real" if device == "cuda" else "reduced")
     names = [n for n in args.tools.split(",") if n]
@@ -328,7 +332,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         if args.cache is None:  # the built checkpoints take gigabytes
             shutil.rmtree(cache, ignore_errors=True)
     if args.json:
-        print(json.dumps(out, indent=2))
+        emit(out)
     else:
         print("plan (image_generate -> image_caption, beside music_generate):",
               json.dumps(out["plan"]))

@@ -17,7 +17,6 @@ from __future__ import annotations
 import argparse
 import cProfile
 import io
-import json
 import os
 import pstats
 import statistics
@@ -27,6 +26,7 @@ import threading
 import time
 from typing import Any, TypedDict
 
+from _stdout import json_stdout
 from pydantic import BaseModel, ConfigDict, Field
 
 from mmagent.artifacts import ArtifactStore
@@ -126,6 +126,7 @@ def main() -> None:
     ap.add_argument("--profile", action="store_true", help="print a profile of one run instead")
     ap.add_argument("--top", type=int, default=45, help="functions the profile prints")
     args = ap.parse_args()
+    emit = json_stdout(args.json)
     n = args.tasks
     store = ArtifactStore(tempfile.mkdtemp(prefix="mmagent-bench-"))
     reg = ToolRegistry()
@@ -151,7 +152,7 @@ def main() -> None:
            "executor_over_bare_langgraph": spread(
                [e / b for e, b in zip(rows["executor"], rows["bare_langgraph"], strict=True)], 2)}
     if args.json:
-        print(json.dumps(out, indent=2))
+        emit(out)
         return
 
     def fmt(s: dict[str, float]) -> str:
