@@ -36,7 +36,7 @@ CONFIG = ROOT / "examples" / "mmagent.yaml"
 PHOTO = ROOT / "examples" / "photo.png"
 FLOOR = ("import torch, langgraph.func, transformers.models.bert.modeling_bert, "
          "transformers.models.blip.modeling_blip")
-ENV = {**os.environ, "HF_HUB_OFFLINE": "1"}
+ENV = {**os.environ, "HF_HUB_OFFLINE": "1", "MMAGENT_API_KEYS": "sk-bench"}
 
 
 def spread(values: list[float], digits: int = 3) -> dict[str, float]:
@@ -95,7 +95,8 @@ def _serve_once(warm: bool, repeat: int) -> dict[str, Any]:
     body = {"model": "mmagent", "messages": [{"role": "user", "content": [
         {"type": "text", "text": PROMPT}, {"type": "image_url", "image_url": {"url": image}}]}]}
     try:
-        with httpx.Client(base_url=url, timeout=300) as client:
+        with httpx.Client(base_url=url, timeout=600,
+                          headers={"Authorization": "Bearer sk-bench"}) as client:
             while True:
                 if proc.poll() is not None:
                     log.seek(0)

@@ -192,14 +192,20 @@ def executor_batch(tool: Tool, args: dict[str, Any], store: ArtifactStore,
     10 ms wait the worker gathers all eight."""
     reg = ToolRegistry()
     reg.add_instance(tool)
+    inp = tool.parse_input(args)
+    media = {}  # a plan takes media as run inputs ($input.image0), not as literals
+    for key, value in args.items():
+        if isinstance(value, dict) and {"id", "kind"} <= value.keys():
+            media[key] = (f"{value['kind']}0", getattr(inp, key))
+    args = {k: f"$input.{media[k][0]}" if k in media else v for k, v in args.items()}
+    run_inputs = {name: ref for name, ref in media.values()}
     plan = Plan.model_validate({"tasks": [{"id": f"c{i}", "tool": tool.name, "args": args}
                                           for i in range(8)]})
-    inp = tool.parse_input(args)
     out: dict[str, Any] = {}
     for label, policy in (("default", WorkerPolicy()),
                           ("wait_10ms", WorkerPolicy(max_wait_s=0.01))):
         ex = Executor(reg, store, workers=policy)
-        assert ex.run(plan, {}).ok  # warm the worker
+        assert ex.run(plan, run_inputs).ok  # warm the worker
         took, whole, batches = [], [], []
         for _ in range(2):
             t0 = time.perf_counter()
@@ -208,7 +214,7 @@ def executor_batch(tool: Tool, args: dict[str, Any], store: ArtifactStore,
             whole.append(time.perf_counter() - t0)
             events: list[Any] = []
             t0 = time.perf_counter()
-            result = ex.run(plan, {}, events.append)
+            result = ex.run(plan, run_inputs, events.append)
             sync(device)
             took.append(time.perf_counter() - t0)
             assert result.ok, result.failures

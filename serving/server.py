@@ -37,10 +37,11 @@ def serve_embedded(config: Config | str | None = None, host: str = "127.0.0.1",
 
     echo = echo or logger.warning  # what the server says before it listens: shown by default
     agent = Agent(config, **agent_kw)
+    app = create_app(agent)  # a config error (e.g. no API keys) fails before the warm-up
     if warm:
         warm_up(agent, echo)
     echo(f"mmagent (embedded) on http://{host}:{port}/v1  (Ctrl-C stops)")
-    uvicorn.run(create_app(agent), host=host, port=port, log_level="warning")
+    uvicorn.run(app, host=host, port=port, log_level="warning")
 
 
 def free_port(host: str = "127.0.0.1") -> int:
