@@ -41,6 +41,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from _stdout import json_stdout
 from pydantic import BaseModel, ConfigDict, Field
 
 from mmagent import Config
@@ -289,10 +290,11 @@ def main() -> None:
     ap.add_argument("--api", choices=["stream", "runs"], default="stream",
                     help="streamed workflow runs (default), or the runs API")
     args = ap.parse_args()
+    emit = json_stdout(args.json)
     os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
     result = run(args.requests, args.concurrency, args.tool_replicas, args.api)
     if args.json:
-        print(json.dumps(result, indent=2))
+        emit(result)
         return
     print(f"{result['api']}: {result['requests']} requests at concurrency "
           f"{result['concurrency']}; "

@@ -3,7 +3,9 @@
 Each tool's default architecture (``mmagent.tools``) is built with random weights,
 saved, and loaded through the tool's normal ``from_pretrained`` path. Per tool: parameters,
 weight dtype on the device, load seconds, peak memory and latency at batch 1 and batch 8 (each
-batch size warmed first), and the batching gain (8 x b1 / b8). Then a two-branch plan,
+batch size warmed first), the batching gain (8 x b1 / b8), and eight concurrent calls through
+the executor as a fraction of the batch of eight called directly (``executor_batch``: 1.0 is all
+that batching can give; see :func:`executor_batch`). Then a two-branch plan,
 ``image_generate -> image_caption`` beside ``music_generate``, through the executor: makespan
 against its critical path and against the sum of its tools' latencies.
 
@@ -30,9 +32,12 @@ from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "bench"))  # _stdout, also when a test loads this file
+
+from _stdout import json_stdout
 
 from mmagent.artifacts import ArtifactStore
-from mmagent.execution import Executor
+from mmagent.execution import Executor, WorkerPolicy
 from mmagent.plan import Plan
 from mmagent.toolkit import (
     Tool,
@@ -172,8 +177,53 @@ def bench_tool(name: str, size: str, device: str, store: ArtifactStore,
         row[f"peak_mem_gb_b{batch}"] = round(mem, 3)
         row[f"b{batch}_s"] = round(seconds, 3)
     row["gain"] = round(8 * row["b1_s"] / row["b8_s"], 2)
+    row["executor_batch"] = executor_batch(tool, inputs(name, size, store), store, device)
     tool.unload()
     return row
+
+
+def executor_batch(tool: Tool, args: dict[str, Any], store: ArtifactStore,
+                   device: str) -> dict[str, Any]:
+    """Eight concurrent calls of ``tool`` through the executor (eight independent tasks of one
+    plan, gathered by the tool's worker): their throughput as a fraction of the whole batch of
+    eight called directly (the most batching can give), the two timed in turn and the least of
+    each kept. With the default policy
+    (``max_wait_s=0``) the first call runs alone and the other seven batch behind it; with a
+    10 ms wait the worker gathers all eight."""
+    reg = ToolRegistry()
+    reg.add_instance(tool)
+    inp = tool.parse_input(args)
+    media = {}  # a plan takes media as run inputs ($input.image0), not as literals
+    for key, value in args.items():
+        if isinstance(value, dict) and {"id", "kind"} <= value.keys():
+            media[key] = (f"{value['kind']}0", getattr(inp, key))
+    args = {k: f"$input.{media[k][0]}" if k in media else v for k, v in args.items()}
+    run_inputs = {name: ref for name, ref in media.values()}
+    plan = Plan.model_validate({"tasks": [{"id": f"c{i}", "tool": tool.name, "args": args}
+                                          for i in range(8)]})
+    out: dict[str, Any] = {}
+    for label, policy in (("default", WorkerPolicy()),
+                          ("wait_10ms", WorkerPolicy(max_wait_s=0.01))):
+        ex = Executor(reg, store, workers=policy)
+        assert ex.run(plan, run_inputs).ok  # warm the worker
+        took, whole, batches = [], [], []
+        for _ in range(2):
+            t0 = time.perf_counter()
+            tool.run([inp] * 8, ToolContext(store))
+            sync(device)
+            whole.append(time.perf_counter() - t0)
+            events: list[Any] = []
+            t0 = time.perf_counter()
+            result = ex.run(plan, run_inputs, events.append)
+            sync(device)
+            took.append(time.perf_counter() - t0)
+            assert result.ok, result.failures
+            batches.append(max(e.batch_size for e in events if e.type == "task_finished"))
+        ex.workers.close()
+        out[label] = {"seconds": round(min(took), 3), "direct_batch_s": round(min(whole), 3),
+                      "largest_batch": max(batches),
+                      "fraction_of_direct_batch": round(min(whole) / min(took), 3)}
+    return out
 
 
 def bench_planner(size: str, device: str, cache: Path) -> dict[str, Any]:
@@ -264,6 +314,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     ap.add_argument("--cache", default=None, help="where built checkpoints are kept "
                     "for the next run (default: a temporary folder, removed at the end)")
     args = ap.parse_args(argv)
+    emit = json_stdout(args.json)
     device = "cuda" if torch.cuda.is_available() else "cpu"
     size = args.size or ("real" if device == "cuda" else "reduced")
     names = [n for n in args.tools.split(",") if n]
@@ -287,7 +338,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         if args.cache is None:  # the built checkpoints take gigabytes
             shutil.rmtree(cache, ignore_errors=True)
     if args.json:
-        print(json.dumps(out, indent=2))
+        emit(out)
     else:
         print("plan (image_generate -> image_caption, beside music_generate):",
               json.dumps(out["plan"]))

@@ -33,6 +33,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from _stdout import json_stdout
 from pydantic import BaseModel, ConfigDict, Field
 
 from mmagent import Agent, Config
@@ -279,6 +280,7 @@ def main() -> None:
     ap.add_argument("--no-durable", action="store_true", help="executor.checkpoint: false (no "
                     "SQLite record of each run), to see what durable runs cost per request")
     args = ap.parse_args()
+    emit = json_stdout(args.json)
     global DURABLE
     DURABLE = not args.no_durable
     os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
@@ -289,7 +291,7 @@ def main() -> None:
     results.update(bench_ray(root, args.requests, args.concurrency))
     results["batching"] = {"embedded": embedded_batching, "ray": results.pop("batching_ray")}
     if args.json:
-        print(json.dumps(results, indent=2))
+        emit(results)
         return
     o = results["ingress_overhead"]
     print(f"batching, {BATCH_CALLS} concurrent calls of image_caption (tiny BLIP, torch):")

@@ -29,6 +29,8 @@ import tempfile
 import time
 from typing import Any
 
+from _stdout import json_stdout
+
 from mmagent.artifacts import ArtifactStore
 from mmagent.config import Config
 from mmagent.errors import MMAgentError
@@ -173,6 +175,7 @@ def main() -> None:
     ap.add_argument("--no-rss", action="store_true", help="skip the two RSS subprocesses")
     ap.add_argument("--rss-child", action="store_true", help=argparse.SUPPRESS)
     args = ap.parse_args()
+    emit = json_stdout(args.json)
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
     os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
@@ -193,7 +196,7 @@ def main() -> None:
         out["rss"] = {"all_loaded": unbounded, "budget": _run_child(args.tools, budget)}
 
     if args.json:
-        print(json.dumps(out, indent=2))
+        emit(out)
         return
     print(f"{'tool':18} {'kind':8} {'load s':>7} {'batch s':>8} {f'{args.batch} singles s':>12} "
           f"{'ratio':>6} {'weights MB':>10}")

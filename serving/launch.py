@@ -28,8 +28,7 @@ def run_server(*, host: str, port: int, use_ray: bool, emit_config: Path | None,
     if not use_ray:
         from mmagent.serving.server import serve_embedded
 
-        echo(f"mmagent (embedded) on http://{host}:{port}/v1  (Ctrl-C stops)")
-        serve_embedded(cfg, host=host, port=port)
+        serve_embedded(cfg, host=host, port=port, echo=echo)
         return
     from mmagent.serving.ray.cluster import serve_ray
 

@@ -6,15 +6,20 @@
 
 from __future__ import annotations
 
+import logging
 import socket
 import threading
 import time
+from collections.abc import Callable
 
 from mmagent.agent import Agent
 from mmagent.config import Config
+from mmagent.serving._warmup import warm_up
 from mmagent.serving.app import create_app
 
 __all__ = ["build_app", "serve_embedded", "ServerThread", "free_port"]
+
+logger = logging.getLogger(__name__)
 
 
 def build_app(config: Config | str | None = None, *, agent: Agent | None = None, **agent_kw):
@@ -24,10 +29,19 @@ def build_app(config: Config | str | None = None, *, agent: Agent | None = None,
 
 
 def serve_embedded(config: Config | str | None = None, host: str = "127.0.0.1",
-                   port: int = 8000, **agent_kw) -> None:
+                   port: int = 8000, *, warm: bool = True,
+                   echo: Callable[[str], None] | None = None, **agent_kw) -> None:
+    """Serve until stopped; with ``warm`` the port opens only after :func:`warm_up` (so a
+    readiness probe waits for it and the first request costs what a later one does)."""
     import uvicorn
 
-    uvicorn.run(build_app(config, **agent_kw), host=host, port=port, log_level="warning")
+    echo = echo or logger.warning  # what the server says before it listens: shown by default
+    agent = Agent(config, **agent_kw)
+    app = create_app(agent)  # a config error (e.g. no API keys) fails before the warm-up
+    if warm:
+        warm_up(agent, echo)
+    echo(f"mmagent (embedded) on http://{host}:{port}/v1  (Ctrl-C stops)")
+    uvicorn.run(app, host=host, port=port, log_level="warning")
 
 
 def free_port(host: str = "127.0.0.1") -> int:

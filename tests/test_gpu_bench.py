@@ -32,7 +32,10 @@ def test_cpu_mode_prints_the_figures_in_the_fixed_shape(tmp_path, capsys):
     assert out["size"] == "reduced" and out["device"].startswith("cpu")
     row = out["tools"]["image_classify"]
     assert set(row) == {"params_m", "dtype", "load_s", "peak_mem_gb_b1", "peak_mem_gb_b8",
-                        "b1_s", "b8_s", "gain"}
+                        "b1_s", "b8_s", "gain", "executor_batch"}
+    for policy in ("default", "wait_10ms"):
+        batch = row["executor_batch"][policy]
+        assert 1 <= batch["largest_batch"] <= 8 and batch["fraction_of_direct_batch"] > 0
     assert 30 < row["params_m"] < 151  # one layer per tower, the same widths
     assert row["dtype"] == "float32" and row["b8_s"] > 0 and row["gain"] > 0
     assert out["plan"] is None  # its three tools were not selected

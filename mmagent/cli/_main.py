@@ -81,9 +81,8 @@ def main() -> None:
         err.print("aborted")
         sys.exit(130)
     except Exception as e:  # click usage errors and the unexpected: still one line
-        import click
-
-        if isinstance(e, click.ClickException):
+        # typer vendors click (typer._click): its usage errors are TyperExceptions, not click's
+        if isinstance(e, typer.TyperException) and hasattr(e, "show"):
             e.show()
             sys.exit(e.exit_code)
         if os.environ.get("MMAGENT_DEBUG"):

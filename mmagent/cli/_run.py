@@ -10,7 +10,7 @@ from typing import Annotated
 import typer
 
 from mmagent.cli._display import ask_approval, err, out, show_stream
-from mmagent.cli._options import ConfigOpt, JsonOpt, NoCacheOpt, ProfileOpt
+from mmagent.cli._options import ConfigOpt, JsonOpt, NoCacheOpt, ProfileOpt, load_config
 from mmagent.errors import ToolError
 
 __all__ = ["run", "learn", "resume"]
@@ -36,12 +36,13 @@ def run(
     no_cache: NoCacheOpt = False,
 ) -> None:
     """Plan PROMPT with the LLM, run the plan on the tools, print the answer and artifacts."""
+    cfg = load_config(config, profile)  # a bad file fails before the heavy imports below
     from transformers.utils import logging as hf_logging
 
     from mmagent.agent._agent import Agent
 
     hf_logging.disable_progress_bar()  # our own events show progress
-    agent = Agent(config, profile=profile, use_cache=False if no_cache else None)
+    agent = Agent(cfg, use_cache=False if no_cache else None)
     media = {"images": image or [], "audio": audio or [], "video": video or []}
     saver = _PlanSaver(save_plan, prompt, media, agent)
     ask = ask_approval if approve else None
@@ -75,9 +76,10 @@ def learn(
 ) -> None:
     """Teach the planner how requests like PROMPT are planned (the local demonstration bank,
     read when planner.learn is true)."""
+    cfg = load_config(config, profile)
     from mmagent.agent._agent import Agent
 
-    agent = Agent(config, profile=profile)
+    agent = Agent(cfg)
     agent.learn(prompt, plan)
     out.print(f"learned: {prompt!r} -> {plan}")
     if not agent.config.planner.learn:
@@ -97,9 +99,10 @@ def resume(
 ) -> None:
     """Continue a run that was killed, cancelled or paused for approval; finished tasks are
     not run again."""
+    cfg = load_config(config, profile)
     from mmagent.agent._agent import Agent
 
-    agent = Agent(config, profile=profile, use_cache=False if no_cache else None)
+    agent = Agent(cfg, use_cache=False if no_cache else None)
     answer = ask_approval if decision is None else decision
     if as_json:
         print(json.dumps(_json_with_run(agent.resume(run_id, approve=answer)), indent=2))

@@ -12,7 +12,7 @@ from rich.table import Table
 
 from mmagent._messages import one_line
 from mmagent.cli._display import err, out, show_stream
-from mmagent.cli._options import ConfigOpt, JsonListOpt, JsonOpt, ProfileOpt
+from mmagent.cli._options import ConfigOpt, JsonListOpt, JsonOpt, ProfileOpt, load_config
 from mmagent.errors import InputError, MMAgentError
 
 __all__ = ["workflow_validate", "workflow_run", "workflow_list", "workflow_schema"]
@@ -63,6 +63,7 @@ def workflow_run(
     profile: ProfileOpt = None,
 ) -> None:
     """Run a workflow on the tools (no LLM) and print the outputs and artifacts."""
+    cfg = load_config(config, profile)  # a bad file fails before the heavy imports below
     from transformers.utils import logging as hf_logging
 
     from mmagent.agent._agent import Agent
@@ -71,7 +72,7 @@ def workflow_run(
     from mmagent.workflows._library import resolve_workflow
 
     hf_logging.disable_progress_bar()
-    agent = Agent(config, profile=profile)
+    agent = Agent(cfg)
     embedded = Path(workflow).suffix.lower() in SUFFIXES
     if embedded:  # a PNG/WAV/MP4 carrying the workflow that made it
         wf = embedded_workflow(workflow)

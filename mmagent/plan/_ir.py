@@ -130,10 +130,10 @@ class Plan(BaseModel):
 
         Raises :class:`CycleError` naming a task on the cycle.
         """
-        ids = {t.id for t in self.tasks}
-        by_id = {t.id: t for t in self.tasks}
+        by_id = {t.id: t for t in self.tasks}  # not self.dependencies: its lookup is linear
         try:
-            order = topological({t.id: self.dependencies(t.id) & ids for t in self.tasks})
+            order = topological({t.id: {ref.source for _, ref in t.refs() if not ref.is_input}
+                                 & by_id.keys() for t in self.tasks})
         except CycleError as e:
             cycle = e.details["cycle"]
             raise CycleError(
@@ -154,17 +154,31 @@ def topological(deps: dict[str, set[str]]) -> list[str]:
     ...
     mmagent.errors.CycleError: a -> b -> a depend on each other in a cycle
     """
-    done: set[str] = set()
+    # Kahn's algorithm in waves (linear, not a scan of every name per wave): a wave is every name
+    # whose last dependency was in the wave before, listed in the order of ``deps``
+    index = {n: i for i, n in enumerate(deps)}
+    waiting = {n: len(d) for n, d in deps.items()}
+    users: dict[str, list[str]] = {}
+    for n, d in deps.items():
+        for m in d:
+            users.setdefault(m, []).append(n)
     order: list[str] = []
-    while len(order) < len(deps):
-        ready = [n for n in deps if n not in done and deps[n] <= done]
-        if not ready:
-            stuck = [n for n in deps if n not in done]
-            cycle = _find_cycle(stuck, deps)
-            raise CycleError(f"{' -> '.join(cycle)} depend on each other in a cycle",
-                             task=cycle[0], cycle=cycle)
-        done.update(ready)
-        order += ready
+    wave = [n for n in deps if not waiting[n]]
+    while wave:
+        order += wave
+        ready = []
+        for m in wave:
+            for n in users.get(m, ()):
+                waiting[n] -= 1
+                if not waiting[n]:
+                    ready.append(n)
+        wave = sorted(ready, key=index.__getitem__)
+    if len(order) < len(deps):
+        done = set(order)
+        stuck = [n for n in deps if n not in done]
+        cycle = _find_cycle(stuck, deps)
+        raise CycleError(f"{' -> '.join(cycle)} depend on each other in a cycle",
+                         task=cycle[0], cycle=cycle)
     return order
 
 

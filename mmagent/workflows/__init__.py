@@ -7,6 +7,8 @@
 (['caption', 'say'], ['description', 'speech'])
 """
 
+from typing import TYPE_CHECKING, Any
+
 from mmagent.workflows._conditions import evaluate, parse_condition
 from mmagent.workflows._convert import coerce_cli_value, plan_to_workflow
 from mmagent.workflows._library import (
@@ -17,9 +19,20 @@ from mmagent.workflows._library import (
     resolve_workflow,
 )
 from mmagent.workflows._parse import load_workflow, parse_workflow
-from mmagent.workflows._run import WorkflowOutcome, WorkflowRun
 from mmagent.workflows._spec import Workflow
+
+if TYPE_CHECKING:
+    from mmagent.workflows._run import WorkflowOutcome, WorkflowRun
 
 __all__ = ["Workflow", "load_workflow", "parse_workflow", "find_workflows", "resolve_workflow",
            "plan_to_workflow", "json_schema", "coerce_cli_value", "WorkflowRun",
            "WorkflowOutcome", "parse_condition", "evaluate", "GRAPHS_DIR", "SCHEMA_PATH"]
+
+
+def __getattr__(name: str) -> Any:
+    # the runner loads the executor (LangGraph): parsing and validating a file must not pay that
+    if name in ("WorkflowRun", "WorkflowOutcome"):
+        from mmagent.workflows import _run
+
+        return getattr(_run, name)
+    raise AttributeError(f"module 'mmagent.workflows' has no attribute {name!r}")
