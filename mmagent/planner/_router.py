@@ -8,7 +8,8 @@ in order:
 1. ``vlm_chat`` is not registered -> plan.
 2. no image among the inputs -> plan; audio or video among them -> plan.
 3. the request asks for another output kind (speech, music, an image to be drawn or edited, a
-   video, a search, the text written in an image) -> plan. Matched by phrase patterns, listed in ``_OUTPUT_CUES``.
+   video, a search, the text written in an image) -> plan. Matched by phrase patterns, listed
+   in ``_OUTPUT_CUES``.
 4. the request reads as a question (a ``?``, or it starts with a question word or with
    describe / explain / tell / compare / ...) -> vlm.
 5. otherwise the sentence embedder decides: the request goes where its nearest prototype
