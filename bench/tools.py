@@ -10,6 +10,12 @@ For every tool in the registry, on its offline-profile configuration (tiny rando
   peak GPU memory allocated is reported too.
 
     python bench/tools.py [--json] [--tools a,b] [--batch 8] [--repeat 3] [--budget-gb X]
+    python bench/tools.py --real [--json]
+
+``--real`` measures the tools that run real weights offline (speech_recognize on whisper
+tiny.en, text_to_speech with hibari, ocr_read on PP-OCRv4), each in a fresh subprocess: import +
+load + warm-up seconds, latency of one call on a real input (median of ``--repeat``), and the
+process's peak RSS.
 
 Sample inputs: ``Tool.example_inputs(store)`` (derived from the tool's ports unless the tool
 overrides it), with the small settings below (fewer diffusion steps, short clips) for the tools
@@ -152,6 +158,62 @@ def rss_child(names: str | None, budget_gb: float | None) -> dict[str, Any]:
     return out
 
 
+REAL_INPUTS = {  # tool -> how to make its real input in a store
+    "text_to_speech": lambda store: {
+        "text": "The library closes early on Sundays, so return your books before noon."},
+    "speech_recognize": lambda store: {"audio": _spoken(store)},
+    "ocr_read": lambda store: {"image": store.put_file(
+        os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "examples", "sign.png"),
+        "image")},
+}
+
+
+def _spoken(store: ArtifactStore):
+    """4.4 s of speech (the hibari voice) for the recogniser."""
+    from mmagent.tools.text_to_speech import TextToSpeech
+
+    tts = TextToSpeech(backend="hibari")
+    tts.ensure_loaded()
+    text = "The library closes early on Sundays, so return your books before noon."
+    return tts.run([tts.parse_input({"text": text})], ToolContext(store))[0].audio
+
+
+def real_child(name: str, repeat: int) -> dict[str, Any]:
+    """One real offline tool in this fresh process: load, latency, peak RSS."""
+    store = ArtifactStore(tempfile.mkdtemp(prefix="mmagent-bench-"))
+    ctx = ToolContext(store)
+    args = REAL_INPUTS[name](store)  # made before the measured tool loads
+    rss_before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    t0 = time.perf_counter()
+    tool = _registry().get(name)
+    tool.ensure_loaded()
+    load_s = time.perf_counter() - t0
+    inp = tool.parse_input(args)
+    times = []
+    for _ in range(repeat):
+        t0 = time.perf_counter()
+        out = tool.run([inp], ctx)[0]
+        times.append(time.perf_counter() - t0)
+    weights = "hibari heart" if getattr(tool, "backend", "") == "hibari" else str(tool.checkpoint)
+    return {"tool": name, "checkpoint": weights, "load_s": load_s,
+            "latency_s": sorted(times)[len(times) // 2], "min_s": min(times),
+            "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+            "rss_before_load_mb": rss_before,
+            "output": out.model_dump(mode="json", exclude={"lines", "segments"})}
+
+
+def _real(repeat: int) -> list[dict[str, Any]]:
+    rows = []
+    for name in REAL_INPUTS:
+        cmd = [sys.executable, __file__, "--real-child", name, "--repeat", str(repeat)]
+        res = subprocess.run(cmd, capture_output=True, text=True, env=os.environ.copy())
+        if res.returncode != 0:
+            rows.append({"tool": name, "error": res.stderr.strip().splitlines()[-1:]})
+            continue
+        rows.append(json.loads(res.stdout.strip().splitlines()[-1]))
+    return rows
+
+
 def _run_child(names: str | None, budget_gb: float | None) -> dict[str, Any]:
     cmd = [sys.executable, __file__, "--rss-child"]
     if names:
@@ -174,6 +236,9 @@ def main() -> None:
                     help="memory budget of the second RSS run (default: largest measured tool)")
     ap.add_argument("--no-rss", action="store_true", help="skip the two RSS subprocesses")
     ap.add_argument("--rss-child", action="store_true", help=argparse.SUPPRESS)
+    ap.add_argument("--real", action="store_true",
+                    help="measure the real-weight offline tools (load, latency, peak RSS)")
+    ap.add_argument("--real-child", help=argparse.SUPPRESS)
     args = ap.parse_args()
     emit = json_stdout(args.json)
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
@@ -185,6 +250,24 @@ def main() -> None:
 
     if args.rss_child:
         print(json.dumps(rss_child(args.tools, args.budget_gb)))
+        return
+    if args.real_child:
+        print(json.dumps(real_child(args.real_child, args.repeat)))
+        return
+    if args.real:
+        rows = _real(args.repeat)
+        if args.json:
+            print(json.dumps({"real": rows}, indent=2))
+            return
+        print(f"{'tool':18} {'weights':16} {'load s':>7} {'call s':>7} {'peak RSS MB':>11} "
+              f"{'(before load)':>13}")
+        for r in rows:
+            if "error" in r:
+                print(f"{r['tool']:18} failed: {r['error']}")
+                continue
+            print(f"{r['tool']:18} {r['checkpoint']:16} {r['load_s']:7.2f} {r['latency_s']:7.2f} "
+                  f"{r['peak_rss_mb']:11.0f} {r['rss_before_load_mb']:13.0f}   "
+                  f"{json.dumps(r['output'])[:60]}")
         return
 
     out: dict[str, Any] = {"batch": args.batch, "tools": throughput(args.tools, args.batch,

@@ -22,18 +22,19 @@ def mmagent(*args, cwd=ROOT):
 
 def assert_speech(path):
     samples, sr = sf.read(path)
-    assert sr == 22050 and len(samples) / sr > 0.5  # espeak-ng speaks at 22.05 kHz
+    assert sr == 24000 and len(samples) / sr > 0.5  # the hibari voice speaks at 24 kHz
     assert np.abs(samples).max() > 0.05  # not silence
 
 
 def test_demo_request_with_json_output():
     request = (ROOT / "examples/request.txt").read_text().strip()
-    proc = mmagent("run", request, "--image", "examples/photo.png", "--json")
+    proc = mmagent("run", request, "--image", "examples/sign.png", "--json")
     assert proc.returncode == 0, proc.stderr
     out = json.loads(proc.stdout)
     assert set(out) == {"answer", "plan", "artifacts"}
     tools = [t["tool"] for t in out["plan"]["tasks"]]
-    assert tools[0] == "image_caption" and "text_to_speech" in tools
+    assert tools == ["ocr_read", "text_to_speech"]  # both on real weights
+    assert "Welcome to Riverside" in out["answer"]
     audio = [a for a in out["artifacts"] if a["kind"] == "audio"]
     assert audio and audio[0]["mime"] == "audio/wav"
     assert_speech(audio[0]["path"])
@@ -45,8 +46,8 @@ def test_demo_shows_plan_steps_answer_and_paths():
                           timeout=600)
     assert proc.returncode == 0, proc.stderr
     out = proc.stdout
-    for words in ("Plan", "image_caption", "text_to_speech", "started", "finished", "Answer",
-                  "Artifacts"):
+    for words in ("Plan", "ocr_read", "text_to_speech", "started", "finished", "Answer",
+                  "Welcome to Riverside", "Artifacts"):
         assert words in out, f"{words!r} missing from the demo output:\n{out}"
     wav = re.search(r"(\S+\.wav)", out.split("Artifacts")[1]).group(1)
     assert_speech(wav)

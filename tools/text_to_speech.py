@@ -4,8 +4,12 @@ The backend is the ``backend`` option given to the constructor (``options.backen
 ``mmagent.yaml``; the other options are ``seed``, ``noise_scale`` and ``noise_scale_duration``):
 
 - ``"vits"``: the checkpoint (default ``facebook/mms-tts-eng``, 16 kHz) through transformers.
+- ``"hibari"`` (the offline profile): the neural voice inside the ``hibari-tts`` wheel (24 kHz,
+  real weights, see ``tools/_hibari.py``); a voice it lacks (an espeak-ng voice such as
+  ``en-gb``, or a hibari voice that is not downloaded) is spoken by espeak-ng instead.
 - ``"espeak"``: the ``espeak-ng`` binary (22.05 kHz); no model is loaded, whatever the checkpoint.
-- ``"auto"`` (default): ``"espeak"`` when the checkpoint is ``"espeak"``, otherwise ``"vits"``.
+- ``"auto"`` (default): ``"espeak"`` when the checkpoint is ``"espeak"``, ``"hibari"`` when it is
+  ``"hibari"``, otherwise ``"vits"``.
 
 VITS samples noise, so each batch runs under a fixed seed (option ``seed``, default 0): the same
 batch always gives the same audio. The noise drawn for a text still depends on what shares its
@@ -38,12 +42,13 @@ from pydantic import BaseModel, Field, field_validator
 from mmagent.artifacts import AudioRef
 from mmagent.errors import ConfigError, ToolExecutionError, ToolInputError, ToolLoadError
 from mmagent.toolkit import Ports, Resources, Tool, ToolContext, group_rows
+from mmagent.tools import _hibari
 
 __all__ = ["TextToSpeech"]
 
 logger = logging.getLogger(__name__)
 
-_BACKENDS = ("auto", "vits", "espeak")
+_BACKENDS = ("auto", "vits", "hibari", "espeak")
 _OPTIONS = ("backend", "seed", "noise_scale", "noise_scale_duration")
 _ESPEAK = "espeak-ng"
 _ESPEAK_VOICE = "en-us"
@@ -65,8 +70,8 @@ class TextToSpeech(Tool):
 
     name = "text_to_speech"
     description = (
-        "Reads English text aloud and returns the speech as audio. Optional voice (espeak-ng "
-        "voices such as 'en-us' or 'en-gb') and speed."
+        "Reads English text aloud and returns the speech as audio. Optional voice ('heart', or "
+        "espeak-ng voices such as 'en-us' or 'en-gb') and speed."
     )
     default_checkpoint = "facebook/mms-tts-eng"
     # MMS-TTS is 36M parameters (~0.15 GB in fp32) plus activations that grow with text length.
@@ -78,8 +83,9 @@ class TextToSpeech(Tool):
         text: str = Field(min_length=1, max_length=2000, description="the text to speak")
         voice: str | None = Field(
             None, max_length=50, pattern=r"^[A-Za-z0-9_/-]+(\+[A-Za-z0-9_-]+)?$",
-            description="espeak-ng voice, e.g. 'en-us', 'en-gb' or 'en-us+f3'; None for the "
-            "default. The VITS backend has a single voice and accepts only None")
+            description="a hibari voice ('heart') or an espeak-ng voice, e.g. 'en-us', 'en-gb' or "
+            "'en-us+f3'; None for the default. The VITS backend has a single voice and accepts "
+            "only None")
         speed: float = Field(1.0, ge=0.5, le=2.0,
                              description="speaking rate; 1.0 is the voice's normal pace")
 
@@ -100,19 +106,22 @@ class TextToSpeech(Tool):
             raise ConfigError(f"got backend {backend!r} for tool {self.name!r} (option "
                               f"'backend'); expected one of {list(_BACKENDS)}")
         if backend == "auto":
-            backend = "espeak" if self.checkpoint == "espeak" else "vits"
+            backend = self.checkpoint if self.checkpoint in ("espeak", "hibari") else "vits"
         self.backend: str = backend
 
     @classmethod
     def offline_settings(cls) -> dict[str, Any]:
-        # espeak-ng speaks real words with nothing downloaded; the tiny VITS makes noise
-        return {"options": {"backend": "espeak"}}
+        # hibari's bundled voice is real and needs no download (espeak-ng for other voices);
+        # the tiny VITS makes noise
+        return {"options": {"backend": "hibari"}}
 
     # -- loading --------------------------------------------------------------------------------
 
     def load(self) -> None:
         if self.backend == "espeak":
             self._load_espeak()
+        elif self.backend == "hibari":
+            self._load_hibari()
         else:
             self._load_vits()
 
@@ -123,6 +132,16 @@ class TextToSpeech(Tool):
                 f"tool {self.name!r}, backend 'espeak': the {_ESPEAK} binary is not on PATH; "
                 f"install espeak-ng: apt-get install espeak-ng", tool=self.name, backend="espeak")
         self._espeak = binary
+
+    def _load_hibari(self) -> None:
+        try:
+            self._hibari = _hibari.load()
+        except (ImportError, FileNotFoundError, OSError) as e:
+            raise ToolLoadError(f"tool {self.name!r}, backend 'hibari': could not load the "
+                                f"bundled voice: {e}; install it: pip install hibari-tts",
+                                tool=self.name, backend="hibari") from e
+        self._espeak = shutil.which(_ESPEAK)  # for the voices hibari lacks; checked when used
+        self._seed = int(self.options.get("seed", 0))
 
     def _load_vits(self) -> None:
         import torch
@@ -159,7 +178,28 @@ class TextToSpeech(Tool):
     def run(self, inputs: list[TextToSpeech.Input], ctx: ToolContext) -> list[BaseModel]:
         if self.backend == "espeak":
             return [self._espeak_one(inp, ctx) for inp in inputs]
+        if self.backend == "hibari":
+            return [self._hibari_one(inp, ctx) for inp in inputs]
         return self._run_vits(inputs, ctx)
+
+    def _hibari_one(self, inp: TextToSpeech.Input, ctx: ToolContext) -> BaseModel:
+        voice = inp.voice or _hibari.DEFAULT_VOICE
+        if voice != _hibari.DEFAULT_VOICE and not _hibari.available(voice):
+            if self._espeak is None:
+                raise ToolInputError(
+                    f"tool {self.name!r}, argument 'voice': got {voice!r}; expected "
+                    f"{_hibari.DEFAULT_VOICE!r} or None (hibari has no other voice offline, and "
+                    "espeak-ng, which speaks the others, is not installed)",
+                    tool=self.name, arg="voice")
+            fallback = inp.model_copy(update={"voice": _hibari.espeak_voice_for(voice)})
+            return self._espeak_one(fallback, ctx)
+        tts = self._hibari if voice == _hibari.DEFAULT_VOICE else _hibari_voice(voice)
+        samples = _hibari.speak(tts, inp.text, inp.speed, self._seed)
+        if samples.size == 0:
+            raise ToolInputError(f"tool {self.name!r}, argument 'text': got {inp.text[:40]!r}; "
+                                 "expected words hibari can speak", tool=self.name, arg="text")
+        sr = _hibari.SAMPLE_RATE
+        return self.Output(audio=ctx.store.put_audio(samples, sr), sample_rate=sr)
 
     def _espeak_one(self, inp: TextToSpeech.Input, ctx: ToolContext) -> BaseModel:
         import soundfile as sf
@@ -251,3 +291,13 @@ class TextToSpeech(Tool):
             model = VitsModel(config)
         model.save_pretrained(path)
         tokenizer.save_pretrained(path)
+
+
+def _hibari_voice(voice: str):
+    """A downloaded hibari voice other than the bundled one, loaded once per process."""
+    if voice not in _HIBARI_VOICES:
+        _HIBARI_VOICES[voice] = _hibari.load(voice)
+    return _HIBARI_VOICES[voice]
+
+
+_HIBARI_VOICES: dict[str, Any] = {}

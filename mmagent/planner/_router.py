@@ -8,7 +8,8 @@ in order:
 1. ``vlm_chat`` is not registered -> plan.
 2. no image among the inputs -> plan; audio or video among them -> plan.
 3. the request asks for another output kind (speech, music, an image to be drawn or edited, a
-   video, a search) -> plan. Matched by phrase patterns, listed in ``_OUTPUT_CUES``.
+   video, a search, the text written in an image) -> plan. Matched by phrase patterns, listed
+   in ``_OUTPUT_CUES``.
 4. the request reads as a question (a ``?``, or it starts with a question word or with
    describe / explain / tell / compare / ...) -> vlm.
 5. otherwise the sentence embedder decides: the request goes where its nearest prototype
@@ -54,6 +55,9 @@ _OUTPUT_CUES: dict[str, str] = {  # output kind -> pattern of phrases asking for
              r"|the \w+|me|a|an) \w+|\bnew (image|picture|photo|version)\b|\bin the style of\b",
     "video": r"\bvideo|\banimat|\bclip\b|\bmovie\b|\bgif\b",
     "search": r"\b(find|search|retrieve|fetch)\b",
+    # written text in the image is read by ocr_read, more exactly than a VLM transcribes it
+    "reading": r"\b(receipt|sign|screenshot|menu|ocr)s?\b|\bwritten\b|\bprinted\b"
+               r"|\b(text|words) (in|on|of|from)\b|\bwhat does (it|this|that|the \w+) say\b",
 }
 _QUESTION_START = re.compile(
     r"^\s*(what|what's|whats|who|whom|whose|which|where|when|why|how|is|are|was|were|do|does|"
@@ -116,7 +120,8 @@ class Router:
         for kind, pattern in _OUTPUT_CUES.items():
             m = re.search(pattern, prompt, re.IGNORECASE)
             if m:
-                what = "a search" if kind == "search" else f"{kind} output"
+                what = {"search": "a search", "reading": "the text in an image"}.get(
+                    kind, f"{kind} output")
                 return Route("plan", f"the request asks for {what} ({m.group(0).strip()!r})")
         # 4.-5. a question?
         n = kinds["image"]

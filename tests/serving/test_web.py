@@ -118,8 +118,35 @@ def test_caption_and_speak_from_upload_to_playing_audio(page, tmp_path):
     link = page.find_element(By.CSS_SELECTOR, "#artifacts figure[data-kind=audio] a")
     assert link.get_attribute("download") == "t2-audio.wav"
     assert link.get_attribute("href").startswith("blob:")
-    if os.environ.get("MMAGENT_WEB_SCREENSHOT"):  # docs/web.png: see the README
-        page.save_screenshot(str(Path(os.environ["MMAGENT_WEB_SCREENSHOT"]).resolve()))
+
+
+@pytest.mark.skipif(not os.environ.get("MMAGENT_WEB_SCREENSHOT"),
+                    reason="writes docs/web.png: set MMAGENT_WEB_SCREENSHOT=docs/web.png")
+def test_real_product_screenshot(browser, tmp_path):
+    """docs/web.png from the real product: the offline profile's real tools read the shipped
+    sign aloud (PP-OCRv4, then the hibari voice), planned by SmolLM2's grounded planner."""
+    from selenium.webdriver.common.by import By
+
+    from mmagent import Agent, Config
+    from mmagent.serving.server import ServerThread, build_app
+
+    agent = Agent(Config.from_dict({"cache_dir": str(tmp_path / "cache"),
+                                    "serving": {"api_keys": [KEY]}}, profile="offline"))
+    with ServerThread(build_app(agent=agent)) as srv:
+        forget_key(browser, srv)
+        browser.find_element(By.ID, "api-key").send_keys(KEY)
+        browser.find_element(By.ID, "key-submit").click()
+        wait(browser, lambda d: d.find_element(By.ID, "app").is_displayed())
+        sign = Path(__file__).resolve().parents[2] / "examples" / "sign.png"
+        browser.find_element(By.ID, "prompt").send_keys("Read the sign in this photo aloud.")
+        browser.find_element(By.ID, "files").send_keys(str(sign))
+        browser.find_element(By.ID, "send").click()
+        wait(browser, lambda d: node_states(d) == {"t1": "done", "t2": "done"}, timeout=300)
+        wait(browser, lambda d: "Riverside" in d.find_element(By.ID, "answer").text)
+        wait(browser, lambda d: d.execute_script(
+            "const a = document.querySelector('#artifacts audio');"
+            "return a !== null && a.currentTime > 0"))
+        browser.save_screenshot(str(Path(os.environ["MMAGENT_WEB_SCREENSHOT"]).resolve()))
 
 
 def test_workflow_form_runs_a_workflow(page, tmp_path):

