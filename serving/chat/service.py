@@ -100,6 +100,14 @@ class ChatService:
                 out.prompt = "\n".join(t for t in texts if t.strip())
         return out
 
+    def check_stream(self, req: ChatCompletionRequest) -> None:
+        """Function calling and structured output answer whole completions, not streams."""
+        if req.tools or _tool_outputs(req) or (req.response_format is not None
+                                               and req.response_format.type != "text"):
+            raise InputError("got stream: true with tools, tool messages or response_format; "
+                             "expected stream: false for function calling and structured "
+                             "output", param="stream")
+
     def completion(self, req: ChatCompletionRequest, workflow: str | None, parsed: ParsedRequest,
                    owner: str, base_url: str, cancel: threading.Event | None = None
                    ) -> ChatCompletionResponse:

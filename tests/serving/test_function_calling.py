@@ -14,7 +14,7 @@ from pydantic import BaseModel, Field
 from mmagent import Agent, Config
 from mmagent.planner import Completion
 from mmagent.serving.server import ServerThread, build_app
-from tests.serving.conftest import KEY_A
+from tests.serving.conftest import KEY_A, KEY_B
 from tests.serving.helpers import PlanByInputs, serving_registry
 
 WEATHER = {"type": "function", "function": {
@@ -58,7 +58,7 @@ def _fill(schema, answer):
 def server(tmp_path_factory):
     root = tmp_path_factory.mktemp("fc")
     cfg = Config.from_dict({"cache_dir": str(root / "cache"),
-                            "serving": {"api_keys": [KEY_A]}})
+                            "serving": {"api_keys": [KEY_A, KEY_B]}})
     agent = Agent(cfg, registry=serving_registry(), planner_backend=PlanWeather())
     with ServerThread(build_app(agent=agent)) as srv:
         yield srv
@@ -160,3 +160,48 @@ def test_langchain_with_structured_output(server, method):
                      max_retries=0).with_structured_output(Echo, method=method)
     got = llm.invoke("Please echo papaya")
     assert isinstance(got, Echo) and "papaya" in got.said and got.count == 21
+
+
+RESPONSES_WEATHER = {"type": "function", **WEATHER["function"]}
+
+
+def test_responses_function_call_round_trip_and_stored_responses(server):
+    first = client(server).responses.create(model="mmagent", tools=[RESPONSES_WEATHER],
+                                            input="What is the weather in Paris?")
+    (call,) = first.output
+    assert call.type == "function_call" and call.name == "get_weather"
+    assert json.loads(call.arguments) == {"city": "Paris"}
+    # as OpenAI's clients continue: the previous response and the call's output
+    final = client(server).responses.create(
+        model="mmagent", tools=[RESPONSES_WEATHER], previous_response_id=first.id,
+        input=[{"type": "function_call_output", "call_id": call.call_id,
+                "output": "foggy, 9 C"}])
+    assert final.status == "completed" and "foggy, 9 C" in final.output_text
+    assert final.previous_response_id == first.id
+    # both are stored, for this key only
+    got = client(server).responses.retrieve(final.id)
+    assert got.output_text == final.output_text and got.id == final.id
+    assert client(server).responses.retrieve(first.id).output[0].type == "function_call"
+    other = openai.OpenAI(base_url=server.base_url + "/v1", api_key=KEY_B, max_retries=0)
+    with pytest.raises(openai.NotFoundError):
+        other.responses.retrieve(final.id)
+    with pytest.raises(openai.NotFoundError) as e:
+        client(server).responses.retrieve("resp_" + "0" * 32)
+    assert e.value.body["code"] == "input.unknown_response"
+
+
+def test_responses_unknown_previous_response_is_404(server):
+    with pytest.raises(openai.NotFoundError):
+        client(server).responses.create(model="mmagent", input="Please echo fig",
+                                        previous_response_id="resp_nope")
+
+
+def test_responses_text_format_json_schema(server):
+    class Echo(BaseModel):
+        said: str
+        count: int
+
+    resp = client(server).responses.parse(model="mmagent", input="Please echo lime",
+                                          text_format=Echo)
+    assert isinstance(resp.output_parsed, Echo) and "lime" in resp.output_parsed.said
+    assert client(server).responses.retrieve(resp.id).output_text == resp.output_text
