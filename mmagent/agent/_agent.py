@@ -377,7 +377,8 @@ def _traced_result(s: Any, result: RunResult) -> None:
     if result.run_id:
         s.set_attribute("mmagent.run_id", result.run_id)
     if result.failures:
-        fail(s, "tool.failed", f"{len(result.failures)} task(s) failed")
+        task, message = next(iter(result.failures.items()))
+        fail(s, "tool.failed", f"{len(result.failures)} task(s) failed; {task}: {message}")
 
 
 def make_backend(pc: PlannerConfig, cache_dir: Path | None = None) -> ChatBackend:
