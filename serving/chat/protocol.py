@@ -38,6 +38,7 @@ __all__ = [
     "ChatCompletionChoice",
     "ChatCompletionResponse",
     "DeltaMessage",
+    "ToolCallDelta",
     "ChatCompletionChunkChoice",
     "ChatCompletionChunk",
     "ModelCard",
@@ -215,16 +216,23 @@ class ChatCompletionResponse(BaseModel):
                                     "failures, artifacts (links)")
 
 
+class ToolCallDelta(ToolCall):
+    """A whole tool call in one chunk (``delta.tool_calls``), numbered as OpenAI streams it."""
+
+    index: int
+
+
 class DeltaMessage(BaseModel):
     role: Literal["assistant"] | None = Field(None, exclude_if=absent)
     content: str | None = Field(None, exclude_if=absent)
     audio: ChatCompletionAudio | None = Field(None, exclude_if=absent)
+    tool_calls: list[ToolCallDelta] | None = Field(None, exclude_if=absent)
 
 
 class ChatCompletionChunkChoice(BaseModel):
     index: int = 0
     delta: DeltaMessage
-    finish_reason: Literal["stop"] | None = None
+    finish_reason: Literal["stop", "tool_calls"] | None = None
     logprobs: None = None
 
 
@@ -243,7 +251,8 @@ class ChatCompletionChunk(BaseModel):
 
     @classmethod
     def of(cls, cid: str, model: str, delta: DeltaMessage,
-           finish_reason: Literal["stop"] | None = None, **extra: Any) -> ChatCompletionChunk:
+           finish_reason: Literal["stop", "tool_calls"] | None = None, **extra: Any
+           ) -> ChatCompletionChunk:
         return cls(id=cid, model=model, choices=[ChatCompletionChunkChoice(delta=delta,
                                                               finish_reason=finish_reason)],
                    **extra)

@@ -45,7 +45,6 @@ async def create_chat_completion(req: ChatCompletionRequest, request: Request, w
             if await request.is_disconnected():
                 cancel.set()
         return work.result()
-    chat.check_stream(req)
     return event_stream(_cancelled_on_close(
         chat.chunks(req, workflow, parsed, who, base_url, cancel), cancel))
 

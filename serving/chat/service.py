@@ -38,6 +38,7 @@ from mmagent.serving.chat.protocol import (
     ModelList,
     TextPart,
     ToolCall,
+    ToolCallDelta,
     Usage,
     VideoURLPart,
     completion_id,
@@ -99,14 +100,6 @@ class ChatService:
             if i == len(users) - 1:
                 out.prompt = "\n".join(t for t in texts if t.strip())
         return out
-
-    def check_stream(self, req: ChatCompletionRequest) -> None:
-        """Function calling and structured output answer whole completions, not streams."""
-        if req.tools or _tool_outputs(req) or (req.response_format is not None
-                                               and req.response_format.type != "text"):
-            raise InputError("got stream: true with tools, tool messages or response_format; "
-                             "expected stream: false for function calling and structured "
-                             "output", param="stream")
 
     def completion(self, req: ChatCompletionRequest, workflow: str | None, parsed: ParsedRequest,
                    owner: str, base_url: str, cancel: threading.Event | None = None
@@ -171,7 +164,11 @@ class ChatService:
                owner: str, base_url: str, cancel: threading.Event | None = None
                ) -> Iterator[dict[str, Any]]:
         """SSE messages (dicts for sse-starlette): chunks, ``event: mmagent`` chunks without
-        choices carrying each agent event, and ``[DONE]``."""
+        choices carrying each agent event, and ``[DONE]``. With function calling or structured
+        output, the whole message comes in one chunk (no agent events)."""
+        if _whole(req):
+            yield from self._whole_chunks(req, workflow, parsed, owner, base_url, cancel)
+            return
         cid, model = completion_id(), req.model
         yield _sse(ChatCompletionChunk.of(cid, model,
                                           DeltaMessage(role="assistant", content="")))
@@ -200,6 +197,28 @@ class ChatService:
                                           usage=_usage(summary), mmagent=summary.extras()))
         yield {"data": "[DONE]"}
 
+    def _whole_chunks(self, req: ChatCompletionRequest, workflow: str | None,
+                      parsed: ParsedRequest, owner: str, base_url: str,
+                      cancel: threading.Event | None) -> Iterator[dict[str, Any]]:
+        try:
+            done = self.completion(req, workflow, parsed, owner, base_url, cancel)
+        except MMAgentError as e:
+            _status, kind = status_for(e)
+            yield {"data": json.dumps(error_body(e.message, kind, e.code))}
+            return
+        choice = done.choices[0]
+        msg = choice.message
+        calls = [ToolCallDelta(index=i, **c.model_dump()) for i, c in
+                 enumerate(msg.tool_calls or [])] or None
+        yield _sse(ChatCompletionChunk.of(done.id, done.model,
+                                          DeltaMessage(role="assistant", content="")))
+        yield _sse(ChatCompletionChunk.of(done.id, done.model, DeltaMessage(
+            content=msg.content, audio=msg.audio, tool_calls=calls)))
+        yield _sse(ChatCompletionChunk.of(done.id, done.model, DeltaMessage(),
+                                          choice.finish_reason, usage=done.usage,
+                                          mmagent=done.mmagent))
+        yield {"data": "[DONE]"}
+
     def _audio(self, req: ChatCompletionRequest, summary: RunSummary
                ) -> ChatCompletionAudio | None:
         """OpenAI's ``message.audio`` for the last produced speech, when audio was asked for."""
@@ -214,6 +233,12 @@ class ChatService:
         return ChatCompletionAudio(id=ref.id, data=base64.b64encode(data).decode(),
                                    expires_at=int(time.time()) + _AUDIO_KEPT_S,
                                    transcript=summary.answer, format=ref.mime.split("/")[-1])
+
+
+def _whole(req: ChatCompletionRequest) -> bool:
+    """Function calling or structured output: the answer is known only as a whole."""
+    return bool(req.tools or _tool_outputs(req) or (req.response_format is not None
+                                                     and req.response_format.type != "text"))
 
 
 def _tool_outputs(req: ChatCompletionRequest) -> dict[str, str]:

@@ -205,3 +205,18 @@ def test_responses_text_format_json_schema(server):
                                           text_format=Echo)
     assert isinstance(resp.output_parsed, Echo) and "lime" in resp.output_parsed.said
     assert client(server).responses.retrieve(resp.id).output_text == resp.output_text
+
+
+def test_streamed_function_call_round_trip(server):
+    from langchain_core.messages import HumanMessage, ToolMessage
+    from langchain_openai import ChatOpenAI
+
+    llm = ChatOpenAI(model="mmagent", base_url=server.base_url + "/v1", api_key=KEY_A,
+                     max_retries=0, streaming=True).bind_tools([WEATHER])
+    history = [HumanMessage("What is the weather in Paris?")]
+    ai = llm.invoke(history)  # assembled from the stream's chunks
+    (call,) = ai.tool_calls
+    assert call["name"] == "get_weather" and call["args"] == {"city": "Paris"}
+    history += [ai, ToolMessage("hail, 3 C", tool_call_id=call["id"])]
+    chunks = list(llm.stream(history))
+    assert "hail, 3 C" in "".join(c.content for c in chunks)
