@@ -4,7 +4,7 @@
 
 const KEY = "mmagent.apiKey";
 const $ = (id) => document.getElementById(id);
-const state = { key: sessionStorage.getItem(KEY), workflows: [], run: null, lastEvent: null,
+const state = { key: sessionStorage.getItem(KEY), workflows: [], runs: {}, run: null, lastEvent: null,
                 plan: null, status: {}, progress: {}, shown: new Set() };
 
 // -- the API ---------------------------------------------------------------------------------
@@ -72,6 +72,65 @@ async function signIn(key) {
   $("sign-out").hidden = false;
   $("who").textContent = `${models.data.length} models`;
   fillWorkflows();
+  await loadRuns();
+}
+
+// -- the run list: the key's runs as the server keeps them, so they survive a reload ------------
+
+const ACTIVE = ["queued", "running", "awaiting_approval"];
+
+async function loadRuns() {
+  const runs = (await json("/v1/runs")).data;
+  state.runs = Object.fromEntries(runs.map((r) => [r.id, r]));
+  $("runs").replaceChildren(...runs.map((r) => {
+    const li = document.createElement("li");
+    const button = document.createElement("button");
+    button.type = "button";
+    button.dataset.run = r.id;
+    button.dataset.status = r.status;
+    button.classList.toggle("current", r.id === state.run);
+    const what = r.workflow ? `workflow ${r.workflow}` : (r.prompt || "");
+    const when = new Date(r.created_at * 1000).toLocaleTimeString();
+    const small = document.createElement("span");
+    small.className = "when";
+    small.textContent = ` ${when} · ${r.status.replace("_", " ")}`;
+    button.append(what, small);
+    button.title = what;
+    button.addEventListener("click", () => openRun(r.id));
+    li.append(button);
+    return li;
+  }));
+}
+
+async function openRun(runId) {
+  resetRun();
+  state.run = runId;
+  try {
+    await follow(runId);  // a finished run's events replay from the start
+  } catch (e) {
+    $("run-error").textContent = e.message;
+  }
+}
+
+async function cancelRun() {
+  try {
+    await json(`/v1/runs/${state.run}/cancel`, {});
+    await follow(state.run);
+  } catch (e) {
+    $("run-error").textContent = e.message;
+  }
+}
+
+async function rerun() {
+  const info = state.runs[state.run] || await json(`/v1/runs/${state.run}`);
+  if (!info.prompt) return;
+  resetRun();
+  await start({ prompt: info.prompt }, $("rerun"));
+}
+
+function showRunButtons(info) {
+  $("cancel").hidden = !ACTIVE.includes(info.status);
+  $("rerun").hidden = ACTIVE.includes(info.status) || !info.prompt;
 }
 
 function signOut() {
@@ -253,11 +312,15 @@ function resetRun() {
   for (const id of ["plan", "log", "answer", "artifacts"]) $(id).replaceChildren();
   $("run-error").textContent = "";
   $("approval").hidden = true;
+  $("cancel").hidden = true;
+  $("rerun").hidden = true;
+  $("run-status").textContent = "";
   $("run").hidden = false;
 }
 
 async function follow(runId) {
   $("run-status").textContent = "running";
+  showRunButtons({ status: "running" });
   const headers = state.lastEvent ? { "Last-Event-ID": state.lastEvent } : {};
   const response = await api(`/v1/runs/${runId}/events`, { headers });
   for await (const message of sse(response)) {
@@ -267,6 +330,8 @@ async function follow(runId) {
   }
   const info = await json(`/v1/runs/${runId}`);
   $("run-status").textContent = info.status.replace("_", " ");
+  showRunButtons(info);
+  loadRuns().catch(() => { /* the list refreshes on the next run */ });
   if (info.answer) $("answer").textContent = info.answer;
   if (info.error) $("run-error").textContent = info.error.message;
   for (const a of info.artifacts || []) showArtifact(a, a.task, a.field);
@@ -303,6 +368,7 @@ async function start(body, button) {
   try {
     const run = await json("/v1/runs", body);
     state.run = run.id;
+    loadRuns().catch(() => { /* the list refreshes when the run ends */ });
     await follow(run.id);
   } catch (e) {
     $("run-error").textContent = e.message;
@@ -324,7 +390,8 @@ async function runPrompt(event) {
       body[stored.kind === "image" ? "images" : stored.kind].push(`artifact://${stored.id}`);
     }
   } catch (e) {
-    $("run-error").textContent = e.message;
+    $("run-error").textContent = `The upload failed: ${e.message}`;
+    $("run-status").textContent = "failed";
     return;
   }
   await start(body, $("send"));
@@ -417,6 +484,9 @@ $("chat-form").addEventListener("submit", runPrompt);
 $("workflow-form").addEventListener("submit", runWorkflow);
 $("workflow").addEventListener("change", showWorkflowInputs);
 $("approve").addEventListener("click", () => decide(true));
+$("cancel").addEventListener("click", cancelRun);
+$("rerun").addEventListener("click", rerun);
+$("refresh-runs").addEventListener("click", () => loadRuns().catch((e) => { $("run-error").textContent = e.message; }));
 $("reject").addEventListener("click", () => decide(false));
 document.querySelectorAll(".tab").forEach((t) => t.addEventListener("click", () => showTab(t.dataset.tab)));
 
