@@ -5,7 +5,7 @@
 const KEY = "mmagent.apiKey";
 const $ = (id) => document.getElementById(id);
 const state = { key: sessionStorage.getItem(KEY), workflows: [], runs: {}, run: null, lastEvent: null,
-                plan: null, status: {}, progress: {}, shown: new Set() };
+                plan: null, status: {}, progress: {}, outputs: {}, seconds: {}, shown: new Set() };
 
 // -- the API ---------------------------------------------------------------------------------
 
@@ -185,11 +185,12 @@ function drawPlan() {
     columns[col] = (columns[col] || 0) + 1;
     place[t.id] = { col, row: columns[col] - 1 };
   }
-  const W = 170, H = 52, GX = 60, GY = 22;
+  const W = 170, H = 66, GX = 60, GY = 22;
   const xy = (p) => ({ x: 10 + p.col * (W + GX), y: 10 + p.row * (H + GY) });
   const width = 20 + columns.length * (W + GX) - GX;
   const height = 20 + Math.max(...columns.map((n) => n || 0)) * (H + GY) - GY;
   const root = svg("svg", { viewBox: `0 0 ${width} ${height}`, role: "img", "aria-label": "plan graph" });
+  root.style.maxWidth = `${width}px`;  // drawn at its own size at most: one step is no giant box
   const defs = svg("defs");
   const marker = svg("marker", { id: "arrow", viewBox: "0 0 10 10", refX: 10, refY: 5,
                                  markerWidth: 7, markerHeight: 7, orient: "auto" });
@@ -218,7 +219,17 @@ function drawPlan() {
     const g = svg("g", { class: `node ${status}`, "data-task": t.id, "data-status": status });
     g.append(svg("rect", { class: "box", x, y, width: W, height: H, rx: 6 }));
     g.append(svg("text", { x: x + 10, y: y + 20 }, `${t.id} · ${t.tool}`));
-    g.append(svg("text", { class: "state", x: x + 10, y: y + 38 }, status));
+    const took = state.seconds[t.id];
+    g.append(svg("text", { class: "state", x: x + 10, y: y + 38 },
+                 took === undefined ? status : `${status} · ${took.toFixed(2)} s`));
+    const said = outputText(state.outputs[t.id]);
+    if (said) {
+      const out = svg("text", { class: "output", x: x + 10, y: y + 56 },
+                      said.length > 24 ? `${said.slice(0, 23)}…` : said);
+      out.append(svg("title", {}, said));
+      g.append(out);
+      g.setAttribute("data-output", said);
+    }
     const p = state.progress[t.id];
     if (p) g.setAttribute("data-progress", `${p.step}/${p.total}`);
     if (p && status === "running") {
@@ -231,6 +242,13 @@ function drawPlan() {
 }
 
 // -- one run's events ------------------------------------------------------------------------
+
+// a step's output in words: its first text field (a caption, an answer, a transcript)
+function outputText(output) {
+  if (!output || typeof output !== "object") return "";
+  const text = Object.values(output).find((v) => typeof v === "string" && v.trim());
+  return text ? text.trim() : "";
+}
 
 function log(text) {
   const li = document.createElement("li");
@@ -259,6 +277,8 @@ function onEvent(ev) {
       drawPlan();
       break;
     case "task_finished":
+      state.outputs[ev.task_id] = ev.output;
+      state.seconds[ev.task_id] = ev.seconds;
       setStatus(ev.task_id, ev.cached ? "cached" : "done");
       log(`${ev.task_id} ${ev.tool} ${ev.cached ? "served from cache" : `finished in ${ev.seconds.toFixed(2)} s`}`);
       break;
@@ -308,7 +328,8 @@ async function showArtifact(ref, task, field) {
 }
 
 function resetRun() {
-  Object.assign(state, { run: null, lastEvent: null, plan: null, status: {}, progress: {}, shown: new Set() });
+  Object.assign(state, { run: null, lastEvent: null, plan: null, status: {}, progress: {},
+                         outputs: {}, seconds: {}, shown: new Set() });
   for (const id of ["plan", "log", "answer", "artifacts"]) $(id).replaceChildren();
   $("run-error").textContent = "";
   $("approval").hidden = true;

@@ -111,6 +111,10 @@ def test_caption_and_speak_from_upload_to_playing_audio(page, tmp_path):
         len(page.find_elements(By.CSS_SELECTOR, "#plan path.edge")) == 2
     wait(page, lambda d: "a 32x24 picture" in d.find_element(By.ID, "answer").text)
     assert page.find_element(By.ID, "run-status").text == "completed"
+    # each step shows what it produced in words, and its time
+    caption = page.find_element(By.CSS_SELECTOR, "#plan g.node[data-task=t1]")
+    assert "a 32x24 picture" in caption.get_attribute("data-output")
+    assert caption.find_element(By.CSS_SELECTOR, "text.state").text.endswith(" s")
     # the speech plays inline
     wait(page, lambda d: d.execute_script(
         "const a = document.querySelector('#artifacts audio');"
@@ -152,6 +156,9 @@ def test_approve_a_waiting_step(page):
     assert page.find_element(By.ID, "run-status").text == "awaiting approval"
     page.find_element(By.ID, "approve").click()
     wait(page, lambda d: node_states(d) == {"t1": "done"})
+    # one step is drawn at its own size, not stretched over the card
+    assert page.execute_script("return document.querySelector('#plan svg')"
+                               ".getBoundingClientRect().width") <= 200
     # the step's progress events reached the graph (fake_sleep reports 4 steps)
     assert page.execute_script("return document.querySelector("
                                "'#plan g.node[data-task=t1]').dataset.progress") == "4/4"
