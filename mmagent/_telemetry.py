@@ -25,6 +25,7 @@ import logging
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
 
 from opentelemetry import trace
@@ -33,7 +34,7 @@ from opentelemetry.trace import Span, Status, StatusCode
 from mmagent.config._telemetry import TelemetryConfig
 from mmagent.errors import ConfigError
 
-__all__ = ["configure", "span", "fail", "TracedBackend", "TRACER_NAME"]
+__all__ = ["configure", "span", "fail", "model_name", "TracedBackend", "TRACER_NAME"]
 
 logger = logging.getLogger(__name__)
 TRACER_NAME = "mmagent"
@@ -87,9 +88,28 @@ def span(name: str, attributes: dict[str, Any] | None = None) -> Iterator[Span]:
 
 
 def fail(s: Span, code: str, message: str) -> None:
-    """Mark ``s`` failed without an exception (failures the executor reports as data)."""
+    """Mark ``s`` failed where the exception was caught and reported as data (the executor's
+    task failures): an ``exception`` event (OpenTelemetry's semantic conventions) with the
+    error's code as its type, and status ERROR."""
     s.set_attribute("mmagent.error_code", code)
+    s.add_event("exception", {"exception.type": code, "exception.message": message[:2000]})
     s.set_status(Status(StatusCode.ERROR, message[:500]))
+
+
+def model_name(backend: Any) -> str:
+    """The name of the model behind a chat backend: its id (``gpt-4o-mini``,
+    ``HuggingFaceTB/SmolLM2-360M-Instruct``); for weights in a local folder, the GGUF file's
+    or the folder's name, never the file-system path."""
+    model = getattr(backend, "model", None) or getattr(backend, "model_id", None)
+    if not isinstance(model, str) or not model:
+        return type(backend).__name__
+    path = Path(model).expanduser()
+    if not (path.is_absolute() or model.startswith((".", "~")) or path.exists()):
+        return model
+    gguf = getattr(backend, "gguf_file", None)
+    if isinstance(gguf, str) and gguf:
+        return Path(gguf).stem
+    return path.resolve().name or model
 
 
 class TracedBackend:
@@ -99,10 +119,8 @@ class TracedBackend:
         self.inner = backend
 
     def complete(self, messages, *, json_schema=None, max_tokens: int = 512):
-        model = getattr(self.inner, "model", None) or getattr(self.inner, "model_id", None)
         attrs = {"gen_ai.operation.name": "chat", "gen_ai.system": "mmagent",
-                 "gen_ai.request.model": model if isinstance(model, str) else
-                 type(self.inner).__name__,
+                 "gen_ai.request.model": model_name(self.inner),
                  "gen_ai.request.max_tokens": max_tokens,
                  "mmagent.llm.constrained": json_schema is not None}
         with span("mmagent.llm", attrs) as s:

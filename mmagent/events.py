@@ -34,6 +34,7 @@ __all__ = [
     "RunStarted",
     "RouteChosen",
     "Replanned",
+    "ClientCallRequested",
 ]
 
 
@@ -124,6 +125,17 @@ class TaskRetrying(_Event):
     delay_s: float = Field(description="wait before the next attempt")
 
 
+class ClientCallRequested(_Event):
+    """The run waits for a function the client runs itself (a client tool of the request):
+    the client answers ``call_id`` with the function's output, and the run goes on."""
+
+    type: Literal["client_call"] = "client_call"
+    task_id: str
+    tool: str
+    call_id: str
+    arguments: dict[str, Any] = Field(description="the function's arguments, as JSON")
+
+
 class RunStarted(_Event):
     """The executor took the plan; ``run_id`` names the run for resume and cancel."""
 
@@ -155,7 +167,7 @@ class Replanned(_Event):
 Event = Annotated[
     PlanCreated | TaskStarted | TaskProgress | TaskFinished | TaskFailed | ArtifactCreated
     | AnswerReady | ToolUnloaded | ApprovalRequested | TaskRetrying | RunStarted | RouteChosen
-    | Replanned,
+    | Replanned | ClientCallRequested,
     Field(discriminator="type"),
 ]
 EVENT_ADAPTER: TypeAdapter[Event] = TypeAdapter(Event)

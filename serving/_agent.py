@@ -8,19 +8,20 @@ One :class:`AgentService` per app; each endpoint's service (``chat/``, ``respons
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from mmagent.agent import Agent
 from mmagent.artifacts import ArtifactKind, ArtifactRef
-from mmagent.errors import MMAgentError
+from mmagent.errors import InputError, MMAgentError
 from mmagent.events import AnswerReady, ArtifactCreated, PlanCreated, TaskFailed, TaskFinished
 from mmagent.serving._http_errors import UnknownModelError
 from mmagent.serving._metrics import Metrics
 from mmagent.serving._protocol import MEDIA_KINDS, MODEL_ID, WORKFLOW_PREFIX
 from mmagent.serving._request_media import MediaResolver
 from mmagent.stores import make_owners
+from mmagent.toolkit import Tool
 from mmagent.workflows import load_workflow
 
 __all__ = ["AgentService", "ParsedRequest", "RunSummary", "Link"]
@@ -138,15 +139,20 @@ class AgentService:
     # -- runs ----------------------------------------------------------------------------------
 
     def events(self, workflow: str | None, parsed: ParsedRequest, owner: str,
-               cancel: threading.Event | None = None) -> Iterator[Any]:
+               cancel: threading.Event | None = None,
+               tools: Sequence[type[Tool]] = ()) -> Iterator[Any]:
         """The events of a request to the agent (``workflow`` None) or to a workflow, whose
         inputs the request's prompt and media fill. Setting ``cancel`` (the client went away)
-        stops an agent run from starting more tasks."""
+        stops an agent run from starting more tasks. ``tools`` (the client's functions) join
+        the agent's tools for this request."""
         if workflow is None:
             stream = self.agent.stream(parsed.prompt, images=parsed.media["image"],
                                        audio=parsed.media["audio"], video=parsed.media["video"],
-                                       cancel=cancel)
+                                       cancel=cancel, tools=tools)
             return self.observed(stream, owner)
+        if tools:
+            raise InputError(f"got tools for workflow {workflow!r}; expected tools only with "
+                             f"model {MODEL_ID!r} (a workflow's steps are fixed)", param="tools")
         return self.workflow_events(workflow, _fill_inputs(self.workflow(workflow), parsed),
                                     owner)
 

@@ -36,6 +36,7 @@ from mmagent.errors import (
 )
 
 __all__ = ["AuthError", "URLRefusedError", "RequestTooLargeError", "UnknownModelError",
+           "OutputFormatError", "UnknownCallError",
            "status_for", "error_body", "send_error", "EXCEPTION_HANDLERS"]
 
 logger = logging.getLogger(__name__)
@@ -61,9 +62,23 @@ class UnknownModelError(InputNotFoundError):
     code = "input.unknown_model"
 
 
+class OutputFormatError(ServingError):
+    """The run's answer could not be put in the shape the request's ``response_format`` (or
+    ``text.format``) asks for."""
+
+    code = "output.schema_mismatch"
+
+
+class UnknownCallError(UnknownRunError):
+    """A tool message answers a function call no run of this server waits for."""
+
+    code = "run.unknown_call"
+
+
 # Order matters: the first class an error is an instance of decides its status.
 _STATUS: list[tuple[type[MMAgentError], int, str]] = [
     (AuthError, 401, "authentication_error"),
+    (OutputFormatError, 422, "invalid_request_error"),
     (MediaLimitError, 413, "invalid_request_error"),
     (InputNotFoundError, 404, "invalid_request_error"),
     (UnknownRunError, 404, "invalid_request_error"),

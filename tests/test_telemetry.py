@@ -182,3 +182,84 @@ def test_configured_otlp_endpoint_receives_the_spans(tmp_path):
 
 def test_module_example_runs():
     assert doctest.testmod(mmagent._telemetry).failed == 0
+
+
+def test_a_run_of_the_runs_api_is_part_of_its_request_trace(tmp_path):
+    exporter = span_exporter()
+    cfg = Config.from_dict({"cache_dir": str(tmp_path / "cache"),
+                            "serving": {"api_keys": ["sk-t"]}})
+    agent = Agent(cfg, registry=serving_registry(), planner_backend=PlanByInputs())
+    with ServerThread(build_app(agent=agent)) as srv:
+        headers = {"Authorization": "Bearer sk-t"}
+        created = httpx.post(f"{srv.base_url}/v1/runs", headers=headers, timeout=30,
+                             json={"prompt": "Please echo plum"}).json()
+        srv.server.config.app.state.runs.join(timeout=30)
+        info = httpx.get(f"{srv.base_url}/v1/runs/{created['id']}", headers=headers).json()
+        assert info["status"] == "completed"
+    spans = exporter.get_finished_spans()
+    post = next(s for s in spans if s.kind.name == "SERVER"
+                and s.attributes.get("http.route") == "/v1/runs"
+                and s.attributes.get("http.request.method", s.attributes.get("http.method"))
+                == "POST")
+    worker = next(s for s in spans if s.name == "mmagent.api_run")
+    run = next(s for s in spans if s.name == "mmagent.run")
+    task = next(s for s in spans if s.name == "mmagent.task")
+    assert worker.context.trace_id == post.context.trace_id == run.context.trace_id \
+        == task.context.trace_id
+    assert worker.parent is not None and worker.links[0].context.trace_id == post.context.trace_id
+    assert "mmagent.api_run" in _ancestors(run, spans)
+    assert worker.attributes["mmagent.api_run_id"] == created["id"]
+
+
+def test_llm_spans_name_the_model_not_its_path(tmp_path):
+    from mmagent._telemetry import model_name
+
+    folder = tmp_path / "SmolLM2-360M-Instruct"
+    folder.mkdir()
+
+    class Local:
+        model_id = str(folder)
+        gguf_file = None
+
+    class Gguf(Local):
+        gguf_file = "smollm2-360m-instruct-q8_0.gguf"
+
+    class Hub:
+        model = "HuggingFaceTB/SmolLM2-360M-Instruct"
+
+    assert model_name(Local()) == "SmolLM2-360M-Instruct"
+    assert model_name(Gguf()) == "smollm2-360m-instruct-q8_0"
+    assert model_name(Hub()) == "HuggingFaceTB/SmolLM2-360M-Instruct"
+    assert model_name(object()) == "object"
+
+    exporter = span_exporter()
+    backend = Scripted(json.dumps(GOOD))
+    backend.model_id = str(folder)
+    agent = Agent(Config.from_dict({"cache_dir": str(tmp_path / "cache")}),
+                  registry=fake_registry(), planner_backend=backend)
+    agent.plan("Describe the photo", images=[Image.new("RGB", (8, 8))])
+    llm = next(s for s in exporter.get_finished_spans() if s.name == "mmagent.llm")
+    assert llm.attributes["gen_ai.request.model"] == "SmolLM2-360M-Instruct"
+
+
+def test_error_spans_record_the_exception(tmp_path):
+    exporter = span_exporter()
+    plan = {"tasks": [{"id": "t1", "tool": "fake_fail", "args": {"text": "x"}}]}
+    cfg = Config.from_dict({"cache_dir": str(tmp_path / "cache"),
+                            "planner": {"replan_attempts": 0}})
+    agent = Agent(cfg, registry=serving_registry(), planner_backend=Scripted(json.dumps(plan)))
+    with pytest.raises(ToolExecutionError):
+        agent.run("fail")
+    with pytest.raises(ConfigError):  # raised inside a span: recorded by OpenTelemetry
+        with mmagent._telemetry.span("mmagent.check"):
+            raise ConfigError("got x for y; expected z", key="y")
+    spans = _by_name(exporter.get_finished_spans())
+    for name in ("mmagent.task", "mmagent.run", "mmagent.check"):
+        (s,) = spans[name]
+        assert s.status.status_code.name == "ERROR", name
+        (event,) = [e for e in s.events if e.name == "exception"]
+        assert event.attributes["exception.type"] and event.attributes["exception.message"]
+    (task_event,) = spans["mmagent.task"][0].events
+    assert "fake_fail" in task_event.attributes["exception.message"]
+    assert spans["mmagent.check"][0].events[0].attributes["exception.type"].endswith(
+        "ConfigError")

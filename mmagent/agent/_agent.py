@@ -10,6 +10,7 @@ workflows, and resumes, approves and cancels runs.
 from __future__ import annotations
 
 import contextlib
+import copy
 import os
 import threading
 import uuid
@@ -42,6 +43,7 @@ from mmagent.planner._planner import Planner, PlanResult
 from mmagent.planner._replan import run_with_replanning
 from mmagent.planner._router import Router
 from mmagent.stores import make_artifact_store
+from mmagent.toolkit._base import Tool
 from mmagent.toolkit._registry import ToolRegistry
 
 __all__ = ["Agent", "make_backend"]
@@ -105,14 +107,29 @@ class Agent:
     def stream(self, prompt: str, images: Sequence[MediaInput] = (),
                audio: Sequence[MediaInput] = (), video: Sequence[MediaInput] = (), *,
                approve: Approve | None = None, run_id: str | None = None,
-               cancel: threading.Event | None = None) -> Iterator[Event]:
+               cancel: threading.Event | None = None,
+               tools: Sequence[type[Tool]] = ()) -> Iterator[Event]:
         """Yield events as the request is planned and run; the last one is ``AnswerReady``.
 
         Task failures arrive as ``TaskFailed`` events; bad input raises before any event.
+        ``tools`` join the registry for this request only (a client's functions, see
+        :class:`~mmagent.toolkit.ClientFunctions`).
         """
         inputs = self._ingest(images, audio, video)  # fail fast, in the caller's thread
-        return iterate_events(lambda emit: self._run_inputs(
+        agent = self._with_tools(list(tools))
+        return iterate_events(lambda emit: agent._run_inputs(
             prompt, inputs, emit, approve=approve, run_id=run_id, cancel=cancel))
+
+    def _with_tools(self, tools: list[type[Tool]]) -> Agent:
+        """This agent, or a view of it whose registry (and executor's) adds ``tools``; the
+        view shares everything else: store, backend, loaded models, run store, cancels."""
+        if not tools:
+            return self
+        view = copy.copy(self)
+        view.registry = self.registry.with_tools(tools)
+        view.executor = copy.copy(self.executor)
+        view.executor.registry = view.registry
+        return view
 
     def plan(self, prompt: str, images: Sequence[MediaInput] = (),
              audio: Sequence[MediaInput] = (), video: Sequence[MediaInput] = ()) -> Plan:
@@ -394,7 +411,8 @@ def _traced_result(s: Any, result: RunResult) -> None:
     if result.run_id:
         s.set_attribute("mmagent.run_id", result.run_id)
     if result.failures:
-        fail(s, "tool.failed", f"{len(result.failures)} task(s) failed")
+        task, message = next(iter(result.failures.items()))
+        fail(s, "tool.failed", f"{len(result.failures)} task(s) failed; {task}: {message}")
 
 
 def make_backend(pc: PlannerConfig, cache_dir: Path | None = None) -> ChatBackend:

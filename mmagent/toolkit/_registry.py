@@ -15,6 +15,7 @@ Nothing is imported until :meth:`ToolRegistry.discover` (or :func:`offline_setti
 
 from __future__ import annotations
 
+import copy
 import functools
 import importlib
 import logging
@@ -25,7 +26,7 @@ from contextlib import contextmanager
 from importlib.metadata import entry_points
 from typing import Any
 
-from mmagent.errors import ConfigError, UnknownToolError
+from mmagent.errors import ConfigError, InputError, UnknownToolError
 from mmagent.toolkit._base import Tool
 from mmagent.toolkit._residency import Residency
 
@@ -75,6 +76,7 @@ class ToolRegistry:
         self._classes: dict[str, type[Tool]] = {}
         self._settings: dict[str, dict[str, Any]] = {}
         self._instances: dict[str, Tool] = {}
+        self._own: dict[str, Tool] = {}  # a view's own tools (see with_tools)
         self._lock = threading.Lock()
         self.residency = Residency(memory_budget_gb)
         """Which tools hold their weights; unloads the least recently used over the budget."""
@@ -123,6 +125,20 @@ class ToolRegistry:
         tool._residency = self.residency
         self._instances[tool.name] = tool
 
+    def with_tools(self, extra: list[type[Tool]]) -> ToolRegistry:
+        """A view of this registry plus ``extra`` (one request's client tools): this
+        registry's tools are the same instances, loaded once; ``extra`` stay the view's own."""
+        view = copy.copy(self)
+        for cls in extra:
+            if cls.name in self._classes:
+                raise InputError(f"got function {cls.name!r}, which is a tool of the server; "
+                                 "expected another name", param="tools")
+        view._classes = {**self._classes, **{c.name: c for c in extra}}
+        view._own = {c.name: c() for c in extra}
+        for tool in view._own.values():
+            tool._residency = self.residency
+        return view
+
     def names(self) -> list[str]:
         return sorted(self._classes)
 
@@ -138,6 +154,8 @@ class ToolRegistry:
     def get(self, name: str) -> Tool:
         """The instance for ``name`` (constructed on first call; weights load on first run)."""
         cls = self.tool_class(name)
+        if name in self._own:
+            return self._own[name]
         with self._lock:
             if name not in self._instances:
                 tool = cls(**self._settings.get(name, {}))

@@ -25,6 +25,12 @@ __all__ = [
     "AudioURLPart",
     "VideoURLPart",
     "ChatMessage",
+    "ChatTool",
+    "FunctionDef",
+    "FunctionCall",
+    "ToolCall",
+    "ResponseFormat",
+    "JSONSchemaFormat",
     "ChatCompletionRequest",
     "Usage",
     "ChatCompletionAudio",
@@ -32,6 +38,7 @@ __all__ = [
     "ChatCompletionChoice",
     "ChatCompletionResponse",
     "DeltaMessage",
+    "ToolCallDelta",
     "ChatCompletionChunkChoice",
     "ChatCompletionChunk",
     "ModelCard",
@@ -80,9 +87,54 @@ class AudioURLPart(Lenient):
 ContentPart = TextPart | ImageURLPart | InputAudioPart | AudioURLPart | VideoURLPart
 
 
+class FunctionCall(BaseModel):
+    name: str
+    arguments: str = Field(description="the arguments as a JSON string")
+
+
+class ToolCall(BaseModel):
+    """One call of a client's function (``message.tool_calls``)."""
+
+    id: str
+    type: Literal["function"] = "function"
+    function: FunctionCall
+
+
 class ChatMessage(Lenient):
     role: Literal["system", "developer", "user", "assistant", "tool"]
     content: str | list[ContentPart] | None = None
+    tool_calls: list[ToolCall] | None = None
+    tool_call_id: str | None = Field(None, description="the call a tool message answers")
+
+    def text(self) -> str:
+        if isinstance(self.content, str):
+            return self.content
+        return "".join(p.text for p in self.content or [] if isinstance(p, TextPart))
+
+
+class FunctionDef(Lenient):
+    name: str
+    description: str = ""
+    parameters: dict[str, Any] = Field(default_factory=dict)
+
+
+class ChatTool(Lenient):
+    """A client's function (``tools``): it joins the planner's tools for this request."""
+
+    type: Literal["function"]
+    function: FunctionDef
+
+
+class JSONSchemaFormat(Lenient):
+    name: str = "answer"
+    description: str | None = None
+    schema_: dict[str, Any] = Field(default_factory=dict, alias="schema")
+    strict: bool | None = None
+
+
+class ResponseFormat(Lenient):
+    type: Literal["text", "json_object", "json_schema"]
+    json_schema: JSONSchemaFormat | None = None
 
 
 class _AudioParams(Lenient):
@@ -97,6 +149,9 @@ class ChatCompletionRequest(Lenient):
     audio: _AudioParams | None = None
     stream: bool = False
     user: str | None = None
+    tools: list[ChatTool] | None = None
+    tool_choice: Any = None
+    response_format: ResponseFormat | None = None
     mmagent: Extensions = Field(default_factory=Extensions, description="mmagent's extensions "
                                 "(pass with the openai package's extra_body)")
 
@@ -137,15 +192,16 @@ class ChatCompletionAudio(BaseModel):
 
 class ChatCompletionMessage(BaseModel):
     role: Literal["assistant"] = "assistant"
-    content: str
+    content: str | None
     refusal: None = None
     audio: ChatCompletionAudio | None = Field(None, exclude_if=absent)
+    tool_calls: list[ToolCall] | None = Field(None, exclude_if=absent)
 
 
 class ChatCompletionChoice(BaseModel):
     index: int = 0
     message: ChatCompletionMessage
-    finish_reason: Literal["stop"] = "stop"
+    finish_reason: Literal["stop", "tool_calls"] = "stop"
     logprobs: None = None
 
 
@@ -160,16 +216,23 @@ class ChatCompletionResponse(BaseModel):
                                     "failures, artifacts (links)")
 
 
+class ToolCallDelta(ToolCall):
+    """A whole tool call in one chunk (``delta.tool_calls``), numbered as OpenAI streams it."""
+
+    index: int
+
+
 class DeltaMessage(BaseModel):
     role: Literal["assistant"] | None = Field(None, exclude_if=absent)
     content: str | None = Field(None, exclude_if=absent)
     audio: ChatCompletionAudio | None = Field(None, exclude_if=absent)
+    tool_calls: list[ToolCallDelta] | None = Field(None, exclude_if=absent)
 
 
 class ChatCompletionChunkChoice(BaseModel):
     index: int = 0
     delta: DeltaMessage
-    finish_reason: Literal["stop"] | None = None
+    finish_reason: Literal["stop", "tool_calls"] | None = None
     logprobs: None = None
 
 
@@ -188,7 +251,8 @@ class ChatCompletionChunk(BaseModel):
 
     @classmethod
     def of(cls, cid: str, model: str, delta: DeltaMessage,
-           finish_reason: Literal["stop"] | None = None, **extra: Any) -> ChatCompletionChunk:
+           finish_reason: Literal["stop", "tool_calls"] | None = None, **extra: Any
+           ) -> ChatCompletionChunk:
         return cls(id=cid, model=model, choices=[ChatCompletionChunkChoice(delta=delta,
                                                               finish_reason=finish_reason)],
                    **extra)

@@ -13,11 +13,13 @@ import json
 import logging
 import threading
 import time
+import uuid
 from collections.abc import Iterator
 from typing import Any
 
 from mmagent.errors import InputError, MMAgentError
 from mmagent.serving._agent import AgentService, ParsedRequest, RunSummary
+from mmagent.serving._client_runs import CALL_TIMEOUT_S, ClientRun, PausedRuns, fit_schema
 from mmagent.serving._http_errors import error_body, status_for
 from mmagent.serving.chat.protocol import (
     AudioURLPart,
@@ -28,15 +30,20 @@ from mmagent.serving.chat.protocol import (
     ChatCompletionRequest,
     ChatCompletionResponse,
     DeltaMessage,
+    FunctionCall,
+    FunctionDef,
     ImageURLPart,
     InputAudioPart,
     ModelCard,
     ModelList,
     TextPart,
+    ToolCall,
+    ToolCallDelta,
     Usage,
     VideoURLPart,
     completion_id,
 )
+from mmagent.toolkit import ClientFunction, ClientFunctions
 
 __all__ = ["ChatService"]
 
@@ -51,6 +58,8 @@ class ChatService:
 
     def __init__(self, shared: AgentService) -> None:
         self.shared = shared
+        self.paused = PausedRuns()
+        """Runs waiting for a client's function output."""
 
     def models(self) -> ModelList:
         return ModelList(data=[ModelCard(id=i) for i in self.shared.model_ids()])
@@ -95,17 +104,71 @@ class ChatService:
     def completion(self, req: ChatCompletionRequest, workflow: str | None, parsed: ParsedRequest,
                    owner: str, base_url: str, cancel: threading.Event | None = None
                    ) -> ChatCompletionResponse:
-        summary = self.shared.run(workflow, parsed, owner, base_url, cancel)
-        message = ChatCompletionMessage(content=summary.answer, audio=self._audio(req, summary))
+        """The answer; with ``tools``, a call of the client's function while the run waits for
+        it (``finish_reason: tool_calls``), and the run goes on when a request ends with the
+        tool message answering it."""
+        outputs = _tool_outputs(req)
+        if outputs:
+            run = self.paused.resume(outputs)
+        elif req.tools:
+            functions = ClientFunctions([ClientFunction(
+                name=t.function.name, description=t.function.description,
+                parameters=t.function.parameters) for t in req.tools], CALL_TIMEOUT_S)
+            events = self.shared.events(workflow, parsed, owner, cancel,
+                                        tools=functions.tool_classes())
+            run = ClientRun(functions, events, self.shared.linker(base_url))
+        else:
+            run = None
+        if run is None:
+            summary = self.shared.run(workflow, parsed, owner, base_url, cancel)
+        else:
+            run.advance(self.shared)
+            if run.calls:
+                self.paused.park(run)
+                calls = [ToolCall(id=c.call_id, function=FunctionCall(
+                    name=c.tool, arguments=json.dumps(c.arguments))) for c in run.calls]
+                message = ChatCompletionMessage(content=None, tool_calls=calls)
+                return ChatCompletionResponse(
+                    model=req.model, usage=_usage(run.summary), mmagent=run.summary.extras(),
+                    choices=[ChatCompletionChoice(message=message, finish_reason="tool_calls")])
+            summary = run.summary
+        message = self._message(req, summary)
+        finish = "tool_calls" if message.tool_calls else "stop"
         return ChatCompletionResponse(model=req.model,
-                                      choices=[ChatCompletionChoice(message=message)],
+                                      choices=[ChatCompletionChoice(message=message,
+                                                                    finish_reason=finish)],
                                       usage=_usage(summary), mmagent=summary.extras())
+
+    def _message(self, req: ChatCompletionRequest, summary: RunSummary) -> ChatCompletionMessage:
+        """The final message: the answer, as JSON when ``response_format`` asks for a schema,
+        or as a call of the function ``tool_choice`` names (LangChain's structured output by
+        function calling)."""
+        forced = _forced_function(req)
+        if forced is not None:
+            args = fit_schema(self.shared, summary, forced.parameters or {"type": "object"},
+                              forced.name)
+            return ChatCompletionMessage(content=None, tool_calls=[ToolCall(
+                id="call_" + uuid.uuid4().hex[:24],
+                function=FunctionCall(name=forced.name, arguments=args))])
+        fmt = req.response_format
+        if fmt is not None and fmt.type == "json_schema" and fmt.json_schema is not None:
+            content = fit_schema(self.shared, summary, fmt.json_schema.schema_,
+                                 fmt.json_schema.name)
+        elif fmt is not None and fmt.type == "json_object":
+            content = fit_schema(self.shared, summary, {"type": "object"})
+        else:
+            content = summary.answer
+        return ChatCompletionMessage(content=content, audio=self._audio(req, summary))
 
     def chunks(self, req: ChatCompletionRequest, workflow: str | None, parsed: ParsedRequest,
                owner: str, base_url: str, cancel: threading.Event | None = None
                ) -> Iterator[dict[str, Any]]:
         """SSE messages (dicts for sse-starlette): chunks, ``event: mmagent`` chunks without
-        choices carrying each agent event, and ``[DONE]``."""
+        choices carrying each agent event, and ``[DONE]``. With function calling or structured
+        output, the whole message comes in one chunk (no agent events)."""
+        if _whole(req):
+            yield from self._whole_chunks(req, workflow, parsed, owner, base_url, cancel)
+            return
         cid, model = completion_id(), req.model
         yield _sse(ChatCompletionChunk.of(cid, model,
                                           DeltaMessage(role="assistant", content="")))
@@ -134,6 +197,28 @@ class ChatService:
                                           usage=_usage(summary), mmagent=summary.extras()))
         yield {"data": "[DONE]"}
 
+    def _whole_chunks(self, req: ChatCompletionRequest, workflow: str | None,
+                      parsed: ParsedRequest, owner: str, base_url: str,
+                      cancel: threading.Event | None) -> Iterator[dict[str, Any]]:
+        try:
+            done = self.completion(req, workflow, parsed, owner, base_url, cancel)
+        except MMAgentError as e:
+            _status, kind = status_for(e)
+            yield {"data": json.dumps(error_body(e.message, kind, e.code))}
+            return
+        choice = done.choices[0]
+        msg = choice.message
+        calls = [ToolCallDelta(index=i, **c.model_dump()) for i, c in
+                 enumerate(msg.tool_calls or [])] or None
+        yield _sse(ChatCompletionChunk.of(done.id, done.model,
+                                          DeltaMessage(role="assistant", content="")))
+        yield _sse(ChatCompletionChunk.of(done.id, done.model, DeltaMessage(
+            content=msg.content, audio=msg.audio, tool_calls=calls)))
+        yield _sse(ChatCompletionChunk.of(done.id, done.model, DeltaMessage(),
+                                          choice.finish_reason, usage=done.usage,
+                                          mmagent=done.mmagent))
+        yield {"data": "[DONE]"}
+
     def _audio(self, req: ChatCompletionRequest, summary: RunSummary
                ) -> ChatCompletionAudio | None:
         """OpenAI's ``message.audio`` for the last produced speech, when audio was asked for."""
@@ -148,6 +233,32 @@ class ChatService:
         return ChatCompletionAudio(id=ref.id, data=base64.b64encode(data).decode(),
                                    expires_at=int(time.time()) + _AUDIO_KEPT_S,
                                    transcript=summary.answer, format=ref.mime.split("/")[-1])
+
+
+def _whole(req: ChatCompletionRequest) -> bool:
+    """Function calling or structured output: the answer is known only as a whole."""
+    return bool(req.tools or _tool_outputs(req) or (req.response_format is not None
+                                                     and req.response_format.type != "text"))
+
+
+def _tool_outputs(req: ChatCompletionRequest) -> dict[str, str]:
+    """The outputs the request's trailing tool messages send, by call id."""
+    outputs: dict[str, str] = {}
+    for msg in reversed(req.messages):
+        if msg.role != "tool":
+            break
+        if msg.tool_call_id:
+            outputs[msg.tool_call_id] = msg.text()
+    return dict(reversed(outputs.items()))
+
+
+def _forced_function(req: ChatCompletionRequest) -> FunctionDef | None:
+    """The function ``tool_choice`` names, when it names one of ``tools``."""
+    choice = req.tool_choice
+    if not (isinstance(choice, dict) and choice.get("type") == "function"):
+        return None
+    name = (choice.get("function") or {}).get("name")
+    return next((t.function for t in req.tools or [] if t.function.name == name), None)
 
 
 def _usage(summary: RunSummary) -> Usage:

@@ -1,4 +1,5 @@
-"""What an MCP client sees of mmagent: the tool names and their input schemas.
+"""What an MCP client sees of mmagent: the tool names, titles, annotations, and their input
+and output schemas.
 
 - each registered tool under its own name, its input schema generated from the tool's pydantic
   ``Input`` model, with every media port a string with ``contentMediaType: image/*`` (audio,
@@ -10,6 +11,12 @@ A media string is a ``data:`` URL, an artifact id (``artifact://<id>`` or the ba
 something uploaded with ``POST /v1/files`` or produced earlier with the same key), a link to
 ``/v1/artifacts/<id>`` on this server, an allow-listed http(s) URL, or (stdio only, where the
 client is the local user) a file path.
+
+Every tool declares the ``structured_content`` it returns (``outputSchema``: a tool's
+``Output`` model plus ``artifacts``; the agent's and workflows' answer, plan, outputs, failures
+and artifacts), a ``title``, and annotations: ``readOnlyHint`` when it stores nothing (no
+media out), ``destructiveHint`` false (artifacts are only ever added), ``idempotentHint`` for
+deterministic tools, ``openWorldHint`` when a remote MCP server's tool may run.
 """
 
 from __future__ import annotations
@@ -17,13 +24,16 @@ from __future__ import annotations
 import json
 from typing import Any
 
+import mcp_types as types
 from pydantic import BaseModel
 
 from mmagent.serving._protocol import MEDIA_KINDS
-from mmagent.toolkit import port_type
+from mmagent.toolkit import McpTool, Tool, ToolRegistry, port_type
 
 __all__ = ["RUN_TOOL", "WORKFLOW_TOOL_PREFIX", "HTTP_MEDIA_HELP", "STDIO_MEDIA_HELP",
-           "tool_input_schema", "run_schema", "workflow_schema"]
+           "tool_input_schema", "run_schema", "workflow_schema", "tool_output_schema",
+           "summary_output_schema", "tool_title", "tool_annotations", "agent_annotations",
+           "workflow_annotations"]
 
 RUN_TOOL = "run"
 WORKFLOW_TOOL_PREFIX = "workflow_"
@@ -60,6 +70,66 @@ def tool_input_schema(model: type[BaseModel], media_help: str = HTTP_MEDIA_HELP
         schema["$defs"] = defs
     schema["type"] = "object"
     return schema
+
+
+_ARTIFACTS = {"type": "array", "description": "what the call produced, with download links",
+              "items": {"type": "object", "properties": {
+                  "id": {"type": "string"}, "kind": {"type": "string"},
+                  "mime": {"type": "string"}, "url": {"type": "string"}},
+                  "required": ["id", "kind", "mime", "url"]}}
+
+
+def tool_output_schema(model: type[BaseModel]) -> dict[str, Any]:
+    """The JSON Schema of a tool call's ``structured_content``: its ``Output``, and the
+    artifacts it produced."""
+    schema = model.model_json_schema(mode="serialization")
+    schema["type"] = "object"
+    schema.setdefault("properties", {})["artifacts"] = _ARTIFACTS
+    schema["required"] = [*schema.get("required", []), "artifacts"]
+    return schema
+
+
+def summary_output_schema() -> dict[str, Any]:
+    """The ``structured_content`` of ``run`` and ``workflow_*`` calls."""
+    return {"type": "object", "required": ["answer", "outputs", "failures", "artifacts"],
+            "properties": {
+                "answer": {"type": "string", "description": "the answer in words, with links"},
+                "plan": {"type": ["object", "null"], "description": "the plan that ran"},
+                "outputs": {"type": "object", "description": "each task's output, by id"},
+                "failures": {"type": "object", "description": "each failed task's error"},
+                "artifacts": _ARTIFACTS}}
+
+
+def tool_title(name: str) -> str:
+    return name.replace("_", " ").capitalize()
+
+
+def _remote(cls: type[Tool]) -> bool:
+    return issubclass(cls, McpTool)
+
+
+def tool_annotations(cls: type[Tool]) -> types.ToolAnnotations:
+    media_out = any(port_type(f.annotation).removeprefix("list[").rstrip("]") in MEDIA_KINDS
+                    for f in cls.Output.model_fields.values())
+    return types.ToolAnnotations(title=tool_title(cls.name), read_only_hint=not media_out,
+                                 destructive_hint=False, idempotent_hint=cls.deterministic,
+                                 open_world_hint=_remote(cls))
+
+
+def agent_annotations(registry: ToolRegistry) -> types.ToolAnnotations:
+    return types.ToolAnnotations(
+        title="Ask the mmagent agent", read_only_hint=False, destructive_hint=False,
+        idempotent_hint=False,
+        open_world_hint=any(_remote(registry.tool_class(n)) for n in registry.names()))
+
+
+def workflow_annotations(wf: Any, registry: ToolRegistry) -> types.ToolAnnotations:
+    tools = [registry.tool_class(t) for n in wf.nodes.values()
+             if (t := getattr(n, "tool", None)) in registry]
+    return types.ToolAnnotations(
+        title=f"Workflow {wf.name or ''}".strip(), read_only_hint=False,
+        destructive_hint=False, idempotent_hint=all(c.deterministic for c in tools),
+        open_world_hint=any(_remote(c) for c in tools))
 
 
 def run_schema(media_help: str) -> dict[str, Any]:

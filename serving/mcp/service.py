@@ -16,12 +16,14 @@ import base64
 import json
 import logging
 import re
-from collections.abc import Callable
+import threading
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
 import anyio
+import anyio.lowlevel
 import mcp_types as types
 from mcp.server.lowlevel import Server
 from mcp.shared.exceptions import MCPError
@@ -30,7 +32,7 @@ from mcp_types.jsonrpc import INVALID_PARAMS
 from mmagent._messages import for_client
 from mmagent.artifacts import ArtifactKind, ArtifactRef
 from mmagent.errors import InputError, InputNotFoundError, MMAgentError, UnknownToolError
-from mmagent.events import ArtifactCreated
+from mmagent.events import ArtifactCreated, PlanCreated, TaskFailed, TaskFinished, TaskProgress
 from mmagent.serving._agent import AgentService, ParsedRequest, RunSummary
 from mmagent.serving._auth import ANONYMOUS
 from mmagent.serving._http_errors import AuthError
@@ -41,13 +43,19 @@ from mmagent.serving.mcp.protocol import (
     RUN_TOOL,
     STDIO_MEDIA_HELP,
     WORKFLOW_TOOL_PREFIX,
+    agent_annotations,
     run_schema,
+    summary_output_schema,
+    tool_annotations,
     tool_input_schema,
+    tool_output_schema,
+    tool_title,
+    workflow_annotations,
     workflow_schema,
 )
 from mmagent.toolkit import port_type
 
-__all__ = ["McpBridge", "Caller", "mcp_server", "serve_stdio"]
+__all__ = ["McpBridge", "Caller", "Report", "mcp_server", "serve_stdio"]
 
 logger = logging.getLogger(__name__)
 
@@ -56,6 +64,8 @@ _HEX64 = re.compile(r"^[0-9a-f]{64}$")
 _RESOURCE_NOT_FOUND = -32002  # MCP's code for resources/read of an unknown resource
 _INLINE_MAX_BYTES = 4 * 1024 * 1024
 """Images and audio up to this size also come inline (image/audio content); all as links."""
+Report = Callable[[float, "float | None", str], None]
+"""(progress, total, message) -> sends an MCP progress notification."""
 Caller = Callable[[Any], tuple[str, str, set[str]]]
 """A request's context -> its owner, base URL and own host names (AuthError to refuse it)."""
 
@@ -76,32 +86,42 @@ class McpBridge:
 
     def tools(self) -> list[types.Tool]:
         help_ = STDIO_MEDIA_HELP if self.local_files else HTTP_MEDIA_HELP
-        out = [types.Tool(name=RUN_TOOL, description=(
+        out = [types.Tool(name=RUN_TOOL, title="Ask the mmagent agent", description=(
             "Ask the mmagent agent: an LLM plans the request over the given media, runs the "
             "plan on model tools, and answers with text and the artifacts it produced."),
-            input_schema=run_schema(help_))]
+            input_schema=run_schema(help_), output_schema=summary_output_schema(),
+            annotations=agent_annotations(self.agent.registry))]
         for name in self.shared.workflow_names():
             try:
                 wf = self.shared.workflow(name)
             except MMAgentError as e:  # one broken file must not hide every tool
                 logger.warning("not listing workflow %s over MCP: %s", name, e)
                 continue
-            out.append(types.Tool(name=WORKFLOW_TOOL_PREFIX + name,
+            out.append(types.Tool(name=WORKFLOW_TOOL_PREFIX + name, title=f"Workflow {name}",
                                   description=f"Workflow {name}: {wf.description}".strip(),
-                                  input_schema=workflow_schema(wf, help_)))
+                                  input_schema=workflow_schema(wf, help_),
+                                  output_schema=summary_output_schema(),
+                                  annotations=workflow_annotations(wf, self.agent.registry)))
         for name in self.agent.registry.names():
             cls = self.agent.registry.tool_class(name)
-            out.append(types.Tool(name=name, description=cls.description,
-                                  input_schema=tool_input_schema(cls.Input, help_)))
+            out.append(types.Tool(name=name, title=tool_title(name),
+                                  description=cls.description,
+                                  input_schema=tool_input_schema(cls.Input, help_),
+                                  output_schema=tool_output_schema(cls.Output),
+                                  annotations=tool_annotations(cls)))
         return out
 
     # -- calls ---------------------------------------------------------------------------------
 
     def call(self, name: str, arguments: dict[str, Any] | None, owner: str = ANONYMOUS,
-             base_url: str = "", own_hosts: set[str] | None = None) -> types.CallToolResult:
-        """Run one MCP tool call; every error comes back as an ``is_error`` result."""
+             base_url: str = "", own_hosts: set[str] | None = None, *,
+             progress: Report | None = None, cancel: threading.Event | None = None
+             ) -> types.CallToolResult:
+        """Run one MCP tool call; every error comes back as an ``is_error`` result.
+        ``progress`` hears how far it got (from the tasks' ``task_progress`` events);
+        setting ``cancel`` (the client cancelled the call) stops it from starting tasks."""
         args = dict(arguments or {})
-        ctx = _Call(self, owner, base_url, own_hosts or set())
+        ctx = _Call(self, owner, base_url, own_hosts or set(), _Progress(progress), cancel)
         try:
             if name == RUN_TOOL:
                 return ctx.run(args)
@@ -141,7 +161,10 @@ class McpBridge:
 class _Call:
     """One call's owner, links and media resolution."""
 
-    def __init__(self, bridge: McpBridge, owner: str, base_url: str, own_hosts: set[str]) -> None:
+    def __init__(self, bridge: McpBridge, owner: str, base_url: str, own_hosts: set[str],
+                 progress: _Progress, cancel: threading.Event | None) -> None:
+        self.progress = progress
+        self.cancel = cancel
         self.bridge = bridge
         self.shared = bridge.shared
         self.store = bridge.agent.store
@@ -165,7 +188,8 @@ class _Call:
             parsed.media[kind] = [self.media(v, kind, f"{key}[{i}]")
                                   for i, v in enumerate(_as_list(args.get(key, []), key))]
         return self._summary_result(self.shared.summarize(
-            self.shared.events(None, parsed, self.owner), self.link))
+            self.progress.tap(self.shared.events(None, parsed, self.owner, self.cancel)),
+            self.link))
 
     def workflow(self, name: str, args: dict[str, Any]) -> types.CallToolResult:
         spec = self.shared.workflow(name)
@@ -181,7 +205,8 @@ class _Call:
             else:
                 values[key] = value
         return self._summary_result(self.shared.summarize(
-            self.shared.workflow_events(name, values, self.owner), self.link))
+            self.progress.tap(self.shared.workflow_events(name, values, self.owner)),
+            self.link))
 
     def tool(self, name: str, args: dict[str, Any]) -> types.CallToolResult:
         """A one-task plan through the executor, so the tool's policies (retries, time limit,
@@ -208,14 +233,17 @@ class _Call:
         plan = Plan.model_validate({"tasks": [{"id": "t1", "tool": name, "args": args}]})
         artifacts: list[dict[str, Any]] = []
 
+        self.progress.total = 1
+
         def emit(event: Any) -> None:
+            self.progress(event)
             if isinstance(event, ArtifactCreated):
                 self.shared.owners.add(self.owner, event.artifact.id)
                 a = event.artifact
                 artifacts.append({"id": a.id, "kind": a.kind, "mime": a.mime,
                                   "field": event.field, "url": self.link(a.id)})
 
-        result = agent.executor.run(plan, inputs, emit)
+        result = agent.executor.run(plan, inputs, emit, cancel=self.cancel)
         if "t1" in result.failures:
             failure = result.failures["t1"]
             return _error(f"error[{failure.code}]: {failure.message}")
@@ -268,6 +296,45 @@ class _Call:
                                               mime_type=ref.mime, size=ref.size_bytes,
                                               description=f"{ref.kind} from {source}"))
         return types.CallToolResult(content=content, structured_content=_jsonable(structured))
+
+
+class _Progress:
+    """A call's events -> MCP progress: tasks done plus the running task's fraction, out of
+    the plan's tasks, never going back (MCP's progress only grows)."""
+
+    def __init__(self, report: Report | None) -> None:
+        self.report = report
+        self.total: float | None = None
+        self.done = 0
+        self.last = 0.0
+
+    def tap(self, events: Iterable[Any]) -> Iterator[Any]:
+        for event in events:
+            self(event)
+            yield event
+
+    def __call__(self, event: Any) -> None:
+        if self.report is None:
+            return
+        if isinstance(event, PlanCreated):
+            self.total = float(len(event.plan.tasks))
+            return
+        if isinstance(event, TaskProgress):
+            value = self.done + min(event.step / max(event.total, 1), 1.0) * 0.99
+            message = f"{event.task_id}: {event.message or f'step {event.step}/{event.total}'}"
+        elif isinstance(event, (TaskFinished, TaskFailed)):
+            self.done += 1
+            value = float(self.done)
+            message = f"{event.task_id} ({event.tool}) " + (
+                "done" if isinstance(event, TaskFinished) else "failed")
+        else:
+            return
+        if value > self.last:
+            self.last = value
+            try:
+                self.report(value, self.total, message)
+            except Exception:  # a client gone away must not fail the run
+                logger.debug("progress notification not sent", exc_info=True)
 
 
 # -- helpers -------------------------------------------------------------------------------------
@@ -329,8 +396,20 @@ def mcp_server(bridge: McpBridge, caller: Caller | None = None) -> Server:
             owner, base_url, hosts = caller(ctx)
         except AuthError as e:
             return _error(f"error[{e.code}]: {e.message}")
-        return await anyio.to_thread.run_sync(
-            lambda: bridge.call(params.name, params.arguments, owner, base_url, hosts))
+        cancel = threading.Event()
+        loop = anyio.lowlevel.current_token()  # tasks report from the executor's threads
+
+        def report(progress: float, total: float | None, message: str) -> None:
+            anyio.from_thread.run(ctx.session.report_progress, progress, total, message,
+                                  token=loop)
+
+        try:
+            return await anyio.to_thread.run_sync(
+                lambda: bridge.call(params.name, params.arguments, owner, base_url, hosts,
+                                    progress=report, cancel=cancel), abandon_on_cancel=True)
+        except anyio.get_cancelled_exc_class():  # the client cancelled: no new task starts
+            cancel.set()
+            raise
 
     async def list_resources(_ctx, _params) -> types.ListResourcesResult:
         return types.ListResourcesResult(resources=[])  # artifacts come as links in results

@@ -26,7 +26,8 @@ from mmagent.serving._protocol import MODEL_ID, Base64Audio, Extensions, Lenient
 
 __all__ = ["InputText", "OutputText", "InputImage", "InputAudio", "InputFile", "InputMessage",
            "ResponseCreateRequest", "UrlCitation", "OutputTextPart", "OutputMessage",
-           "ResponseError", "Usage", "ResponseObject", "response_id"]
+           "ResponseError", "Usage", "ResponseObject", "response_id", "FunctionCallItem",
+           "FunctionCallOutputItem", "FunctionTool", "TextFormat", "TextConfig", "InputItem"]
 
 
 # -- request -------------------------------------------------------------------------------------
@@ -74,16 +75,70 @@ class InputMessage(Lenient):
     content: str | list[InputPart]
 
 
+class FunctionCallItem(Lenient):
+    """A call of a client's function: an output item, or replayed as input."""
+
+    type: Literal["function_call"] = "function_call"
+    id: str | None = None
+    call_id: str
+    name: str
+    arguments: str = Field(description="the arguments as a JSON string")
+    status: Literal["in_progress", "completed", "incomplete"] | None = "completed"
+
+
+class FunctionCallOutputItem(Lenient):
+    """The client's output of a function call: it resumes the run that waits for it."""
+
+    type: Literal["function_call_output"]
+    call_id: str
+    output: str | list[dict[str, Any]]
+
+    def text(self) -> str:
+        if isinstance(self.output, str):
+            return self.output
+        return "".join(str(p.get("text", "")) for p in self.output)
+
+
+class FunctionTool(Lenient):
+    """A client's function (``tools``): it joins the planner's tools for this request."""
+
+    type: Literal["function"]
+    name: str
+    description: str | None = None
+    parameters: dict[str, Any] = Field(default_factory=dict)
+    strict: bool | None = None
+
+
+class TextFormat(Lenient):
+    type: Literal["text", "json_object", "json_schema"] = "text"
+    name: str = "answer"
+    schema_: dict[str, Any] | None = Field(None, alias="schema")
+    strict: bool | None = None
+
+
+class TextConfig(Lenient):
+    format: TextFormat = Field(default_factory=TextFormat)
+
+
+InputItem = InputMessage | FunctionCallItem | FunctionCallOutputItem
+
+
 class ResponseCreateRequest(Lenient):
     """The subset of ``responses.create`` mmagent serves, in OpenAI's order; other fields
-    (``temperature``, ``tools``, ...) are accepted and ignored."""
+    (``temperature``, ...) are accepted and ignored."""
 
     model: str = MODEL_ID
-    input: str | list[InputMessage] = Field(description="the request: text, or messages")
+    input: str | list[InputItem] = Field(description="the request: text, or messages and "
+                                         "function call outputs")
     instructions: str | None = Field(None, description="echoed back; the planner follows "
                                      "its own system prompt")
     metadata: dict[str, str] | None = None
+    previous_response_id: str | None = Field(None, description="a stored response of this key "
+                                             "whose waiting function calls the input answers")
+    store: bool = True
     stream: bool = False
+    text: TextConfig | None = None
+    tools: list[FunctionTool] | None = None
     user: str | None = None
     mmagent: Extensions = Field(default_factory=Extensions, description="mmagent's extensions "
                                 "(pass with the openai package's extra_body)")
@@ -149,7 +204,7 @@ class ResponseObject(BaseModel):
     instructions: str | None = None
     max_output_tokens: int | None = None
     model: str
-    output: list[OutputMessage] = Field(default_factory=list)
+    output: list[OutputMessage | FunctionCallItem] = Field(default_factory=list)
     parallel_tool_calls: bool = False
     previous_response_id: str | None = None
     reasoning: None = None

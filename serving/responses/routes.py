@@ -1,4 +1,4 @@
-"""``POST /v1/responses``, thin over
+"""``POST /v1/responses`` and ``GET /v1/responses/{id}``, thin over
 :class:`~mmagent.serving.responses.service.ResponsesService`."""
 
 from __future__ import annotations
@@ -26,4 +26,10 @@ async def create_response(req: ResponseCreateRequest, who: Owner, base_url: Base
     parsed = await run_in_threadpool(responses.parse, req, who, own_hosts)
     if not req.stream:
         return await run_in_threadpool(responses.create, req, workflow, parsed, who, base_url)
+    responses.check_stream(req)
     return event_stream(responses.events(req, workflow, parsed, who, base_url))
+
+
+@router.get("/v1/responses/{response_id}")
+async def get_response(response_id: str, who: Owner, responses: Responses):
+    return await run_in_threadpool(responses.get, response_id, who)

@@ -21,10 +21,14 @@ from typing import Any
 from mmagent._messages import for_client
 from mmagent.artifacts import ArtifactRef
 from mmagent.errors import InputError, MMAgentError
+from mmagent.events import ClientCallRequested
 from mmagent.serving._agent import AgentService, ParsedRequest, RunSummary
+from mmagent.serving._client_runs import CALL_TIMEOUT_S, ClientRun, PausedRuns, fit_schema
 from mmagent.serving._protocol import MEDIA_KINDS
 from mmagent.serving._request_media import decode_data_url
 from mmagent.serving.responses.protocol import (
+    FunctionCallItem,
+    FunctionCallOutputItem,
     InputAudio,
     InputFile,
     InputImage,
@@ -39,6 +43,9 @@ from mmagent.serving.responses.protocol import (
     Usage,
     response_id,
 )
+from mmagent.serving.responses.store import ResponseStore
+from mmagent.stores import state_database
+from mmagent.toolkit import ClientFunction, ClientFunctions
 
 __all__ = ["ResponsesService"]
 
@@ -49,6 +56,9 @@ class ResponsesService:
 
     def __init__(self, shared: AgentService) -> None:
         self.shared = shared
+        self.paused = PausedRuns()
+        """Runs waiting for a client's function output."""
+        self.stored = ResponseStore(state_database(shared.agent.config))
 
     def check_model(self, model: str) -> str | None:
         """The workflow name ``model`` picks (None for the agent); UnknownModelError else."""
@@ -56,8 +66,11 @@ class ResponsesService:
 
     def parse(self, req: ResponseCreateRequest, owner: str, own_hosts: set[str]
               ) -> ParsedRequest:
-        messages = [InputMessage(role="user", content=req.input)] \
+        items = [InputMessage(role="user", content=req.input)] \
             if isinstance(req.input, str) else req.input
+        if _call_outputs(req):
+            return ParsedRequest(prompt="")  # it resumes a run, whose request is known
+        messages = [m for m in items if isinstance(m, InputMessage)]
         users = [m for m in messages if m.role == "user"]
         if not users:
             raise InputError("got no input message with role 'user'; expected at least one",
@@ -116,11 +129,59 @@ class ResponsesService:
 
     # -- answers -------------------------------------------------------------------------------
 
+    def check_stream(self, req: ResponseCreateRequest) -> None:
+        """Function calling and structured output answer whole responses, not streams."""
+        if req.tools or _call_outputs(req) or (req.text is not None
+                                               and req.text.format.type != "text"):
+            raise InputError("got stream: true with tools, function_call_output or text.format; "
+                             "expected stream: false for function calling and structured output",
+                             param="stream")
+
+    def get(self, rid: str, owner: str) -> dict[str, Any]:
+        """A stored response of ``owner`` (UnknownResponseError else)."""
+        return self.stored.get(rid, owner)
+
     def create(self, req: ResponseCreateRequest, workflow: str | None, parsed: ParsedRequest,
                owner: str, base_url: str) -> dict[str, Any]:
+        """The response; with ``tools``, ``function_call`` items while the run waits for the
+        client, whose ``function_call_output`` items (with ``previous_response_id``, as
+        OpenAI's clients send them, or without) resume it."""
         rid, created = response_id(), time.time()
-        summary = self.shared.run(workflow, parsed, owner, base_url)
-        return self._response(req, rid, created, summary, done=True)
+        if req.previous_response_id is not None:
+            self.stored.get(req.previous_response_id, owner, param="previous_response_id")
+        outputs = _call_outputs(req)
+        if outputs:
+            run = self.paused.resume(outputs)
+        elif req.tools:
+            functions = ClientFunctions([ClientFunction(
+                name=t.name, description=t.description or "", parameters=t.parameters)
+                for t in req.tools], CALL_TIMEOUT_S)
+            run = ClientRun(functions, self.shared.events(workflow, parsed, owner,
+                                                          tools=functions.tool_classes()),
+                            self.shared.linker(base_url))
+        else:
+            run = None
+        if run is None:
+            summary = self.shared.run(workflow, parsed, owner, base_url)
+        else:
+            run.advance(self.shared)
+            summary = run.summary
+            if run.calls:
+                self.paused.park(run)
+                return self._keep(req, owner, self._response(
+                    req, rid, created, summary, done=True, calls=run.calls))
+        fmt = req.text.format if req.text is not None else None
+        if fmt is not None and fmt.type != "text" and not summary.failures:
+            schema = fmt.schema_ if fmt.type == "json_schema" else {"type": "object"}
+            summary.answer = fit_schema(self.shared, summary, schema or {"type": "object"},
+                                        fmt.name)
+        return self._keep(req, owner, self._response(req, rid, created, summary, done=True))
+
+    def _keep(self, req: ResponseCreateRequest, owner: str, body: dict[str, Any]
+              ) -> dict[str, Any]:
+        if req.store:
+            self.stored.put(body["id"], owner, body)
+        return body
 
     def events(self, req: ResponseCreateRequest, workflow: str | None, parsed: ParsedRequest,
                owner: str, base_url: str) -> Iterator[dict[str, Any]]:
@@ -166,15 +227,24 @@ class ResponsesService:
         yield sse("response.content_part.done", item_id=message["id"], output_index=0,
                   content_index=0, part=text_part)
         yield sse("response.output_item.done", output_index=0, item=message)
+        self._keep(req, owner, final)
         yield sse("response.failed" if final["status"] == "failed" else "response.completed",
                   response=final)
 
     def _response(self, req: ResponseCreateRequest, rid: str, created: float,
-                  summary: RunSummary | None, done: bool) -> dict[str, Any]:
-        """A ``response`` object (as JSON): in progress without ``summary``, else final."""
+                  summary: RunSummary | None, done: bool,
+                  calls: list[ClientCallRequested] = ()) -> dict[str, Any]:
+        """A ``response`` object (as JSON): in progress without ``summary``, else final; with
+        ``calls``, the function calls the run waits for instead of an answer."""
         resp = ResponseObject(id=rid, created_at=int(created), status="in_progress",
                               instructions=req.instructions, model=req.model, user=req.user,
-                              metadata=req.metadata or {})
+                              metadata=req.metadata or {}, store=req.store,
+                              previous_response_id=req.previous_response_id,
+                              tools=[t.model_dump(mode="json") for t in req.tools or []],
+                              tool_choice="auto" if req.tools else "none")
+        if req.text is not None:
+            resp.text = {"format": req.text.format.model_dump(mode="json", by_alias=True,
+                                                              exclude_none=True)}
         if summary is not None:
             resp.status = "completed"
             if summary.failures:  # never report as done what failed
@@ -185,6 +255,11 @@ class ResponsesService:
             resp.output = [OutputMessage(id="msg_" + rid.removeprefix("resp_"), content=[
                 OutputTextPart(text=summary.answer,
                                annotations=_citations(summary.answer, summary.artifacts))])]
+            if calls:
+                resp.output = [FunctionCallItem(id="fc_" + c.call_id.removeprefix("call_"),
+                                                call_id=c.call_id, name=c.tool,
+                                                arguments=json.dumps(c.arguments))
+                               for c in calls]
             resp.usage = Usage(input_tokens=summary.prompt_tokens,
                                output_tokens=summary.completion_tokens,
                                total_tokens=summary.prompt_tokens + summary.completion_tokens)
@@ -192,6 +267,13 @@ class ResponsesService:
             if done and resp.status == "completed":
                 resp.completed_at = int(time.time())
         return resp.model_dump(mode="json")
+
+
+def _call_outputs(req: ResponseCreateRequest) -> dict[str, str]:
+    """The client's outputs of function calls in the input, by call id."""
+    if isinstance(req.input, str):
+        return {}
+    return {i.call_id: i.text() for i in req.input if isinstance(i, FunctionCallOutputItem)}
 
 
 def _citations(text: str, artifacts: list[dict[str, Any]]) -> list[UrlCitation]:

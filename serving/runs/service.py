@@ -24,6 +24,7 @@ import uuid
 from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
+from opentelemetry import propagate, trace
 from starlette.concurrency import run_in_threadpool
 
 from mmagent._messages import for_client
@@ -72,6 +73,8 @@ class RunService:
         """Validate and store the request's media (owned by ``owner``), queue the run, and
         start it if the key has room. Bad input raises here, before anything is queued."""
         request = self._prepare(req, owner, own_hosts)
+        request["trace"] = {}
+        propagate.inject(request["trace"])  # the run joins this request's trace, wherever it runs
         run_id = "run_" + uuid.uuid4().hex
         self.queue.create(run_id, owner, request)
         self.recover()
@@ -183,6 +186,16 @@ class RunService:
                                 if k in RunSummary.__dataclass_fields__})
         seen = _Seen()
         try:
+            with _traced(run):
+                self._run(run, cancel, summary, seen)
+        finally:
+            stop.set()
+            self._workers.pop(run.id, None)
+        self.dispatch()
+
+    def _run(self, run: QueuedRun, cancel: threading.Event, summary: RunSummary,
+             seen: _Seen) -> None:
+        try:
             for event in self.shared.observed(self._stream(run, cancel), run.owner):
                 self.queue.append_event(run.id, event.model_dump_json())
                 summary.add(event, lambda artifact_id: f"/v1/artifacts/{artifact_id}")
@@ -202,10 +215,6 @@ class RunService:
             self.queue.transition(run.id, ("running",), "failed",
                                   error={"code": "internal",
                                          "message": f"internal error: {type(e).__name__}"})
-        finally:
-            stop.set()
-            self._workers.pop(run.id, None)
-        self.dispatch()
 
     def _stream(self, run: QueuedRun, cancel: threading.Event) -> Iterator[Any]:
         agent, req = self.shared.agent, run.request
@@ -290,6 +299,18 @@ class _Seen:
         if cancelled and planned - set(summary.outputs) - set(summary.failures):
             return "cancelled"  # tasks were left unrun
         return "failed" if self.failed else "completed"
+
+
+def _traced(run: QueuedRun):
+    """The span of one turn of a run on a worker: a child of the ``POST /v1/runs`` request
+    that queued it (its trace context travels in the run's record), linked to it too, so
+    tracing back ends see the relation even where they drop late children."""
+    parent = propagate.extract(run.request.get("trace") or {})
+    origin = trace.get_current_span(parent).get_span_context()
+    links = [trace.Link(origin)] if origin.is_valid else []
+    return trace.get_tracer("mmagent").start_as_current_span(
+        "mmagent.api_run", context=parent, links=links, kind=trace.SpanKind.CONSUMER,
+        attributes={"mmagent.api_run_id": run.id})
 
 
 def _as_url(value: Any) -> Any:

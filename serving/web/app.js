@@ -4,8 +4,8 @@
 
 const KEY = "mmagent.apiKey";
 const $ = (id) => document.getElementById(id);
-const state = { key: sessionStorage.getItem(KEY), workflows: [], run: null, lastEvent: null,
-                plan: null, status: {}, progress: {}, shown: new Set() };
+const state = { key: sessionStorage.getItem(KEY), workflows: [], runs: {}, run: null, lastEvent: null,
+                plan: null, status: {}, progress: {}, outputs: {}, seconds: {}, shown: new Set() };
 
 // -- the API ---------------------------------------------------------------------------------
 
@@ -72,6 +72,65 @@ async function signIn(key) {
   $("sign-out").hidden = false;
   $("who").textContent = `${models.data.length} models`;
   fillWorkflows();
+  await loadRuns();
+}
+
+// -- the run list: the key's runs as the server keeps them, so they survive a reload ------------
+
+const ACTIVE = ["queued", "running", "awaiting_approval"];
+
+async function loadRuns() {
+  const runs = (await json("/v1/runs")).data;
+  state.runs = Object.fromEntries(runs.map((r) => [r.id, r]));
+  $("runs").replaceChildren(...runs.map((r) => {
+    const li = document.createElement("li");
+    const button = document.createElement("button");
+    button.type = "button";
+    button.dataset.run = r.id;
+    button.dataset.status = r.status;
+    button.classList.toggle("current", r.id === state.run);
+    const what = r.workflow ? `workflow ${r.workflow}` : (r.prompt || "");
+    const when = new Date(r.created_at * 1000).toLocaleTimeString();
+    const small = document.createElement("span");
+    small.className = "when";
+    small.textContent = ` ${when} · ${r.status.replace("_", " ")}`;
+    button.append(what, small);
+    button.title = what;
+    button.addEventListener("click", () => openRun(r.id));
+    li.append(button);
+    return li;
+  }));
+}
+
+async function openRun(runId) {
+  resetRun();
+  state.run = runId;
+  try {
+    await follow(runId);  // a finished run's events replay from the start
+  } catch (e) {
+    $("run-error").textContent = e.message;
+  }
+}
+
+async function cancelRun() {
+  try {
+    await json(`/v1/runs/${state.run}/cancel`, {});
+    await follow(state.run);
+  } catch (e) {
+    $("run-error").textContent = e.message;
+  }
+}
+
+async function rerun() {
+  const info = state.runs[state.run] || await json(`/v1/runs/${state.run}`);
+  if (!info.prompt) return;
+  resetRun();
+  await start({ prompt: info.prompt }, $("rerun"));
+}
+
+function showRunButtons(info) {
+  $("cancel").hidden = !ACTIVE.includes(info.status);
+  $("rerun").hidden = ACTIVE.includes(info.status) || !info.prompt;
 }
 
 function signOut() {
@@ -126,11 +185,12 @@ function drawPlan() {
     columns[col] = (columns[col] || 0) + 1;
     place[t.id] = { col, row: columns[col] - 1 };
   }
-  const W = 170, H = 52, GX = 60, GY = 22;
+  const W = 170, H = 66, GX = 60, GY = 22;
   const xy = (p) => ({ x: 10 + p.col * (W + GX), y: 10 + p.row * (H + GY) });
   const width = 20 + columns.length * (W + GX) - GX;
   const height = 20 + Math.max(...columns.map((n) => n || 0)) * (H + GY) - GY;
   const root = svg("svg", { viewBox: `0 0 ${width} ${height}`, role: "img", "aria-label": "plan graph" });
+  root.style.maxWidth = `${width}px`;  // drawn at its own size at most: one step is no giant box
   const defs = svg("defs");
   const marker = svg("marker", { id: "arrow", viewBox: "0 0 10 10", refX: 10, refY: 5,
                                  markerWidth: 7, markerHeight: 7, orient: "auto" });
@@ -159,7 +219,17 @@ function drawPlan() {
     const g = svg("g", { class: `node ${status}`, "data-task": t.id, "data-status": status });
     g.append(svg("rect", { class: "box", x, y, width: W, height: H, rx: 6 }));
     g.append(svg("text", { x: x + 10, y: y + 20 }, `${t.id} · ${t.tool}`));
-    g.append(svg("text", { class: "state", x: x + 10, y: y + 38 }, status));
+    const took = state.seconds[t.id];
+    g.append(svg("text", { class: "state", x: x + 10, y: y + 38 },
+                 took === undefined ? status : `${status} · ${took.toFixed(2)} s`));
+    const said = outputText(state.outputs[t.id]);
+    if (said) {
+      const out = svg("text", { class: "output", x: x + 10, y: y + 56 },
+                      said.length > 24 ? `${said.slice(0, 23)}…` : said);
+      out.append(svg("title", {}, said));
+      g.append(out);
+      g.setAttribute("data-output", said);
+    }
     const p = state.progress[t.id];
     if (p) g.setAttribute("data-progress", `${p.step}/${p.total}`);
     if (p && status === "running") {
@@ -172,6 +242,13 @@ function drawPlan() {
 }
 
 // -- one run's events ------------------------------------------------------------------------
+
+// a step's output in words: its first text field (a caption, an answer, a transcript)
+function outputText(output) {
+  if (!output || typeof output !== "object") return "";
+  const text = Object.values(output).find((v) => typeof v === "string" && v.trim());
+  return text ? text.trim() : "";
+}
 
 function log(text) {
   const li = document.createElement("li");
@@ -200,6 +277,8 @@ function onEvent(ev) {
       drawPlan();
       break;
     case "task_finished":
+      state.outputs[ev.task_id] = ev.output;
+      state.seconds[ev.task_id] = ev.seconds;
       setStatus(ev.task_id, ev.cached ? "cached" : "done");
       log(`${ev.task_id} ${ev.tool} ${ev.cached ? "served from cache" : `finished in ${ev.seconds.toFixed(2)} s`}`);
       break;
@@ -249,15 +328,20 @@ async function showArtifact(ref, task, field) {
 }
 
 function resetRun() {
-  Object.assign(state, { run: null, lastEvent: null, plan: null, status: {}, progress: {}, shown: new Set() });
+  Object.assign(state, { run: null, lastEvent: null, plan: null, status: {}, progress: {},
+                         outputs: {}, seconds: {}, shown: new Set() });
   for (const id of ["plan", "log", "answer", "artifacts"]) $(id).replaceChildren();
   $("run-error").textContent = "";
   $("approval").hidden = true;
+  $("cancel").hidden = true;
+  $("rerun").hidden = true;
+  $("run-status").textContent = "";
   $("run").hidden = false;
 }
 
 async function follow(runId) {
   $("run-status").textContent = "running";
+  showRunButtons({ status: "running" });
   const headers = state.lastEvent ? { "Last-Event-ID": state.lastEvent } : {};
   const response = await api(`/v1/runs/${runId}/events`, { headers });
   for await (const message of sse(response)) {
@@ -267,6 +351,8 @@ async function follow(runId) {
   }
   const info = await json(`/v1/runs/${runId}`);
   $("run-status").textContent = info.status.replace("_", " ");
+  showRunButtons(info);
+  loadRuns().catch(() => { /* the list refreshes on the next run */ });
   if (info.answer) $("answer").textContent = info.answer;
   if (info.error) $("run-error").textContent = info.error.message;
   for (const a of info.artifacts || []) showArtifact(a, a.task, a.field);
@@ -303,6 +389,7 @@ async function start(body, button) {
   try {
     const run = await json("/v1/runs", body);
     state.run = run.id;
+    loadRuns().catch(() => { /* the list refreshes when the run ends */ });
     await follow(run.id);
   } catch (e) {
     $("run-error").textContent = e.message;
@@ -324,7 +411,8 @@ async function runPrompt(event) {
       body[stored.kind === "image" ? "images" : stored.kind].push(`artifact://${stored.id}`);
     }
   } catch (e) {
-    $("run-error").textContent = e.message;
+    $("run-error").textContent = `The upload failed: ${e.message}`;
+    $("run-status").textContent = "failed";
     return;
   }
   await start(body, $("send"));
@@ -417,6 +505,9 @@ $("chat-form").addEventListener("submit", runPrompt);
 $("workflow-form").addEventListener("submit", runWorkflow);
 $("workflow").addEventListener("change", showWorkflowInputs);
 $("approve").addEventListener("click", () => decide(true));
+$("cancel").addEventListener("click", cancelRun);
+$("rerun").addEventListener("click", rerun);
+$("refresh-runs").addEventListener("click", () => loadRuns().catch((e) => { $("run-error").textContent = e.message; }));
 $("reject").addEventListener("click", () => decide(false));
 document.querySelectorAll(".tab").forEach((t) => t.addEventListener("click", () => showTab(t.dataset.tab)));
 

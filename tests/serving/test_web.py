@@ -111,6 +111,10 @@ def test_caption_and_speak_from_upload_to_playing_audio(page, tmp_path):
         len(page.find_elements(By.CSS_SELECTOR, "#plan path.edge")) == 2
     wait(page, lambda d: "a 32x24 picture" in d.find_element(By.ID, "answer").text)
     assert page.find_element(By.ID, "run-status").text == "completed"
+    # each step shows what it produced in words, and its time
+    caption = page.find_element(By.CSS_SELECTOR, "#plan g.node[data-task=t1]")
+    assert "a 32x24 picture" in caption.get_attribute("data-output")
+    assert caption.find_element(By.CSS_SELECTOR, "text.state").text.endswith(" s")
     # the speech plays inline
     wait(page, lambda d: d.execute_script(
         "const a = document.querySelector('#artifacts audio');"
@@ -179,6 +183,9 @@ def test_approve_a_waiting_step(page):
     assert page.find_element(By.ID, "run-status").text == "awaiting approval"
     page.find_element(By.ID, "approve").click()
     wait(page, lambda d: node_states(d) == {"t1": "done"})
+    # one step is drawn at its own size, not stretched over the card
+    assert page.execute_script("return document.querySelector('#plan svg')"
+                               ".getBoundingClientRect().width") <= 200
     # the step's progress events reached the graph (fake_sleep reports 4 steps)
     assert page.execute_script("return document.querySelector("
                                "'#plan g.node[data-task=t1]').dataset.progress") == "4/4"
@@ -211,3 +218,49 @@ def test_a_failed_step_is_shown_failed(page):
     log = page.find_element(By.ID, "log").text
     assert "t1 fake_fail failed" in log and "re-planned after t1 failed" in log
     assert "the fake model crashed" in page.find_element(By.ID, "answer").text
+
+
+def test_run_history_survives_a_reload_and_reopens_cancels_and_reruns(page):
+    from selenium.webdriver.common.by import By
+
+    page.find_element(By.ID, "prompt").send_keys("Please echo quince")
+    page.find_element(By.ID, "send").click()
+    wait(page, lambda d: d.find_element(By.ID, "approval").is_displayed())
+    page.refresh()  # the key stays in this tab; the runs come from GET /v1/runs
+    wait(page, lambda d: d.find_element(By.ID, "app").is_displayed())
+
+    def entry(d):
+        found = [b for b in d.find_elements(By.CSS_SELECTOR, "#runs button")
+                 if "Please echo quince" in b.text]
+        return found[0] if found else None
+
+    assert not page.find_element(By.ID, "run").is_displayed()
+    wait(page, entry)
+    before = len(page.find_elements(By.CSS_SELECTOR, "#runs button"))
+    assert entry(page).get_attribute("data-status") == "awaiting_approval"
+    entry(page).click()  # reopen: its events replay, the plan and the approval come back
+    wait(page, lambda d: d.find_element(By.ID, "approval").is_displayed())
+    assert node_states(page) == {"t1": "waiting"}
+    page.find_element(By.ID, "cancel").click()
+    wait(page, lambda d: d.find_element(By.ID, "run-status").text == "cancelled")
+    wait(page, lambda d: entry(d).get_attribute("data-status") == "cancelled")
+    assert page.find_element(By.ID, "cancel").is_displayed() is False
+    page.find_element(By.ID, "rerun").click()  # the same prompt, a new run
+    wait(page, lambda d: d.find_element(By.ID, "approval").is_displayed())
+    wait(page, lambda d: len(d.find_elements(By.CSS_SELECTOR, "#runs button")) == before + 1)
+
+
+def test_a_phone_wide_page_does_not_overflow(page):
+    from selenium.webdriver.common.by import By
+
+    page.find_element(By.ID, "prompt").send_keys("Please fail")  # a plan, a log, an answer
+    page.find_element(By.ID, "send").click()
+    wait(page, lambda d: d.find_element(By.ID, "run-status").text not in ("", "running"))
+    page.set_window_size(390, 844)
+    try:
+        wait(page, lambda d: d.execute_script("return window.innerWidth") <= 390)
+        assert page.execute_script(
+            "return document.documentElement.scrollWidth") <= page.execute_script(
+            "return window.innerWidth")
+    finally:
+        page.set_window_size(1280, 900)
