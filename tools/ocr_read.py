@@ -105,10 +105,10 @@ class OcrRead(Tool):
                                det_limit_side_len=int(self.options.get("max_side", 960)))
         logger.info("ocr_read: loaded %s", self.checkpoint)
 
-    def run(self, inputs: list[BaseModel], ctx: ToolContext) -> list[BaseModel]:
+    def run(self, inputs: list[OcrRead.Input], ctx: ToolContext) -> list[BaseModel]:
         kwargs = {k: float(self.options[k]) for k in ("box_thresh", "unclip_ratio")
                   if self.options.get(k) is not None}
-        outs = []
+        outs: list[BaseModel] = []
         for i, inp in enumerate(inputs):
             # 1. decode: rapidocr takes an RGB array (it converts to BGR itself)
             pixels = np.asarray(ctx.store.load_image(inp.image).convert("RGB"))

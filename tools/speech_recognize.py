@@ -221,12 +221,12 @@ class SpeechRecognize(Tool):
             clips.append(samples)
 
         if self._ct2:  # 2'. faster-whisper: one clip at a time (it slides its own window)
-            outs = []
+            outs: list[BaseModel] = []
             for i, (inp, clip) in enumerate(zip(inputs, clips, strict=True)):
-                text, language, spans = _faster_whisper.transcribe(
+                text, heard, spans = _faster_whisper.transcribe(
                     self.model, clip, inp.language, self.options.get("beam_size"))
                 duration = clip.size / _SAMPLE_RATE
-                outs.append(self.Output(text=text, language=language, segments=[
+                outs.append(self.Output(text=text, language=heard, segments=[
                     Segment(start=min(round(a, 2), duration), end=min(round(b, 2), duration),
                             text=t) for a, b, t in spans]))
                 ctx.progress(i + 1, len(inputs), f"transcribed {i + 1}/{len(inputs)} clips")
@@ -242,8 +242,8 @@ class SpeechRecognize(Tool):
             else:
                 long_rows.append(i)
         done, total = 0, len(inputs)
-        for language, rows in groups.items():
-            for i, out in zip(rows, self._decode_window([clips[i] for i in rows], language),
+        for asked, rows in groups.items():
+            for i, out in zip(rows, self._decode_window([clips[i] for i in rows], asked),
                               strict=True):
                 outputs[i] = out
             done += len(rows)

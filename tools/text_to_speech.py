@@ -131,7 +131,7 @@ class TextToSpeech(Tool):
             raise ToolLoadError(
                 f"tool {self.name!r}, backend 'espeak': the {_ESPEAK} binary is not on PATH; "
                 f"install espeak-ng: apt-get install espeak-ng", tool=self.name, backend="espeak")
-        self._espeak = binary
+        self._espeak: str | None = binary
 
     def _load_hibari(self) -> None:
         try:
@@ -205,6 +205,7 @@ class TextToSpeech(Tool):
         import soundfile as sf
 
         voice = inp.voice or _ESPEAK_VOICE
+        assert self._espeak is not None  # the caller checked espeak-ng is installed
         args = [self._espeak, "--stdout", "-v", voice, "-s", str(round(_ESPEAK_WPM * inp.speed))]
         # The text goes in on stdin, so text that starts with "-" is never read as an option.
         try:

@@ -125,7 +125,7 @@ def agent_annotations(registry: ToolRegistry) -> types.ToolAnnotations:
 
 def workflow_annotations(wf: Any, registry: ToolRegistry) -> types.ToolAnnotations:
     tools = [registry.tool_class(t) for n in wf.nodes.values()
-             if (t := getattr(n, "tool", None)) in registry]
+             if isinstance(t := getattr(n, "tool", None), str) and t in registry]
     return types.ToolAnnotations(
         title=f"Workflow {wf.name or ''}".strip(), read_only_hint=False,
         destructive_hint=False, idempotent_hint=all(c.deterministic for c in tools),

@@ -15,7 +15,7 @@ import json
 import logging
 import mimetypes
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from typing import Any
 
 from mmagent._messages import for_client
@@ -233,7 +233,7 @@ class ResponsesService:
 
     def _response(self, req: ResponseCreateRequest, rid: str, created: float,
                   summary: RunSummary | None, done: bool,
-                  calls: list[ClientCallRequested] = ()) -> dict[str, Any]:
+                  calls: Sequence[ClientCallRequested] = ()) -> dict[str, Any]:
         """A ``response`` object (as JSON): in progress without ``summary``, else final; with
         ``calls``, the function calls the run waits for instead of an answer."""
         resp = ResponseObject(id=rid, created_at=int(created), status="in_progress",
