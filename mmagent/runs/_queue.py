@@ -151,7 +151,8 @@ class RunQueue:
 
     def requeue_stale(self, lease_s: float) -> list[str]:
         """Queue again the running runs without a heartbeat for ``lease_s`` (their instance
-        died); the ids. A requeued run that had started resumes from its checkpoints."""
+        died); the ids. A requeued run that had started resumes from its checkpoints, with
+        the approval it was resumed with if it had been paused (asked once, answered once)."""
         cutoff = time.time() - lease_s
         stale = [r for (r,) in self.db.execute(
             "SELECT id FROM mmagent_api_runs WHERE status = 'running' AND updated < ?",
@@ -163,8 +164,9 @@ class RunQueue:
             rows = cur.execute("SELECT id FROM mmagent_api_runs WHERE id = ? AND status = "
                                "'running' AND updated < ?", (run_id, cutoff))
             if rows:
-                cur.execute("UPDATE mmagent_api_runs SET status = 'queued', decision = NULL, "
-                            "updated = ? WHERE id = ?", (time.time(), run_id))
+                # the decision stays: an approval given before the instance died still holds
+                cur.execute("UPDATE mmagent_api_runs SET status = 'queued', updated = ? "
+                            "WHERE id = ?", (time.time(), run_id))
         return bool(rows)
 
     def set_agent_run_id(self, run_id: str, agent_run_id: str) -> None:

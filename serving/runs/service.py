@@ -179,11 +179,16 @@ class RunService:
                 seen.add(event)
                 if isinstance(event, RunStarted) and not event.resumed:
                     self.queue.set_agent_run_id(run.id, event.run_id)
-            status = seen.status(summary, cancel.is_set())
+            agent_run_id = seen.agent_run_id or run.agent_run_id
+            cancelled = cancel.is_set() or self.queue.cancel_requested(run.id)
+            status = seen.status(summary, cancelled, self._recorded_status(agent_run_id))
+            pending = seen.pending or (run.result or {}).get("pending_approval")
             result = {"answer": summary.answer, **summary.extras(),
-                      "pending_approval": seen.pending if status == "awaiting_approval"
-                      else None}
-            self.queue.transition(run.id, ("running",), status, result=result)
+                      "pending_approval": pending if status == "awaiting_approval" else None}
+            # a new pause takes a new answer: the last one must not answer its questions
+            self.queue.transition(run.id, ("running",), status, result=result,
+                                  **({"decision": None} if status == "awaiting_approval"
+                                     else {}))
         except MMAgentError as e:
             self.queue.transition(run.id, ("running",), "failed",
                                   error={"code": e.code, "message": for_client(e.message)})
@@ -196,6 +201,14 @@ class RunService:
             stop.set()
             self._workers.pop(run.id, None)
         self.dispatch()
+
+    def _recorded_status(self, agent_run_id: str | None) -> str | None:
+        """The status the executor recorded for the agent's run (None: not recorded). It, not
+        the events seen, says whether a resumed run is still paused."""
+        runs = self.shared.agent.executor.runs
+        if agent_run_id is None or runs is None or not runs.exists(agent_run_id):
+            return None
+        return runs.get(agent_run_id).status
 
     def _stream(self, run: QueuedRun, cancel: threading.Event) -> Iterator[Any]:
         agent, req = self.shared.agent, run.request
@@ -261,9 +274,12 @@ class _Seen:
     def __init__(self) -> None:
         self.pending: list[dict[str, Any]] | None = None
         self.failed: set[str] = set()
+        self.agent_run_id: str | None = None
 
     def add(self, event: Any) -> None:
-        if isinstance(event, ApprovalRequested):
+        if isinstance(event, RunStarted):
+            self.agent_run_id = self.agent_run_id or event.run_id
+        elif isinstance(event, ApprovalRequested):
             self.pending = event.tasks
         elif isinstance(event, TaskFinished):
             self.failed.discard(event.task_id)  # run again (resumed) and done this time
@@ -273,11 +289,13 @@ class _Seen:
             # a replaced task's failure is forgiven; one of the new plan (same id or not) is not
             self.failed -= set(event.dropped)
 
-    def status(self, summary: RunSummary, cancelled: bool) -> str:
-        if self.pending is not None:
+    def status(self, summary: RunSummary, cancelled: bool, recorded: str | None) -> str:
+        """``recorded``: the executor's own status for the run (None if it keeps none)."""
+        if self.pending is not None or recorded == "awaiting_approval":
             return "awaiting_approval"  # workers never answer approvals themselves
         planned = {t["id"] for t in (summary.plan or {}).get("tasks", [])}
-        if cancelled and planned - set(summary.outputs) - set(summary.failures):
+        if recorded == "cancelled" or (
+                cancelled and planned - set(summary.outputs) - set(summary.failures)):
             return "cancelled"  # tasks were left unrun
         return "failed" if self.failed else "completed"
 
