@@ -5,8 +5,10 @@ A run is recorded in the :class:`~mmagent.stores.RunQueue` (the state database) 
 then taken by a worker thread of whichever server instance has room under the key's limit
 (``serving.runs.max_concurrent_per_key``). Every agent event is appended to the run's event
 log as it happens, so any instance on the same database can replay and follow it. Cancel and
-approval are records too: the instance running a run polls for a cancel; an approved run is
-queued again and resumed (from the executor's checkpoints) by whichever instance takes it.
+approval are records too: the run reads its cancel flag before it starts each task, in any
+state (planning included); an approved run is queued again with its decision and resumed (from
+the executor's checkpoints) by whichever instance takes it, also after the instance that took
+it first died.
 
 >>> service = RunService(shared, RunQueue(open_database("runs.sqlite")))  # doctest: +SKIP
 >>> service.create(RunCreate(prompt="Say hi"), owner, own_hosts=set())          # doctest: +SKIP
@@ -166,7 +168,7 @@ class RunService:
             worker.join(timeout)
 
     def _work(self, run: QueuedRun) -> None:
-        cancel, stop = threading.Event(), threading.Event()
+        cancel, stop = _StoredCancel(self.queue, run.id), threading.Event()
         threading.Thread(target=self._watch_cancel, args=(run.id, cancel, stop), daemon=True,
                          name=f"mmagent-{run.id}-cancel").start()
         summary = RunSummary(**{k: v for k, v in (run.result or {}).items()
@@ -266,6 +268,25 @@ class RunService:
             plan=result.get("plan"), outputs=result.get("outputs") or {},
             failures=result.get("failures") or {}, artifacts=artifacts,
             pending_approval=result.get("pending_approval"), error=run.error)
+
+
+class _StoredCancel(threading.Event):
+    """A run's cancel as the executor sees it: set here, or recorded by any instance. Read
+    from the store each time the executor looks (before it starts a task), so a cancel that
+    was accepted is never outrun by work that starts after it, however fast."""
+
+    def __init__(self, queue: RunQueue, run_id: str) -> None:
+        super().__init__()
+        self._queue, self._run_id = queue, run_id
+
+    def is_set(self) -> bool:
+        if not super().is_set():
+            try:
+                if self._queue.cancel_requested(self._run_id):
+                    self.set()
+            except Exception:  # the store is away for a moment: the watcher asks again
+                logger.warning("could not read the cancel flag of run %s", self._run_id)
+        return super().is_set()
 
 
 class _Seen:
