@@ -218,11 +218,14 @@ class Agent(RunControl):
         return result.raise_for_failures()
 
     def stream_workflow(self, workflow: str | os.PathLike[str] | Any,
-                        inputs: dict[str, Any] | None = None) -> Iterator[Event]:
+                        inputs: dict[str, Any] | None = None, *, run_id: str | None = None,
+                        cancel: threading.Event | None = None) -> Iterator[Event]:
         """Yield a workflow run's events; the last one is ``AnswerReady``. A bad workflow or
-        bad inputs raise before any event."""
+        bad inputs raise before any event. ``cancel`` stops it from starting new tasks; a
+        step that needs approval pauses it (continue with :meth:`resume`)."""
         prepared = self._workflow_run(workflow, inputs or {})
-        return iterate_events(lambda emit: self._run_workflow(prepared, emit))
+        return iterate_events(lambda emit: self._run_workflow(prepared, emit, run_id=run_id,
+                                                              cancel=cancel))
 
     # -- internals ---------------------------------------------------------------------------
 
@@ -259,12 +262,13 @@ class Agent(RunControl):
         run = WorkflowRun(wf, self.registry, self.executor, self.store, self._put)
         return run.prepare(inputs)
 
-    def _run_workflow(self, prepared, emit, run_id: str | None = None) -> RunResult:
+    def _run_workflow(self, prepared, emit, run_id: str | None = None, approve=None,
+                      cancel: threading.Event | None = None) -> RunResult:
         with span("mmagent.run", {"mmagent.workflow": _workflow_name(prepared)}) as s:
             if self.provenance is not None:
                 doc = workflow_document(prepared.wf, prepared.values)
                 emit = ProvenanceTap(self.provenance, emit, lambda _plan: doc)
-            outcome = prepared.execute(emit, run_id=run_id)
+            outcome = prepared.execute(emit, run_id=run_id, approve=approve, cancel=cancel)
             result = self._result(outcome.answer, outcome.plan, outcome.execution)
             result.named_outputs = outcome.outputs
             _traced_result(s, result)

@@ -111,7 +111,7 @@ class RunControl:
     def _resume(self, run_id: str, emit, approve: Decision, cancel):
         workflow = self._workflow_record(run_id)
         if workflow is not None:
-            return self._resume_workflow(*workflow, emit)
+            return self._resume_workflow(*workflow, emit, approve, cancel)
         emit(RunStarted(run_id=run_id, resumed=True))
         emit = self._resume_tap(run_id, emit)
         callback = approve if callable(approve) else None
@@ -135,14 +135,17 @@ class RunControl:
         workflow = runs.get(root).meta.get("workflow") if root != run_id else meta.get("workflow")
         return (root, workflow) if workflow is not None else None
 
-    def _resume_workflow(self, run_id: str, workflow: dict[str, Any], emit):
+    def _resume_workflow(self, run_id: str, workflow: dict[str, Any], emit,
+                         approve: Decision = None, cancel: threading.Event | None = None):
         """Run the workflow again as the same run: finished tasks are kept, and every stage
-        after them runs, as in a run that was never interrupted."""
+        after them runs, as in a run that was never interrupted; ``approve`` answers the
+        step it paused on."""
         self.executor.runs.resumable(run_id)
         source = workflow["file"] if workflow["file"] != "<workflow>" else workflow["name"]
         inputs = {name: _ref_or_value(v) for name, v in workflow["inputs"].items()}
         prepared = self._workflow_run(source, inputs)
-        return self._run_workflow(prepared, emit, run_id=run_id)
+        return self._run_workflow(prepared, emit, run_id=run_id, approve=approve,
+                                  cancel=cancel)
 
     def _resume_tap(self, run_id: str, emit):
         """``emit`` as it should see a resumed run's events (Agent: with provenance)."""

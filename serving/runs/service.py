@@ -86,10 +86,6 @@ class RunService:
             return self.get(run_id, owner, base_url)
         run = self.queue.get(run_id, owner)
         if run.status == "running":
-            if run.request.get("workflow") is not None:
-                raise RunError(f"got a cancel for workflow run {run_id}, which is running; "
-                               "expected a queued run (workflow runs cannot stop midway)",
-                               run_id=run_id)
             self.queue.request_cancel(run_id)
             return self.get(run_id, owner, base_url)
         raise RunFinishedError(f"got a cancel for run {run_id}, which already ended "
@@ -99,10 +95,6 @@ class RunService:
     def approve(self, run_id: str, body: RunApprove, owner: str, base_url: str) -> RunInfo:
         """Answer a paused run: it is queued again and resumed with the decision."""
         run = self.queue.get(run_id, owner)
-        if run.request.get("workflow") is not None:
-            raise RunError(f"got an approval for workflow run {run_id}; expected an agent run "
-                           "(workflow runs do not pause for approval over the runs API yet: "
-                           "leave their tools out of executor.approval)", run_id=run_id)
         if isinstance(body.approve, dict) and run.status == "awaiting_approval":
             waiting = {t["task_id"] for t in (run.result or {}).get("pending_approval") or []}
             unknown = sorted(set(body.approve) - waiting)
@@ -218,7 +210,8 @@ class RunService:
             return agent.stream_resume(run.agent_run_id, approve=run.decision, cancel=cancel)
         if req.get("workflow") is not None:
             inputs = {k: _load_refs(v) for k, v in req["inputs"].items()}
-            return agent.stream_workflow(req["workflow"], inputs)
+            return agent.stream_workflow(req["workflow"], inputs, run_id=run.id,
+                                         cancel=cancel)
         media = {k: [ArtifactRef.model_validate(r) for r in req[k]]
                  for k in ("images", "audio", "video")}
         return agent.stream(req["prompt"], images=media["images"], audio=media["audio"],

@@ -158,3 +158,78 @@ def test_a_cancel_sent_while_the_run_plans_is_kept(tmp_path):
         srv.server.config.app.state.runs.join(timeout=10)
     assert done.status == "cancelled", done
     assert done.outputs == {} and not done.cancel_requested
+
+
+SPEAK = """\
+version: 1
+description: Caption an image, then say the caption (the speech needs approval).
+inputs:
+  image: {type: image, description: the photo}
+nodes:
+  caption: {tool: fake_caption, args: {image: $input.image}}
+  say: {tool: fake_speak, args: {text: $caption.text}}
+outputs:
+  description: $caption.text
+  speech: $say.audio
+"""
+NAP = """\
+version: 1
+description: Two naps in a row.
+inputs:
+  label: {type: text, description: what to echo}
+nodes:
+  first: {tool: fake_sleep, args: {label: $input.label, seconds: 3}}
+  second: {tool: fake_sleep, args: {label: $first.text, seconds: 0}}
+outputs:
+  said: $second.text
+"""
+
+
+@pytest.fixture
+def workflow_server(tmp_path):
+    (tmp_path / "speak_fake.yaml").write_text(SPEAK)
+    (tmp_path / "nap_fake.yaml").write_text(NAP)
+    cfg = Config.from_dict({
+        "cache_dir": str(tmp_path / "cache"),
+        "workflows": {"paths": [str(tmp_path / "speak_fake.yaml"),
+                                str(tmp_path / "nap_fake.yaml")]},
+        "executor": {"cache": False, "approval": {"tools": ["fake_speak"]}},
+        "serving": {"api_keys": [KEY_A]}})
+    agent = Agent(cfg, registry=serving_registry(), planner_backend=PlanByInputs())
+    with ServerThread(build_app(agent=agent)) as srv, Client(srv.base_url, KEY_A,
+                                                             download_dir=tmp_path) as c:
+        yield c
+        srv.server.config.app.state.runs.join(timeout=10)
+
+
+def test_a_workflow_run_pauses_for_approval_and_the_approved_run_finishes(workflow_server):
+    from tests.serving.conftest import png_data_url
+
+    c = workflow_server
+    run = c.runs.create(workflow="speak_fake", inputs={"image": png_data_url(20, 10)})
+    paused = c.runs.wait(run.id, timeout=30)
+    assert paused.status == "awaiting_approval", paused
+    assert [t["task_id"] for t in paused.pending_approval] == ["say"]
+    assert paused.outputs["caption"]["text"] == "a 20x10 picture"
+    assert "waits for approval" in paused.answer and "failed" not in paused.answer
+    c.runs.approve(run.id, True)
+    done = c.runs.wait(run.id, timeout=30)
+    assert done.status == "completed", done
+    assert done.outputs["say"]["audio"]["kind"] == "audio" and done.pending_approval is None
+    started = [e.task_id for _, e in c.runs.events(run.id) if e.type == "task_started"]
+    assert started == ["caption", "say"]  # the caption was not run again
+
+
+def test_a_workflow_run_is_cancelled_mid_run(workflow_server):
+    c = workflow_server
+    run = c.runs.create(workflow="nap_fake", inputs={"label": "zz"})
+    deadline = time.monotonic() + 30
+    while c.runs.get(run.id).status == "queued":
+        assert time.monotonic() < deadline
+        time.sleep(0.05)
+    time.sleep(0.5)  # inside the first nap
+    asked = c.runs.cancel(run.id)
+    assert asked.cancel_requested or asked.status == "cancelled"
+    done = c.runs.wait(run.id, timeout=30)
+    assert done.status == "cancelled", done
+    assert "second" not in done.outputs
