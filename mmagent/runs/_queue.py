@@ -84,6 +84,18 @@ class RunQueue:
                         (run_id, owner, json.dumps(request), now, now))
         return self.get(run_id)
 
+    def adopt(self, run_id: str, owner: str, request: dict[str, Any], agent_run_id: str,
+              result: dict[str, Any]) -> QueuedRun:
+        """Record a run that another surface (chat, Responses, MCP) started and that paused
+        for approval: it is ``awaiting_approval`` here, so approving it over this API resumes
+        it (``agent_run_id``) on whichever instance takes it."""
+        now = time.time()
+        self.db.execute(f"INSERT INTO mmagent_api_runs ({_COLUMNS}) VALUES "
+                        "(?, ?, 'awaiting_approval', ?, ?, ?, NULL, NULL, 0, ?, ?)",
+                        (run_id, owner, json.dumps(request), agent_run_id, json.dumps(result),
+                         now, now))
+        return self.get(run_id)
+
     def get(self, run_id: str, owner: str | None = None) -> QueuedRun:
         """The run; :class:`UnknownRunError` if there is none or ``owner`` is not its owner
         (the same error, so ids of other keys' runs leak nothing)."""

@@ -39,7 +39,7 @@ from mmagent.events import (
     TaskFinished,
 )
 from mmagent.runs import FINAL, STOPPED, QueuedRun, RunApprove, RunCreate, RunInfo, RunQueue
-from mmagent.serving._agent import AgentService, RunSummary
+from mmagent.serving._agent import AgentService, RunSummary, paused_text
 
 __all__ = ["RunService"]
 
@@ -57,6 +57,15 @@ class RunService:
         self.settings = shared.settings.runs
         self._dispatch_lock = threading.Lock()
         self._workers: dict[str, threading.Thread] = {}
+        shared.on_pause = self.adopt
+
+    def adopt(self, owner: str, request: dict[str, Any], agent_run_id: str,
+              waiting: list[dict[str, Any]], answer: str) -> str:
+        """Record a paused run of another surface as a paused run of this API; its id."""
+        run_id = "run_" + uuid.uuid4().hex
+        self.queue.adopt(run_id, owner, request, agent_run_id,
+                         {"answer": paused_text(run_id, waiting), "pending_approval": waiting})
+        return run_id
 
     # -- the verbs -----------------------------------------------------------------------------
 
@@ -167,7 +176,8 @@ class RunService:
                                 if k in RunSummary.__dataclass_fields__})
         seen = _Seen()
         try:
-            for event in self.shared.observed(self._stream(run, cancel), run.owner):
+            for event in self.shared.observed(self._stream(run, cancel), run.owner,
+                                              api_run_id=run.id):
                 self.queue.append_event(run.id, event.model_dump_json())
                 summary.add(event, lambda artifact_id: f"/v1/artifacts/{artifact_id}")
                 seen.add(event)

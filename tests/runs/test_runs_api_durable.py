@@ -233,3 +233,70 @@ def test_a_workflow_run_is_cancelled_mid_run(workflow_server):
     done = c.runs.wait(run.id, timeout=30)
     assert done.status == "cancelled", done
     assert "second" not in done.outputs
+
+
+@pytest.fixture
+def approving_server(tmp_path):
+    cfg = Config.from_dict({"cache_dir": str(tmp_path / "cache"),
+                            "executor": {"cache": False, "approval": {"tools": ["fake_speak"]}},
+                            "serving": {"api_keys": [KEY_A]}})
+    agent = Agent(cfg, registry=serving_registry(), planner_backend=PlanByInputs())
+    with ServerThread(build_app(agent=agent)) as srv:
+        yield srv
+        srv.server.config.app.state.runs.join(timeout=10)
+
+
+def _run_id_in(answer: str) -> str:
+    import re
+
+    found = re.search(r"POST \S*/v1/runs/(run_[0-9a-f]+)/approve", answer)
+    assert found, answer
+    return found.group(1)
+
+
+def test_a_chat_or_responses_run_that_pauses_is_approved_over_the_runs_api(approving_server):
+    from tests.serving.conftest import png_data_url
+
+    h = {"Authorization": f"Bearer {KEY_A}"}
+    image = png_data_url(30, 20)
+    chat = httpx.post(approving_server.base_url + "/v1/chat/completions", headers=h, timeout=60,
+                      json={"model": "mmagent", "messages": [{"role": "user", "content": [
+                          {"type": "text", "text": "Describe it and say it aloud"},
+                          {"type": "image_url", "image_url": {"url": image}}]}]}).json()
+    answer = chat["choices"][0]["message"]["content"]
+    responses = httpx.post(approving_server.base_url + "/v1/responses", headers=h, timeout=60,
+                           json={"model": "mmagent", "input": [{"role": "user", "content": [
+                               {"type": "input_text", "text": "Describe it and say it aloud"},
+                               {"type": "input_image", "image_url": image}]}]}).json()
+    texts = [c["text"] for o in responses["output"] if o["type"] == "message"
+             for c in o["content"] if c["type"] == "output_text"]
+    with Client(approving_server.base_url, KEY_A) as c:
+        for text in (answer, " ".join(texts)):
+            assert "mmagent resume" not in text and "waits for approval" in text
+            run_id = _run_id_in(text)
+            paused = c.runs.get(run_id)
+            assert paused.status == "awaiting_approval"
+            assert [t["task_id"] for t in paused.pending_approval] == ["t2"]
+            c.runs.approve(run_id, True)
+            done = c.runs.wait(run_id, timeout=30)
+            assert done.status == "completed", done
+            assert done.outputs["t2"]["audio"]["kind"] == "audio"
+            assert any(a["kind"] == "audio" for a in done.artifacts)
+
+
+def test_an_mcp_tool_call_that_needs_approval_names_the_run_to_approve(approving_server):
+    from tests.serving.test_mcp_server import call
+
+    async def fn(client):
+        return await client.call_tool("fake_speak", {"text": "may I?"})
+
+    waiting = call(approving_server, fn)
+    text = waiting.content[0].text
+    assert waiting.is_error and "waits for approval" in text and "mmagent resume" not in text
+    with Client(approving_server.base_url, KEY_A) as c:
+        run_id = _run_id_in(text)
+        assert c.runs.get(run_id).status == "awaiting_approval"
+        c.runs.approve(run_id, True)
+        done = c.runs.wait(run_id, timeout=30)
+        assert done.status == "completed", done
+        assert done.outputs["t1"]["audio"]["kind"] == "audio"
