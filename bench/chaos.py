@@ -44,6 +44,7 @@ sys.path.insert(0, str(ROOT))
 from pydantic import BaseModel, ConfigDict, Field
 
 from mmagent import Config
+from mmagent.runs import FINAL
 from mmagent.toolkit import (
     Tool,
     ToolRegistry,
@@ -163,7 +164,7 @@ def _run(base: str, out: Outcome, give_up_at: list[float]) -> None:
             except (httpx.HTTPError, ValueError):
                 time.sleep(0.2)
                 continue
-            if info.get("status") in ("completed", "failed", "cancelled"):
+            if info.get("status") in FINAL:
                 out.status = "completed" if info["status"] == "completed" and \
                     info["outputs"]["forward"]["text"] == out.label else "failed"
                 out.seconds = time.perf_counter() - out.started

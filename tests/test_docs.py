@@ -38,3 +38,30 @@ def test_the_cli_synopsis_lists_each_command_once():
     from mmagent.cli import app
 
     assert set(commands) == set(typer.main.get_command(app).commands)  # and lists every one
+
+
+def _layout_folders() -> set[str]:
+    """Folders the README's Layout block names, as paths (``  chat/ responses/`` lines are
+    children of the top-level folder above them)."""
+    block = README.split("## Layout", 1)[1].split("```", 2)[1]
+    folders, parent = set(), ""
+    for line in block.splitlines():
+        names = re.match(r"( *)((?:[a-z_]+/ ?)+)", line)
+        if not names:
+            continue
+        nested = bool(names.group(1))
+        for name in names.group(2).split():
+            folders.add(parent + name if nested else name)
+        if not nested:
+            parent = names.group(2).split()[0]
+    return folders
+
+
+def test_the_readme_layout_names_every_package_and_only_real_folders():
+    named = _layout_folders()
+    packages = {f"{top}/{p.parent.relative_to(ROOT / top)}/".replace("/./", "/")
+                for top in ("mmagent", "serving")
+                for p in (ROOT / top).rglob("__init__.py") if p.parent != ROOT / top}
+    assert packages <= named, sorted(packages - named)  # every package is described
+    assert all((ROOT / f).is_dir() for f in named), sorted(f for f in named
+                                                           if not (ROOT / f).is_dir())

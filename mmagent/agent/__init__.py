@@ -6,8 +6,8 @@ a :class:`RunResult`.
 ['answer', 'artifacts', 'cached']
 """
 
-from mmagent.agent._agent import Agent, MediaInput, ProducedArtifact, RunResult, make_backend
-from mmagent.agent._control import Approve, make_executor
+from mmagent.agent._agent import Agent, make_backend
+from mmagent.agent._ingest import MediaInput
+from mmagent.agent._result import ProducedArtifact, RunResult
 
-__all__ = ["Agent", "RunResult", "ProducedArtifact", "MediaInput", "Approve", "make_backend",
-           "make_executor"]
+__all__ = ["Agent", "RunResult", "ProducedArtifact", "MediaInput", "make_backend"]

@@ -1,4 +1,5 @@
-"""The SDK entry point: :class:`Agent` plans a request, runs the plan and answers.
+"""The SDK entry point: :class:`Agent` plans a request, runs the plan and answers; it also runs
+workflows, and resumes, approves and cancels runs.
 
 >>> from mmagent import Agent                                   # doctest: +SKIP
 >>> result = Agent().run("What is in this photo? Say it aloud.",  # doctest: +SKIP
@@ -8,19 +9,19 @@
 
 from __future__ import annotations
 
-import logging
+import contextlib
 import os
 import threading
 import uuid
 from collections.abc import Iterator, Sequence
+from functools import partial
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
-
 from mmagent._telemetry import TracedBackend, configure, fail, span
-from mmagent.agent._control import Approve, RunControl, _run_fields, make_executor
+from mmagent.agent._ingest import MediaInput, ingest, put_media
 from mmagent.agent._responder import LLMResponder, Responder, TemplateResponder, produced_artifacts
+from mmagent.agent._result import ProducedArtifact, RunResult, run_fields
 from mmagent.artifacts._provenance import (
     ProvenanceExporter,
     ProvenanceTap,
@@ -28,11 +29,13 @@ from mmagent.artifacts._provenance import (
     plan_document,
     workflow_document,
 )
-from mmagent.artifacts._store import ArtifactKind, ArtifactRef, ArtifactStore
+from mmagent.artifacts._store import ArtifactRef, ArtifactStore
 from mmagent.config._config import Config, PlannerConfig
-from mmagent.errors import InputError, ToolExecutionError
-from mmagent.events import Event, PlanCreated, RouteChosen, RunStarted, iterate_events
+from mmagent.errors import InputError
+from mmagent.events import AnswerReady, Event, PlanCreated, RouteChosen, RunStarted, iterate_events
+from mmagent.execution._approval import Approve
 from mmagent.execution._executor import ExecutionResult
+from mmagent.execution._from_config import make_executor
 from mmagent.plan._ir import Plan
 from mmagent.planner._backends import ChatBackend
 from mmagent.planner._planner import Planner, PlanResult
@@ -41,64 +44,13 @@ from mmagent.planner._router import Router
 from mmagent.stores import make_artifact_store
 from mmagent.toolkit._registry import ToolRegistry
 
-__all__ = ["Agent", "RunResult", "ProducedArtifact"]
+__all__ = ["Agent", "make_backend"]
 
-logger = logging.getLogger(__name__)
-MediaInput = str | os.PathLike[str] | ArtifactRef | Any  # Any: a PIL image
-
-
-class ProducedArtifact(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    id: str
-    kind: ArtifactKind
-    path: str
-    mime: str
-    task: str = Field(description="id of the task that produced it")
+Decision = bool | dict[str, bool] | Approve | None
+"""``approve=`` of :meth:`Agent.resume`: an answer, or a callback that gives one."""
 
 
-class RunResult(BaseModel):
-    """What one request produced."""
-
-    model_config = ConfigDict(extra="forbid", arbitrary_types_allowed=True)
-
-    answer: str
-    plan: Plan
-    artifacts: list[ProducedArtifact] = Field(default_factory=list)
-    outputs: dict[str, dict[str, Any]] = Field(default_factory=dict)
-    failures: dict[str, str] = Field(default_factory=dict, description="task id -> error")
-    named_outputs: dict[str, Any] = Field(default_factory=dict, description="a workflow's "
-                                          "outputs by name (artifacts as ref dicts)")
-    events: list[Any] = Field(default_factory=list, exclude=True)
-    run_id: str = Field("", description="continue it with Agent.resume / mmagent resume")
-    status: str = Field("completed", description="completed | failed | awaiting_approval | "
-                        "cancelled")
-    skipped: dict[str, str] = Field(default_factory=dict, description="task id -> why it did "
-                                    "not run")
-    rejected: list[str] = Field(default_factory=list, description="tasks a human declined")
-    cached: list[str] = Field(default_factory=list, description="tasks served from the cache")
-    pending_approval: dict[str, Any] | None = Field(None, description="{run_id, tasks} while "
-                                                    "status is awaiting_approval")
-
-    @property
-    def ok(self) -> bool:
-        return not self.failures
-
-    def raise_for_failures(self) -> RunResult:
-        """Raise :class:`ToolExecutionError` (carrying this result) if a task failed."""
-        if self.failures:
-            first = next(iter(self.failures.values()))
-            raise ToolExecutionError(first, failures=self.failures).with_result(self)
-        return self
-
-    def to_json_dict(self) -> dict[str, Any]:
-        """The shape ``mmagent run --json`` prints."""
-        return {"answer": self.answer, "plan": self.plan.model_dump(mode="json"),
-                "artifacts": [a.model_dump(include={"id", "kind", "path", "mime"})
-                              for a in self.artifacts]}
-
-
-class Agent(RunControl):
+class Agent:
     """Plans multimodal requests with an LLM and runs them on model tools.
 
     ``config`` is a :class:`Config`, a path to ``mmagent.yaml``, or None (``$MMAGENT_CONFIG``,
@@ -159,11 +111,8 @@ class Agent(RunControl):
         Task failures arrive as ``TaskFailed`` events; bad input raises before any event.
         """
         inputs = self._ingest(images, audio, video)  # fail fast, in the caller's thread
-        return self._stream(lambda emit: self._run_inputs(
+        return iterate_events(lambda emit: self._run_inputs(
             prompt, inputs, emit, approve=approve, run_id=run_id, cancel=cancel))
-
-    def _stream(self, job) -> Iterator[Event]:
-        return iterate_events(job)
 
     def plan(self, prompt: str, images: Sequence[MediaInput] = (),
              audio: Sequence[MediaInput] = (), video: Sequence[MediaInput] = ()) -> Plan:
@@ -227,7 +176,34 @@ class Agent(RunControl):
         return iterate_events(lambda emit: self._run_workflow(prepared, emit, run_id=run_id,
                                                               cancel=cancel))
 
-    # -- internals ---------------------------------------------------------------------------
+    def resume(self, run_id: str, *, approve: Decision = None,
+               cancel: threading.Event | None = None) -> RunResult:
+        """Continue run ``run_id`` (killed, cancelled, or paused for approval).
+
+        Finished tasks are not run again. ``approve`` answers a pending approval: True/False,
+        {task_id: bool}, or a callback taking an :class:`ApprovalRequest`. Raises
+        :class:`UnknownRunError` or :class:`RunFinishedError` for ids it cannot continue.
+        """
+        events: list[Any] = []
+        result = self._resume(run_id, events.append, approve, cancel)
+        result.events = events
+        return result.raise_for_failures()
+
+    def stream_resume(self, run_id: str, *, approve: Decision = None,
+                      cancel: threading.Event | None = None) -> Iterator[Event]:
+        """Like :meth:`resume`, yielding events; the last one is ``AnswerReady``."""
+        if self.executor.runs is not None:
+            self.executor.runs.resumable(run_id)  # fail fast, in the caller's thread
+        return iterate_events(lambda emit: self._resume(run_id, emit, approve, cancel))
+
+    def cancel(self, run_id: str) -> bool:
+        """Ask run ``run_id`` (running in this process) to stop: running tasks finish, no new
+        task starts, the result's status is ``cancelled``. False if no such run is active."""
+        event = self._cancels.get(run_id)
+        if event is None:
+            return False
+        event.set()
+        return True
 
     def artifact_path(self, ref: ArtifactRef) -> Path:
         """The file to hand out for ``ref``: its copy carrying the workflow that made it
@@ -235,20 +211,7 @@ class Agent(RunControl):
         copy = self.provenance.latest(ref.id) if self.provenance is not None else None
         return copy or self.store.path(ref)
 
-    def _resume_tap(self, run_id: str, emit):
-        """A resumed run's artifacts carry its recorded plan, prompt and inputs too."""
-        if self.provenance is None or self.executor.runs is None:
-            return emit
-        try:
-            rec = self.executor.runs.get(run_id)
-            plan = Plan.model_validate(rec.plan)
-            inputs = {n: ArtifactRef.model_validate(v) for n, v in rec.inputs.items()}
-            doc = plan_document(plan, rec.meta.get("prompt") or "", inputs, self.registry)
-        except Exception:  # an unknown run fails in resume itself, with its own error
-            return emit
-        tap = ProvenanceTap(self.provenance, emit, lambda _plan: doc)
-        tap.plan = plan
-        return tap
+    # -- internals: one request --------------------------------------------------------------
 
     def _workflow_run(self, workflow, inputs: dict[str, Any]):
         from mmagent.artifacts._provenance import SUFFIXES
@@ -259,7 +222,8 @@ class Agent(RunControl):
                 Path(workflow).suffix.lower() in SUFFIXES:  # a file that carries its workflow
             workflow, inputs = from_media(workflow, self.store, inputs)
         wf = resolve_workflow(workflow, self.workflows())
-        run = WorkflowRun(wf, self.registry, self.executor, self.store, self._put)
+        run = WorkflowRun(wf, self.registry, self.executor, self.store,
+                          partial(put_media, self.store))
         return run.prepare(inputs)
 
     def _run_workflow(self, prepared, emit, run_id: str | None = None, approve=None,
@@ -322,7 +286,7 @@ class Agent(RunControl):
         failures.update({t: "skipped: an input it needs failed"
                          for t in getattr(result, "skipped_after_failure", result.skipped)})
         return RunResult(answer=answer, plan=plan, artifacts=arts, outputs=result.outputs,
-                         failures=failures, **_run_fields(result))
+                         failures=failures, **run_fields(result))
 
     def _responder(self) -> Responder:
         if self.config.responder == "llm":
@@ -330,27 +294,97 @@ class Agent(RunControl):
         return TemplateResponder(self.store)
 
     def _ingest(self, images, audio, video) -> dict[str, ArtifactRef]:
-        """Validate and store the request's media; names are image0.., audio0.., video0.."""
-        inputs: dict[str, ArtifactRef] = {}
-        for kind, items in (("image", images), ("audio", audio), ("video", video)):
-            if isinstance(items, (str, os.PathLike)):
-                items = [items]
-            for i, item in enumerate(items):
-                inputs[f"{kind}{i}"] = self._put(item, kind)
-        return inputs
+        return ingest(self.store, images, audio, video)
 
-    def _put(self, item: MediaInput, kind: ArtifactKind) -> ArtifactRef:
-        if isinstance(item, ArtifactRef):
-            if item.kind != kind:
-                raise InputError(f"got a {item.kind} artifact among the {kind} inputs; expected "
-                                 f"a {kind}")
-            return self.store.get(item.id)
-        if isinstance(item, (str, os.PathLike)):
-            return self.store.put_file(Path(item), kind)
-        if kind == "image" and hasattr(item, "save") and hasattr(item, "size"):
-            return self.store.put_image(item)
-        raise InputError(f"got a {type(item).__name__} as a {kind} input; expected a file path, "
-                         "an ArtifactRef" + (" or a PIL image" if kind == "image" else ""))
+    def _answer(self, prompt: str, plan: Plan, result: ExecutionResult, emit) -> RunResult:
+        if result.status == "awaiting_approval":
+            waiting = ", ".join(f"{t['task_id']} ({t['tool']})"
+                                for t in result.pending_approval.tasks)
+            text = (f"Paused: {waiting} waits for approval. Continue with "
+                    f"`mmagent resume {result.run_id} --approve` (or --reject).")
+            emit(AnswerReady(text=text))
+            return self._result(text, plan, result)
+        answer = self._responder().respond(prompt, plan, result)
+        text = answer.text
+        if result.status == "cancelled":
+            text = f"Cancelled (run {result.run_id}). " + text
+        emit(AnswerReady(text=text, artifacts=[r.id for r in answer.artifacts]))
+        return self._result(text, plan, result)
+
+    @contextlib.contextmanager
+    def _cancel_handle(self, run_id: str, cancel: threading.Event | None):
+        event = cancel or threading.Event()
+        self._cancels[run_id] = event
+        try:
+            yield event
+        finally:
+            self._cancels.pop(run_id, None)
+
+    # -- internals: resuming a run -----------------------------------------------------------
+
+    def _resume(self, run_id: str, emit, approve: Decision, cancel) -> RunResult:
+        workflow = self._workflow_record(run_id)
+        if workflow is not None:
+            return self._resume_workflow(*workflow, emit, approve, cancel)
+        emit(RunStarted(run_id=run_id, resumed=True))
+        emit = self._resume_tap(run_id, emit)
+        callback = approve if callable(approve) else None
+        decision = None if callable(approve) else approve
+        with self._cancel_handle(run_id, cancel) as event:
+            result = self.executor.resume(run_id, emit, decision=decision, approve=callback,
+                                          cancel=event)
+        rec = self.executor.runs.get(run_id) if self.executor.runs else None
+        prompt = (rec.meta.get("prompt") if rec else None) or ""
+        plan = Plan.model_validate(rec.plan) if rec else Plan()
+        return self._answer(prompt, plan, result, emit)
+
+    def _resume_tap(self, run_id: str, emit):
+        """A resumed run's artifacts carry its recorded plan, prompt and inputs too."""
+        if self.provenance is None or self.executor.runs is None:
+            return emit
+        try:
+            rec = self.executor.runs.get(run_id)
+            plan = Plan.model_validate(rec.plan)
+            inputs = {n: ArtifactRef.model_validate(v) for n, v in rec.inputs.items()}
+            doc = plan_document(plan, rec.meta.get("prompt") or "", inputs, self.registry)
+        except Exception:  # an unknown run fails in resume itself, with its own error
+            return emit
+        tap = ProvenanceTap(self.provenance, emit, lambda _plan: doc)
+        tap.plan = plan
+        return tap
+
+    def _workflow_record(self, run_id: str) -> tuple[str, dict[str, Any]] | None:
+        """(workflow run id, its record's ``workflow`` meta) when ``run_id`` is a workflow run
+        or one of its stages; None for other runs."""
+        runs = self.executor.runs
+        if runs is None or not runs.exists(run_id):
+            return None
+        meta = runs.get(run_id).meta
+        root = meta.get("workflow_run", run_id)
+        workflow = runs.get(root).meta.get("workflow") if root != run_id else meta.get("workflow")
+        return (root, workflow) if workflow is not None else None
+
+    def _resume_workflow(self, run_id: str, workflow: dict[str, Any], emit,
+                         approve: Decision = None,
+                         cancel: threading.Event | None = None) -> RunResult:
+        """Run the workflow again as the same run: finished tasks are kept, and every stage
+        after them runs, as in a run that was never interrupted; ``approve`` answers the
+        step it paused on."""
+        self.executor.runs.resumable(run_id)
+        source = workflow["file"] if workflow["file"] != "<workflow>" else workflow["name"]
+        inputs = {name: _ref_or_value(v) for name, v in workflow["inputs"].items()}
+        prepared = self._workflow_run(source, inputs)
+        return self._run_workflow(prepared, emit, run_id=run_id, approve=approve,
+                                  cancel=cancel)
+
+
+def _ref_or_value(value: Any) -> Any:
+    """A recorded input value: artifact reference dicts become :class:`ArtifactRef` again."""
+    if isinstance(value, list):
+        return [_ref_or_value(v) for v in value]
+    if isinstance(value, dict) and value.get("kind") in ("image", "audio", "video"):
+        return ArtifactRef.model_validate(value)
+    return value
 
 
 def _workflow_name(prepared: Any) -> str | None:

@@ -19,7 +19,8 @@ from typing import Any
 import httpx
 
 from mmagent import errors as _errors
-from mmagent.agent._agent import MediaInput, ProducedArtifact, RunResult
+from mmagent.agent._ingest import MediaInput
+from mmagent.agent._result import ProducedArtifact, RunResult
 from mmagent.artifacts._store import ArtifactRef
 from mmagent.client._runs import Runs, read_sse
 from mmagent.errors import InputError, MMAgentError, ServingError

@@ -20,10 +20,9 @@ from mmagent.artifacts._store import ArtifactRef
 from mmagent.errors import RunError
 from mmagent.events import EVENT_ADAPTER, Event
 from mmagent.runs._protocol import RunInfo
+from mmagent.runs._status import STOPPED
 
 __all__ = ["Runs"]
-
-STOPPED = ("awaiting_approval", "completed", "failed", "cancelled")
 
 
 class Runs:

@@ -1,9 +1,10 @@
 """The executor: runs a validated plan as dataflow on LangGraph. It never plans.
 
 The plan compiles into a LangGraph functional-API entrypoint in which every task is a LangGraph
-``task``. A task is launched the moment the results it references exist (not at the end of a
-superstep), so independent branches overlap and uneven branches do not wait for each other.
-State holds JSON outputs and artifact references, never media bytes.
+``task``; the entrypoint runs the dataflow loop of :mod:`mmagent.execution._scheduler`, which
+launches a task the moment the results it references exist (not at the end of a superstep), so
+independent branches overlap and uneven branches do not wait for each other. State holds JSON
+outputs and artifact references, never media bytes.
 
 Around that loop (each optional, each off in the bare ``Executor(registry, store)``):
 
@@ -36,10 +37,10 @@ import uuid
 import weakref
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any
 
 from langgraph.func import entrypoint, task
-from langgraph.types import Command, interrupt
+from langgraph.types import Command
 from opentelemetry import trace
 
 from mmagent._telemetry import fail, span
@@ -52,28 +53,26 @@ from mmagent.errors import (
     ToolInputError,
 )
 from mmagent.events import (
-    ApprovalRequested,
     ArtifactCreated,
     TaskFailed,
     TaskFinished,
     TaskRetrying,
     TaskStarted,
 )
+from mmagent.execution._approval import ApprovalPolicy, ApprovalRequest, Approve
 from mmagent.execution._result_cache import ResultCache
-from mmagent.execution._workers import ToolWorkers, WorkerPolicy
-from mmagent.plan._ir import Plan, parse_ref
+from mmagent.execution._scheduler import ERROR_KEY, Emit, Scheduler, Segment
+from mmagent.execution._workers import BatchResult, ToolWorkers, WorkerPolicy
+from mmagent.plan._ir import Plan
 from mmagent.plan._validator import check_size, validate
 from mmagent.runs._journal import RunStore
+from mmagent.runs._status import RunStatus
 from mmagent.toolkit._base import Tool, ToolContext
 from mmagent.toolkit._registry import ToolRegistry
 
-__all__ = ["Executor", "ExecutionResult", "TaskFailure", "TaskPolicy", "ApprovalPolicy",
-           "ApprovalRequest", "RunStatus"]
+__all__ = ["Executor", "ExecutionResult", "TaskFailure", "TaskPolicy"]
 
 logger = logging.getLogger(__name__)
-Emit = Callable[[Any], None]
-RunStatus = Literal["completed", "failed", "awaiting_approval", "cancelled"]
-_ERROR_KEY = "__mmagent_error__"
 
 
 @dataclass
@@ -96,45 +95,6 @@ class TaskPolicy:
     """Wait before the first retry; doubles each time, at most 30 s."""
     timeout_s: float | None = None
     """Seconds one attempt may run; None = no limit."""
-
-
-@dataclass(frozen=True)
-class ApprovalPolicy:
-    """Which tools wait for a human's yes before they run.
-
-    >>> ApprovalPolicy(tools=("image_generate",)).reason(type("T", (), {"name": "image_generate"}))
-    'tool image_generate needs approval'
-    """
-
-    tools: tuple[str, ...] = ()
-    gpu_memory_gb: float | None = None
-    """Ask before tools whose declared ``resources.gpu_memory_gb`` is at least this."""
-
-    def reason(self, tool_cls: type[Tool]) -> str | None:
-        if tool_cls.name in self.tools:
-            return f"tool {tool_cls.name} needs approval"
-        res = getattr(tool_cls, "resources", None)
-        if self.gpu_memory_gb is not None and res is not None and \
-                res.gpu_memory_gb >= self.gpu_memory_gb:
-            return (f"tool {tool_cls.name} declares {res.gpu_memory_gb:g} GB of GPU memory "
-                    f"(approval threshold {self.gpu_memory_gb:g} GB)")
-        return None
-
-
-@dataclass
-class ApprovalRequest:
-    """A paused run's question: may these tasks run? Answer True/False, or {task_id: bool}."""
-
-    run_id: str
-    tasks: list[dict[str, Any]]
-    """{task_id, tool, reason, args} per waiting task."""
-
-    @property
-    def task_ids(self) -> list[str]:
-        return [t["task_id"] for t in self.tasks]
-
-
-Approve = Callable[[ApprovalRequest], "bool | dict[str, bool]"]
 
 
 @dataclass
@@ -160,19 +120,6 @@ class ExecutionResult:
     @property
     def ok(self) -> bool:
         return not self.failures and not self.skipped and not self.rejected
-
-
-@dataclass
-class _Run:
-    """One segment of a run: what the entrypoint closes over."""
-
-    run_id: str
-    segment: int
-    plan: Plan
-    emit: Emit
-    completed: dict[str, dict[str, Any]]
-    runs: RunStore | None
-    cancel: threading.Event | None
 
 
 class Executor:
@@ -236,7 +183,7 @@ class Executor:
             except Exception as e:  # sqlite3.IntegrityError: the id is taken
                 raise RunError(f"got run id {run_id!r}, which is already recorded; expected a "
                                "new id (continue that run with resume)", run_id=run_id) from e
-        run = _Run(run_id, 0, plan, emit, dict(completed or {}), runs, cancel)
+        run = Segment(run_id, 0, plan, emit, dict(completed or {}), runs, cancel)
         return self._drive(run, {"inputs": values}, approve)
 
     def resume(self, run_id: str, emit: Emit | None = None, *,
@@ -259,19 +206,19 @@ class Executor:
         rec = runs.resumable(run_id)
         plan = Plan.model_validate(rec.plan)
         if rec.status == "awaiting_approval":
-            run = _Run(run_id, rec.segment, plan, emit, {}, runs, cancel)
+            run = Segment(run_id, rec.segment, plan, emit, {}, runs, cancel)
             if decision is None and approve is not None:
                 decision = approve(self._pending(run))
             if decision is None:
                 return self._finish(run, None, self._pending(run))
             return self._drive(run, Command(resume=decision), approve)
         segment = runs.next_segment(run_id)  # killed or cancelled: a fresh LangGraph thread
-        run = _Run(run_id, segment, plan, emit, {}, runs, cancel)
+        run = Segment(run_id, segment, plan, emit, {}, runs, cancel)
         return self._drive(run, {"inputs": rec.inputs}, approve)
 
     # -- the driver: invoke, answer interrupts, record the status ------------------------------
 
-    def _drive(self, run: _Run, first: Any, approve: Approve | None) -> ExecutionResult:
+    def _drive(self, run: Segment, first: Any, approve: Approve | None) -> ExecutionResult:
         config: dict[str, Any] = {"configurable": {"thread_id": f"{run.run_id}:{run.segment}"},
                                   # the entrypoint bounds concurrency itself; LangGraph's bound
                                   # also counts the waiting entrypoint, so it gets headroom
@@ -287,7 +234,7 @@ class Executor:
                 return self._finish(run, None, request)
             payload = Command(resume=approve(request))
 
-    def _finish(self, run: _Run, raw: dict[str, Any] | None,
+    def _finish(self, run: Segment, raw: dict[str, Any] | None,
                 pending: ApprovalRequest | None) -> ExecutionResult:
         result = ExecutionResult(run_id=run.run_id)
         if raw is None:  # paused: report what is recorded so far
@@ -311,12 +258,12 @@ class Executor:
             run.runs.set_status(run.run_id, result.status)
         return result
 
-    def _pending(self, run: _Run) -> ApprovalRequest:
+    def _pending(self, run: Segment) -> ApprovalRequest:
         assert run.runs is not None
         asked = run.runs.requests(run.run_id, run.segment)
         return self._request(run, asked[-1] if asked else [])
 
-    def _request(self, run: _Run, task_ids: list[str]) -> ApprovalRequest:
+    def _request(self, run: Segment, task_ids: list[str]) -> ApprovalRequest:
         tasks = []
         for tid in task_ids:
             spec = run.plan.task(tid)
@@ -338,117 +285,40 @@ class Executor:
 
     # -- the graph ---------------------------------------------------------------------------
 
-    def _compile(self, run: _Run):
-        plan, runs, emit, limit = run.plan, run.runs, run.emit, self.max_concurrency
-        deps = {t.id: plan.dependencies(t.id) for t in plan.tasks}
-        needs_ok = {t.id for t in plan.tasks if self.approval is not None and
+    def _compile(self, run: Segment):
+        # One LangGraph task per plan task, named after it: LangGraph matches a replayed result
+        # by (name, call order), so a different order can never return another task's result;
+        # at worst it misses and our own record supplies it.
+        calls = {t.id: task(_bind(self._call, run, t.id), name=f"task_{t.id}")
+                 for t in run.plan.tasks}
+        needs_ok = {t.id for t in run.plan.tasks if self.approval is not None and
                     self.approval.reason(self.registry.tool_class(t.tool))}
-        calls = {}
-        for t in plan.tasks:
-            # One LangGraph task per plan task, named after it: LangGraph matches a replayed
-            # result by (name, call order), so a different order can never return another
-            # task's result; at worst it misses and our own record supplies it.
-            calls[t.id] = task(_bind(self._call, run, t.id), name=f"task_{t.id}")
+        limit = self.max_concurrency
 
-        def loop(state: dict[str, Any]) -> dict[str, Any]:
-            inputs = state["inputs"]
-            done: dict[str, dict[str, Any]] = dict(run.completed)
-            failed: dict[str, dict[str, str]] = {}
-            decisions: dict[str, bool] = {}
-            if runs is not None:
-                ok, bad = runs.results(run.run_id)
-                done.update(ok)
-                failed.update(bad)
-                decisions = runs.decisions(run.run_id)
-                # Interrupts are matched by the order they are raised in: ask the questions
-                # this segment asked before, in the same order, to get their answers back.
-                for asked in runs.requests(run.run_id, run.segment):
-                    answer = interrupt(_as_payload(self._request(run, asked)))
-                    decisions.update(_decisions(answer, asked))
-                    runs.decide(run.run_id, _decisions(answer, asked))
-            skipped: dict[str, str] = {}
-            after_failure: list[str] = []
-            rejected: list[str] = []
-            cached: list[str] = []
-            cancelled = False
-            pending = [t.id for t in plan.topological_order() if t.id not in done
-                       and t.id not in failed]
-            running: dict[cf.Future, str] = {}
-            while pending or running:
-                if run.cancel is not None and run.cancel.is_set() and pending:
-                    cancelled = True
-                    for tid in pending:
-                        skipped[tid] = "the run was cancelled"
-                    pending.clear()
-                waiting: list[str] = []
-                for task_id in list(pending):
-                    blocker = None
-                    if failed or skipped or rejected:  # the common, all-well case skips this
-                        blocker = next((d for d in sorted(deps[task_id]) if d in failed or
-                                        d in skipped or d in rejected), None)
-                    if blocker is not None:
-                        pending.remove(task_id)
-                        why = ("rejected" if blocker in rejected else "failed"
-                               if blocker in failed else "skipped")
-                        skipped[task_id] = f"{blocker}, which it needs, was {why}"
-                        if blocker in failed or blocker in after_failure:
-                            after_failure.append(task_id)
-                    elif not deps[task_id] <= done.keys():
-                        continue
-                    elif task_id in needs_ok and task_id not in decisions:
-                        waiting.append(task_id)
-                    elif task_id in needs_ok and not decisions[task_id]:
-                        pending.remove(task_id)
-                        rejected.append(task_id)
-                    elif len(running) < limit:
-                        pending.remove(task_id)
-                        args = _resolve(plan.task(task_id).args, inputs, done)
-                        running[calls[task_id](args)] = task_id
-                if not running:
-                    if waiting and runs is not None:
-                        runs.add_request(run.run_id, run.segment, waiting)
-                        request = self._request(run, waiting)
-                        emit(ApprovalRequested(run_id=run.run_id, tasks=request.tasks))
-                        answer = interrupt(_as_payload(request))  # pauses the first time
-                        decisions.update(_decisions(answer, waiting))
-                        runs.decide(run.run_id, _decisions(answer, waiting))
-                    continue
-                finished, _ = cf.wait(list(running), return_when=cf.FIRST_COMPLETED)
-                for fut in finished:
-                    task_id = running.pop(fut)
-                    out = fut.result()
-                    if _ERROR_KEY in out:
-                        failed[task_id] = out[_ERROR_KEY]
-                    else:
-                        done[task_id] = out["out"]
-                        if out.get("cached"):
-                            cached.append(task_id)
-            return {"outputs": done, "failed": failed, "skipped": skipped,
-                    "after_failure": after_failure, "rejected": rejected,
-                    "cancelled": cancelled, "cached": cached}
+        def request(task_ids: list[str]) -> ApprovalRequest:
+            return self._request(run, task_ids)
 
-        @entrypoint(checkpointer=runs.saver if runs is not None else None)
+        @entrypoint(checkpointer=run.runs.saver if run.runs is not None else None)
         def workflow(state: dict[str, Any]) -> dict[str, Any]:
             # LangGraph disassembles the entrypoint's bytecode on every compile, looking for
-            # subgraphs among what it reaches; the loop's long body cost a third of a one-task
-            # run (bench/dag.py). One call keeps that scan short.
-            return loop(state)
+            # subgraphs among what it reaches: a short body keeps that scan short.
+            return Scheduler(run, calls, needs_ok, limit, request).run(state["inputs"])
 
         return workflow
 
     # -- one task ----------------------------------------------------------------------------
 
-    def _call(self, run: _Run, task_id: str, args: dict[str, Any]) -> dict[str, Any]:
+    def _call(self, run: Segment, task_id: str, args: dict[str, Any]) -> dict[str, Any]:
         tool = run.plan.task(task_id).tool
         with span("mmagent.task", {"mmagent.task_id": task_id, "mmagent.tool": tool,
                                    "mmagent.run_id": run.run_id}) as s:
             out = self._call_traced(run, task_id, args)
             s.set_attribute("mmagent.cache_hit", bool(out.get("cached")))
-            if _ERROR_KEY in out:
-                fail(s, out[_ERROR_KEY]["code"], out[_ERROR_KEY]["message"])
+            if ERROR_KEY in out:
+                fail(s, out[ERROR_KEY]["code"], out[ERROR_KEY]["message"])
             return out
 
-    def _call_traced(self, run: _Run, task_id: str, args: dict[str, Any]) -> dict[str, Any]:
+    def _call_traced(self, run: Segment, task_id: str, args: dict[str, Any]) -> dict[str, Any]:
         spec = run.plan.task(task_id)
         emit, runs = run.emit, run.runs
         emit(TaskStarted(task_id=task_id, tool=spec.tool))
@@ -478,7 +348,7 @@ class Executor:
             if runs is not None:
                 runs.put_result(run.run_id, task_id, False, error)
             emit(TaskFailed(task_id=task_id, tool=spec.tool, code=code, message=msg))
-            return {_ERROR_KEY: error}
+            return {ERROR_KEY: error}
         _emit_artifacts(out, task_id, emit)
         data = out.model_dump(mode="json")
         if key is not None:
@@ -489,7 +359,7 @@ class Executor:
                           seconds=time.perf_counter() - t0, batch_size=batch))
         return {"out": data}
 
-    def _attempts(self, tool: Tool, inp: Any, run: _Run, task_id: str) -> tuple[Any, int]:
+    def _attempts(self, tool: Tool, inp: Any, run: Segment, task_id: str) -> tuple[Any, int]:
         """The output, and the size of the batch it was computed in."""
         policy = self.tool_policies.get(tool.name, self.policy)
         if policy.retries == 0:
@@ -516,57 +386,32 @@ class Executor:
                 return self._attempt(tool, inp, run, task_id, policy.timeout_s)
         raise AssertionError("unreachable")  # tenacity re-raises the last error
 
-    def _attempt(self, tool: Tool, inp: Any, run: _Run, task_id: str,
+    def _attempt(self, tool: Tool, inp: Any, run: Segment, task_id: str,
                  timeout_s: float | None) -> tuple[Any, int]:
         trace.get_current_span().set_attribute("mmagent.device", tool.device())
-        if tool.worker:
-            return self._on_worker(tool, inp, run, task_id, timeout_s)
-        if timeout_s is None:
+        if not tool.worker and timeout_s is None:
             return tool.run([inp], ToolContext(self.store, run.emit, task_id))[0], 1
-        # A thread cannot be killed: past the limit the task is reported failed, the thread
-        # runs on in the background and whatever it returns (or reports) is discarded.
-        late = threading.Event()
-        box: dict[str, Any] = {}
+        late = threading.Event()  # set past the limit: the call's late events are dropped
 
         def emit(ev: Any) -> None:
             if not late.is_set():
                 run.emit(ev)
 
-        def target() -> None:
-            try:
-                box["out"] = tool.run([inp], ToolContext(self.store, emit, task_id))[0]
-            except BaseException as e:  # handed to the waiting thread
-                box["error"] = e
-
-        worker = threading.Thread(target=target, name=f"mmagent-{task_id}", daemon=True)
-        worker.start()
-        worker.join(timeout_s)
-        if worker.is_alive():
-            late.set()
-            raise TaskTimeoutError(f"tool {tool.name!r} ran longer than its {timeout_s:g} s "
-                                   "limit; expected it to finish in time (raise "
-                                   "executor.policy.timeout_s)", tool=tool.name,
-                                   timeout_s=timeout_s)
-        if "error" in box:
-            raise box["error"]
-        return box["out"], 1
-
-    def _on_worker(self, tool: Tool, inp: Any, run: _Run, task_id: str,
-                   timeout_s: float | None) -> tuple[Any, int]:
-        late = threading.Event()
-
-        def emit(ev: Any) -> None:
-            if not late.is_set():
-                run.emit(ev)
-
-        future = self.workers.submit(tool, inp, emit, task_id)
+        if tool.worker:
+            future = self.workers.submit(tool, inp, emit, task_id)
+        else:
+            future = _on_thread(lambda: BatchResult(
+                tool.run([inp], ToolContext(self.store, emit, task_id))[0], 1),
+                name=f"mmagent-{task_id}")
         try:
             done = future.result(timeout_s)
         except cf.TimeoutError:
-            # past the limit: its late result and events are discarded; if it is running, a
-            # fresh worker thread serves the calls queued behind it
+            # A thread cannot be killed: past the limit the task is reported failed and
+            # whatever the call returns (or reports) later is discarded. A worker that is stuck
+            # in it hands the calls queued behind it to a fresh thread.
             late.set()
-            self.workers.abandon(tool, future)
+            if tool.worker:
+                self.workers.abandon(tool, future)
             raise TaskTimeoutError(f"tool {tool.name!r} ran longer than its {timeout_s:g} s "
                                    "limit; expected it to finish in time (raise "
                                    "executor.policy.timeout_s)", tool=tool.name,
@@ -584,21 +429,25 @@ class Executor:
         return True
 
 
-def _bind(fn: Callable[..., Any], run: _Run, task_id: str) -> Callable[[dict], dict]:
+def _bind(fn: Callable[..., Any], run: Segment, task_id: str) -> Callable[[dict], dict]:
     def call(args: dict[str, Any]) -> dict[str, Any]:
         return fn(run, task_id, args)
 
     return call
 
 
-def _as_payload(request: ApprovalRequest) -> dict[str, Any]:
-    return {"run_id": request.run_id, "tasks": request.tasks}
+def _on_thread(fn: Callable[[], BatchResult], name: str) -> cf.Future:
+    """``fn()`` on a fresh daemon thread, as a future (one the caller may stop waiting for)."""
+    future: cf.Future = cf.Future()
 
+    def target() -> None:
+        try:
+            future.set_result(fn())
+        except BaseException as e:  # handed to the waiting thread
+            future.set_exception(e)
 
-def _decisions(answer: Any, task_ids: list[str]) -> dict[str, bool]:
-    if isinstance(answer, dict):
-        return {t: bool(answer.get(t, False)) for t in task_ids}
-    return {t: bool(answer) for t in task_ids}
+    threading.Thread(target=target, name=name, daemon=True).start()
+    return future
 
 
 def _emit_artifacts(out: Any, task_id: str, emit: Emit) -> None:
@@ -608,15 +457,3 @@ def _emit_artifacts(out: Any, task_id: str, emit: Emit) -> None:
         for ref in value if isinstance(value, list) else [value]:
             if isinstance(ref, ArtifactRef):
                 emit(ArtifactCreated(task_id=task_id, field=fname, artifact=ref))
-
-
-def _resolve(value: Any, inputs: dict[str, Any], done: dict[str, dict[str, Any]]) -> Any:
-    """Replace references with the values they point to."""
-    ref = parse_ref(value)
-    if ref is not None:
-        return inputs[ref.field] if ref.is_input else done[ref.source][ref.field]
-    if isinstance(value, list):
-        return [_resolve(v, inputs, done) for v in value]
-    if isinstance(value, dict):
-        return {k: _resolve(v, inputs, done) for k, v in value.items()}
-    return value

@@ -3,7 +3,8 @@ queue of asynchronous runs, and their wire shapes (shared by the server and :cla
 
 from mmagent.runs._journal import RunRecord, RunStore
 from mmagent.runs._protocol import RunApprove, RunCreate, RunInfo, RunList
-from mmagent.runs._queue import FINAL, STOPPED, QueuedRun, RunQueue
+from mmagent.runs._queue import QueuedRun, RunQueue
+from mmagent.runs._status import FINAL, FINISHED, STOPPED, RunStatus
 
 __all__ = ["RunStore", "RunRecord", "RunQueue", "QueuedRun", "RunCreate", "RunApprove",
-           "RunInfo", "RunList", "FINAL", "STOPPED"]
+           "RunInfo", "RunList", "RunStatus", "FINISHED", "FINAL", "STOPPED"]

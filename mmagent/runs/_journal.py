@@ -28,14 +28,12 @@ import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 from mmagent.errors import RunFinishedError, UnknownRunError
+from mmagent.runs._status import FINISHED, RunStatus
 
-__all__ = ["RunStore", "RunRecord", "RunStatus"]
-
-RunStatus = Literal["running", "awaiting_approval", "cancelled", "completed", "failed"]
-FINISHED: frozenset[str] = frozenset({"completed", "failed"})
+__all__ = ["RunStore", "RunRecord"]
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS mmagent_runs (
@@ -62,11 +60,6 @@ class RunRecord:
     plan: dict[str, Any]
     inputs: dict[str, Any]
     meta: dict[str, Any] = field(default_factory=dict)
-
-    @property
-    def thread_id(self) -> str:
-        """The LangGraph thread of the current segment."""
-        return f"{self.run_id}:{self.segment}"
 
 
 class RunStore:

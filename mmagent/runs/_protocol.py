@@ -13,9 +13,10 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-__all__ = ["RunCreate", "RunApprove", "RunInfo", "RunList", "RUN_STATUSES"]
+from mmagent.runs._status import RunStatus
 
-RUN_STATUSES = ("queued", "running", "awaiting_approval", "completed", "failed", "cancelled")
+__all__ = ["RunCreate", "RunApprove", "RunInfo", "RunList"]
+
 _MAX_MEDIA = 32
 
 
@@ -71,8 +72,7 @@ class RunInfo(BaseModel):
 
     id: str
     object: Literal["run"] = "run"
-    status: Literal["queued", "running", "awaiting_approval", "completed", "failed",
-                    "cancelled"]
+    status: RunStatus
     created_at: float
     updated_at: float
     workflow: str | None = None

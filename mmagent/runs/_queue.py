@@ -22,19 +22,13 @@ from __future__ import annotations
 import json
 import time
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any
 
 from mmagent.errors import UnknownRunError
+from mmagent.runs._status import RunStatus
 from mmagent.stores._sql import Database, open_database  # noqa: F401  (the doctest uses it)
 
-__all__ = ["RunQueue", "QueuedRun", "ApiRunStatus", "FINAL", "STOPPED"]
-
-ApiRunStatus = Literal["queued", "running", "awaiting_approval", "completed", "failed",
-                       "cancelled"]
-FINAL: frozenset[str] = frozenset({"completed", "failed", "cancelled"})
-"""Statuses after which nothing more happens to a run."""
-STOPPED: frozenset[str] = FINAL | {"awaiting_approval"}
-"""Statuses in which no worker holds the run (its event stream ends there)."""
+__all__ = ["RunQueue", "QueuedRun"]
 
 _SCHEMA = [
     """CREATE TABLE IF NOT EXISTS mmagent_api_runs (
@@ -57,7 +51,7 @@ class QueuedRun:
 
     id: str
     owner: str
-    status: ApiRunStatus
+    status: RunStatus
     request: dict[str, Any]
     agent_run_id: str | None = None
     result: dict[str, Any] | None = None
@@ -136,7 +130,7 @@ class RunQueue:
                         "WHERE id = ?", (time.time(), rows[0][0]))
         return self.get(rows[0][0])
 
-    def transition(self, run_id: str, from_statuses: tuple[str, ...], to: ApiRunStatus,
+    def transition(self, run_id: str, from_statuses: tuple[str, ...], to: RunStatus,
                    **fields: Any) -> bool:
         """Set ``to`` (and ``fields``: result, error, decision, agent_run_id) if the run's
         status is one of ``from_statuses``; False if it was not (someone else moved it)."""

@@ -58,13 +58,8 @@ class Residency:
         self._entries: dict[str, _Entry] = {}
         self._lock = threading.Lock()
         self._clock = itertools.count(1)
-        self._listeners: list[Emit] = []
 
     # -- public ---------------------------------------------------------------------------------
-
-    def add_listener(self, fn: Emit) -> None:
-        """Call ``fn(ToolUnloaded(...))`` whenever a tool is unloaded to make room."""
-        self._listeners.append(fn)
 
     def pin(self, tool: Tool) -> None:
         with self._lock:
@@ -184,15 +179,15 @@ class Residency:
                                for_tool, _gb(need), _gb(self.budget_bytes))
 
     def _notify(self, name: str, freed: int, for_tool: str, emit: Emit | None) -> None:
+        if emit is None:
+            return
         from mmagent.events import ToolUnloaded
 
-        event = ToolUnloaded(tool=name, freed_bytes=freed, for_tool=for_tool,
-                             budget_bytes=self.budget_bytes or 0)
-        for fn in [*self._listeners, *([emit] if emit else [])]:
-            try:
-                fn(event)
-            except Exception:  # a listener must not break loading
-                logger.exception("ToolUnloaded listener failed")
+        try:
+            emit(ToolUnloaded(tool=name, freed_bytes=freed, for_tool=for_tool,
+                              budget_bytes=self.budget_bytes or 0))
+        except Exception:  # a listener must not break loading
+            logger.exception("ToolUnloaded listener failed")
 
 
 def _measured(tool: Tool, device_before: int | None = None) -> int | None:

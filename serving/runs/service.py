@@ -38,7 +38,16 @@ from mmagent.events import (
     TaskFailed,
     TaskFinished,
 )
-from mmagent.runs import FINAL, STOPPED, QueuedRun, RunApprove, RunCreate, RunInfo, RunQueue
+from mmagent.runs import (
+    FINAL,
+    STOPPED,
+    QueuedRun,
+    RunApprove,
+    RunCreate,
+    RunInfo,
+    RunQueue,
+    RunStatus,
+)
 from mmagent.serving._agent import AgentService, RunSummary, paused_text
 
 __all__ = ["RunService"]
@@ -313,7 +322,7 @@ class _Seen:
             # a replaced task's failure is forgiven; one of the new plan (same id or not) is not
             self.failed -= set(event.dropped)
 
-    def status(self, summary: RunSummary, cancelled: bool, recorded: str | None) -> str:
+    def status(self, summary: RunSummary, cancelled: bool, recorded: str | None) -> RunStatus:
         """``recorded``: the executor's own status for the run (None if it keeps none)."""
         if self.pending is not None or recorded == "awaiting_approval":
             return "awaiting_approval"  # workers never answer approvals themselves

@@ -9,10 +9,9 @@ from PIL import Image
 from pydantic import BaseModel, ConfigDict, Field
 
 from mmagent import Config
-from mmagent.agent import make_executor
 from mmagent.errors import ConfigError
 from mmagent.events import TaskFinished, TaskProgress
-from mmagent.execution import Executor, TaskPolicy, WorkerPolicy
+from mmagent.execution import Executor, TaskPolicy, WorkerPolicy, make_executor
 from mmagent.plan import Plan
 from mmagent.toolkit import Tool, ToolContext, ToolRegistry
 from mmagent.tools.image_classify import ImageClassify

@@ -118,7 +118,7 @@ def test_model_loads_once_per_backend(backend, loads):
     first = backend.complete(MESSAGES, json_schema=PLAN_SCHEMA, max_tokens=120)
     second = backend.complete(MESSAGES, json_schema=PLAN_SCHEMA, max_tokens=120)
 
-    assert loads.count(backend.model_id) == 1
+    assert len(loads) == 1, loads  # the GGUF, or its conversion cached by an earlier test
     assert first == second  # greedy: the same prompt gives the same plan
 
 
