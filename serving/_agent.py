@@ -15,7 +15,15 @@ from typing import Any
 from mmagent.agent import Agent
 from mmagent.artifacts import ArtifactKind, ArtifactRef
 from mmagent.errors import InputError, MMAgentError
-from mmagent.events import AnswerReady, ArtifactCreated, PlanCreated, TaskFailed, TaskFinished
+from mmagent.events import (
+    AnswerReady,
+    ApprovalRequested,
+    ArtifactCreated,
+    PlanCreated,
+    RunStarted,
+    TaskFailed,
+    TaskFinished,
+)
 from mmagent.serving._http_errors import UnknownModelError
 from mmagent.serving._metrics import Metrics
 from mmagent.serving._protocol import MEDIA_KINDS, MODEL_ID, WORKFLOW_PREFIX
@@ -24,9 +32,19 @@ from mmagent.stores import make_owners
 from mmagent.toolkit import Tool
 from mmagent.workflows import load_workflow
 
-__all__ = ["AgentService", "ParsedRequest", "RunSummary", "Link"]
+__all__ = ["AgentService", "ParsedRequest", "RunSummary", "Link", "paused_text"]
 
 Link = Callable[[str], str]
+
+
+def paused_text(run_id: str, waiting: list[dict[str, Any]], base_url: str = "") -> str:
+    """The answer of a run paused for approval, for an HTTP client: how to approve it
+    (``base_url``: the server's, for clients that see no relative paths)."""
+    tasks = ", ".join(f"{t['task_id']} ({t['tool']})" for t in waiting)
+    url = f"{base_url.rstrip('/')}/v1/runs/{run_id}"
+    return (f"Paused: {tasks} waits for approval (run {run_id}). Approve it with "
+            f"POST {url}/approve and the body {{\"approve\": true}} "
+            f"({{\"approve\": false}} rejects it); follow it at GET {url}.")
 """Artifact id -> the link a client downloads it from."""
 
 
@@ -83,6 +101,9 @@ class AgentService:
 
     def __init__(self, agent: Agent, metrics: Metrics | None = None) -> None:
         self.agent = agent
+        self.on_pause: Callable[..., str] | None = None
+        """Records a paused run of chat, Responses or MCP in the runs API (the runs service
+        sets it): ``(owner, request, agent_run_id, waiting tasks, answer) -> API run id``."""
         self.settings = agent.config.serving
         self.metrics = metrics or Metrics()
         self.owners = make_owners(agent.config, agent.store.root)
@@ -149,7 +170,7 @@ class AgentService:
             stream = self.agent.stream(parsed.prompt, images=parsed.media["image"],
                                        audio=parsed.media["audio"], video=parsed.media["video"],
                                        cancel=cancel, tools=tools)
-            return self.observed(stream, owner)
+            return self.observed(stream, owner, request={"prompt": parsed.prompt})
         if tools:
             raise InputError(f"got tools for workflow {workflow!r}; expected tools only with "
                              f"model {MODEL_ID!r} (a workflow's steps are fixed)", param="tools")
@@ -157,14 +178,35 @@ class AgentService:
                                     owner)
 
     def workflow_events(self, name: str, inputs: dict[str, Any], owner: str) -> Iterator[Any]:
-        return self.observed(self.agent.stream_workflow(name, inputs), owner)
+        return self.observed(self.agent.stream_workflow(name, inputs), owner,
+                             request={"workflow": name, "inputs": {}})
 
-    def observed(self, stream: Iterable[Any], owner: str) -> Iterator[Any]:
+    def observed(self, stream: Iterable[Any], owner: str, *, api_run_id: str | None = None,
+                 request: dict[str, Any] | None = None) -> Iterator[Any]:
         """``stream``'s events, counted in the metrics; what they produce becomes readable by
-        ``owner`` as it appears."""
+        ``owner`` as it appears.
+
+        A run that pauses for approval (serving never answers approvals itself) ends with an
+        answer that says how to approve it over HTTP: ``POST /v1/runs/{id}/approve``. A run of
+        the runs API (``api_run_id``) is that id; one of another surface is first recorded as a
+        paused run of the runs API (:attr:`on_pause`, with ``request`` as its request), so
+        the same call resumes it, on any instance."""
+        agent_run_id, waiting = None, None
         for event in stream:
             if isinstance(event, ArtifactCreated):
                 self.owners.add(owner, event.artifact.id)
+            elif isinstance(event, RunStarted):
+                agent_run_id = agent_run_id or event.run_id
+            elif isinstance(event, ApprovalRequested):
+                waiting = event.tasks
+            elif isinstance(event, AnswerReady) and waiting is not None and \
+                    agent_run_id is not None:
+                run_id = api_run_id
+                if run_id is None and self.on_pause is not None:
+                    run_id = self.on_pause(owner, request or {}, agent_run_id, waiting,
+                                           event.text)
+                if run_id is not None:
+                    event = event.model_copy(update={"text": paused_text(run_id, waiting)})
             self.metrics.observe_event(event)
             yield event
 

@@ -184,11 +184,14 @@ class Agent:
         return result.raise_for_failures()
 
     def stream_workflow(self, workflow: str | os.PathLike[str] | Any,
-                        inputs: dict[str, Any] | None = None) -> Iterator[Event]:
+                        inputs: dict[str, Any] | None = None, *, run_id: str | None = None,
+                        cancel: threading.Event | None = None) -> Iterator[Event]:
         """Yield a workflow run's events; the last one is ``AnswerReady``. A bad workflow or
-        bad inputs raise before any event."""
+        bad inputs raise before any event. ``cancel`` stops it from starting new tasks; a
+        step that needs approval pauses it (continue with :meth:`resume`)."""
         prepared = self._workflow_run(workflow, inputs or {})
-        return iterate_events(lambda emit: self._run_workflow(prepared, emit))
+        return iterate_events(lambda emit: self._run_workflow(prepared, emit, run_id=run_id,
+                                                              cancel=cancel))
 
     def resume(self, run_id: str, *, approve: Decision = None,
                cancel: threading.Event | None = None) -> RunResult:
@@ -240,12 +243,13 @@ class Agent:
                           partial(put_media, self.store))
         return run.prepare(inputs)
 
-    def _run_workflow(self, prepared, emit, run_id: str | None = None) -> RunResult:
+    def _run_workflow(self, prepared, emit, run_id: str | None = None, approve=None,
+                      cancel: threading.Event | None = None) -> RunResult:
         with span("mmagent.run", {"mmagent.workflow": _workflow_name(prepared)}) as s:
             if self.provenance is not None:
                 doc = workflow_document(prepared.wf, prepared.values)
                 emit = ProvenanceTap(self.provenance, emit, lambda _plan: doc)
-            outcome = prepared.execute(emit, run_id=run_id)
+            outcome = prepared.execute(emit, run_id=run_id, approve=approve, cancel=cancel)
             result = self._result(outcome.answer, outcome.plan, outcome.execution)
             result.named_outputs = outcome.outputs
             _traced_result(s, result)
@@ -339,7 +343,7 @@ class Agent:
     def _resume(self, run_id: str, emit, approve: Decision, cancel) -> RunResult:
         workflow = self._workflow_record(run_id)
         if workflow is not None:
-            return self._resume_workflow(*workflow, emit)
+            return self._resume_workflow(*workflow, emit, approve, cancel)
         emit(RunStarted(run_id=run_id, resumed=True))
         emit = self._resume_tap(run_id, emit)
         callback = approve if callable(approve) else None
@@ -378,16 +382,20 @@ class Agent:
         workflow = runs.get(root).meta.get("workflow") if root != run_id else meta.get("workflow")
         return (root, workflow) if workflow is not None else None
 
-    def _resume_workflow(self, run_id: str, workflow: dict[str, Any], emit) -> RunResult:
+    def _resume_workflow(self, run_id: str, workflow: dict[str, Any], emit,
+                         approve: Decision = None,
+                         cancel: threading.Event | None = None) -> RunResult:
         """Run the workflow again as the same run: finished tasks are kept, and every stage
-        after them runs, as in a run that was never interrupted."""
+        after them runs, as in a run that was never interrupted; ``approve`` answers the
+        step it paused on."""
         runs = self.executor.runs
         assert runs is not None  # a workflow run to resume was read from the journal
         runs.resumable(run_id)
         source = workflow["file"] if workflow["file"] != "<workflow>" else workflow["name"]
         inputs = {name: _ref_or_value(v) for name, v in workflow["inputs"].items()}
         prepared = self._workflow_run(source, inputs)
-        return self._run_workflow(prepared, emit, run_id=run_id)
+        return self._run_workflow(prepared, emit, run_id=run_id, approve=approve,
+                                  cancel=cancel)
 
 
 def _ref_or_value(value: Any) -> Any:

@@ -13,20 +13,34 @@ from rich.table import Table
 if TYPE_CHECKING:
     from rich.progress import Progress, TaskID
 
-__all__ = ["out", "err", "show_stream", "ask_approval"]
+__all__ = ["out", "err", "show_stream", "ask_approval", "PAUSED_EXIT"]
 
 out = Console(highlight=False)
 err = Console(stderr=True, highlight=False)
 
 
+PAUSED_EXIT = 5
+"""Exit code of a run that paused for approval: neither success nor failure."""
+
+
 def show_stream(agent, events, intro: str | None = "planning...") -> bool:
-    """Print ``events`` as they come; True when a task failed."""
+    """Print ``events`` as they come; True when a task failed. A run that ends paused for
+    approval exits :data:`PAUSED_EXIT` here, after saying how to continue."""
     view = _StreamView(agent)
     if intro:
         out.print(f"[dim]{intro}[/dim]")
     for ev in events:
         view.show(ev)
+    if view.run_id is not None and _recorded_status(agent, view.run_id) == "awaiting_approval":
+        err.print(f"[yellow]paused[/yellow]: run {view.run_id} waits for approval; continue "
+                  f"with `mmagent resume {view.run_id} --approve` (or --reject)", soft_wrap=True)
+        raise typer.Exit(PAUSED_EXIT)
     return view.failed
+
+
+def _recorded_status(agent, run_id: str) -> str | None:
+    runs = agent.executor.runs
+    return runs.get(run_id).status if runs is not None and runs.exists(run_id) else None
 
 
 def ask_approval(request) -> bool:
@@ -43,6 +57,7 @@ class _StreamView:
     def __init__(self, agent) -> None:
         self.agent = agent
         self.failed = False
+        self.run_id: str | None = None
         self.progress: Progress | None = None
         self.bars: dict[str, TaskID] = {}
         self._on = {"plan": self._plan, "task_started": self._task_started,
@@ -69,6 +84,7 @@ class _StreamView:
         out.print(f"[cyan]>[/cyan] {ev.task_id} {ev.tool} started")
 
     def _run_started(self, ev: Any) -> None:
+        self.run_id = self.run_id or ev.run_id
         out.print(f"[dim]run {ev.run_id}{' (resumed)' if ev.resumed else ''}[/dim]")
 
     def _approval_requested(self, ev: Any) -> None:

@@ -11,7 +11,7 @@ import typer
 from rich.table import Table
 
 from mmagent._messages import one_line
-from mmagent.cli._display import err, out, show_stream
+from mmagent.cli._display import PAUSED_EXIT, err, out, show_stream
 from mmagent.cli._options import ConfigOpt, JsonListOpt, JsonOpt, ProfileOpt, load_config
 from mmagent.errors import InputError, MMAgentError
 
@@ -97,6 +97,8 @@ def workflow_run(
         result = agent.run_workflow(wf, values)
         print(json.dumps({**result.to_json_dict(), "run_id": result.run_id,
                           "status": result.status, "outputs": result.named_outputs}, indent=2))
+        if result.status == "awaiting_approval":
+            raise typer.Exit(PAUSED_EXIT)
         return
     failed = show_stream(agent, agent.stream_workflow(wf, values),
                           intro=f"running workflow {wf.name}...")

@@ -79,6 +79,18 @@ class RunQueue:
                         (run_id, owner, json.dumps(request), now, now))
         return self.get(run_id)
 
+    def adopt(self, run_id: str, owner: str, request: dict[str, Any], agent_run_id: str,
+              result: dict[str, Any]) -> QueuedRun:
+        """Record a run that another surface (chat, Responses, MCP) started and that paused
+        for approval: it is ``awaiting_approval`` here, so approving it over this API resumes
+        it (``agent_run_id``) on whichever instance takes it."""
+        now = time.time()
+        self.db.execute(f"INSERT INTO mmagent_api_runs ({_COLUMNS}) VALUES "
+                        "(?, ?, 'awaiting_approval', ?, ?, ?, NULL, NULL, 0, ?, ?)",
+                        (run_id, owner, json.dumps(request), agent_run_id, json.dumps(result),
+                         now, now))
+        return self.get(run_id)
+
     def get(self, run_id: str, owner: str | None = None) -> QueuedRun:
         """The run; :class:`UnknownRunError` if there is none or ``owner`` is not its owner
         (the same error, so ids of other keys' runs leak nothing)."""
@@ -147,7 +159,8 @@ class RunQueue:
 
     def requeue_stale(self, lease_s: float) -> builtins.list[str]:
         """Queue again the running runs without a heartbeat for ``lease_s`` (their instance
-        died); the ids. A requeued run that had started resumes from its checkpoints."""
+        died); the ids. A requeued run that had started resumes from its checkpoints, with
+        the approval it was resumed with if it had been paused (asked once, answered once)."""
         cutoff = time.time() - lease_s
         stale = [r for (r,) in self.db.execute(
             "SELECT id FROM mmagent_api_runs WHERE status = 'running' AND updated < ?",
@@ -159,8 +172,9 @@ class RunQueue:
             rows = cur.execute("SELECT id FROM mmagent_api_runs WHERE id = ? AND status = "
                                "'running' AND updated < ?", (run_id, cutoff))
             if rows:
-                cur.execute("UPDATE mmagent_api_runs SET status = 'queued', decision = NULL, "
-                            "updated = ? WHERE id = ?", (time.time(), run_id))
+                # the decision stays: an approval given before the instance died still holds
+                cur.execute("UPDATE mmagent_api_runs SET status = 'queued', updated = ? "
+                            "WHERE id = ?", (time.time(), run_id))
         return bool(rows)
 
     def set_agent_run_id(self, run_id: str, agent_run_id: str) -> None:

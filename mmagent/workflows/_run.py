@@ -11,6 +11,7 @@ node ``caption`` over three images becomes tasks ``caption_0``..``caption_2``, a
 
 from __future__ import annotations
 
+import threading
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -109,13 +110,22 @@ class WorkflowRun:
             self.media[n], self.types[n] = r, base
 
     # 2. plan what can be planned, run it, repeat while a stage unlocked more nodes
-    def execute(self, emit: Emit, run_id: str | None = None) -> WorkflowOutcome:
+    def execute(self, emit: Emit, run_id: str | None = None, *, approve: Any = None,
+                cancel: threading.Event | None = None) -> WorkflowOutcome:
         """Run the workflow as run ``run_id`` (new if None). With durable runs (config
         ``executor.checkpoint``) the run is recorded under that id, each stage as
         ``<run_id>.<n>``; executing an id that is recorded already resumes it: tasks that
-        finished are not run again, and the later stages run as they would have."""
+        finished are not run again, and the later stages run as they would have.
+
+        A stage that reaches a tool needing approval pauses the run (``awaiting_approval``)
+        unless ``approve`` (a callback taking an ``ApprovalRequest``) answers. Resuming a
+        paused run with ``approve`` True/False or {task_id: bool} answers the tasks it paused
+        on; the answer is recorded before anything runs, so a run killed after it goes on
+        approved, and a step asked about later asks again. ``cancel`` stops new tasks."""
         plan_tasks: list[Task] = []
         run_id, done, stage_no = self._start(run_id, emit)
+        callback = approve if callable(approve) else None
+        decided = self._decided(run_id, stage_no, None if callable(approve) else approve)
         result = ExecutionResult(run_id=run_id)
         order = self.wf.topological_order()
         status: RunStatus = "completed"
@@ -127,9 +137,13 @@ class WorkflowRun:
             self._validate(plan_tasks)
             emit(PlanCreated(plan=Plan(tasks=plan_tasks)))
             stage_no += 1
+            if decided and self.executor.runs is not None:
+                self.executor.runs.decide(f"{run_id}.{stage_no}", decided)
             stage = self.executor.run(Plan(tasks=new), self.media, emit, completed=done,
-                                      run_id=f"{run_id}.{stage_no}",
-                                      meta={"workflow_run": run_id})
+                                      run_id=f"{run_id}.{stage_no}", approve=callback,
+                                      cancel=cancel, meta={"workflow_run": run_id})
+            if stage.pending_approval is not None:
+                result.pending_approval = stage.pending_approval
             status = stage.status if stage.status != "failed" else "completed"
             result.skip_reasons.update(stage.skip_reasons)
             result.cached += stage.cached
@@ -160,6 +174,26 @@ class WorkflowRun:
         answer, cited = self._answer(outputs, plan, result)
         emit(AnswerReady(text=answer, artifacts=cited))
         return WorkflowOutcome(answer=answer, plan=plan, execution=result, outputs=outputs)
+
+    def _decided(self, run_id: str, stage_no: int, decision: Any) -> dict[str, bool]:
+        """The approvals a new stage starts with: every one given to an earlier stage, and
+        ``decision`` (None: no answer) for the tasks the last stage paused on."""
+        runs = self.executor.runs
+        if runs is None:
+            return {}
+        decided: dict[str, bool] = {}
+        for n in range(1, stage_no + 1):
+            decided.update(runs.decisions(f"{run_id}.{n}"))
+        last = f"{run_id}.{stage_no}"
+        if decision is not None and stage_no and runs.get(last).status == "awaiting_approval":
+            rec = runs.get(last)
+            asked = [t for ids in runs.requests(last, rec.segment) for t in ids
+                     if t not in decided]
+            answer = {t: bool(decision.get(t, False)) if isinstance(decision, dict)
+                      else bool(decision) for t in asked}
+            runs.decide(last, answer)  # recorded before anything runs: a crash keeps it
+            decided.update(answer)
+        return decided
 
     def _start(self, run_id: str | None, emit: Emit) -> tuple[str, dict[str, Any], int]:
         """(run id, outputs of tasks that finished in an earlier attempt, stages recorded)."""
@@ -315,10 +349,12 @@ class WorkflowRun:
     def _answer(self, outputs: dict[str, Any], plan: Plan,
                 result: ExecutionResult) -> tuple[str, list[str]]:
         lines, cited = [], []
+        paused = result.status == "awaiting_approval"
         for name, value in outputs.items():
             if value is None or value == []:
                 src = checked_ref(self.wf.output_refs()[name]).source
-                why = self.dropped_why.get(src, "a step it needs failed")
+                why = self.dropped_why.get(src, "the run is paused for approval" if paused
+                                           else "a step it needs failed")
                 lines.append(f"{name}: not produced ({why})")
                 continue
             for v in value if isinstance(value, list) else [value]:
@@ -328,6 +364,11 @@ class WorkflowRun:
                     lines.append(f"{name}: {ref.kind} {ref.uri} saved at {self.store.path(ref)}")
                 else:
                     lines.append(f"{name}: {v}")
+        if paused and result.pending_approval is not None:
+            waiting = ", ".join(f"{t['task_id']} ({t['tool']})"
+                                for t in result.pending_approval.tasks)
+            lines.append(f"Paused: {waiting} waits for approval. Continue with "
+                         f"`mmagent resume {result.run_id} --approve` (or --reject).")
         lines += [f.message for f in result.failures.values()]
         lines += [f"node {n!r} was skipped: an input it needs failed" for n in result.skipped
                   if n in self.wf.nodes]

@@ -33,7 +33,7 @@ from mmagent._messages import for_client
 from mmagent.artifacts import ArtifactKind, ArtifactRef
 from mmagent.errors import InputError, InputNotFoundError, MMAgentError, UnknownToolError
 from mmagent.events import ArtifactCreated, PlanCreated, TaskFailed, TaskFinished, TaskProgress
-from mmagent.serving._agent import AgentService, ParsedRequest, RunSummary
+from mmagent.serving._agent import AgentService, ParsedRequest, RunSummary, paused_text
 from mmagent.serving._auth import ANONYMOUS
 from mmagent.serving._http_errors import AuthError
 from mmagent.serving._protocol import MEDIA_FIELDS, MEDIA_KINDS
@@ -170,6 +170,7 @@ class _Call:
         self.store = bridge.agent.store
         self.owner = owner
         self.own_hosts = own_hosts
+        self.base_url = bridge.shared.settings.public_url or base_url
         self.link: Callable[[str], str] = (self._file_link if bridge.local_files
                                            else self.shared.linker(base_url))
 
@@ -247,6 +248,12 @@ class _Call:
         if "t1" in result.failures:
             failure = result.failures["t1"]
             return _error(f"error[{failure.code}]: {failure.message}")
+        if result.status == "awaiting_approval" and self.shared.on_pause is not None:
+            waiting = result.pending_approval.tasks
+            run_id = self.shared.on_pause(self.owner, {"prompt": f"MCP call of tool {name}"},
+                                          result.run_id, waiting, "")
+            text = paused_text(run_id, waiting, self.base_url)
+            return _error(f"error[run.awaiting_approval]: {text}")
         if result.status != "completed" or "t1" not in result.outputs:
             why = result.skip_reasons.get("t1") or result.status
             return _error(f"error[run.{result.status}]: tool {name} did not run ({why}); "

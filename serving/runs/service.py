@@ -5,8 +5,10 @@ A run is recorded in the :class:`~mmagent.stores.RunQueue` (the state database) 
 then taken by a worker thread of whichever server instance has room under the key's limit
 (``serving.runs.max_concurrent_per_key``). Every agent event is appended to the run's event
 log as it happens, so any instance on the same database can replay and follow it. Cancel and
-approval are records too: the instance running a run polls for a cancel; an approved run is
-queued again and resumed (from the executor's checkpoints) by whichever instance takes it.
+approval are records too: the run reads its cancel flag before it starts each task, in any
+state (planning included); an approved run is queued again with its decision and resumed (from
+the executor's checkpoints) by whichever instance takes it, also after the instance that took
+it first died.
 
 >>> service = RunService(shared, RunQueue(open_database("runs.sqlite")))  # doctest: +SKIP
 >>> service.create(RunCreate(prompt="Say hi"), owner, own_hosts=set())          # doctest: +SKIP
@@ -47,7 +49,7 @@ from mmagent.runs import (
     RunQueue,
     RunStatus,
 )
-from mmagent.serving._agent import AgentService, RunSummary
+from mmagent.serving._agent import AgentService, RunSummary, paused_text
 from mmagent.serving._protocol import MEDIA_FIELDS
 
 __all__ = ["RunService"]
@@ -66,6 +68,15 @@ class RunService:
         self.settings = shared.settings.runs
         self._dispatch_lock = threading.Lock()
         self._workers: dict[str, threading.Thread] = {}
+        shared.on_pause = self.adopt
+
+    def adopt(self, owner: str, request: dict[str, Any], agent_run_id: str,
+              waiting: list[dict[str, Any]], answer: str) -> str:
+        """Record a paused run of another surface as a paused run of this API; its id."""
+        run_id = "run_" + uuid.uuid4().hex
+        self.queue.adopt(run_id, owner, request, agent_run_id,
+                         {"answer": paused_text(run_id, waiting), "pending_approval": waiting})
+        return run_id
 
     # -- the verbs -----------------------------------------------------------------------------
 
@@ -97,10 +108,6 @@ class RunService:
             return self.get(run_id, owner, base_url)
         run = self.queue.get(run_id, owner)
         if run.status == "running":
-            if run.request.get("workflow") is not None:
-                raise RunError(f"got a cancel for workflow run {run_id}, which is running; "
-                               "expected a queued run (workflow runs cannot stop midway)",
-                               run_id=run_id)
             self.queue.request_cancel(run_id)
             return self.get(run_id, owner, base_url)
         raise RunFinishedError(f"got a cancel for run {run_id}, which already ended "
@@ -110,10 +117,6 @@ class RunService:
     def approve(self, run_id: str, body: RunApprove, owner: str, base_url: str) -> RunInfo:
         """Answer a paused run: it is queued again and resumed with the decision."""
         run = self.queue.get(run_id, owner)
-        if run.request.get("workflow") is not None:
-            raise RunError(f"got an approval for workflow run {run_id}; expected an agent run "
-                           "(workflow runs do not pause for approval over the runs API yet: "
-                           "leave their tools out of executor.approval)", run_id=run_id)
         if isinstance(body.approve, dict) and run.status == "awaiting_approval":
             waiting = {t["task_id"] for t in (run.result or {}).get("pending_approval") or []}
             unknown = sorted(set(body.approve) - waiting)
@@ -179,7 +182,7 @@ class RunService:
             worker.join(timeout)
 
     def _work(self, run: QueuedRun) -> None:
-        cancel, stop = threading.Event(), threading.Event()
+        cancel, stop = _StoredCancel(self.queue, run.id), threading.Event()
         threading.Thread(target=self._watch_cancel, args=(run.id, cancel, stop), daemon=True,
                          name=f"mmagent-{run.id}-cancel").start()
         summary = RunSummary(**{k: v for k, v in (run.result or {}).items()
@@ -196,17 +199,23 @@ class RunService:
     def _run(self, run: QueuedRun, cancel: threading.Event, summary: RunSummary,
              seen: _Seen) -> None:
         try:
-            for event in self.shared.observed(self._stream(run, cancel), run.owner):
+            for event in self.shared.observed(self._stream(run, cancel), run.owner,
+                                              api_run_id=run.id):
                 self.queue.append_event(run.id, event.model_dump_json())
                 summary.add(event, lambda artifact_id: f"/v1/artifacts/{artifact_id}")
                 seen.add(event)
                 if isinstance(event, RunStarted) and not event.resumed:
                     self.queue.set_agent_run_id(run.id, event.run_id)
-            status = seen.status(summary, cancel.is_set())
+            agent_run_id = seen.agent_run_id or run.agent_run_id
+            cancelled = cancel.is_set() or self.queue.cancel_requested(run.id)
+            status = seen.status(summary, cancelled, self._recorded_status(agent_run_id))
+            pending = seen.pending or (run.result or {}).get("pending_approval")
             result = {"answer": summary.answer, **summary.extras(),
-                      "pending_approval": seen.pending if status == "awaiting_approval"
-                      else None}
-            self.queue.transition(run.id, ("running",), status, result=result)
+                      "pending_approval": pending if status == "awaiting_approval" else None}
+            # a new pause takes a new answer: the last one must not answer its questions
+            self.queue.transition(run.id, ("running",), status, result=result,
+                                  **({"decision": None} if status == "awaiting_approval"
+                                     else {}))
         except MMAgentError as e:
             self.queue.transition(run.id, ("running",), "failed",
                                   error={"code": e.code, "message": for_client(e.message)})
@@ -216,13 +225,22 @@ class RunService:
                                   error={"code": "internal",
                                          "message": f"internal error: {type(e).__name__}"})
 
+    def _recorded_status(self, agent_run_id: str | None) -> str | None:
+        """The status the executor recorded for the agent's run (None: not recorded). It, not
+        the events seen, says whether a resumed run is still paused."""
+        runs = self.shared.agent.executor.runs
+        if agent_run_id is None or runs is None or not runs.exists(agent_run_id):
+            return None
+        return runs.get(agent_run_id).status
+
     def _stream(self, run: QueuedRun, cancel: threading.Event) -> Iterator[Any]:
         agent, req = self.shared.agent, run.request
         if run.agent_run_id is not None:  # approved after a pause: continue where it stopped
             return agent.stream_resume(run.agent_run_id, approve=run.decision, cancel=cancel)
         if req.get("workflow") is not None:
             inputs = {k: _load_refs(v) for k, v in req["inputs"].items()}
-            return agent.stream_workflow(req["workflow"], inputs)
+            return agent.stream_workflow(req["workflow"], inputs, run_id=run.id,
+                                         cancel=cancel)
         media = {k: [ArtifactRef.model_validate(r) for r in req[k]]
                  for k in ("images", "audio", "video")}
         return agent.stream(req["prompt"], images=media["images"], audio=media["audio"],
@@ -274,15 +292,37 @@ class RunService:
             pending_approval=result.get("pending_approval"), error=run.error)
 
 
+class _StoredCancel(threading.Event):
+    """A run's cancel as the executor sees it: set here, or recorded by any instance. Read
+    from the store each time the executor looks (before it starts a task), so a cancel that
+    was accepted is never outrun by work that starts after it, however fast."""
+
+    def __init__(self, queue: RunQueue, run_id: str) -> None:
+        super().__init__()
+        self._queue, self._run_id = queue, run_id
+
+    def is_set(self) -> bool:
+        if not super().is_set():
+            try:
+                if self._queue.cancel_requested(self._run_id):
+                    self.set()
+            except Exception:  # the store is away for a moment: the watcher asks again
+                logger.warning("could not read the cancel flag of run %s", self._run_id)
+        return super().is_set()
+
+
 class _Seen:
     """What a run's events say about how it ended."""
 
     def __init__(self) -> None:
         self.pending: list[dict[str, Any]] | None = None
         self.failed: set[str] = set()
+        self.agent_run_id: str | None = None
 
     def add(self, event: Any) -> None:
-        if isinstance(event, ApprovalRequested):
+        if isinstance(event, RunStarted):
+            self.agent_run_id = self.agent_run_id or event.run_id
+        elif isinstance(event, ApprovalRequested):
             self.pending = event.tasks
         elif isinstance(event, TaskFinished):
             self.failed.discard(event.task_id)  # run again (resumed) and done this time
@@ -292,11 +332,13 @@ class _Seen:
             # a replaced task's failure is forgiven; one of the new plan (same id or not) is not
             self.failed -= set(event.dropped)
 
-    def status(self, summary: RunSummary, cancelled: bool) -> RunStatus:
-        if self.pending is not None:
+    def status(self, summary: RunSummary, cancelled: bool, recorded: str | None) -> RunStatus:
+        """``recorded``: the executor's own status for the run (None if it keeps none)."""
+        if self.pending is not None or recorded == "awaiting_approval":
             return "awaiting_approval"  # workers never answer approvals themselves
         planned = {t["id"] for t in (summary.plan or {}).get("tasks", [])}
-        if cancelled and planned - set(summary.outputs) - set(summary.failures):
+        if recorded == "cancelled" or (
+                cancelled and planned - set(summary.outputs) - set(summary.failures)):
             return "cancelled"  # tasks were left unrun
         return "failed" if self.failed else "completed"
 

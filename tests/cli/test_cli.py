@@ -165,3 +165,20 @@ def test_run_save_plan_then_workflow_run_without_the_llm(monkeypatch, capsys, tm
     assert [t["tool"] for t in result["plan"]["tasks"]] == ["image_caption", "text_to_speech"]
     assert result["outputs"]["t2_audio"]["kind"] == "audio"
     assert result["artifacts"][0]["id"] in first_audio[0]  # same speech, same artifact
+
+
+def test_workflow_run_that_pauses_for_approval_exits_5_and_says_how_to_continue(
+        monkeypatch, capsys, tmp_path):
+    cfg = tmp_path / "mmagent.yaml"
+    cfg.write_text(f"cache_dir: {tmp_path / 'cache'}\n"
+                   "executor: {approval: {tools: [text_to_speech]}}\n")
+    code, out, err = cli(monkeypatch, capsys, "workflow", "run", "caption_and_speak",
+                         "--input", "image=examples/photo.png", "--config", str(cfg))
+    assert code == 5, (out, err)
+    assert "waits for approval" in out and "failed" not in out
+    run_id = err.split("run ", 1)[1].split()[0]
+    assert f"mmagent resume {run_id} --approve" in err
+    code, out, err = cli(monkeypatch, capsys, "resume", run_id, "--approve", "--config",
+                         str(cfg))
+    assert code == 0, (out, err)
+    assert "text_to_speech finished" in out and "speech: audio" in out

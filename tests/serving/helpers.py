@@ -8,7 +8,7 @@ from collections.abc import Iterator
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from mmagent.artifacts import AudioRef
+from mmagent.artifacts import AudioRef, ImageRef
 from mmagent.errors import ToolInputError
 from mmagent.planner import Completion
 from mmagent.toolkit import Tool, ToolRegistry
@@ -141,3 +141,64 @@ def sse_events(response) -> Iterator[dict]:
         if line.startswith("data:") and line[5:].strip() not in ("", "[DONE]"):
             data = json.loads(line[5:])
             yield data.get("mmagent_event", data)
+
+
+class FakeTranscribe(Tool):
+    """Stands in for ``speech_to_text`` in a served subprocess: says how long the clip is and
+    counts its calls in ``$MMAGENT_TEST_COUNTER`` (one line per finished call)."""
+
+    name = "speech_to_text"
+    description = "Transcribes speech in an audio clip."
+
+    class Input(BaseModel):
+        model_config = ConfigDict(extra="forbid")
+        audio: AudioRef = Field(description="the recording")
+
+    class Output(BaseModel):
+        model_config = ConfigDict(extra="forbid")
+        text: str = Field(description="what was said")
+
+    def run(self, inputs, ctx):
+        _count("transcribe")
+        return [self.Output(text=f"a {i.audio.duration_s:.1f} second speech") for i in inputs]
+
+
+class FakeDraw(Tool):
+    """Stands in for ``image_generate``: waits while ``$MMAGENT_TEST_HOLD`` exists (so a test
+    can kill the server inside it), paints a small image, then counts the finished call."""
+
+    name = "image_generate"
+    description = "Draws a picture of a prompt."
+
+    class Input(BaseModel):
+        model_config = ConfigDict(extra="forbid")
+        prompt: str = Field(description="what to draw")
+
+    class Output(BaseModel):
+        model_config = ConfigDict(extra="forbid")
+        image: ImageRef = Field(description="the picture")
+
+    def run(self, inputs, ctx):
+        import os
+        import time
+
+        from PIL import Image
+
+        hold = os.environ.get("MMAGENT_TEST_HOLD")
+        _count("draw-started")
+        deadline = time.monotonic() + 60
+        while hold and os.path.exists(hold) and time.monotonic() < deadline:
+            time.sleep(0.02)
+        out = [self.Output(image=ctx.store.put_image(Image.new("RGB", (16, 16), (9, 99, 199))))
+               for _ in inputs]
+        _count("draw")
+        return out
+
+
+def _count(label: str) -> None:
+    import os
+
+    counter = os.environ.get("MMAGENT_TEST_COUNTER")
+    if counter:
+        with open(counter, "a") as f:
+            f.write(label + "\n")
