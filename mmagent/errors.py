@@ -38,6 +38,7 @@ __all__ = [
     "WorkflowError",
     "WorkflowNotFoundError",
     "TaskTimeoutError",
+    "PathRefusedError",
     "RunError",
     "UnknownRunError",
     "RunFinishedError",
@@ -84,6 +85,12 @@ class MediaLimitError(InputError):
     """The media decodes but exceeds a configured limit (bytes, pixels, seconds)."""
 
     code = "input.limit_exceeded"
+
+
+class PathRefusedError(InputError):
+    """A server path a remote caller named (e.g. a folder to search) that it may not read."""
+
+    code = "input.path_refused"
 
 
 class ConfigError(MMAgentError):

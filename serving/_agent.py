@@ -80,9 +80,12 @@ class AgentService:
     'caption_and_speak'
     """
 
-    def __init__(self, agent: Agent, metrics: Metrics | None = None) -> None:
+    def __init__(self, agent: Agent, metrics: Metrics | None = None, *,
+                 remote: bool = True) -> None:
         self.agent = agent
         self.settings = agent.config.serving
+        if remote:  # callers over the network name no server path outside allowed_roots
+            agent.registry.restrict_paths(self.settings.allowed_roots)
         self.metrics = metrics or Metrics()
         self.owners = make_owners(agent.config, agent.store.root)
         self.media = MediaResolver(agent.store, self.owners, self.settings)

@@ -26,6 +26,7 @@ from mmagent.errors import (
     InputNotFoundError,
     MediaLimitError,
     MMAgentError,
+    PathRefusedError,
     PlanningError,
     PlanValidationError,
     RunError,
@@ -35,8 +36,8 @@ from mmagent.errors import (
     UnknownRunError,
 )
 
-__all__ = ["AuthError", "URLRefusedError", "RequestTooLargeError", "UnknownModelError",
-           "status_for", "error_body", "send_error", "EXCEPTION_HANDLERS"]
+__all__ = ["AuthError", "URLRefusedError", "RequestTooLargeError", "HeadersTooLargeError",
+           "UnknownModelError", "status_for", "error_body", "send_error", "EXCEPTION_HANDLERS"]
 
 logger = logging.getLogger(__name__)
 
@@ -57,6 +58,10 @@ class RequestTooLargeError(MediaLimitError):
     code = "input.body_too_large"
 
 
+class HeadersTooLargeError(MediaLimitError):
+    code = "input.headers_too_large"
+
+
 class UnknownModelError(InputNotFoundError):
     code = "input.unknown_model"
 
@@ -64,6 +69,7 @@ class UnknownModelError(InputNotFoundError):
 # Order matters: the first class an error is an instance of decides its status.
 _STATUS: list[tuple[type[MMAgentError], int, str]] = [
     (AuthError, 401, "authentication_error"),
+    (PathRefusedError, 403, "permission_error"),
     (MediaLimitError, 413, "invalid_request_error"),
     (InputNotFoundError, 404, "invalid_request_error"),
     (UnknownRunError, 404, "invalid_request_error"),

@@ -28,12 +28,13 @@ from mmagent.toolkit._catalog import render_tools_md, tool_entries
 from mmagent.toolkit._decorator import tool
 from mmagent.toolkit._device import resolve_device, resolve_dtype
 from mmagent.toolkit._mcp_client import McpServerError, add_mcp_tools
+from mmagent.toolkit._paths import check_server_paths, server_path_fields
 from mmagent.toolkit._pipeline import PipelineTool, group_rows
 from mmagent.toolkit._registry import ENTRY_POINT_GROUP, ToolRegistry, builtin_tools
 from mmagent.toolkit._residency import GiB
 from mmagent.toolkit._samples import WORDS, sample_audio, sample_image, sample_video
 
-__all__ = ["Tool", "PipelineTool", "tool", "ToolContext", "Ports", "Resources", "TINY",
+__all__ = ["check_server_paths", "server_path_fields", "Tool", "PipelineTool", "tool", "ToolContext", "Ports", "Resources", "TINY",
            "default_cache_dir", "port_type", "group_rows", "ToolRegistry", "ENTRY_POINT_GROUP",
            "builtin_tools", "tool_entries", "render_tools_md", "check_bound",
            "check_image_pixels", "check_audio_seconds", "check_video_seconds",
