@@ -34,7 +34,8 @@ from mmagent.toolkit._registry import ENTRY_POINT_GROUP, ToolRegistry, builtin_t
 from mmagent.toolkit._residency import GiB
 from mmagent.toolkit._samples import WORDS, sample_audio, sample_image, sample_video
 
-__all__ = ["check_server_paths", "server_path_fields", "Tool", "PipelineTool", "tool", "ToolContext", "Ports", "Resources", "TINY",
+__all__ = ["Tool", "PipelineTool", "tool", "ToolContext", "Ports", "Resources", "TINY",
+           "check_server_paths", "server_path_fields",
            "default_cache_dir", "port_type", "group_rows", "ToolRegistry", "ENTRY_POINT_GROUP",
            "builtin_tools", "tool_entries", "render_tools_md", "check_bound",
            "check_image_pixels", "check_audio_seconds", "check_video_seconds",

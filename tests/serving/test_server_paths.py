@@ -40,8 +40,8 @@ class FakeFolder(Tool):
     def run(self, inputs, ctx):
         from pathlib import Path
 
-        return [self.Output(text=" ".join(p.read_text() for p in sorted(Path(i.folder).glob("*.txt"))))
-                for i in inputs]
+        files = [sorted(Path(i.folder).glob("*.txt")) for i in inputs]
+        return [self.Output(text=" ".join(p.read_text() for p in f)) for f in files]
 
 
 def _server(root, **serving) -> ServerThread:
