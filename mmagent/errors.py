@@ -39,6 +39,7 @@ __all__ = [
     "WorkflowNotFoundError",
     "TaskTimeoutError",
     "PathRefusedError",
+    "ConsentRequiredError",
     "RunError",
     "UnknownRunError",
     "RunFinishedError",
@@ -91,6 +92,12 @@ class PathRefusedError(InputError):
     """A server path a remote caller named (e.g. a folder to search) that it may not read."""
 
     code = "input.path_refused"
+
+
+class ConsentRequiredError(InputError):
+    """A file's embedded workflow that the user did not agree to run."""
+
+    code = "input.consent_required"
 
 
 class ConfigError(MMAgentError):
