@@ -13,10 +13,12 @@ from rich.table import Table
 if TYPE_CHECKING:
     from rich.progress import Progress
 
-__all__ = ["out", "err", "show_stream", "ask_approval"]
+__all__ = ["out", "err", "show_stream", "ask_approval", "started_runs"]
 
 out = Console(highlight=False)
 err = Console(stderr=True, highlight=False)
+started_runs: list[str] = []
+"""Run ids this process announced, newest last: Ctrl-C says how to resume the last."""
 
 
 def show_stream(agent, events, intro: str | None = "planning...") -> bool:
@@ -24,8 +26,12 @@ def show_stream(agent, events, intro: str | None = "planning...") -> bool:
     view = _StreamView(agent)
     if intro:
         out.print(f"[dim]{intro}[/dim]")
-    for ev in events:
-        view.show(ev)
+    try:
+        for ev in events:
+            view.show(ev)
+    finally:  # Ctrl-C: the bars go, so the hint that follows reads on a clean line
+        if view.progress is not None:
+            view.progress.stop()
     return view.failed
 
 
@@ -69,6 +75,7 @@ class _StreamView:
         out.print(f"[cyan]>[/cyan] {ev.task_id} {ev.tool} started")
 
     def _run_started(self, ev: Any) -> None:
+        started_runs.append(ev.run_id)
         out.print(f"[dim]run {ev.run_id}{' (resumed)' if ev.resumed else ''}[/dim]")
 
     def _approval_requested(self, ev: Any) -> None:
