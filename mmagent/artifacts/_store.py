@@ -373,13 +373,24 @@ def _probe_video(data: bytes, source: str, limits: MediaLimits) -> dict:
 
 def _decode_video(data: bytes, source: str, limits: MediaLimits, mime: str) -> dict:
     """Decode the first frame, check the duration, count the frames (ffmpeg, no re-encode)."""
-    from mmagent.artifacts._video import MediaDecodeError, VideoTooLongError, probe_video
+    from mmagent.artifacts._video import (
+        MediaDecodeError,
+        VideoTooLargeError,
+        VideoTooLongError,
+        probe_video,
+    )
 
     with tempfile.TemporaryDirectory(prefix="mmagent-probe-") as tmp:
         path = Path(tmp) / ("video" + _EXT[mime])
         path.write_bytes(data)
         try:
-            info = probe_video(path, max_seconds=limits.max_video_seconds)
+            info = probe_video(path, max_seconds=limits.max_video_seconds,
+                               max_pixels=limits.max_image_pixels)
+        except VideoTooLargeError as e:  # by the header, before a frame is decoded
+            raise MediaLimitError(
+                f"got {e.width}x{e.height} video frames in {source}; expected at most "
+                f"{limits.max_image_pixels} pixels (limits.max_image_pixels)",
+                source=source) from e
         except VideoTooLongError as e:
             raise MediaLimitError(
                 f"got {e.seconds:.1f} s of video in {source}; expected at most "
