@@ -15,7 +15,14 @@ from typing import Any
 from mmagent.agent import Agent
 from mmagent.artifacts import ArtifactKind, ArtifactRef
 from mmagent.errors import MMAgentError
-from mmagent.events import AnswerReady, ArtifactCreated, PlanCreated, TaskFailed, TaskFinished
+from mmagent.events import (
+    AnswerReady,
+    ArtifactCreated,
+    PlanCreated,
+    Replanned,
+    TaskFailed,
+    TaskFinished,
+)
 from mmagent.serving._http_errors import UnknownModelError
 from mmagent.serving._metrics import Metrics
 from mmagent.serving._protocol import MEDIA_KINDS, MODEL_ID, WORKFLOW_PREFIX
@@ -53,6 +60,9 @@ class RunSummary:
     def add(self, event: Any, link: Link) -> None:
         if isinstance(event, PlanCreated):
             self.plan = event.plan.model_dump(mode="json")
+            self.prompt_tokens += event.prompt_tokens
+            self.completion_tokens += event.completion_tokens
+        elif isinstance(event, Replanned):  # the re-plan's LLM calls count too
             self.prompt_tokens += event.prompt_tokens
             self.completion_tokens += event.completion_tokens
         elif isinstance(event, TaskFinished):

@@ -302,7 +302,8 @@ class Agent(RunControl):
         with self._cancel_handle(run_id, cancel) as event:
             plan, result = run_with_replanning(
                 self.executor, self.planner, prompt, inputs, planned.plan, emit,
-                self.config.planner.replan_attempts, run_id=run_id, approve=approve,
+                self.config.planner.replan_attempts, run_id=run_id,
+                timeout_s=self.config.planner.replan_timeout_s, approve=approve,
                 cancel=event, meta={"prompt": prompt})
         return self._answer(prompt, plan, result, emit)
 
