@@ -304,6 +304,11 @@ def _probe_image(data: bytes, source: str, limits: MediaLimits) -> dict:
     return {"mime": mime, "width": w, "height": h}
 
 
+MAX_AUDIO_CHANNELS = 32
+MAX_AUDIO_RATE = 384_000
+"""Bounds on an audio header, so that ``limits.max_audio_seconds`` bounds what decoding costs."""
+
+
 def _probe_audio(data: bytes, source: str, limits: MediaLimits) -> dict:
     import soundfile as sf
 
@@ -313,6 +318,12 @@ def _probe_audio(data: bytes, source: str, limits: MediaLimits) -> dict:
         with sf.SoundFile(io.BytesIO(data)) as f:
             sr, frames, fmt = f.samplerate, f.frames, f.format
             duration = frames / sr if sr else 0.0
+            # by the header, before decoding: a compressed file may claim far more samples
+            # than its bytes (channels x rate x duration, as float32)
+            if f.channels > MAX_AUDIO_CHANNELS or sr > MAX_AUDIO_RATE:
+                raise MediaLimitError(
+                    f"got {f.channels} channels at {sr} Hz in {source}; expected at most "
+                    f"{MAX_AUDIO_CHANNELS} channels at {MAX_AUDIO_RATE} Hz", source=source)
             if duration > limits.max_audio_seconds:
                 raise MediaLimitError(
                     f"got {duration:.1f} s of audio in {source}; expected at most "

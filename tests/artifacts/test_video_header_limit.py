@@ -31,3 +31,15 @@ def test_too_many_pixels_is_refused_before_a_frame_is_decoded(tmp_path, monkeypa
     with pytest.raises(MediaLimitError, match=r"got 128x96 video frames .* "
                                               r"\(limits.max_image_pixels\)"):
         store.put_bytes(data, "video")
+
+
+def test_an_audio_header_claiming_too_many_channels_is_refused_before_decoding(tmp_path):
+    import io
+
+    import soundfile as sf
+
+    buf = io.BytesIO()
+    sf.write(buf, np.zeros((16, 40), np.float32), 8000, format="WAV", subtype="PCM_16")
+    store = ArtifactStore(tmp_path / "store")
+    with pytest.raises(MediaLimitError, match="got 40 channels at 8000 Hz"):
+        store.put_bytes(buf.getvalue(), "audio")
