@@ -81,8 +81,9 @@ def _prescan(text: str, max_depth: int, max_nodes: int) -> bool:
                                   yaml.SequenceStartEvent)):
                 nodes += 1
                 if nodes > max_nodes:
-                    raise YAMLBoundError(f"got a document of more than {max_nodes} nodes; "
-                                         f"expected at most {max_nodes}", event.start_mark)
+                    raise YAMLBoundError(f"got a document of more than {max_nodes} nodes "
+                                         f"(aliases expanded); expected at most {max_nodes}",
+                                         event.start_mark)
             if isinstance(event, (yaml.MappingStartEvent, yaml.SequenceStartEvent)):
                 depth += 1
                 if depth > max_depth:
