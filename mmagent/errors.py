@@ -38,6 +38,8 @@ __all__ = [
     "WorkflowError",
     "WorkflowNotFoundError",
     "TaskTimeoutError",
+    "PathRefusedError",
+    "ConsentRequiredError",
     "RunError",
     "UnknownRunError",
     "RunFinishedError",
@@ -84,6 +86,18 @@ class MediaLimitError(InputError):
     """The media decodes but exceeds a configured limit (bytes, pixels, seconds)."""
 
     code = "input.limit_exceeded"
+
+
+class PathRefusedError(InputError):
+    """A server path a remote caller named (e.g. a folder to search) that it may not read."""
+
+    code = "input.path_refused"
+
+
+class ConsentRequiredError(InputError):
+    """A file's embedded workflow that the user did not agree to run."""
+
+    code = "input.consent_required"
 
 
 class ConfigError(MMAgentError):

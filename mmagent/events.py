@@ -35,6 +35,7 @@ __all__ = [
     "RouteChosen",
     "Replanned",
     "ClientCallRequested",
+    "Replanning",
 ]
 
 
@@ -162,12 +163,24 @@ class Replanned(_Event):
     dropped: list[str] = Field(description="ids of the tasks replaced (failed and dependents)")
     kept: list[str] = Field(description="ids of the tasks whose results are reused")
     plan: Plan = Field(description="the whole new plan: kept tasks, then new ones")
+    prompt_tokens: int = Field(0, description="tokens the planner's LLM read for the re-plan")
+    completion_tokens: int = Field(0, description="tokens the planner's LLM wrote for it")
+
+
+class Replanning(_Event):
+    """The planner is re-planning after a failure: sent when it starts, then every few seconds
+    until it is done (or gives up at ``planner.replan_timeout_s``)."""
+
+    type: Literal["replanning"] = "replanning"
+    attempt: int = Field(description="1 for the first re-plan of this run")
+    failed: list[str] = Field(description="ids of the tasks that failed")
+    elapsed_s: float = Field(0.0, description="seconds since this re-plan began")
 
 
 Event = Annotated[
     PlanCreated | TaskStarted | TaskProgress | TaskFinished | TaskFailed | ArtifactCreated
     | AnswerReady | ToolUnloaded | ApprovalRequested | TaskRetrying | RunStarted | RouteChosen
-    | Replanned | ClientCallRequested,
+    | Replanned | ClientCallRequested | Replanning,
     Field(discriminator="type"),
 ]
 EVENT_ADAPTER: TypeAdapter[Event] = TypeAdapter(Event)

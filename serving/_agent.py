@@ -20,6 +20,7 @@ from mmagent.events import (
     ApprovalRequested,
     ArtifactCreated,
     PlanCreated,
+    Replanned,
     RunStarted,
     TaskFailed,
     TaskFinished,
@@ -74,6 +75,9 @@ class RunSummary:
             self.plan = event.plan.model_dump(mode="json")
             self.prompt_tokens += event.prompt_tokens
             self.completion_tokens += event.completion_tokens
+        elif isinstance(event, Replanned):  # the re-plan's LLM calls count too
+            self.prompt_tokens += event.prompt_tokens
+            self.completion_tokens += event.completion_tokens
         elif isinstance(event, TaskFinished):
             self.outputs[event.task_id] = event.output
         elif isinstance(event, TaskFailed):
@@ -99,12 +103,15 @@ class AgentService:
     'caption_and_speak'
     """
 
-    def __init__(self, agent: Agent, metrics: Metrics | None = None) -> None:
+    def __init__(self, agent: Agent, metrics: Metrics | None = None, *,
+                 remote: bool = True) -> None:
         self.agent = agent
         self.on_pause: Callable[..., str] | None = None
         """Records a paused run of chat, Responses or MCP in the runs API (the runs service
         sets it): ``(owner, request, agent_run_id, waiting tasks, answer) -> API run id``."""
         self.settings = agent.config.serving
+        if remote:  # callers over the network name no server path outside allowed_roots
+            agent.registry.restrict_paths(self.settings.allowed_roots)
         self.metrics = metrics or Metrics()
         self.owners = make_owners(agent.config, agent.store.root)
         self.media = MediaResolver(agent.store, self.owners, self.settings)

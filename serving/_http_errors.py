@@ -26,6 +26,7 @@ from mmagent.errors import (
     InputNotFoundError,
     MediaLimitError,
     MMAgentError,
+    PathRefusedError,
     PlanningError,
     PlanValidationError,
     RunError,
@@ -35,8 +36,8 @@ from mmagent.errors import (
     UnknownRunError,
 )
 
-__all__ = ["AuthError", "URLRefusedError", "RequestTooLargeError", "UnknownModelError",
-           "OutputFormatError", "UnknownCallError",
+__all__ = ["AuthError", "URLRefusedError", "RequestTooLargeError", "HeadersTooLargeError",
+           "UnknownModelError", "OutputFormatError", "UnknownCallError",
            "status_for", "error_body", "send_error", "EXCEPTION_HANDLERS"]
 
 logger = logging.getLogger(__name__)
@@ -56,6 +57,10 @@ class URLRefusedError(InputError):
 
 class RequestTooLargeError(MediaLimitError):
     code = "input.body_too_large"
+
+
+class HeadersTooLargeError(MediaLimitError):
+    code = "input.headers_too_large"
 
 
 class UnknownModelError(InputNotFoundError):
@@ -79,6 +84,7 @@ class UnknownCallError(UnknownRunError):
 _STATUS: list[tuple[type[MMAgentError], int, str]] = [
     (AuthError, 401, "authentication_error"),
     (OutputFormatError, 422, "invalid_request_error"),
+    (PathRefusedError, 403, "permission_error"),
     (MediaLimitError, 413, "invalid_request_error"),
     (InputNotFoundError, 404, "invalid_request_error"),
     (UnknownRunError, 404, "invalid_request_error"),

@@ -1,4 +1,4 @@
-"""The app's ASGI middlewares: request metrics and the request body limit.
+"""The app's ASGI middlewares: request metrics, the request header limit and the body limit.
 
 Plain ASGI, not ``@app.middleware("http")``: Starlette's ``BaseHTTPMiddleware`` hides a client's
 disconnect from ``request.is_disconnected()``, and a run must stop when its client goes away.
@@ -8,10 +8,15 @@ from __future__ import annotations
 
 import time
 
-from mmagent.serving._http_errors import RequestTooLargeError, error_body, send_error
+from mmagent.serving._http_errors import (
+    HeadersTooLargeError,
+    RequestTooLargeError,
+    error_body,
+    send_error,
+)
 from mmagent.serving._metrics import Metrics
 
-__all__ = ["RequestMetrics", "BodyLimit"]
+__all__ = ["RequestMetrics", "HeaderLimit", "BodyLimit"]
 
 
 class RequestMetrics:
@@ -38,6 +43,29 @@ class RequestMetrics:
             path = getattr(scope.get("route"), "path", "<unmatched>")  # the router sets it
             self.metrics.requests.labels(scope["method"], path, str(status)).inc()
             self.metrics.latency.labels(scope["method"], path).observe(time.perf_counter() - t0)
+
+
+class HeaderLimit:
+    """Refuses requests whose headers (names and values, all together) pass ``max_bytes`` with
+    431, before any route reads them. The HTTP server has parsed them already; this bounds what
+    every later layer (auth, tracing, the routes) is handed."""
+
+    def __init__(self, app, max_bytes: int) -> None:
+        self.app = app
+        self.max_bytes = max_bytes
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] not in ("http", "websocket"):
+            return await self.app(scope, receive, send)
+        size = sum(len(k) + len(v) for k, v in scope.get("headers") or [])
+        if size > self.max_bytes:
+            if scope["type"] != "http":
+                return await send({"type": "websocket.close", "code": 1009})
+            return await send_error(send, 431, error_body(
+                f"got request headers of {size} bytes; expected at most {self.max_bytes} "
+                "(serving.max_header_bytes)", "invalid_request_error",
+                HeadersTooLargeError.code))
+        return await self.app(scope, receive, send)
 
 
 class BodyLimit:

@@ -18,7 +18,7 @@ from mmagent.runs import RunQueue
 from mmagent.serving._agent import AgentService
 from mmagent.serving._auth import KeyRing
 from mmagent.serving._http_errors import EXCEPTION_HANDLERS
-from mmagent.serving._middleware import BodyLimit, RequestMetrics
+from mmagent.serving._middleware import BodyLimit, HeaderLimit, RequestMetrics
 from mmagent.serving.chat import routes as chat_routes
 from mmagent.serving.chat.service import ChatService
 from mmagent.serving.files import routes as files_routes
@@ -56,9 +56,10 @@ def create_app(agent: Agent) -> FastAPI:
     app.state.runs = RunService(shared, RunQueue(state_database(agent.config)))
 
     # 2. middlewares, innermost first: body limit, a span per request (no-op unless a tracer
-    # provider is configured), metrics
+    # provider is configured), header limit, metrics
     app.add_middleware(BodyLimit, max_bytes=shared.settings.max_body_bytes)
     FastAPIInstrumentor.instrument_app(app, exclude_spans=["send", "receive"])
+    app.add_middleware(HeaderLimit, max_bytes=shared.settings.max_header_bytes)
     app.add_middleware(RequestMetrics, metrics=shared.metrics)
 
     # 3. the routes

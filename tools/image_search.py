@@ -31,7 +31,7 @@ from pydantic import Field, field_validator, model_validator
 
 from mmagent.artifacts import ImageRef
 from mmagent.errors import ToolInputError
-from mmagent.toolkit import WORDS, Ports, ToolContext, sample_image
+from mmagent.toolkit import WORDS, Ports, ToolContext, check_server_paths, sample_image
 from mmagent.tools._clip import ClipTool
 
 __all__ = ["ImageSearch", "EmbeddingCache", "MAX_SEARCH_IMAGES"]
@@ -76,7 +76,8 @@ class ImageSearch(ClipTool):
             description="the images to rank (give this or folder)")
         folder: str | None = Field(
             None, min_length=1, description="a local folder whose image files are ranked "
-            "(give this or images)")
+            "(give this or images); a server path, so refused from remote callers unless "
+            "inside serving.allowed_roots", json_schema_extra={"server_path": True})
         top_k: int = Field(5, ge=1, le=MAX_TOP_K, description="how many best matches to return")
 
         @field_validator("folder")
@@ -155,6 +156,9 @@ class ImageSearch(ClipTool):
         files = []
         for p in sorted(folder.rglob("*")):
             if p.suffix.lower() in IMAGE_SUFFIXES and p.is_file():
+                if self.path_roots is not None:  # a link may lead out of the allowed roots
+                    check_server_paths(self.name, self.Input, {"folder": str(p)},
+                                       self.path_roots)
                 files.append(p)
                 if len(files) > MAX_SEARCH_IMAGES:
                     raise ToolInputError(

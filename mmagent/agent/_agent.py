@@ -144,12 +144,16 @@ class Agent:
         local bank ``<cache_dir>/learned_demos.yaml``, which the planner reads when
         ``planner.learn`` is true. ``inputs`` maps input names to kinds (default: from the
         plan's ``$input.<kind><n>`` references). The plan must validate against the tools."""
-        from mmagent.plan._validator import validate
+        from mmagent.plan._validator import check_size, validate
         from mmagent.planner._learn import learn, learned_bank_path, workflow_plan
+        from mmagent.workflows._check import check_limits
         from mmagent.workflows._parse import load_workflow
 
         if not isinstance(plan, Plan):
-            plan, inputs = workflow_plan(load_workflow(plan))
+            wf = load_workflow(plan)
+            check_limits(wf, self.store.limits)  # counts first: a huge plan costs nothing
+            plan, inputs = workflow_plan(wf)
+        check_size(len(plan.tasks), self.store.limits.max_tasks)
         if inputs is None:
             inputs = {r.field: r.field.rstrip("0123456789") for t in plan.tasks
                       for _a, r in t.refs() if r.is_input}
@@ -283,7 +287,8 @@ class Agent:
         with self._cancel_handle(run_id, cancel) as event:
             plan, result = run_with_replanning(
                 self.executor, self.planner, prompt, inputs, planned.plan, emit,
-                self.config.planner.replan_attempts, run_id=run_id, approve=approve,
+                self.config.planner.replan_attempts, run_id=run_id,
+                timeout_s=self.config.planner.replan_timeout_s, approve=approve,
                 cancel=event, meta={"prompt": prompt})
         return self._answer(prompt, plan, result, emit)
 

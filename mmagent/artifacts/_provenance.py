@@ -42,11 +42,11 @@ from pathlib import Path
 from typing import Any
 
 from mmagent.artifacts._store import ArtifactRef, ArtifactStore, atomic_write
-from mmagent.errors import InputError, InputNotFoundError
+from mmagent.errors import InputError, InputNotFoundError, InvalidMediaError
 
-__all__ = ["embed", "read", "read_file", "ProvenanceExporter", "ProvenanceTap", "from_media",
-           "embedded_workflow",
-           "plan_document", "workflow_document", "FORMAT", "KEY", "SUFFIXES"]
+__all__ = ["embed", "read", "read_file", "ProvenanceError", "ProvenanceExporter",
+           "ProvenanceTap", "from_media", "embedded_workflow", "plan_document",
+           "workflow_document", "FORMAT", "KEY", "SUFFIXES"]
 
 logger = logging.getLogger(__name__)
 FORMAT = "mmagent.artifacts._provenance/1"
@@ -55,6 +55,13 @@ SUFFIXES = (".png", ".wav", ".mp4")
 """File types that carry provenance (``mmagent workflow run FILE`` reads them)."""
 _PNG_SIG = b"\x89PNG\r\n\x1a\n"
 _MAX_DOC_BYTES = 4 * 2**20
+
+
+class ProvenanceError(InvalidMediaError):
+    """A provenance chunk or document that is malformed (short, lying about its length, not
+    zlib, not the expected shape)."""
+
+    code = "input.invalid_provenance"
 
 
 def embed(data: bytes, mime: str, doc: dict[str, Any]) -> bytes:
@@ -71,14 +78,18 @@ def embed(data: bytes, mime: str, doc: dict[str, Any]) -> bytes:
 
 def read(data: bytes) -> dict[str, Any] | None:
     """The provenance document in PNG, WAV or MP4 bytes; None if there is none."""
-    if data.startswith(_PNG_SIG):
-        text = _png_read(data)
-    elif data[:4] == b"RIFF" and data[8:12] == b"WAVE":
-        text = _wav_read(data)
-    elif data[4:8] == b"ftyp":
-        text = _mp4_read(data)
-    else:
-        text = None
+    try:
+        if data.startswith(_PNG_SIG):
+            text = _png_read(data)
+        elif data[:4] == b"RIFF" and data[8:12] == b"WAVE":
+            text = _wav_read(data)
+        elif data[4:8] == b"ftyp":
+            text = _mp4_read(data)
+        else:
+            text = None
+    except (IndexError, ValueError, struct.error, zlib.error) as e:  # a short or lying chunk
+        raise ProvenanceError(f"got a malformed mmagent provenance chunk ({type(e).__name__}: "
+                              f"{str(e)[:100]}); expected one written by mmagent") from None
     if text is None:
         return None
     try:
@@ -96,7 +107,10 @@ def read_file(path: str | os.PathLike[str]) -> dict[str, Any]:
     except OSError as e:
         raise InputNotFoundError(f"could not read {str(p)!r}: {e.strerror}; expected a PNG, "
                                  "WAV or MP4 file made by mmagent", path=str(p)) from e
-    doc = read(data)
+    try:
+        doc = read(data)
+    except ProvenanceError as e:
+        raise ProvenanceError(f"{p}: {e.message}", path=str(p)) from None
     if doc is None or not isinstance(doc.get("workflow"), str):
         raise InputError(f"got {str(p)!r}, which carries no mmagent workflow; expected a PNG, "
                          "WAV or MP4 written by mmagent with runtime.embed_provenance on",
@@ -130,6 +144,8 @@ def _png_read(data: bytes) -> str | None:
     for _pos, ctype, body in _png_chunks(data):
         if ctype == b"iTXt" and body.startswith(KEY.encode() + b"\0"):
             rest = body[len(KEY) + 1:]
+            if len(rest) < 2:
+                raise ValueError(f"an iTXt chunk of {len(body)} bytes is too short")
             compressed, _method = rest[0], rest[1]
             rest = rest[2:]
             rest = rest[rest.index(b"\0") + 1:]  # language tag
@@ -321,7 +337,12 @@ def from_media(path: str | os.PathLike[str], store: ArtifactStore,
     wf = embedded_workflow(path, doc)
     given = dict(given or {})
     values: dict[str, Any] = {}
-    for name, value in (doc.get("inputs") or {}).items():
+    embedded = doc.get("inputs") or {}
+    if not isinstance(embedded, dict):
+        raise ProvenanceError(f"{p}: got inputs of type {type(embedded).__name__} in the "
+                              "embedded document; expected a mapping of input names to values",
+                              path=str(p))
+    for name, value in embedded.items():
         if name not in wf.inputs or name in given:
             continue
         try:
@@ -337,5 +358,8 @@ def _stored(value: Any, store: ArtifactStore) -> Any:
     if isinstance(value, list):
         return [_stored(v, store) for v in value]
     if isinstance(value, dict) and set(value) >= {"id", "kind", "mime"}:
+        if not isinstance(value["id"], str):
+            raise InputError(f"got artifact id {str(value['id'])[:80]!r} in the embedded "
+                             "inputs; expected a 64-character hex id")
         return store.get(value["id"])
     return value

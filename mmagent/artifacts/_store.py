@@ -324,6 +324,11 @@ def _probe_image(data: bytes, source: str, limits: MediaLimits) -> dict:
     return {"mime": mime, "width": w, "height": h}
 
 
+MAX_AUDIO_CHANNELS = 32
+MAX_AUDIO_RATE = 384_000
+"""Bounds on an audio header, so that ``limits.max_audio_seconds`` bounds what decoding costs."""
+
+
 def _probe_audio(data: bytes, source: str, limits: MediaLimits) -> dict:
     import soundfile as sf
 
@@ -333,6 +338,12 @@ def _probe_audio(data: bytes, source: str, limits: MediaLimits) -> dict:
         with sf.SoundFile(io.BytesIO(data)) as f:
             sr, frames, fmt = f.samplerate, f.frames, f.format
             duration = frames / sr if sr else 0.0
+            # by the header, before decoding: a compressed file may claim far more samples
+            # than its bytes (channels x rate x duration, as float32)
+            if f.channels > MAX_AUDIO_CHANNELS or sr > MAX_AUDIO_RATE:
+                raise MediaLimitError(
+                    f"got {f.channels} channels at {sr} Hz in {source}; expected at most "
+                    f"{MAX_AUDIO_CHANNELS} channels at {MAX_AUDIO_RATE} Hz", source=source)
             if duration > limits.max_audio_seconds:
                 raise MediaLimitError(
                     f"got {duration:.1f} s of audio in {source}; expected at most "
@@ -393,13 +404,24 @@ def _probe_video(data: bytes, source: str, limits: MediaLimits) -> dict:
 
 def _decode_video(data: bytes, source: str, limits: MediaLimits, mime: str) -> dict:
     """Decode the first frame, check the duration, count the frames (ffmpeg, no re-encode)."""
-    from mmagent.artifacts._video import MediaDecodeError, VideoTooLongError, probe_video
+    from mmagent.artifacts._video import (
+        MediaDecodeError,
+        VideoTooLargeError,
+        VideoTooLongError,
+        probe_video,
+    )
 
     with tempfile.TemporaryDirectory(prefix="mmagent-probe-") as tmp:
         path = Path(tmp) / ("video" + _EXT[mime])
         path.write_bytes(data)
         try:
-            info = probe_video(path, max_seconds=limits.max_video_seconds)
+            info = probe_video(path, max_seconds=limits.max_video_seconds,
+                               max_pixels=limits.max_image_pixels)
+        except VideoTooLargeError as e:  # by the header, before a frame is decoded
+            raise MediaLimitError(
+                f"got {e.width}x{e.height} video frames in {source}; expected at most "
+                f"{limits.max_image_pixels} pixels (limits.max_image_pixels)",
+                source=source) from e
         except VideoTooLongError as e:
             raise MediaLimitError(
                 f"got {e.seconds:.1f} s of video in {source}; expected at most "

@@ -19,6 +19,8 @@ from __future__ import annotations
 
 import io
 import os
+import re
+import struct
 import subprocess
 import tempfile
 from collections.abc import Iterable, Sequence
@@ -32,6 +34,8 @@ __all__ = [
     "VideoInfo",
     "MediaDecodeError",
     "VideoTooLongError",
+    "VideoTooLargeError",
+    "header_size",
     "ffmpeg_exe",
     "write_mp4",
     "write_gif",
@@ -42,6 +46,7 @@ __all__ = [
 ]
 
 _FFMPEG_TIMEOUT_S = 300.0
+_MAX_HEADER_SCAN = 64 * 2**20  # an MP4's moov box may follow its media data
 # Bit-exact output: no creation time, no "Lavf x.y" tag, no encoder settings string that could
 # change between runs, so the same frames always hash to the same artifact.
 _BITEXACT = ["-map_metadata", "-1", "-fflags", "+bitexact", "-flags:v", "+bitexact",
@@ -141,15 +146,67 @@ def write_gif(frames: Sequence[Any], fps: float) -> bytes:
     return buf.getvalue()
 
 
-def probe_video(path: str | os.PathLike[str], *, max_seconds: float | None = None) -> VideoInfo:
+def _mp4_track_size(data: bytes) -> tuple[int, int] | None:
+    """The largest track size an MP4's ``moov/trak/tkhd`` boxes declare (16.16 fixed point),
+    read from the bytes: nothing is decoded. None when there is no such box."""
+    best, stack = None, [(0, len(data))]
+    while stack:
+        pos, end = stack.pop()
+        while pos + 8 <= end:
+            size, kind = struct.unpack(">I4s", data[pos:pos + 8])
+            head = 8
+            if size == 1 and pos + 16 <= end:
+                size, head = struct.unpack(">Q", data[pos + 8:pos + 16])[0], 16
+            elif size == 0:
+                size = end - pos
+            if size < head or pos + size > end:
+                break
+            if kind in (b"moov", b"trak"):
+                stack.append((pos + head, pos + size))
+            elif kind == b"tkhd" and size >= head + 84:
+                w, h = struct.unpack(">II", data[pos + size - 8:pos + size])
+                w, h = w >> 16, h >> 16
+                if w and h and (best is None or w * h > best[0] * best[1]):
+                    best = (w, h)
+            pos += size
+    return best
+
+
+def header_size(path: str | os.PathLike[str]) -> tuple[int, int] | None:
+    """The frame size a video's header declares, with no frame decoded: an MP4's track header,
+    else the first video stream's line of ``ffmpeg -i`` (None when neither names a size)."""
+    with open(path, "rb") as f:
+        data = f.read(_MAX_HEADER_SCAN)
+    if data[4:8] == b"ftyp":
+        size = _mp4_track_size(data)
+        if size is not None:
+            return size
+    proc = subprocess.run([ffmpeg_exe(), "-nostdin", "-hide_banner", "-i", str(path)],
+                          capture_output=True, timeout=_FFMPEG_TIMEOUT_S, check=False)
+    for line in proc.stderr.decode("utf-8", errors="replace").splitlines():
+        if line.lstrip().startswith("Stream ") and " Video: " in line:
+            m = re.search(r"[ ,](\d{1,6})x(\d{1,6})[ ,\[]", line.split(" Video: ", 1)[1] + " ")
+            if m:
+                return int(m.group(1)), int(m.group(2))
+    return None
+
+
+def probe_video(path: str | os.PathLike[str], *, max_seconds: float | None = None,
+                max_pixels: int | None = None) -> VideoInfo:
     """Size, fps, frame count and duration of a video file, decoding its first frame.
 
-    Raises :class:`MediaDecodeError` when ffmpeg cannot decode it, and ``ValueError`` naming
-    the duration when it is longer than ``max_seconds`` (checked before frames are counted).
+    Raises :class:`MediaDecodeError` when ffmpeg cannot decode it, :class:`VideoTooLargeError`
+    when its header declares frames of more than ``max_pixels`` (checked before any frame is
+    decoded: one huge frame costs gigabytes), and ``ValueError`` naming the duration when it
+    is longer than ``max_seconds`` (checked before frames are counted).
     """
     import imageio_ffmpeg
 
     path = str(path)
+    if max_pixels is not None:
+        size = header_size(path)
+        if size is not None and size[0] * size[1] > max_pixels:
+            raise VideoTooLargeError(*size)
     try:
         gen = imageio_ffmpeg.read_frames(path, pix_fmt="rgb24")
         meta = next(gen)
@@ -177,6 +234,15 @@ def probe_video(path: str | os.PathLike[str], *, max_seconds: float | None = Non
                      duration_s=round(duration, 4), codec=str(meta.get("codec", "")),
                      pix_fmt=str(meta.get("pix_fmt", "")).split("(")[0],
                      audio_codec=meta.get("audio_codec"))
+
+
+class VideoTooLargeError(ValueError):
+    """The video's frames have more pixels than the ``max_pixels`` given to
+    :func:`probe_video` (by its header)."""
+
+    def __init__(self, width: int, height: int) -> None:
+        super().__init__(f"{width}x{height}")
+        self.width, self.height = width, height
 
 
 class VideoTooLongError(ValueError):

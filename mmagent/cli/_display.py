@@ -13,10 +13,12 @@ from rich.table import Table
 if TYPE_CHECKING:
     from rich.progress import Progress, TaskID
 
-__all__ = ["out", "err", "show_stream", "ask_approval", "PAUSED_EXIT"]
+__all__ = ["out", "err", "show_stream", "ask_approval", "started_runs", "PAUSED_EXIT"]
 
 out = Console(highlight=False)
 err = Console(stderr=True, highlight=False)
+started_runs: list[str] = []
+"""Run ids this process announced, newest last: Ctrl-C says how to resume the last."""
 
 
 PAUSED_EXIT = 5
@@ -29,8 +31,12 @@ def show_stream(agent, events, intro: str | None = "planning...") -> bool:
     view = _StreamView(agent)
     if intro:
         out.print(f"[dim]{intro}[/dim]")
-    for ev in events:
-        view.show(ev)
+    try:
+        for ev in events:
+            view.show(ev)
+    finally:  # Ctrl-C: the bars go, so the hint that follows reads on a clean line
+        if view.progress is not None:
+            view.progress.stop()
     if view.run_id is not None and _recorded_status(agent, view.run_id) == "awaiting_approval":
         err.print(f"[yellow]paused[/yellow]: run {view.run_id} waits for approval; continue "
                   f"with `mmagent resume {view.run_id} --approve` (or --reject)", soft_wrap=True)
@@ -85,6 +91,7 @@ class _StreamView:
 
     def _run_started(self, ev: Any) -> None:
         self.run_id = self.run_id or ev.run_id
+        started_runs.append(ev.run_id)
         out.print(f"[dim]run {ev.run_id}{' (resumed)' if ev.resumed else ''}[/dim]")
 
     def _approval_requested(self, ev: Any) -> None:

@@ -10,12 +10,13 @@ from __future__ import annotations
 import logging
 import os
 import sys
+import threading
 import warnings
 
 import typer
 
 from mmagent._messages import one_line
-from mmagent.cli._display import err
+from mmagent.cli._display import err, started_runs
 from mmagent.cli._eval import eval_taskbench
 from mmagent.cli._run import learn, resume, run
 from mmagent.cli._serve import mcp, serve
@@ -64,10 +65,38 @@ def _quiet_libraries() -> None:
                         logging.ERROR, format="%(levelname)s %(name)s: %(message)s")
 
 
+def _interrupted() -> None:
+    """Ctrl-C: one line and how to go on. Worker threads that fail while the interpreter shuts
+    down (``cannot schedule new futures after shutdown``) print nothing: the run's journal has
+    every finished task, and ``mmagent resume`` continues from there."""
+    threading.excepthook = lambda _args: None
+    if started_runs:
+        err.print(f"aborted; finished tasks are kept: mmagent resume {started_runs[-1]}",
+                  markup=False, soft_wrap=True)
+    else:
+        err.print("aborted")
+
+
+def _is_usage_error(e: Exception) -> bool:
+    """A click usage error (a missing argument, an unknown command or option): click's own, or
+    the copy newer typer versions vendor (a :class:`typer.TyperException` with ``show``)."""
+    try:
+        import click
+
+        if isinstance(e, click.ClickException):
+            return True
+    except ImportError:
+        pass
+    return isinstance(e, typer.TyperException) and hasattr(e, "show")
+
+
 def main() -> None:
     _quiet_libraries()
     try:
-        code = app(standalone_mode=False)  # a command's typer.Exit(n) comes back as n here
+        # a command's typer.Exit(n) comes back as n here
+        code = app(standalone_mode=False, prog_name="mmagent")
+        if code == 130:  # typer turned a Ctrl-C into Exit(130) and returned its code
+            _interrupted()
         if isinstance(code, int) and code:
             sys.exit(code)
     except MMAgentError as e:
@@ -76,15 +105,17 @@ def main() -> None:
         err.print(f"error[{e.code}]: {one_line(e.message)}", markup=False, soft_wrap=True)
         sys.exit(_exit_code(e))
     except typer.Exit as e:
+        if isinstance(e.__cause__, KeyboardInterrupt):  # Ctrl-C, by typer's other path
+            _interrupted()
         sys.exit(e.exit_code)
     except (typer.Abort, KeyboardInterrupt):
-        err.print("aborted")
+        _interrupted()
         sys.exit(130)
     except Exception as e:  # click usage errors and the unexpected: still one line
-        # typer vendors click (typer._click): its usage errors are TyperExceptions, not click's
-        if isinstance(e, typer.TyperException) and hasattr(e, "show"):
-            e.show()
-            sys.exit(e.exit_code)
+        if _is_usage_error(e):  # a usage line, what is wrong, and how to get help; exit 2
+            if type(e).__name__ != "NoArgsIsHelpError":  # that one has printed the help
+                e.show()  # type: ignore[attr-defined]
+            sys.exit(getattr(e, "exit_code", 2) or 2)
         if os.environ.get("MMAGENT_DEBUG"):
             raise
         err.print(f"error[internal]: {type(e).__name__}: {one_line(str(e))} (set "

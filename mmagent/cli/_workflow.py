@@ -59,10 +59,13 @@ def workflow_run(
                                                     "values are file paths; repeat a list "
                                                     "input's name for each item")] = None,
     as_json: JsonOpt = False,
+    yes: Annotated[bool, typer.Option("--yes", "-y", help="run a PNG/WAV/MP4's embedded "
+                                      "workflow without asking (it is shown first)")] = False,
     config: ConfigOpt = None,
     profile: ProfileOpt = None,
 ) -> None:
-    """Run a workflow on the tools (no LLM) and print the outputs and artifacts."""
+    """Run a workflow on the tools (no LLM) and print the outputs and artifacts. A PNG, WAV
+    or MP4's embedded workflow is shown with what it reads and runs only if you agree."""
     cfg = load_config(config, profile)  # a bad file fails before the heavy imports below
     from transformers.utils import logging as hf_logging
 
@@ -92,7 +95,10 @@ def workflow_run(
         else:
             values.setdefault(name, []).append(coerce_cli_value(spec.type, text))
     if embedded:
+        from mmagent.cli._consent import confirm_embedded
+
         wf, values = from_media(workflow, agent.store, values)
+        confirm_embedded(workflow, wf, values, yes)
     if as_json:
         result = agent.run_workflow(wf, values)
         print(json.dumps({**result.to_json_dict(), "run_id": result.run_id,

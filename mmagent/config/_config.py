@@ -112,6 +112,8 @@ class PlannerConfig(BaseModel):
                          "similar to the request among those the registered tools can run")
     replan_attempts: int = Field(1, ge=0, le=5, description="times a run may re-plan the failed "
                                  "part of its plan (0 = never)")
+    replan_timeout_s: float = Field(60.0, gt=0, le=3600, description="longest one re-plan may "
+                                    "take; past it the run ends with its first failure")
     plan_cache: bool = Field(False, description="reuse the plan of a request of the same shape "
                              "(off for chat; on for repeated API use)")
     grounding: GroundingConfig = Field(default_factory=GroundingConfig)

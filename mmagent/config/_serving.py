@@ -9,6 +9,8 @@ Only pydantic here, so :mod:`mmagent.config` can import it without pulling in Fa
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 __all__ = ["ServingSettings", "RunsSettings", "RaySettings", "ToolDeploymentSettings",
@@ -125,6 +127,12 @@ class ServingSettings(BaseModel):
                                          "whatever this says")
     fetch_timeout_s: float = Field(10.0, gt=0, description="timeout of one remote fetch")
     fetch_max_redirects: int = Field(3, ge=0, le=10, description="redirects followed per fetch")
+    allowed_roots: list[Path] = Field(default_factory=list, description="folders whose files "
+                                      "a remote caller may name in a server-path argument "
+                                      "(image_search's folder); empty = none: over HTTP and "
+                                      "MCP over HTTP such arguments are refused")
+    max_header_bytes: int = Field(64 * 2**10, gt=0, description="largest accepted request "
+                                  "headers (all of them, names and values); larger get 431")
     public_url: str | None = Field(None, description="base URL used in artifact links; None = "
                                    "the URL the request came in on")
     runs: RunsSettings = Field(default_factory=RunsSettings)

@@ -29,6 +29,7 @@ from mmagent.toolkit._client_tools import ClientFunction, ClientFunctions, Clien
 from mmagent.toolkit._decorator import tool
 from mmagent.toolkit._device import resolve_device, resolve_dtype
 from mmagent.toolkit._mcp_client import McpServerError, McpTool, add_mcp_tools
+from mmagent.toolkit._paths import check_server_paths, server_path_fields
 from mmagent.toolkit._pipeline import PipelineTool, group_rows
 from mmagent.toolkit._registry import ENTRY_POINT_GROUP, ToolRegistry, builtin_tools
 from mmagent.toolkit._residency import GiB
@@ -36,6 +37,7 @@ from mmagent.toolkit._samples import WORDS, sample_audio, sample_image, sample_v
 
 __all__ = ["Tool", "PipelineTool", "tool", "ClientFunction", "ClientFunctions", "ClientTool",
            "McpTool", "ToolContext", "Ports", "Resources", "TINY",
+           "check_server_paths", "server_path_fields",
            "default_cache_dir", "port_type", "group_rows", "ToolRegistry", "ENTRY_POINT_GROUP",
            "builtin_tools", "tool_entries", "render_tools_md", "check_bound",
            "check_image_pixels", "check_audio_seconds", "check_video_seconds",

@@ -113,6 +113,9 @@ class Tool:
     option_names: ClassVar[tuple[str, ...] | None] = None
     """The tool-specific settings ``options`` may carry; None accepts any."""
     _residency: Any = None  # set by the registry that hands the tool out (memory budget)
+    path_roots: tuple[Path, ...] | None = None
+    """Where server-path arguments may point (set by the registry); None: anywhere (a local
+    caller), empty: nowhere (a remote caller; see :mod:`mmagent.toolkit._paths`)."""
     deterministic: ClassVar[bool] = True
     """Same inputs give the same outputs, so results may be cached. Tools that sample without a
     seed set False."""
@@ -331,7 +334,9 @@ class Tool:
         """Validate ``args`` into ``Input``; a violation raises :class:`ToolInputError` naming
         the argument, the value given and the limit."""
         from mmagent.toolkit._bounds import input_error
+        from mmagent.toolkit._paths import check_server_paths
 
+        check_server_paths(self.name, self.Input, args, self.path_roots)
         try:
             inp = self.Input.model_validate(args)
         except ValidationError as e:

@@ -19,11 +19,13 @@ import copy
 import functools
 import importlib
 import logging
+import os
 import pkgutil
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from importlib.metadata import entry_points
+from pathlib import Path
 from typing import Any
 
 from mmagent.errors import ConfigError, InputError, UnknownToolError
@@ -80,6 +82,15 @@ class ToolRegistry:
         self._lock = threading.Lock()
         self.residency = Residency(memory_budget_gb)
         """Which tools hold their weights; unloads the least recently used over the budget."""
+        self.path_roots: tuple[Path, ...] | None = None
+
+    def restrict_paths(self, roots: list[Path] | tuple[Path, ...]) -> None:
+        """Serve remote callers: server-path arguments (``image_search``'s ``folder``) may only
+        point inside ``roots`` (none when empty), for every tool, handed out or not."""
+        self.path_roots = tuple(Path(os.path.realpath(Path(r).expanduser())) for r in roots)
+        with self._lock:
+            for tool in self._instances.values():
+                tool.path_roots = self.path_roots
 
     @classmethod
     def discover(cls, settings: dict[str, dict[str, Any]] | None = None, *,
@@ -123,6 +134,7 @@ class ToolRegistry:
         """Register an already constructed tool (tests, notebooks)."""
         self._classes[tool.name] = type(tool)
         tool._residency = self.residency
+        tool.path_roots = self.path_roots
         self._instances[tool.name] = tool
 
     def with_tools(self, extra: list[type[Tool]]) -> ToolRegistry:
@@ -160,6 +172,7 @@ class ToolRegistry:
             if name not in self._instances:
                 tool = cls(**self._settings.get(name, {}))
                 tool._residency = self.residency
+                tool.path_roots = self.path_roots
                 self._instances[name] = tool
             return self._instances[name]
 

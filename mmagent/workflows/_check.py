@@ -35,7 +35,8 @@ from mmagent.toolkit._registry import ToolRegistry
 from mmagent.workflows import _conditions as conditions
 from mmagent.workflows._spec import ITEM, RESERVED, NodeSpec, Workflow
 
-__all__ = ["check_structure", "problems", "validation_plan", "ref_type", "input_value_problem"]
+__all__ = ["check_structure", "check_limits", "problems", "validation_plan", "ref_type",
+           "input_value_problem"]
 
 _DOLLAR_RE = re.compile(r"^\$[A-Za-z_]")
 
@@ -110,6 +111,23 @@ def _check_cycles(wf: Workflow) -> None:
 # -- against the tools ------------------------------------------------------------------------
 
 
+def check_limits(wf: Workflow, limits: MediaLimits) -> None:
+    """Raise :class:`PlanLimitError` for a workflow over ``limits``: more than ``max_tasks``
+    nodes, or a literal ``foreach`` list longer than ``max_foreach`` (cheap: counts only)."""
+    try:
+        check_size(len(wf.nodes), limits.max_tasks, "nodes")
+    except PlanLimitError as e:
+        raise wf.error(PlanLimitError, e.message, "nodes", **e.details) from None
+    for name, node in wf.nodes.items():
+        if isinstance(node.foreach, list):
+            try:
+                check_size(len(node.foreach), limits.max_foreach, "foreach items",
+                           "limits.max_foreach")
+            except PlanLimitError as e:
+                raise wf.error(PlanLimitError, e.message, "nodes", name, "foreach",
+                               node=name, **{**e.details, "task": name}) from None
+
+
 def problems(wf: Workflow, registry: ToolRegistry,
              limits: MediaLimits | None = None) -> list[PlanValidationError]:
     """Everything wrong with ``wf`` against ``registry``'s tools, in file order:
@@ -120,17 +138,9 @@ def problems(wf: Workflow, registry: ToolRegistry,
     longer than ``max_foreach``) gets that one error, found first."""
     limits = limits or MediaLimits()
     try:
-        check_size(len(wf.nodes), limits.max_tasks, "nodes")
+        check_limits(wf, limits)
     except PlanLimitError as e:
-        return [wf.error(PlanLimitError, e.message, "nodes", **e.details)]
-    for name, node in wf.nodes.items():
-        if isinstance(node.foreach, list):
-            try:
-                check_size(len(node.foreach), limits.max_foreach, "foreach items",
-                           "limits.max_foreach")
-            except PlanLimitError as e:
-                return [wf.error(PlanLimitError, e.message, "nodes", name, "foreach",
-                                 node=name, task=name, **e.details)]
+        return [e]
     errors: list[PlanValidationError] = []
     plan, types = validation_plan(wf, registry)
     for found in collect_errors(plan, registry, types):

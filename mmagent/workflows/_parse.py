@@ -33,12 +33,29 @@ import yaml
 from pydantic import BaseModel, ValidationError
 
 from mmagent.config import _yaml as safe_yaml
-from mmagent.errors import InputNotFoundError, WorkflowError
+from mmagent.errors import InputNotFoundError, PlanLimitError, WorkflowError
 from mmagent.workflows import _conditions as conditions
 from mmagent.workflows._check import check_structure
 from mmagent.workflows._spec import InputSpec, NodeSpec, OutputSpec, Workflow
 
-__all__ = ["load_workflow", "parse_workflow"]
+__all__ = ["load_workflow", "parse_workflow", "MAX_WORKFLOW_BYTES",
+           "MAX_WORKFLOW_YAML_NODES"]
+
+MAX_WORKFLOW_BYTES = 256 * 2**10
+"""Largest workflow file read (a 200-node workflow is some 20 KB): refused before parsing, as
+YAML parsing costs seconds per megabyte."""
+
+MAX_WORKFLOW_YAML_NODES = 20_000
+"""Most YAML nodes (keys, values, list items) a workflow may hold, counted by libyaml before
+any Python object is built: ten times a 200-node workflow."""
+
+
+def _check_bytes(size: int, file: str) -> None:
+    if size > MAX_WORKFLOW_BYTES:
+        raise PlanLimitError(f"{file}:1: workflow: got {size} bytes; expected at most "
+                             f"{MAX_WORKFLOW_BYTES} (a workflow file is small YAML)", file=file,
+                             line=1, node=None, limit="workflow bytes", got=size,
+                             expected=MAX_WORKFLOW_BYTES)
 
 
 def load_workflow(path: str | os.PathLike[str]) -> Workflow:
@@ -49,6 +66,8 @@ def load_workflow(path: str | os.PathLike[str]) -> Workflow:
     """
     p = Path(path)
     try:
+        if p.is_file():  # by its size first: a huge file is never read
+            _check_bytes(p.stat().st_size, str(p))
         data = p.read_bytes()
     except OSError as e:
         raise InputNotFoundError(f"could not read workflow file {str(p)!r}: {e.strerror}; "
@@ -65,6 +84,8 @@ def load_workflow(path: str | os.PathLike[str]) -> Workflow:
 def parse_workflow(text: str, file: str = "<workflow>",
                    default_name: str | None = None) -> Workflow:
     """Parse workflow YAML ``text``; errors name ``file``."""
+    if len(text) > MAX_WORKFLOW_BYTES // 4:  # a character is at most 4 bytes
+        _check_bytes(len(text.encode("utf-8", errors="replace")), file)
     raw, lines = _compose(text, file)
     if not isinstance(raw, dict):
         got = "an empty document" if raw is None else f"a {type(raw).__name__}"
@@ -85,7 +106,7 @@ def parse_workflow(text: str, file: str = "<workflow>",
 def _compose(text: str, file: str) -> tuple[Any, dict[tuple[Any, ...], int]]:
     """YAML to Python, with the line of every key; duplicate keys are errors."""
     try:
-        root = safe_yaml.compose(text)
+        root = safe_yaml.compose(text, max_nodes=MAX_WORKFLOW_YAML_NODES)
     except yaml.YAMLError as e:
         mark = getattr(e, "problem_mark", None) or getattr(e, "context_mark", None)
         context = getattr(e, "context_mark", None)

@@ -442,7 +442,7 @@ def serve_stdio(config: Any = None, profile: str | None = None) -> None:
 
     from mmagent.agent import Agent
 
-    server = mcp_server(McpBridge(AgentService(Agent(config, profile=profile)),
+    server = mcp_server(McpBridge(AgentService(Agent(config, profile=profile), remote=False),
                                   local_files=True))
 
     async def main() -> None:

@@ -60,7 +60,11 @@ class ToolDeployment:
     def __init__(self, tool_cls: type[Tool], settings: dict[str, Any],
                  store: dict[str, Any]) -> None:
         self.tool = tool_cls(**settings)
-        self.store = make_artifact_store(on_this_node(Config.model_validate(store)))
+        config = Config.model_validate(store)
+        # a replica serves the HTTP ingress only: its callers are remote
+        self.tool.path_roots = tuple(Path(os.path.realpath(r.expanduser()))
+                                     for r in config.serving.allowed_roots)
+        self.store = make_artifact_store(on_this_node(config))
 
     def reconfigure(self, user_config: dict[str, Any]) -> None:
         """``user_config`` carries the batching settings, so they change without a restart."""
@@ -112,7 +116,8 @@ def _store_config(config: Config) -> dict[str, Any]:
     """What a tool replica needs to open the artifact store."""
     return {"cache_dir": str(config.cache_dir), "store_dir": str(config.artifact_dir),
             "limits": config.limits.model_dump(mode="json"),
-            "stores": {"artifacts": config.stores.artifacts.model_dump(mode="json")}}
+            "stores": {"artifacts": config.stores.artifacts.model_dump(mode="json")},
+            "serving": {"allowed_roots": [str(r) for r in config.serving.allowed_roots]}}
 
 
 def _error(e: Exception) -> dict[str, Any]:

@@ -170,7 +170,7 @@ def test_cli_workflow_run_reruns_a_wav(tmp_path, monkeypatch, capsys):
     (wav,) = [a for a in first["artifacts"] if a["kind"] == "audio"]
     doc = read_file(wav["path"])
     assert "tool: text_to_speech" in doc["workflow"]  # the workflow file itself
-    again = cli("workflow", "run", wav["path"], "--json")
+    again = cli("workflow", "run", wav["path"], "--json", "--yes")
     assert again["plan"] == first["plan"]
     assert again["outputs"]["description"] == first["outputs"]["description"]
     assert [a["id"] for a in again["artifacts"]] == [a["id"] for a in first["artifacts"]]
