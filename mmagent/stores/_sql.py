@@ -58,13 +58,13 @@ class SQLiteDatabase:
         if self.path is not None:
             self.path.parent.mkdir(parents=True, exist_ok=True)
         self._lock = threading.RLock()
+        # timeout: wait for another connection's lock (switching to WAL takes one) up to 10 s
         self._db = sqlite3.connect(str(self.path) if self.path else ":memory:",
-                                   check_same_thread=False, isolation_level=None)
+                                   check_same_thread=False, isolation_level=None, timeout=10.0)
         if self.path is not None:
             # WAL: other processes (a second server on the same files) read while one writes
             self._db.execute("PRAGMA journal_mode=WAL")
             self._db.execute("PRAGMA synchronous=NORMAL")
-            self._db.execute("PRAGMA busy_timeout=10000")
 
     def execute(self, sql: str, args: tuple = ()) -> list[tuple]:
         with self._lock:
