@@ -1,10 +1,14 @@
 """The executor: runs a validated plan as dataflow on LangGraph. It never plans.
 
-The plan compiles into a LangGraph functional-API entrypoint in which every task is a LangGraph
-``task``; the entrypoint runs the dataflow loop of :mod:`mmagent.execution._scheduler`, which
+A run is one invoke of a LangGraph functional-API entrypoint (compiled once per checkpointer,
+whatever the plan) that runs the dataflow loop of :mod:`mmagent.execution._scheduler`: it
 launches a task the moment the results it references exist (not at the end of a superstep), so
-independent branches overlap and uneven branches do not wait for each other. State holds JSON
-outputs and artifact references, never media bytes.
+independent branches overlap and uneven branches do not wait for each other. The loop runs the
+tasks itself, not as LangGraph ``task``\ s: LangGraph's task replay is by call order, which
+dataflow does not repeat, so finished tasks are recorded in the run journal and read back from
+there; and a LangGraph task costs a future and a thread handoff each, which a chain of cheap
+tasks would pay at every step. LangGraph checkpoints the entrypoint and carries approval
+interrupts. State holds JSON outputs and artifact references, never media bytes.
 
 Around that loop (each optional, each off in the bare ``Executor(registry, store)``):
 
@@ -37,9 +41,11 @@ import uuid
 import weakref
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any
 
-from langgraph.func import entrypoint, task
+from langchain_core.runnables import RunnableConfig
+from langgraph.func import entrypoint
 from langgraph.types import Command
 from opentelemetry import trace
 
@@ -64,6 +70,7 @@ from mmagent.execution._result_cache import ResultCache
 from mmagent.execution._scheduler import ERROR_KEY, Emit, Scheduler, Segment
 from mmagent.execution._workers import BatchResult, ToolWorkers, WorkerPolicy
 from mmagent.plan._ir import Plan
+from mmagent.plan._ir import Task as PlanTask
 from mmagent.plan._validator import check_size, validate
 from mmagent.runs._journal import RunStore
 from mmagent.runs._status import RunStatus
@@ -73,6 +80,10 @@ from mmagent.toolkit._registry import ToolRegistry
 __all__ = ["Executor", "ExecutionResult", "TaskFailure", "TaskPolicy"]
 
 logger = logging.getLogger(__name__)
+
+_SCHEDULER = "mmagent_scheduler"
+"""The config key carrying a segment's scheduler into the entrypoint (not a str, int, float or
+bool, so LangGraph keeps it out of checkpoint metadata)."""
 
 
 @dataclass
@@ -148,6 +159,7 @@ class Executor:
         self.tool_policies = dict(tool_policies or {})
         self.approval = approval
         self._memory_runs: RunStore | None = None  # approvals without a durable store
+        self._workflows: dict[RunStore | None, Any] = {}  # compiled entrypoint per checkpointer
         self.workers = ToolWorkers(store, workers, tool_workers)
         """The per-tool worker threads (``workers.batch_sizes(name)``: the batches run)."""
         weakref.finalize(self, self.workers.close)  # idle worker threads end with the executor
@@ -219,13 +231,11 @@ class Executor:
     # -- the driver: invoke, answer interrupts, record the status ------------------------------
 
     def _drive(self, run: Segment, first: Any, approve: Approve | None) -> ExecutionResult:
-        config: dict[str, Any] = {"configurable": {"thread_id": f"{run.run_id}:{run.segment}"},
-                                  # the entrypoint bounds concurrency itself; LangGraph's bound
-                                  # also counts the waiting entrypoint, so it gets headroom
-                                  "max_concurrency": self.max_concurrency + 2}
+        workflow = self._workflow(run.runs)
         payload = first
         while True:
-            workflow = self._compile(run)
+            config: RunnableConfig = {"configurable": {
+                "thread_id": f"{run.run_id}:{run.segment}", _SCHEDULER: self._scheduler(run)}}
             raw = workflow.invoke(payload, config)
             if "__interrupt__" not in raw:
                 return self._finish(run, raw, None)
@@ -285,43 +295,41 @@ class Executor:
 
     # -- the graph ---------------------------------------------------------------------------
 
-    def _compile(self, run: Segment):
-        # One LangGraph task per plan task, named after it: LangGraph matches a replayed result
-        # by (name, call order), so a different order can never return another task's result;
-        # at worst it misses and our own record supplies it.
-        # langgraph types task(fn, name=...) as one overload its stubs do not list
-        calls: dict[str, Callable[[dict], cf.Future]] = {
-            t.id: task(_bind(self._call, run, t.id), name=f"task_{t.id}")  # type: ignore[call-overload]
-            for t in run.plan.tasks}
+    def _workflow(self, runs: RunStore | None):
+        """The entrypoint for segments checkpointed in ``runs``: compiled once, as it does not
+        depend on the plan (LangGraph disassembles an entrypoint's bytecode at every compile);
+        each invoke carries its segment's :class:`Scheduler` in its config."""
+        workflow = self._workflows.get(runs)
+        if workflow is None:
+            @entrypoint(checkpointer=runs.saver if runs is not None else None)
+            def workflow(state: dict[str, Any], config: RunnableConfig) -> dict[str, Any]:
+                return config["configurable"][_SCHEDULER].run(state["inputs"])
+
+            self._workflows[runs] = workflow
+        return workflow
+
+    def _scheduler(self, run: Segment) -> Scheduler:
         needs_ok = {t.id for t in run.plan.tasks if self.approval is not None and
                     self.approval.reason(self.registry.tool_class(t.tool))}
-        limit = self.max_concurrency
 
         def request(task_ids: list[str]) -> ApprovalRequest:
             return self._request(run, task_ids)
 
-        @entrypoint(checkpointer=run.runs.saver if run.runs is not None else None)
-        def workflow(state: dict[str, Any]) -> dict[str, Any]:
-            # LangGraph disassembles the entrypoint's bytecode on every compile, looking for
-            # subgraphs among what it reaches: a short body keeps that scan short.
-            return Scheduler(run, calls, needs_ok, limit, request).run(state["inputs"])
-
-        return workflow
+        return Scheduler(run, partial(self._call, run), needs_ok, self.max_concurrency, request)
 
     # -- one task ----------------------------------------------------------------------------
 
-    def _call(self, run: Segment, task_id: str, args: dict[str, Any]) -> dict[str, Any]:
-        tool = run.plan.task(task_id).tool
-        with span("mmagent.task", {"mmagent.task_id": task_id, "mmagent.tool": tool,
+    def _call(self, run: Segment, spec: PlanTask, args: dict[str, Any]) -> dict[str, Any]:
+        with span("mmagent.task", {"mmagent.task_id": spec.id, "mmagent.tool": spec.tool,
                                    "mmagent.run_id": run.run_id}) as s:
-            out = self._call_traced(run, task_id, args)
+            out = self._call_traced(run, spec, args)
             s.set_attribute("mmagent.cache_hit", bool(out.get("cached")))
             if ERROR_KEY in out:
                 fail(s, out[ERROR_KEY]["code"], out[ERROR_KEY]["message"])
             return out
 
-    def _call_traced(self, run: Segment, task_id: str, args: dict[str, Any]) -> dict[str, Any]:
-        spec = run.plan.task(task_id)
+    def _call_traced(self, run: Segment, spec: PlanTask, args: dict[str, Any]) -> dict[str, Any]:
+        task_id = spec.id
         emit, runs = run.emit, run.runs
         emit(TaskStarted(task_id=task_id, tool=spec.tool))
         t0 = time.perf_counter()
@@ -429,13 +437,6 @@ class Executor:
                     except InputNotFoundError:
                         return False
         return True
-
-
-def _bind(fn: Callable[..., Any], run: Segment, task_id: str) -> Callable[[dict], dict]:
-    def call(args: dict[str, Any]) -> dict[str, Any]:
-        return fn(run, task_id, args)
-
-    return call
 
 
 def _on_thread(fn: Callable[[], BatchResult], name: str) -> cf.Future:
