@@ -17,6 +17,7 @@ feeds the messages back to the LLM as repair instructions.
 from __future__ import annotations
 
 import difflib
+import functools
 import typing
 from collections.abc import Collection
 from typing import Annotated, Any
@@ -136,13 +137,27 @@ def _check_value(task: Task, arg: str, value: Any, expected: str, annotation: An
             f"task {task.id!r}: argument {arg!r} got the literal {value!r}; expected a reference "
             f"to an {expected} ($input.<name> or $<task>.<field>)", task=task.id, arg=arg)]
     try:
-        TypeAdapter(annotation).validate_python(value)
+        _adapter(annotation).validate_python(value)
     except ValidationError as e:
         msg = e.errors()[0]["msg"]
         return [ArgumentSchemaError(
             f"task {task.id!r}: argument {arg!r} got {value!r}: {msg}; expected a valid "
             f"{expected}", task=task.id, arg=arg)]
     return []
+
+
+def _adapter(annotation: Any) -> TypeAdapter:
+    """A validator for ``annotation``, built once per distinct annotation: building one costs
+    more than checking a task's arguments with it."""
+    try:
+        return _cached_adapter(annotation)
+    except TypeError:  # unhashable metadata in an Annotated
+        return TypeAdapter(annotation)
+
+
+@functools.lru_cache(maxsize=1024)
+def _cached_adapter(annotation: Any) -> TypeAdapter:
+    return TypeAdapter(annotation)
 
 
 def _check_ref(task: Task, arg: str, ref: Ref, expected: str, registry: ToolRegistry,
