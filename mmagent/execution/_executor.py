@@ -1,20 +1,24 @@
-"""The executor: runs a validated plan as dataflow on LangGraph. It never plans.
+"""The executor: runs a validated plan as dataflow. It never plans.
 
-A run is one invoke of a LangGraph functional-API entrypoint (compiled once per checkpointer,
-whatever the plan) that runs the dataflow loop of :mod:`mmagent.execution._scheduler`: it
-launches a task the moment the results it references exist (not at the end of a superstep), so
-independent branches overlap and uneven branches do not wait for each other. The loop runs the
-tasks itself, not as LangGraph ``task``\ s: LangGraph's task replay is by call order, which
-dataflow does not repeat, so finished tasks are recorded in the run journal and read back from
-there; and a LangGraph task costs a future and a thread handoff each, which a chain of cheap
-tasks would pay at every step. LangGraph checkpoints the entrypoint and carries approval
-interrupts. State holds JSON outputs and artifact references, never media bytes.
+A run segment is the dataflow loop of :mod:`mmagent.execution._scheduler`: it launches a task
+the moment the results it references exist (not at the end of a superstep), so independent
+branches overlap and uneven branches do not wait for each other. The loop runs the tasks itself,
+not as LangGraph tasks: LangGraph replays tasks by call order, which dataflow does not
+repeat, so finished tasks are recorded in the run journal and read back from there; and a
+LangGraph task costs a future and a thread handoff each, which a chain of cheap tasks would pay
+at every step. A segment that may ask for approval runs the loop inside a LangGraph
+functional-API entrypoint (compiled once per checkpointer, whatever the plan), whose
+checkpointer and ``interrupt`` pause it and carry the answer back; any other segment runs the
+loop directly, as nothing would ever read its checkpoints (a killed run resumes from the
+journal, on a fresh LangGraph thread). State holds JSON outputs and artifact references, never
+media bytes.
 
 Around that loop (each optional, each off in the bare ``Executor(registry, store)``):
 
 - **durable runs** (``runs=RunStore(path)``): the run's plan, inputs and every finished task's
   output are recorded; :meth:`Executor.resume` continues a run killed mid-way, without running
-  finished tasks again. LangGraph's ``SqliteSaver`` (same file) checkpoints the entrypoint.
+  finished tasks again. LangGraph's ``SqliteSaver`` (same file) checkpoints a run paused for
+  approval.
 - **approval** (``approval=ApprovalPolicy(...)``): before a chosen tool runs, the entrypoint
   calls LangGraph's ``interrupt``; the run pauses until a yes/no arrives (``approve=`` callback,
   or ``resume(run_id, decision=...)``). A rejected task and what depends on it are skipped.
@@ -159,7 +163,7 @@ class Executor:
         self.tool_policies = dict(tool_policies or {})
         self.approval = approval
         self._memory_runs: RunStore | None = None  # approvals without a durable store
-        self._workflows: dict[RunStore | None, Any] = {}  # compiled entrypoint per checkpointer
+        self._workflows: dict[RunStore, Any] = {}  # compiled entrypoint per checkpointer
         self.workers = ToolWorkers(store, workers, tool_workers)
         """The per-tool worker threads (``workers.batch_sizes(name)``: the batches run)."""
         weakref.finalize(self, self.workers.close)  # idle worker threads end with the executor
@@ -231,11 +235,20 @@ class Executor:
     # -- the driver: invoke, answer interrupts, record the status ------------------------------
 
     def _drive(self, run: Segment, first: Any, approve: Approve | None) -> ExecutionResult:
+        needs_ok = {t.id for t in run.plan.tasks if self.approval is not None and
+                    self.approval.reason(self.registry.tool_class(t.tool))}
+        if not needs_ok and not isinstance(first, Command):
+            # Nothing can interrupt this segment, and LangGraph's checkpoints are only read to
+            # answer an interrupt (a killed run resumes from the journal, on a fresh thread):
+            # the loop runs without the entrypoint, sparing each run its invoke.
+            return self._finish(run, self._scheduler(run, needs_ok).run(first["inputs"]), None)
+        assert run.runs is not None  # a run that may ask has a store (run(): _approval_store)
         workflow = self._workflow(run.runs)
         payload = first
         while True:
             config: RunnableConfig = {"configurable": {
-                "thread_id": f"{run.run_id}:{run.segment}", _SCHEDULER: self._scheduler(run)}}
+                "thread_id": f"{run.run_id}:{run.segment}",
+                _SCHEDULER: self._scheduler(run, needs_ok)}}
             raw = workflow.invoke(payload, config)
             if "__interrupt__" not in raw:
                 return self._finish(run, raw, None)
@@ -295,23 +308,20 @@ class Executor:
 
     # -- the graph ---------------------------------------------------------------------------
 
-    def _workflow(self, runs: RunStore | None):
+    def _workflow(self, runs: RunStore):
         """The entrypoint for segments checkpointed in ``runs``: compiled once, as it does not
         depend on the plan (LangGraph disassembles an entrypoint's bytecode at every compile);
         each invoke carries its segment's :class:`Scheduler` in its config."""
         workflow = self._workflows.get(runs)
         if workflow is None:
-            @entrypoint(checkpointer=runs.saver if runs is not None else None)
+            @entrypoint(checkpointer=runs.saver)
             def workflow(state: dict[str, Any], config: RunnableConfig) -> dict[str, Any]:
                 return config["configurable"][_SCHEDULER].run(state["inputs"])
 
             self._workflows[runs] = workflow
         return workflow
 
-    def _scheduler(self, run: Segment) -> Scheduler:
-        needs_ok = {t.id for t in run.plan.tasks if self.approval is not None and
-                    self.approval.reason(self.registry.tool_class(t.tool))}
-
+    def _scheduler(self, run: Segment, needs_ok: set[str]) -> Scheduler:
         def request(task_ids: list[str]) -> ApprovalRequest:
             return self._request(run, task_ids)
 

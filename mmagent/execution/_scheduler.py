@@ -1,4 +1,5 @@
-"""The dataflow loop of one run segment, run inside the LangGraph entrypoint.
+"""The dataflow loop of one run segment (inside the LangGraph entrypoint when it may ask for
+approval).
 
 A plan task starts the moment the results it references exist, not at the end of a superstep.
 One pass of :meth:`Scheduler.run` is a sequence of named steps:

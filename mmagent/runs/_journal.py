@@ -1,7 +1,7 @@
 """Durable runs: what a run needs to be continued after a crash or a pause, in one SQLite file.
 
-The file holds LangGraph's own checkpoints (``SqliteSaver``: the entrypoint's input, task writes,
-interrupts and resume values) and four small tables of ours:
+The file holds LangGraph's own checkpoints (``SqliteSaver``: the entrypoint's input, interrupts
+and resume values) and four small tables of ours:
 
 - ``mmagent_runs``: per run id, its plan, its inputs (artifact references), the request meta
   (e.g. the prompt), its status and the current *segment* (the LangGraph thread in use);
@@ -9,10 +9,11 @@ interrupts and resume values) and four small tables of ours:
 - ``mmagent_approvals``: approval requests asked in a segment, in order;
 - ``mmagent_decisions``: per task, the human's yes or no.
 
-Why our own task table: the functional API replays a finished ``@task`` by the order in which the
-entrypoint called it, and dataflow calls tasks in the order their inputs happen to finish, which
-a resumed run does not repeat. So completed outputs are stored by task id, and a resumed run
-starts a fresh LangGraph thread with them as ``completed``. Nothing here holds media bytes.
+Why our own task table: the functional API would replay a finished ``@task`` by the order in
+which the entrypoint called it, and dataflow calls tasks in the order their inputs happen to
+finish, which a resumed run does not repeat. So the executor's scheduler runs tasks itself,
+completed outputs are stored by task id, and a resumed run (a fresh LangGraph thread, or the same
+one answering an interrupt) reads them back. Nothing here holds media bytes.
 
 >>> store = RunStore(None)                    # in memory; RunStore(path) for a file
 >>> store.create("r1", {"tasks": []}, {}, {"prompt": "hi"})
