@@ -73,6 +73,11 @@ def configure(cfg: TelemetryConfig) -> None:
 def span(name: str, attributes: dict[str, Any] | None = None) -> Iterator[Span]:
     """A span under the current one; an exception sets status ERROR (with its code) and
     propagates."""
+    if isinstance(trace.get_tracer_provider(), trace.ProxyTracerProvider):
+        # nothing is set up to record spans: the API's no-op span would still cost a context
+        # attach and detach, on every task
+        yield trace.INVALID_SPAN
+        return
     tracer = trace.get_tracer(TRACER_NAME)
     attrs = {k: v for k, v in (attributes or {}).items() if v is not None}
     with tracer.start_as_current_span(name, attributes=attrs, record_exception=True,
