@@ -209,7 +209,7 @@ def main() -> None:
     ap.add_argument("--repeat", type=int, default=5, help="interleaved repeats (median, spread)")
     ap.add_argument("--tool-ms", type=float, default=10.0,
                     help="about how long the small CPU tool takes, in ms")
-    ap.add_argument("--calls", type=int, default=7,
+    ap.add_argument("--calls", type=int, default=15,
                     help="calls of each side per repeat for the tool ratio (the least)")
     ap.add_argument("--profile", action="store_true", help="print a profile of one run instead")
     ap.add_argument("--top", type=int, default=45, help="functions the profile prints")
