@@ -41,6 +41,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from _stats import percentile
 from _stdout import json_stdout
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -188,16 +189,9 @@ def _kill_one(deployment: str) -> int:
     return pids[0]
 
 
-def _pct(values: list[float], q: float) -> float | None:
-    if not values:
-        return None
-    values = sorted(values)
-    return values[min(len(values) - 1, int(round(q * (len(values) - 1))))]
-
-
 def _summary(outcomes: list[Outcome]) -> dict:
     lat = [o.seconds for o in outcomes if o.status == "completed" and o.seconds is not None]
-    p50, p99 = _pct(lat, 0.5), _pct(lat, 0.99)
+    p50, p99 = percentile(lat, 0.5), percentile(lat, 0.99)
     return {"requests": len(outcomes),
             "completed": sum(o.status == "completed" for o in outcomes),
             "failed": sum(o.status == "failed" for o in outcomes),

@@ -33,6 +33,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from _stats import percentile
 from _stdout import json_stdout
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -73,11 +74,6 @@ class OneStep:
             return Completion(json.dumps({"deliver": ["text"]}))
         plan = {"tasks": [{"id": "t1", "tool": "fake_forward", "args": {"label": "ok"}}]}
         return Completion(json.dumps(plan))
-
-
-def _pct(values: list[float], q: float) -> float:
-    values = sorted(values)
-    return values[min(len(values) - 1, int(round(q * (len(values) - 1))))]
 
 
 ONE_STEP = """\
@@ -134,7 +130,7 @@ async def _http_load(base_url: str, n: int, concurrency: int) -> dict[str, float
         t0 = time.perf_counter()
         await asyncio.gather(*[one() for _ in range(n)])
         wall = time.perf_counter() - t0
-    return {"p50_ms": 1000 * _pct(lat, 0.5), "p99_ms": 1000 * _pct(lat, 0.99),
+    return {"p50_ms": 1000 * percentile(lat, 0.5), "p99_ms": 1000 * percentile(lat, 0.99),
             "requests_per_s": n / wall, "requests": n, "concurrency": concurrency}
 
 
