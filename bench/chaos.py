@@ -43,45 +43,18 @@ sys.path.insert(0, str(ROOT))
 
 from _stats import percentile
 from _stdout import json_stdout
-from pydantic import BaseModel, ConfigDict, Field
 
+from bench._forward import SimulatedForward, one_step_workflow
 from mmagent import Config
 from mmagent.runs import FINAL
-from mmagent.toolkit import (
-    Tool,
-    ToolRegistry,
-)
+from mmagent.toolkit import ToolRegistry
 
 KEY = "sk-chaos"
-FORWARD_S, PER_ITEM_S = 0.100, 0.001
 SENDS = 3  # a client's sends of one request before it counts as lost
-WORKFLOW = """\
-version: 1
-description: One call of fake_forward.
-inputs:
-  label: {type: text, description: echoed back}
-nodes:
-  forward: {tool: fake_forward, args: {label: $input.label}}
-outputs:
-  text: $forward.text
-"""
 
 
-class Forward(Tool):
-    name = "fake_forward"
-    description = "Simulates one forward pass of a model on a batch."
-
-    class Input(BaseModel):
-        model_config = ConfigDict(extra="forbid")
-        label: str = Field(description="echoed back")
-
-    class Output(BaseModel):
-        model_config = ConfigDict(extra="forbid")
-        text: str = Field(description="the label")
-
-    def run(self, inputs, ctx):
-        time.sleep(FORWARD_S + PER_ITEM_S * len(inputs))
-        return [self.Output(text=i.label) for i in inputs]
+class Forward(SimulatedForward):
+    forward_s = 0.100
 
 
 @dataclass
@@ -97,10 +70,9 @@ class Outcome:
 
 
 def _config(root: Path, tool_replicas: int) -> Config:
-    (root / "one_step.yaml").write_text(WORKFLOW)
     return Config.from_dict({
         "cache_dir": str(root / "cache"),
-        "workflows": {"paths": [str(root / "one_step.yaml")]},
+        "workflows": {"paths": [one_step_workflow(root)]},
         "executor": {"cache": False},  # every request reaches the tool
         "serving": {"api_keys": [KEY], "runs": {"lease_s": 10}, "ray": {
             "ingress_replicas": 2, "ingress_num_cpus": 0.2,
