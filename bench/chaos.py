@@ -41,46 +41,20 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from _stats import percentile
 from _stdout import json_stdout
-from pydantic import BaseModel, ConfigDict, Field
 
+from bench._forward import SimulatedForward, one_step_workflow
 from mmagent import Config
 from mmagent.runs import FINAL
-from mmagent.toolkit import (
-    Tool,
-    ToolRegistry,
-)
+from mmagent.toolkit import ToolRegistry
 
 KEY = "sk-chaos"
-FORWARD_S, PER_ITEM_S = 0.100, 0.001
 SENDS = 3  # a client's sends of one request before it counts as lost
-WORKFLOW = """\
-version: 1
-description: One call of fake_forward.
-inputs:
-  label: {type: text, description: echoed back}
-nodes:
-  forward: {tool: fake_forward, args: {label: $input.label}}
-outputs:
-  text: $forward.text
-"""
 
 
-class Forward(Tool):
-    name = "fake_forward"
-    description = "Simulates one forward pass of a model on a batch."
-
-    class Input(BaseModel):
-        model_config = ConfigDict(extra="forbid")
-        label: str = Field(description="echoed back")
-
-    class Output(BaseModel):
-        model_config = ConfigDict(extra="forbid")
-        text: str = Field(description="the label")
-
-    def run(self, inputs, ctx):
-        time.sleep(FORWARD_S + PER_ITEM_S * len(inputs))
-        return [self.Output(text=i.label) for i in inputs]
+class Forward(SimulatedForward):
+    forward_s = 0.100
 
 
 @dataclass
@@ -96,10 +70,9 @@ class Outcome:
 
 
 def _config(root: Path, tool_replicas: int) -> Config:
-    (root / "one_step.yaml").write_text(WORKFLOW)
     return Config.from_dict({
         "cache_dir": str(root / "cache"),
-        "workflows": {"paths": [str(root / "one_step.yaml")]},
+        "workflows": {"paths": [one_step_workflow(root)]},
         "executor": {"cache": False},  # every request reaches the tool
         "serving": {"api_keys": [KEY], "runs": {"lease_s": 10}, "ray": {
             "ingress_replicas": 2, "ingress_num_cpus": 0.2,
@@ -188,16 +161,9 @@ def _kill_one(deployment: str) -> int:
     return pids[0]
 
 
-def _pct(values: list[float], q: float) -> float | None:
-    if not values:
-        return None
-    values = sorted(values)
-    return values[min(len(values) - 1, int(round(q * (len(values) - 1))))]
-
-
 def _summary(outcomes: list[Outcome]) -> dict:
     lat = [o.seconds for o in outcomes if o.status == "completed" and o.seconds is not None]
-    p50, p99 = _pct(lat, 0.5), _pct(lat, 0.99)
+    p50, p99 = percentile(lat, 0.5), percentile(lat, 0.99)
     return {"requests": len(outcomes),
             "completed": sum(o.status == "completed" for o in outcomes),
             "failed": sum(o.status == "failed" for o in outcomes),

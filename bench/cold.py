@@ -27,6 +27,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from _stats import spread
 from _stdout import json_stdout
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -37,11 +38,6 @@ PHOTO = ROOT / "examples" / "photo.png"
 FLOOR = ("import torch, langgraph.func, transformers.models.bert.modeling_bert, "
          "transformers.models.blip.modeling_blip")
 ENV = {**os.environ, "HF_HUB_OFFLINE": "1", "MMAGENT_API_KEYS": "sk-bench"}
-
-
-def spread(values: list[float], digits: int = 3) -> dict[str, float]:
-    return {"median": round(statistics.median(values), digits), "min": round(min(values), digits),
-            "max": round(max(values), digits)}
 
 
 def wall(cmd: list[str]) -> float:

@@ -38,26 +38,25 @@ import threading
 import time
 from typing import Annotated, Any, TypedDict
 
+from _chain import noop_chain, noop_executors
+from _stats import fmt_spread, spread
 from _stdout import json_stdout
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
 
 from mmagent.artifacts import ArtifactStore
 from mmagent.execution import Executor, WorkerPolicy
 from mmagent.plan import Plan
-from mmagent.runs import RunStore
-from mmagent.toolkit import Tool, ToolContext, ToolRegistry
+from mmagent.toolkit import Ports, Tool, ToolContext, ToolRegistry
 
 DIM = 256  # one product: (DIM x DIM) @ (DIM x DIM)
 
 
-class _In(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+class _In(Ports):
     seconds: float = Field(ge=0, description="nominal direct-call time of the task")
     after: list[str] = Field(default_factory=list, description="outputs it waits for")
 
 
-class _Out(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+class _Out(Ports):
     text: str = Field(description="done marker")
 
 
@@ -86,17 +85,6 @@ class TorchWork(Tool):
                 # denormals, so its cost per product would depend on how many came before
                 for _ in range(round(i.seconds * self.products_per_second)):
                     torch.mm(self.weight, self.weight, out=self.out)
-        return [_Out(text="done") for _ in inputs]
-
-
-class Sleep(Tool):
-    name = "sleep"
-    description = "Waits (no work): measures the executor's own overhead."
-    Input, Output = _In, _Out
-
-    def run(self, inputs, ctx):
-        for i in inputs:
-            time.sleep(i.seconds)
         return [_Out(text="done") for _ in inputs]
 
 
@@ -263,11 +251,6 @@ def cores() -> int:
         return os.cpu_count() or 1
 
 
-def spread(values: list[float], digits: int = 3) -> dict[str, float]:
-    return {"median": round(statistics.median(values), digits), "min": round(min(values), digits),
-            "max": round(max(values), digits)}
-
-
 RUNNERS = ("mmagent", "langgraph_naive", "hugginggpt")
 TOLERANCE = 0.05  # a makespan more than this far under its bound fails the run (clock noise)
 
@@ -347,14 +330,8 @@ def tool_latency(store, seconds: float, repeat: int) -> dict[str, Any]:
 
 def chain_overhead(store, n: int, repeat: int) -> dict[str, Any]:
     """Per-task executor overhead: an n-task chain of no-op tasks, ms per task."""
-    chain = Plan.model_validate({"tasks": [
-        {"id": f"n{i}", "tool": "sleep",
-         "args": {"seconds": 0, "after": [f"$n{i - 1}.text"] if i else []}}
-        for i in range(n)]})
-    reg = ToolRegistry()
-    reg.register(Sleep)
-    plain = Executor(reg, store)
-    durable = Executor(reg, store, runs=RunStore(os.path.join(store.root, "runs.sqlite")))
+    chain = noop_chain(n)
+    plain, durable = noop_executors(store)
     run_mmagent(plain, chain)  # warm
     run_mmagent(durable, chain)
     ms, ms_durable = [], []
@@ -363,10 +340,6 @@ def chain_overhead(store, n: int, repeat: int) -> dict[str, Any]:
         ms_durable.append(run_mmagent(durable, chain) / n * 1000)
     return {"tasks": n, "per_task_ms": spread(ms), "per_task_ms_sqlite_checkpointer":
             spread(ms_durable)}
-
-
-def _fmt(s: dict[str, float], digits: int = 2) -> str:
-    return f"{s['median']:.{digits}f} [{s['min']:.{digits}f}-{s['max']:.{digits}f}]"
 
 
 def main() -> int:
@@ -400,16 +373,16 @@ def main() -> int:
               f"{'langgraph':>16} {'hugginggpt':>16}")
         for r in rows:
             o = r["over_bound"]
-            print(f"{r['shape']:11} {_fmt(r['bound_s'], 3):>16} | {'':17}"
-                  f"{_fmt(o['mmagent']):>16} {_fmt(o['langgraph_naive']):>16} "
-                  f"{_fmt(o['hugginggpt']):>16}")
-            print(f"{'':11} critical path {_fmt(r['critical_path_s'], 3)} s, CPU work "
-                  f"{_fmt(r['work_cpu_s'], 3)} s over {r['cores']} cores")
-        print(f"tool latency under the executor / direct: {_fmt(latency['ratio'])} "
-              f"(direct {_fmt(latency['direct_s'], 3)} s; target <= 1.05)")
+            print(f"{r['shape']:11} {fmt_spread(r['bound_s'], 3):>16} | {'':17}"
+                  f"{fmt_spread(o['mmagent']):>16} {fmt_spread(o['langgraph_naive']):>16} "
+                  f"{fmt_spread(o['hugginggpt']):>16}")
+            print(f"{'':11} critical path {fmt_spread(r['critical_path_s'], 3)} s, CPU work "
+                  f"{fmt_spread(r['work_cpu_s'], 3)} s over {r['cores']} cores")
+        print(f"tool latency under the executor / direct: {fmt_spread(latency['ratio'])} "
+              f"(direct {fmt_spread(latency['direct_s'], 3)} s; target <= 1.05)")
         print(f"per-task executor overhead ({overhead['tasks']}-task no-op chain): "
-              f"{_fmt(overhead['per_task_ms'])} ms (target <= 0.3); with the SQLite "
-              f"checkpointer {_fmt(overhead['per_task_ms_sqlite_checkpointer'])} ms")
+              f"{fmt_spread(overhead['per_task_ms'])} ms (target <= 0.3); with the SQLite "
+              f"checkpointer {fmt_spread(overhead['per_task_ms_sqlite_checkpointer'])} ms")
     if below:
         print("FAIL: a makespan came out below its bound (the bound is mismeasured): "
               + "; ".join(below), file=sys.stderr)

@@ -27,49 +27,29 @@ import cProfile
 import io
 import os
 import pstats
-import statistics
 import sys
 import tempfile
 import threading
 import time
 from typing import Any, TypedDict
 
+from _chain import noop_chain, noop_executors
+from _stats import fmt_spread, spread
 from _stdout import json_stdout
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
 
 from mmagent.artifacts import ArtifactStore
 from mmagent.execution import Executor
 from mmagent.plan import Plan
 from mmagent.runs import RunStore
-from mmagent.toolkit import Tool, ToolContext, ToolRegistry
+from mmagent.toolkit import Ports, Tool, ToolContext, ToolRegistry
 
 
-class _In(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    after: list[str] = Field(default_factory=list, description="outputs it waits for")
-
-
-class _Out(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    text: str = Field(description="done marker")
-
-
-class Noop(Tool):
-    name = "noop"
-    description = "Does nothing: what is left is the executor's own cost."
-    Input, Output = _In, _Out
-
-    def run(self, inputs, ctx):
-        return [_Out(text="done") for _ in inputs]
-
-
-class _WorkIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+class _WorkIn(Ports):
     n: int = Field(ge=1, description="loop iterations")
 
 
-class _WorkOut(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+class _WorkOut(Ports):
     total: int = Field(description="the loop's sum")
 
 
@@ -139,12 +119,6 @@ def tool_ratio(store: ArtifactStore, runs: RunStore, ms: float, repeat: int,
         for clock, by_side in rows.items()}}
 
 
-def chain(n: int) -> Plan:
-    return Plan.model_validate({"tasks": [
-        {"id": f"n{i}", "tool": "noop", "args": {"after": [f"$n{i - 1}.text"] if i else []}}
-        for i in range(n)]})
-
-
 def bare_langgraph(n: int):
     """The floor: a LangGraph chain of n nodes that each append one string."""
     from langgraph.graph import END, START, StateGraph
@@ -164,11 +138,6 @@ def timed(fn) -> float:
     t0 = time.perf_counter()
     fn()
     return time.perf_counter() - t0
-
-
-def spread(values: list[float], digits: int = 3) -> dict[str, float]:
-    return {"median": round(statistics.median(values), digits), "min": round(min(values), digits),
-            "max": round(max(values), digits)}
 
 
 def profile(executor: Executor, plan: Plan, top: int) -> str:
@@ -217,17 +186,15 @@ def main() -> None:
     emit = json_stdout(args.json)
     n = args.tasks
     store = ArtifactStore(tempfile.mkdtemp(prefix="mmagent-bench-"))
-    reg = ToolRegistry()
-    reg.register(Noop)
-    plain = Executor(reg, store)
-    runs = RunStore(os.path.join(store.root, "runs.sqlite"))
-    durable = Executor(reg, store, runs=runs)
-    plan, graph = chain(n), bare_langgraph(n)
+    plain, durable = noop_executors(store)
+    runs = durable.runs
+    assert runs is not None
+    plan, graph = noop_chain(n), bare_langgraph(n)
     for run in (lambda: plain.run(plan, {}), lambda: durable.run(plan, {}),
                 lambda: graph.invoke({"last": ""})):
         run()  # warm
     if args.profile:
-        print(profile(Executor(reg, store), plan, args.top))
+        print(profile(Executor(plain.registry, store), plan, args.top))
         return
     rows: dict[str, list[float]] = {"executor": [], "executor_sqlite": [], "bare_langgraph": []}
     for _ in range(args.repeat):
@@ -243,19 +210,16 @@ def main() -> None:
         emit(out)
         return
 
-    def fmt(s: dict[str, float]) -> str:
-        return f"{s['median']:.3f} [{s['min']:.3f}-{s['max']:.3f}]"
-
     print(f"{n}-task no-op chain, ms per task, median [min-max] over {args.repeat}:")
     for k, v in out["per_task_ms"].items():
-        print(f"  {k:16} {fmt(v)}")
+        print(f"  {k:16} {fmt_spread(v, 3)}")
     print("  (target: executor <= 0.3 ms per task)")
-    print(f"  executor / bare LangGraph: {fmt(out['executor_over_bare_langgraph'])}")
+    print(f"  executor / bare LangGraph: {fmt_spread(out['executor_over_bare_langgraph'], 3)}")
     tool = out["tool"]
     print(f"a {tool['wall']['ms']['direct']['median']:.1f} ms CPU tool as a one-task plan, "
           f"whole runs / its direct call (least of {tool['calls']} calls per repeat):")
     for k, v in tool["wall"]["over_direct"].items():
-        print(f"  {k:16} wall {fmt(v)}  cpu {fmt(tool['cpu']['over_direct'][k])}")
+        print(f"  {k:16} wall {fmt_spread(v)}  cpu {fmt_spread(tool['cpu']['over_direct'][k])}")
     print("  (target: wall <= 1.05)")
 
 

@@ -33,34 +33,18 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from _stats import percentile
 from _stdout import json_stdout
-from pydantic import BaseModel, ConfigDict, Field
 
+from bench._forward import SimulatedForward, one_step_workflow
 from mmagent import Agent, Config
-from mmagent.toolkit import (
-    Tool,
-    ToolRegistry,
-)
+from mmagent.toolkit import ToolRegistry
 
 KEY = "sk-bench"
-FORWARD_S, PER_ITEM_S = 0.040, 0.001
 
 
-class Forward(Tool):
-    name = "fake_forward"
-    description = "Simulates one forward pass of a model on a batch."
-
-    class Input(BaseModel):
-        model_config = ConfigDict(extra="forbid")
-        label: str = Field(description="echoed back")
-
-    class Output(BaseModel):
-        model_config = ConfigDict(extra="forbid")
-        text: str = Field(description="the label")
-
-    def run(self, inputs, ctx):
-        time.sleep(FORWARD_S + PER_ITEM_S * len(inputs))
-        return [self.Output(text=i.label) for i in inputs]
+class Forward(SimulatedForward):
+    forward_s = 0.040
 
 
 class OneStep:
@@ -75,30 +59,12 @@ class OneStep:
         return Completion(json.dumps(plan))
 
 
-def _pct(values: list[float], q: float) -> float:
-    values = sorted(values)
-    return values[min(len(values) - 1, int(round(q * (len(values) - 1))))]
-
-
-ONE_STEP = """\
-version: 1
-description: One call of fake_forward.
-inputs:
-  label: {type: text, description: echoed back}
-nodes:
-  forward: {tool: fake_forward, args: {label: $input.label}}
-outputs:
-  text: $forward.text
-"""
-
-
 DURABLE = True  # record every run in SQLite (the default); --no-durable measures without
 
 
 def _config(root: Path, batch: int) -> Config:
-    (root / "one_step.yaml").write_text(ONE_STEP)
     return Config.from_dict({"cache_dir": str(root / "cache"),
-                             "workflows": {"paths": [str(root / "one_step.yaml")]},
+                             "workflows": {"paths": [one_step_workflow(root)]},
                              # every call reaches the tool: the result cache would answer
                              # repeated identical requests without it
                              "executor": {"cache": False, "checkpoint": DURABLE},
@@ -134,7 +100,7 @@ async def _http_load(base_url: str, n: int, concurrency: int) -> dict[str, float
         t0 = time.perf_counter()
         await asyncio.gather(*[one() for _ in range(n)])
         wall = time.perf_counter() - t0
-    return {"p50_ms": 1000 * _pct(lat, 0.5), "p99_ms": 1000 * _pct(lat, 0.99),
+    return {"p50_ms": 1000 * percentile(lat, 0.5), "p99_ms": 1000 * percentile(lat, 0.99),
             "requests_per_s": n / wall, "requests": n, "concurrency": concurrency}
 
 

@@ -64,8 +64,6 @@ class TextToSpeech(Tool):
 
     >>> TextToSpeech(backend="espeak").backend
     'espeak'
-    >>> TextToSpeech.card()["outputs"]["audio"]["type"]
-    'audio'
     """
 
     name = "text_to_speech"

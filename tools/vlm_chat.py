@@ -62,11 +62,7 @@ class ChatTurn(Ports):
 
 
 class VLMChat(PipelineTool):
-    """Answer a question about one or more images with a vision-language model.
-
-    >>> VLMChat.card()["inputs"]["images"]["type"]
-    'list[image]'
-    """
+    """Answer a question about one or more images with a vision-language model."""
 
     name = "vlm_chat"
     description = (

@@ -17,11 +17,12 @@ from __future__ import annotations
 
 import hashlib
 import json
-import sqlite3
 import threading
 import time
 from pathlib import Path
 from typing import Any
+
+from mmagent.stores._sql import connect_sqlite
 
 __all__ = ["ResultCache"]
 
@@ -31,14 +32,8 @@ class ResultCache:
 
     def __init__(self, path: str | Path | None) -> None:
         self.path = Path(path).expanduser() if path is not None else None
-        if self.path is not None:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
         self._lock = threading.Lock()
-        self._db = sqlite3.connect(str(self.path) if self.path else ":memory:",
-                                   check_same_thread=False, isolation_level=None)
-        if self.path is not None:
-            self._db.execute("PRAGMA journal_mode=WAL")
-            self._db.execute("PRAGMA busy_timeout=10000")
+        self._db = connect_sqlite(self.path)
         self._db.execute("CREATE TABLE IF NOT EXISTS results (key TEXT PRIMARY KEY, tool TEXT, "
                          "output TEXT NOT NULL, created REAL NOT NULL)")
 

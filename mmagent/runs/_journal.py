@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import builtins
 import json
-import sqlite3
 import threading
 import time
 from dataclasses import dataclass, field
@@ -34,6 +33,7 @@ from typing import Any
 
 from mmagent.errors import RunFinishedError, UnknownRunError
 from mmagent.runs._status import FINISHED, RunStatus
+from mmagent.stores._sql import connect_sqlite
 
 __all__ = ["RunStore", "RunRecord"]
 
@@ -69,25 +69,11 @@ class RunStore:
 
     def __init__(self, path: str | Path | None) -> None:
         self.path = Path(path).expanduser() if path is not None else None
-        if self.path is not None:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
         self._lock = threading.Lock()
-        self._db = self._connect()
+        self._db = connect_sqlite(self.path)
         with self._lock, self._db:
             self._db.executescript(_SCHEMA)
         self._saver = None
-
-    def _connect(self) -> sqlite3.Connection:
-        db = sqlite3.connect(str(self.path) if self.path else ":memory:",
-                             check_same_thread=False, isolation_level=None)
-        if self.path is not None:
-            # WAL: LangGraph's connection and ours write the same file without blocking reads;
-            # synchronous=NORMAL still survives a killed process (only power loss may lose the
-            # last commits).
-            db.execute("PRAGMA journal_mode=WAL")
-            db.execute("PRAGMA synchronous=NORMAL")
-            db.execute("PRAGMA busy_timeout=10000")
-        return db
 
     @property
     def saver(self):
@@ -100,7 +86,7 @@ class RunStore:
             else:
                 from langgraph.checkpoint.sqlite import SqliteSaver
 
-                self._saver = SqliteSaver(self._connect())
+                self._saver = SqliteSaver(connect_sqlite(self.path))
         return self._saver
 
     def _exec(self, sql: str, args: tuple = ()) -> list[tuple]:

@@ -25,11 +25,31 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, Protocol
 
-__all__ = ["Database", "SQLiteDatabase", "PostgresDatabase", "open_database", "is_postgres_dsn"]
+__all__ = ["Database", "SQLiteDatabase", "PostgresDatabase", "open_database", "is_postgres_dsn",
+           "connect_sqlite"]
 
 
 def is_postgres_dsn(target: str | Path | None) -> bool:
     return isinstance(target, str) and target.startswith(("postgresql://", "postgres://"))
+
+
+def connect_sqlite(path: Path | None) -> sqlite3.Connection:
+    """A connection to the SQLite file ``path`` (its folder made; ``None``: in memory), in
+    autocommit and usable from any thread: its owner serialises statements under a lock.
+
+    A file is switched to WAL, so that other connections (LangGraph's checkpointer, a second
+    server on the same files) read while one writes; ``synchronous=NORMAL`` still survives a
+    killed process (only power loss may lose the last commits). The connection waits up to
+    10 s for another's lock from the start: switching a file to WAL takes one.
+    """
+    if path is not None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    db = sqlite3.connect(str(path) if path else ":memory:", check_same_thread=False,
+                         isolation_level=None, timeout=10.0)
+    if path is not None:
+        db.execute("PRAGMA journal_mode=WAL")
+        db.execute("PRAGMA synchronous=NORMAL")
+    return db
 
 
 class Database(Protocol):
@@ -55,16 +75,8 @@ class SQLiteDatabase:
 
     def __init__(self, path: str | Path | None) -> None:
         self.path = Path(path).expanduser() if path is not None else None
-        if self.path is not None:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
         self._lock = threading.RLock()
-        # timeout: wait for another connection's lock (switching to WAL takes one) up to 10 s
-        self._db = sqlite3.connect(str(self.path) if self.path else ":memory:",
-                                   check_same_thread=False, isolation_level=None, timeout=10.0)
-        if self.path is not None:
-            # WAL: other processes (a second server on the same files) read while one writes
-            self._db.execute("PRAGMA journal_mode=WAL")
-            self._db.execute("PRAGMA synchronous=NORMAL")
+        self._db = connect_sqlite(self.path)
 
     def execute(self, sql: str, args: tuple = ()) -> list[tuple]:
         with self._lock:
