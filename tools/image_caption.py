@@ -57,6 +57,9 @@ class ImageCaption(BlipTool):
     A ``prompt`` starts the caption ("a painting of") and the model continues it; the returned
     text includes the prompt, as BLIP's own examples do. The BERT tokenizer is uncased, so
     captions come back in lower case.
+
+    >>> ImageCaption.card()["inputs"]["image"]["type"]
+    'image'
     """
 
     name = "image_caption"

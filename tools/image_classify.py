@@ -38,6 +38,9 @@ class ImageClassify(ClipTool):
 
     Each label is embedded as ``label_template.format(label)`` (tool option, default
     ``"a photo of a {}."``, as in CLIP's paper). Scores are probabilities, best first.
+
+    >>> ImageClassify.card()["outputs"]["scores"]["type"]
+    'list[number]'
     """
 
     name = "image_classify"

@@ -41,6 +41,9 @@ class ImageEdit(DiffusersTool):
 
     The picture is scaled to fit the tool's ``max_pixels`` option (default 768x768) with sides
     rounded down to multiples of 8; the edited image has that size.
+
+    >>> ImageEdit.card()["inputs"]["instruction"]["required"]
+    True
     """
 
     name = "image_edit"

@@ -50,7 +50,11 @@ _DEFAULT_SIZE = "512 for the default checkpoint"
 
 
 class ImageGenerate(DiffusersTool):
-    """Draw an image from a text prompt (diffusers text-to-image)."""
+    """Draw an image from a text prompt (diffusers text-to-image).
+
+    >>> ImageGenerate.card()["outputs"]["image"]["type"]
+    'image'
+    """
 
     name = "image_generate"
     description = (

@@ -57,6 +57,9 @@ class ImageSearch(ClipTool):
     images are embedded once: the embedding is cached under the sha256 of the file's bytes, so
     later searches (with any query) embed only files that are new or changed. The returned
     images are stored as artifacts.
+
+    >>> ImageSearch.card()["inputs"]["folder"]["required"]
+    False
     """
 
     name = "image_search"

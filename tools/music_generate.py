@@ -64,6 +64,9 @@ class MusicGenerate(PipelineTool):
     false: greedy), ``guidance_scale``, ``top_k`` and ``temperature`` (default: the
     checkpoint's generation config), ``max_duration_s`` (a bound below 30 s), ``batch_rows``
     (prompts of one duration share a ``generate`` call; default: on CPU only, see above).
+
+    >>> MusicGenerate.card()["outputs"]["audio"]["type"]
+    'audio'
     """
 
     name = "music_generate"

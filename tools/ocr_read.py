@@ -48,6 +48,9 @@ class OcrRead(Tool):
     ``max_side`` (the detector sees the image scaled so its longer side is at most this, 960:
     PaddleOCR's default; rapidocr's own, every image scaled up to a shorter side of 736, was 5-10x
     slower on small images and read no more here).
+
+    >>> OcrRead.card()["inputs"]["min_score"]["required"]
+    False
     """
 
     name = "ocr_read"

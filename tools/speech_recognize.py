@@ -79,6 +79,9 @@ class SpeechRecognize(Tool):
     Options (``options`` in ``mmagent.yaml``): ``max_audio_seconds`` (a tighter bound than
     ``limits.max_audio_seconds``) and ``beam_size`` (None: greedy; beam search is deterministic
     too, but slower).
+
+    >>> SpeechRecognize.card()["inputs"]["language"]["required"]
+    False
     """
 
     name = "speech_recognize"

@@ -64,6 +64,8 @@ class TextToSpeech(Tool):
 
     >>> TextToSpeech(backend="espeak").backend
     'espeak'
+    >>> TextToSpeech.card()["outputs"]["audio"]["type"]
+    'audio'
     """
 
     name = "text_to_speech"

@@ -52,7 +52,11 @@ _ADAPTER = "guoyww/animatediff-motion-adapter-v1-5-2"
 
 
 class VideoGenerate(DiffusersTool):
-    """Make a short video clip from a prompt, optionally starting from an image (AnimateDiff)."""
+    """Make a short video clip from a prompt, optionally starting from an image (AnimateDiff).
+
+    >>> VideoGenerate.card()["outputs"]["preview"]["type"]
+    'image'
+    """
 
     name = "video_generate"
     description = (

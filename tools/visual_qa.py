@@ -47,6 +47,9 @@ class VisualQA(BlipTool):
     """Answer a question about an image in a few words (BLIP VQA).
 
     The BERT tokenizer is uncased, so answers come back in lower case.
+
+    >>> VisualQA.card()["outputs"]["answer"]["type"]
+    'text'
     """
 
     name = "visual_qa"

@@ -62,7 +62,11 @@ class ChatTurn(Ports):
 
 
 class VLMChat(PipelineTool):
-    """Answer a question about one or more images with a vision-language model."""
+    """Answer a question about one or more images with a vision-language model.
+
+    >>> VLMChat.card()["inputs"]["images"]["type"]
+    'list[image]'
+    """
 
     name = "vlm_chat"
     description = (
