@@ -10,7 +10,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 from mmagent.agent import Agent
 from mmagent.artifacts import ArtifactKind, ArtifactRef
@@ -33,9 +33,13 @@ from mmagent.stores import make_owners
 from mmagent.toolkit import Tool
 from mmagent.workflows import load_workflow
 
-__all__ = ["AgentService", "ParsedRequest", "RunSummary", "Link", "paused_text"]
+__all__ = ["AgentService", "Approvals", "ParsedRequest", "RunSummary", "Link", "OnPaused",
+           "paused_text"]
 
 Link = Callable[[str], str]
+"""Artifact id -> the link a client downloads it from."""
+OnPaused = Callable[[str, list[dict[str, Any]]], None]
+"""(API run id, the tasks waiting) of a run that paused for approval."""
 
 
 def paused_text(run_id: str, waiting: list[dict[str, Any]], base_url: str = "") -> str:
@@ -46,7 +50,6 @@ def paused_text(run_id: str, waiting: list[dict[str, Any]], base_url: str = "") 
     return (f"Paused: {tasks} waits for approval (run {run_id}). Approve it with "
             f"POST {url}/approve and the body {{\"approve\": true}} "
             f"({{\"approve\": false}} rejects it); follow it at GET {url}.")
-"""Artifact id -> the link a client downloads it from."""
 
 
 @dataclass
@@ -94,6 +97,29 @@ class RunSummary:
         return {"plan": self.plan, "outputs": self.outputs, "failures": self.failures,
                 "artifacts": self.artifacts}
 
+    @classmethod
+    def of_run(cls, info: Any) -> RunSummary:
+        """The summary of a runs API run (a :class:`~mmagent.runs.RunInfo`) as it stands."""
+        return cls(answer=info.answer or "", plan=info.plan, outputs=dict(info.outputs),
+                   failures=dict(info.failures), artifacts=list(info.artifacts))
+
+
+class Approvals(Protocol):
+    """Paused runs as the runs API keeps them (its service): other surfaces record their paused
+    runs there and answer them through it, so any instance resumes them, exactly once."""
+
+    def adopt(self, owner: str, request: dict[str, Any], agent_run_id: str,
+              waiting: list[dict[str, Any]], summary: RunSummary) -> str:
+        """Record a paused run (what it did so far: ``summary``); its API run id."""
+        ...
+
+    def decide(self, run_id: str, owner: str, approve: bool, base_url: str = "",
+               cancel: threading.Event | None = None) -> Any:
+        """Answer ``owner``'s paused run and wait until it stops again: approved, it resumes
+        (and ends, or pauses on another step); rejected, it is cancelled. A run no longer
+        waiting is not resumed again: the answer is how it stands (a ``RunInfo``)."""
+        ...
+
 
 class AgentService:
     """One :class:`Agent` behind every endpoint of an app.
@@ -106,9 +132,9 @@ class AgentService:
     def __init__(self, agent: Agent, metrics: Metrics | None = None, *,
                  remote: bool = True) -> None:
         self.agent = agent
-        self.on_pause: Callable[..., str] | None = None
-        """Records a paused run of chat, Responses or MCP in the runs API (the runs service
-        sets it): ``(owner, request, agent_run_id, waiting tasks, answer) -> API run id``."""
+        self.approvals: Approvals | None = None
+        """Where paused runs of chat, Responses and MCP are recorded and answered (the runs
+        service sets itself here)."""
         self.settings = agent.config.serving
         if remote:  # callers over the network name no server path outside allowed_roots
             agent.registry.restrict_paths(self.settings.allowed_roots)
@@ -168,38 +194,45 @@ class AgentService:
 
     def events(self, workflow: str | None, parsed: ParsedRequest, owner: str,
                cancel: threading.Event | None = None,
-               tools: Sequence[type[Tool]] = ()) -> Iterator[Any]:
+               tools: Sequence[type[Tool]] = (), on_paused: OnPaused | None = None
+               ) -> Iterator[Any]:
         """The events of a request to the agent (``workflow`` None) or to a workflow, whose
         inputs the request's prompt and media fill. Setting ``cancel`` (the client went away)
         stops an agent run from starting more tasks. ``tools`` (the client's functions) join
-        the agent's tools for this request."""
+        the agent's tools for this request. ``on_paused`` hears of a pause (:meth:`observed`)."""
         if workflow is None:
             stream = self.agent.stream(parsed.prompt, images=parsed.media["image"],
                                        audio=parsed.media["audio"], video=parsed.media["video"],
                                        cancel=cancel, tools=tools)
-            return self.observed(stream, owner, request={"prompt": parsed.prompt})
+            return self.observed(stream, owner, request={"prompt": parsed.prompt},
+                                 on_paused=on_paused)
         if tools:
             raise InputError(f"got tools for workflow {workflow!r}; expected tools only with "
                              f"model {MODEL_ID!r} (a workflow's steps are fixed)", param="tools")
         return self.workflow_events(workflow, _fill_inputs(self.workflow(workflow), parsed),
-                                    owner)
+                                    owner, on_paused=on_paused)
 
-    def workflow_events(self, name: str, inputs: dict[str, Any], owner: str) -> Iterator[Any]:
+    def workflow_events(self, name: str, inputs: dict[str, Any], owner: str,
+                        on_paused: OnPaused | None = None) -> Iterator[Any]:
         return self.observed(self.agent.stream_workflow(name, inputs), owner,
-                             request={"workflow": name, "inputs": {}})
+                             request={"workflow": name, "inputs": {}}, on_paused=on_paused)
 
     def observed(self, stream: Iterable[Any], owner: str, *, api_run_id: str | None = None,
-                 request: dict[str, Any] | None = None) -> Iterator[Any]:
+                 request: dict[str, Any] | None = None, on_paused: OnPaused | None = None
+                 ) -> Iterator[Any]:
         """``stream``'s events, counted in the metrics; what they produce becomes readable by
         ``owner`` as it appears.
 
         A run that pauses for approval (serving never answers approvals itself) ends with an
         answer that says how to approve it over HTTP: ``POST /v1/runs/{id}/approve``. A run of
         the runs API (``api_run_id``) is that id; one of another surface is first recorded as a
-        paused run of the runs API (:attr:`on_pause`, with ``request`` as its request), so
-        the same call resumes it, on any instance."""
+        paused run of the runs API (:attr:`approvals`, with ``request`` as its request and
+        what it did so far), so the same call resumes it, on any instance; ``on_paused``
+        hears the id."""
         agent_run_id, waiting = None, None
+        so_far = RunSummary()  # what the runs API record starts from, if the run pauses
         for event in stream:
+            so_far.add(event, _relative_link)
             if isinstance(event, ArtifactCreated):
                 self.owners.add(owner, event.artifact.id)
             elif isinstance(event, RunStarted):
@@ -209,11 +242,13 @@ class AgentService:
             elif isinstance(event, AnswerReady) and waiting is not None and \
                     agent_run_id is not None:
                 run_id = api_run_id
-                if run_id is None and self.on_pause is not None:
-                    run_id = self.on_pause(owner, request or {}, agent_run_id, waiting,
-                                           event.text)
+                if run_id is None and self.approvals is not None:
+                    run_id = self.approvals.adopt(owner, request or {}, agent_run_id, waiting,
+                                                  so_far)
                 if run_id is not None:
                     event = event.model_copy(update={"text": paused_text(run_id, waiting)})
+                    if on_paused is not None:
+                        on_paused(run_id, waiting)
             self.metrics.observe_event(event)
             yield event
 
@@ -247,6 +282,10 @@ class AgentService:
                 pass
             answer = answer.replace(f"artifact://{a['id']}", a["url"])
         return answer
+
+
+def _relative_link(artifact_id: str) -> str:
+    return f"/v1/artifacts/{artifact_id}"
 
 
 def _fill_inputs(spec: Any, parsed: ParsedRequest) -> dict[str, Any]:
