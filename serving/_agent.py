@@ -34,7 +34,7 @@ from mmagent.toolkit import Tool
 from mmagent.workflows import load_workflow
 
 __all__ = ["AgentService", "Approvals", "ParsedRequest", "RunSummary", "Link", "OnPaused",
-           "paused_text"]
+           "REPLY_HINT", "paused_text"]
 
 Link = Callable[[str], str]
 """Artifact id -> the link a client downloads it from."""
@@ -42,14 +42,22 @@ OnPaused = Callable[[str, list[dict[str, Any]]], None]
 """(API run id, the tasks waiting) of a run that paused for approval."""
 
 
-def paused_text(run_id: str, waiting: list[dict[str, Any]], base_url: str = "") -> str:
+REPLY_HINT = ' Or reply "approve" in this conversation ("reject" cancels it).'
+"""How a paused answer of chat completions and the Responses API is also approved
+(``_follow_up.py``)."""
+
+
+def paused_text(run_id: str, waiting: list[dict[str, Any]], base_url: str = "",
+                conversation: bool = False) -> str:
     """The answer of a run paused for approval, for an HTTP client: how to approve it
-    (``base_url``: the server's, for clients that see no relative paths)."""
+    (``base_url``: the server's, for clients that see no relative paths; ``conversation``:
+    an answer of chat or Responses, which a follow-up request approves too)."""
     tasks = ", ".join(f"{t['task_id']} ({t['tool']})" for t in waiting)
     url = f"{base_url.rstrip('/')}/v1/runs/{run_id}"
     return (f"Paused: {tasks} waits for approval (run {run_id}). Approve it with "
             f"POST {url}/approve and the body {{\"approve\": true}} "
-            f"({{\"approve\": false}} rejects it); follow it at GET {url}.")
+            f"({{\"approve\": false}} rejects it); follow it at GET {url}."
+            + (REPLY_HINT if conversation else ""))
 
 
 @dataclass
@@ -194,32 +202,35 @@ class AgentService:
 
     def events(self, workflow: str | None, parsed: ParsedRequest, owner: str,
                cancel: threading.Event | None = None,
-               tools: Sequence[type[Tool]] = (), on_paused: OnPaused | None = None
-               ) -> Iterator[Any]:
+               tools: Sequence[type[Tool]] = (), on_paused: OnPaused | None = None,
+               conversation: bool = False) -> Iterator[Any]:
         """The events of a request to the agent (``workflow`` None) or to a workflow, whose
         inputs the request's prompt and media fill. Setting ``cancel`` (the client went away)
         stops an agent run from starting more tasks. ``tools`` (the client's functions) join
-        the agent's tools for this request. ``on_paused`` hears of a pause (:meth:`observed`)."""
+        the agent's tools for this request. ``on_paused`` hears of a pause, ``conversation``
+        says how a paused answer reads (:meth:`observed`)."""
         if workflow is None:
             stream = self.agent.stream(parsed.prompt, images=parsed.media["image"],
                                        audio=parsed.media["audio"], video=parsed.media["video"],
                                        cancel=cancel, tools=tools)
             return self.observed(stream, owner, request={"prompt": parsed.prompt},
-                                 on_paused=on_paused)
+                                 on_paused=on_paused, conversation=conversation)
         if tools:
             raise InputError(f"got tools for workflow {workflow!r}; expected tools only with "
                              f"model {MODEL_ID!r} (a workflow's steps are fixed)", param="tools")
         return self.workflow_events(workflow, _fill_inputs(self.workflow(workflow), parsed),
-                                    owner, on_paused=on_paused)
+                                    owner, on_paused=on_paused, conversation=conversation)
 
     def workflow_events(self, name: str, inputs: dict[str, Any], owner: str,
-                        on_paused: OnPaused | None = None) -> Iterator[Any]:
+                        on_paused: OnPaused | None = None, conversation: bool = False
+                        ) -> Iterator[Any]:
         return self.observed(self.agent.stream_workflow(name, inputs), owner,
-                             request={"workflow": name, "inputs": {}}, on_paused=on_paused)
+                             request={"workflow": name, "inputs": {}}, on_paused=on_paused,
+                             conversation=conversation)
 
     def observed(self, stream: Iterable[Any], owner: str, *, api_run_id: str | None = None,
-                 request: dict[str, Any] | None = None, on_paused: OnPaused | None = None
-                 ) -> Iterator[Any]:
+                 request: dict[str, Any] | None = None, on_paused: OnPaused | None = None,
+                 conversation: bool = False) -> Iterator[Any]:
         """``stream``'s events, counted in the metrics; what they produce becomes readable by
         ``owner`` as it appears.
 
@@ -228,7 +239,8 @@ class AgentService:
         the runs API (``api_run_id``) is that id; one of another surface is first recorded as a
         paused run of the runs API (:attr:`approvals`, with ``request`` as its request and
         what it did so far), so the same call resumes it, on any instance; ``on_paused``
-        hears the id."""
+        hears the id. The answer of a ``conversation`` (chat, Responses) says that replying
+        "approve" approves it too."""
         agent_run_id, waiting = None, None
         so_far = RunSummary()  # what the runs API record starts from, if the run pauses
         for event in stream:
@@ -246,7 +258,8 @@ class AgentService:
                     run_id = self.approvals.adopt(owner, request or {}, agent_run_id, waiting,
                                                   so_far)
                 if run_id is not None:
-                    event = event.model_copy(update={"text": paused_text(run_id, waiting)})
+                    event = event.model_copy(update={"text": paused_text(
+                        run_id, waiting, conversation=conversation)})
                     if on_paused is not None:
                         on_paused(run_id, waiting)
             self.metrics.observe_event(event)
@@ -261,9 +274,9 @@ class AgentService:
         return summary
 
     def run(self, workflow: str | None, parsed: ParsedRequest, owner: str, base_url: str,
-            cancel: threading.Event | None = None) -> RunSummary:
-        return self.summarize(self.events(workflow, parsed, owner, cancel),
-                              self.linker(base_url))
+            cancel: threading.Event | None = None, conversation: bool = False) -> RunSummary:
+        return self.summarize(self.events(workflow, parsed, owner, cancel,
+                                          conversation=conversation), self.linker(base_url))
 
     # -- links ---------------------------------------------------------------------------------
 

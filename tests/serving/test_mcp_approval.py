@@ -16,7 +16,7 @@ from mmagent import Client as RunsClient
 from mmagent.serving.mcp.service import McpBridge, mcp_server
 from mmagent.serving.server import ServerThread, build_app
 from tests.serving.conftest import KEY_A, KEY_B, png_data_url
-from tests.serving.helpers import PlanByInputs, serving_registry
+from tests.serving.helpers import PlanByInputs, readme_example, serving_registry
 from tests.serving.test_mcp_server import _transport
 
 ASK = {"prompt": "Describe it and say it aloud", "images": [png_data_url(30, 20)]}
@@ -166,3 +166,16 @@ def test_an_elicitation_request_on_a_handshake_era_session(tmp_path):
     assert not done.is_error and done.structured_content["outputs"]["t2"]["audio"]
     assert stopped.is_error and "cancelled" in stopped.content[0].text
     assert unasked.structured_content["status"] == "awaiting_approval"
+
+
+def test_readme_mcp_approval_example(tmp_path):
+    cfg = Config.from_dict({"cache_dir": str(tmp_path / "cache"),
+                            "executor": {"cache": False, "approval": {"tools": ["fake_sleep"]}},
+                            "serving": {"api_keys": [KEY_A]}})
+    agent = Agent(cfg, registry=serving_registry(), planner_backend=PlanByInputs())
+    with ServerThread(build_app(agent=agent)) as srv:
+        out = readme_example("tests/serving/test_mcp_approval.py::"
+                             "test_readme_mcp_approval_example", srv, KEY_A).splitlines()
+        srv.server.config.app.state.runs.join(timeout=10)
+    assert out[0].startswith("Approve fake_sleep for t1?")
+    assert "'t1': {'text': 'fox'}" in out[1]
