@@ -25,6 +25,7 @@ from mmagent.events import (
     TaskFailed,
     TaskFinished,
 )
+from mmagent.runs import RunInfo
 from mmagent.serving._http_errors import UnknownModelError
 from mmagent.serving._metrics import Metrics
 from mmagent.serving._protocol import MEDIA_KINDS, MODEL_ID, WORKFLOW_PREFIX
@@ -106,8 +107,8 @@ class RunSummary:
                 "artifacts": self.artifacts}
 
     @classmethod
-    def of_run(cls, info: Any) -> RunSummary:
-        """The summary of a runs API run (a :class:`~mmagent.runs.RunInfo`) as it stands."""
+    def of_run(cls, info: RunInfo) -> RunSummary:
+        """The summary of a runs API run as it stands."""
         return cls(answer=info.answer or "", plan=info.plan, outputs=dict(info.outputs),
                    failures=dict(info.failures), artifacts=list(info.artifacts))
 
@@ -122,10 +123,10 @@ class Approvals(Protocol):
         ...
 
     def decide(self, run_id: str, owner: str, approve: bool, base_url: str = "",
-               cancel: threading.Event | None = None) -> Any:
+               cancel: threading.Event | None = None) -> RunInfo:
         """Answer ``owner``'s paused run and wait until it stops again: approved, it resumes
         (and ends, or pauses on another step); rejected, it is cancelled. A run no longer
-        waiting is not resumed again: the answer is how it stands (a ``RunInfo``)."""
+        waiting is not resumed again: the answer is how it stands."""
         ...
 
 

@@ -356,7 +356,7 @@ class _Call:
                           "waited for did not run")
         if info.status not in ("completed", "failed"):
             raise RunError(f"got run {run_id} {info.status} when the call ended; expected it "
-                           "to finish (follow it with GET /v1/runs/{id})", run_id=run_id)
+                           f"to finish (follow it with GET /v1/runs/{run_id})", run_id=run_id)
         if tool is not None and info.status == "completed" and "t1" in info.outputs:
             data = info.outputs["t1"]
             texts = [f"{k}: {v}" if len(data) > 1 else str(v) for k, v in data.items()
