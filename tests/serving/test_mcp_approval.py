@@ -132,6 +132,20 @@ def test_without_elicitation_the_result_names_the_run_and_approve_finishes_it(ap
         assert started == ["t2"]  # resumed once: the second approve ran nothing
 
 
+def test_a_handshake_era_client_over_stateless_http_gets_the_run_to_approve(approving):
+    """Before 2026-07-28 the question needs a request to the client, which ``/mcp``'s JSON
+    responses cannot carry: the result names the run instead, and nothing hangs."""
+    answers = Answers("accept")
+
+    async def fn(c):
+        return c.protocol_version, await c.call_tool("run", ASK)
+
+    version, paused = _call(approving, fn, mode="legacy", elicitation_callback=answers)
+    assert version == "2025-11-25" and not answers.asked
+    assert paused.structured_content["status"] == "awaiting_approval"
+    assert _run_of(approving, paused.structured_content["run_id"]).status == "awaiting_approval"
+
+
 def test_approve_false_cancels_a_paused_tool_call(approving):
     async def fn(c):
         paused = await c.call_tool("fake_speak", {"text": "may I?"})
