@@ -2,7 +2,7 @@
 Responses API: what an OpenAI client does unchanged.
 
 A paused answer names its run (``POST /v1/runs/<id>/approve``, :func:`~._agent.paused_text`).
-The next request of the conversation answers it when its last user message is one word of
+The next request of the conversation answers it when its last user message is a word of
 consent or refusal (:data:`YES`, :data:`NO`) and the answer before it is that paused answer:
 
 - chat completions: the messages end with the paused assistant message, then the user's
