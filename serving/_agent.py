@@ -10,7 +10,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 from mmagent.agent import Agent
 from mmagent.artifacts import ArtifactKind, ArtifactRef
@@ -25,6 +25,7 @@ from mmagent.events import (
     TaskFailed,
     TaskFinished,
 )
+from mmagent.runs import RunInfo
 from mmagent.serving._http_errors import UnknownModelError
 from mmagent.serving._metrics import Metrics
 from mmagent.serving._protocol import MEDIA_KINDS, MODEL_ID, WORKFLOW_PREFIX
@@ -33,20 +34,31 @@ from mmagent.stores import make_owners
 from mmagent.toolkit import Tool
 from mmagent.workflows import load_workflow
 
-__all__ = ["AgentService", "ParsedRequest", "RunSummary", "Link", "paused_text"]
+__all__ = ["AgentService", "Approvals", "ParsedRequest", "RunSummary", "Link", "OnPaused",
+           "REPLY_HINT", "paused_text"]
 
 Link = Callable[[str], str]
+"""Artifact id -> the link a client downloads it from."""
+OnPaused = Callable[[str, list[dict[str, Any]]], None]
+"""(API run id, the tasks waiting) of a run that paused for approval."""
 
 
-def paused_text(run_id: str, waiting: list[dict[str, Any]], base_url: str = "") -> str:
+REPLY_HINT = ' Or reply "approve" in this conversation ("reject" cancels it).'
+"""How a paused answer of chat completions and the Responses API is also approved
+(``_follow_up.py``)."""
+
+
+def paused_text(run_id: str, waiting: list[dict[str, Any]], base_url: str = "",
+                conversation: bool = False) -> str:
     """The answer of a run paused for approval, for an HTTP client: how to approve it
-    (``base_url``: the server's, for clients that see no relative paths)."""
+    (``base_url``: the server's, for clients that see no relative paths; ``conversation``:
+    an answer of chat or Responses, which a follow-up request approves too)."""
     tasks = ", ".join(f"{t['task_id']} ({t['tool']})" for t in waiting)
     url = f"{base_url.rstrip('/')}/v1/runs/{run_id}"
     return (f"Paused: {tasks} waits for approval (run {run_id}). Approve it with "
             f"POST {url}/approve and the body {{\"approve\": true}} "
-            f"({{\"approve\": false}} rejects it); follow it at GET {url}.")
-"""Artifact id -> the link a client downloads it from."""
+            f"({{\"approve\": false}} rejects it); follow it at GET {url}."
+            + (REPLY_HINT if conversation else ""))
 
 
 @dataclass
@@ -94,6 +106,29 @@ class RunSummary:
         return {"plan": self.plan, "outputs": self.outputs, "failures": self.failures,
                 "artifacts": self.artifacts}
 
+    @classmethod
+    def of_run(cls, info: RunInfo) -> RunSummary:
+        """The summary of a runs API run as it stands."""
+        return cls(answer=info.answer or "", plan=info.plan, outputs=dict(info.outputs),
+                   failures=dict(info.failures), artifacts=list(info.artifacts))
+
+
+class Approvals(Protocol):
+    """Paused runs as the runs API keeps them (its service): other surfaces record their paused
+    runs there and answer them through it, so any instance resumes them, exactly once."""
+
+    def adopt(self, owner: str, request: dict[str, Any], agent_run_id: str,
+              waiting: list[dict[str, Any]], summary: RunSummary) -> str:
+        """Record a paused run (what it did so far: ``summary``); its API run id."""
+        ...
+
+    def decide(self, run_id: str, owner: str, approve: bool, base_url: str = "",
+               cancel: threading.Event | None = None) -> RunInfo:
+        """Answer ``owner``'s paused run and wait until it stops again: approved, it resumes
+        (and ends, or pauses on another step); rejected, it is cancelled. A run no longer
+        waiting is not resumed again: the answer is how it stands."""
+        ...
+
 
 class AgentService:
     """One :class:`Agent` behind every endpoint of an app.
@@ -106,9 +141,9 @@ class AgentService:
     def __init__(self, agent: Agent, metrics: Metrics | None = None, *,
                  remote: bool = True) -> None:
         self.agent = agent
-        self.on_pause: Callable[..., str] | None = None
-        """Records a paused run of chat, Responses or MCP in the runs API (the runs service
-        sets it): ``(owner, request, agent_run_id, waiting tasks, answer) -> API run id``."""
+        self.approvals: Approvals | None = None
+        """Where paused runs of chat, Responses and MCP are recorded and answered (the runs
+        service sets itself here)."""
         self.settings = agent.config.serving
         if remote:  # callers over the network name no server path outside allowed_roots
             agent.registry.restrict_paths(self.settings.allowed_roots)
@@ -168,38 +203,49 @@ class AgentService:
 
     def events(self, workflow: str | None, parsed: ParsedRequest, owner: str,
                cancel: threading.Event | None = None,
-               tools: Sequence[type[Tool]] = ()) -> Iterator[Any]:
+               tools: Sequence[type[Tool]] = (), on_paused: OnPaused | None = None,
+               conversation: bool = False) -> Iterator[Any]:
         """The events of a request to the agent (``workflow`` None) or to a workflow, whose
         inputs the request's prompt and media fill. Setting ``cancel`` (the client went away)
         stops an agent run from starting more tasks. ``tools`` (the client's functions) join
-        the agent's tools for this request."""
+        the agent's tools for this request. ``on_paused`` hears of a pause, ``conversation``
+        says how a paused answer reads (:meth:`observed`)."""
         if workflow is None:
             stream = self.agent.stream(parsed.prompt, images=parsed.media["image"],
                                        audio=parsed.media["audio"], video=parsed.media["video"],
                                        cancel=cancel, tools=tools)
-            return self.observed(stream, owner, request={"prompt": parsed.prompt})
+            return self.observed(stream, owner, request={"prompt": parsed.prompt},
+                                 on_paused=on_paused, conversation=conversation)
         if tools:
             raise InputError(f"got tools for workflow {workflow!r}; expected tools only with "
                              f"model {MODEL_ID!r} (a workflow's steps are fixed)", param="tools")
         return self.workflow_events(workflow, _fill_inputs(self.workflow(workflow), parsed),
-                                    owner)
+                                    owner, on_paused=on_paused, conversation=conversation)
 
-    def workflow_events(self, name: str, inputs: dict[str, Any], owner: str) -> Iterator[Any]:
+    def workflow_events(self, name: str, inputs: dict[str, Any], owner: str,
+                        on_paused: OnPaused | None = None, conversation: bool = False
+                        ) -> Iterator[Any]:
         return self.observed(self.agent.stream_workflow(name, inputs), owner,
-                             request={"workflow": name, "inputs": {}})
+                             request={"workflow": name, "inputs": {}}, on_paused=on_paused,
+                             conversation=conversation)
 
     def observed(self, stream: Iterable[Any], owner: str, *, api_run_id: str | None = None,
-                 request: dict[str, Any] | None = None) -> Iterator[Any]:
+                 request: dict[str, Any] | None = None, on_paused: OnPaused | None = None,
+                 conversation: bool = False) -> Iterator[Any]:
         """``stream``'s events, counted in the metrics; what they produce becomes readable by
         ``owner`` as it appears.
 
         A run that pauses for approval (serving never answers approvals itself) ends with an
         answer that says how to approve it over HTTP: ``POST /v1/runs/{id}/approve``. A run of
         the runs API (``api_run_id``) is that id; one of another surface is first recorded as a
-        paused run of the runs API (:attr:`on_pause`, with ``request`` as its request), so
-        the same call resumes it, on any instance."""
+        paused run of the runs API (:attr:`approvals`, with ``request`` as its request and
+        what it did so far), so the same call resumes it, on any instance; ``on_paused``
+        hears the id. The answer of a ``conversation`` (chat, Responses) says that replying
+        "approve" approves it too."""
         agent_run_id, waiting = None, None
+        so_far = RunSummary()  # what the runs API record starts from, if the run pauses
         for event in stream:
+            so_far.add(event, _relative_link)
             if isinstance(event, ArtifactCreated):
                 self.owners.add(owner, event.artifact.id)
             elif isinstance(event, RunStarted):
@@ -209,11 +255,14 @@ class AgentService:
             elif isinstance(event, AnswerReady) and waiting is not None and \
                     agent_run_id is not None:
                 run_id = api_run_id
-                if run_id is None and self.on_pause is not None:
-                    run_id = self.on_pause(owner, request or {}, agent_run_id, waiting,
-                                           event.text)
+                if run_id is None and self.approvals is not None:
+                    run_id = self.approvals.adopt(owner, request or {}, agent_run_id, waiting,
+                                                  so_far)
                 if run_id is not None:
-                    event = event.model_copy(update={"text": paused_text(run_id, waiting)})
+                    event = event.model_copy(update={"text": paused_text(
+                        run_id, waiting, conversation=conversation)})
+                    if on_paused is not None:
+                        on_paused(run_id, waiting)
             self.metrics.observe_event(event)
             yield event
 
@@ -226,9 +275,9 @@ class AgentService:
         return summary
 
     def run(self, workflow: str | None, parsed: ParsedRequest, owner: str, base_url: str,
-            cancel: threading.Event | None = None) -> RunSummary:
-        return self.summarize(self.events(workflow, parsed, owner, cancel),
-                              self.linker(base_url))
+            cancel: threading.Event | None = None, conversation: bool = False) -> RunSummary:
+        return self.summarize(self.events(workflow, parsed, owner, cancel,
+                                          conversation=conversation), self.linker(base_url))
 
     # -- links ---------------------------------------------------------------------------------
 
@@ -247,6 +296,10 @@ class AgentService:
                 pass
             answer = answer.replace(f"artifact://{a['id']}", a["url"])
         return answer
+
+
+def _relative_link(artifact_id: str) -> str:
+    return f"/v1/artifacts/{artifact_id}"
 
 
 def _fill_inputs(spec: Any, parsed: ParsedRequest) -> dict[str, Any]:

@@ -20,6 +20,8 @@ from typing import Any
 from mmagent.errors import InputError, MMAgentError
 from mmagent.serving._agent import AgentService, ParsedRequest, RunSummary
 from mmagent.serving._client_runs import CALL_TIMEOUT_S, ClientRun, PausedRuns, fit_schema
+from mmagent.serving._follow_up import FollowUp, follow_up
+from mmagent.serving._follow_up import answer as follow_up_answer
 from mmagent.serving._http_errors import error_body, status_for
 from mmagent.serving.chat.protocol import (
     AudioURLPart,
@@ -76,6 +78,8 @@ class ChatService:
         if not users:
             raise InputError("got no message with role 'user'; expected at least one",
                              param="messages")
+        if _follow_up(req) is not None:
+            return ParsedRequest(prompt="")  # it answers a paused run, whose request is known
         media = self.shared.media
         out = ParsedRequest(prompt="")
         for i, msg in enumerate(users):
@@ -106,8 +110,15 @@ class ChatService:
                    ) -> ChatCompletionResponse:
         """The answer; with ``tools``, a call of the client's function while the run waits for
         it (``finish_reason: tool_calls``), and the run goes on when a request ends with the
-        tool message answering it."""
-        outputs = _tool_outputs(req)
+        tool message answering it. A follow-up to a paused answer ("approve") answers its run
+        (``_follow_up.py``): the answer is the run's once it stops."""
+        outputs, follow = _tool_outputs(req), _follow_up(req)
+        if follow is not None:
+            summary = follow_up_answer(self.shared, follow, owner, base_url, cancel)
+            message = self._message(req, summary)
+            return ChatCompletionResponse(
+                model=req.model, usage=_usage(summary), mmagent=summary.extras(),
+                choices=[ChatCompletionChoice(message=message, finish_reason="stop")])
         if outputs:
             run = self.paused.resume(outputs)
         elif req.tools:
@@ -115,12 +126,13 @@ class ChatService:
                 name=t.function.name, description=t.function.description,
                 parameters=t.function.parameters) for t in req.tools], CALL_TIMEOUT_S)
             events = self.shared.events(workflow, parsed, owner, cancel,
-                                        tools=functions.tool_classes())
+                                        tools=functions.tool_classes(), conversation=True)
             run = ClientRun(functions, events, self.shared.linker(base_url))
         else:
             run = None
         if run is None:
-            summary = self.shared.run(workflow, parsed, owner, base_url, cancel)
+            summary = self.shared.run(workflow, parsed, owner, base_url, cancel,
+                                      conversation=True)
         else:
             run.advance(self.shared)
             if run.calls:
@@ -175,7 +187,8 @@ class ChatService:
         summary = RunSummary()
         link = self.shared.linker(base_url)
         try:
-            for event in self.shared.events(workflow, parsed, owner, cancel):
+            for event in self.shared.events(workflow, parsed, owner, cancel,
+                                            conversation=True):
                 summary.add(event, link)
                 if req.mmagent.events:
                     carrier = ChatCompletionChunk(id=cid, model=model,
@@ -236,9 +249,19 @@ class ChatService:
 
 
 def _whole(req: ChatCompletionRequest) -> bool:
-    """Function calling or structured output: the answer is known only as a whole."""
-    return bool(req.tools or _tool_outputs(req) or (req.response_format is not None
-                                                     and req.response_format.type != "text"))
+    """Function calling, structured output or a follow-up to a paused run: the answer is
+    known only as a whole."""
+    return bool(req.tools or _tool_outputs(req) or _follow_up(req) is not None or (
+        req.response_format is not None and req.response_format.type != "text"))
+
+
+def _follow_up(req: ChatCompletionRequest) -> FollowUp | None:
+    """The paused run the request's last user message answers (it follows the paused
+    assistant message)."""
+    if len(req.messages) < 2 or req.messages[-1].role != "user" or \
+            req.messages[-2].role != "assistant":
+        return None
+    return follow_up(req.messages[-2].text(), req.messages[-1].text())
 
 
 def _tool_outputs(req: ChatCompletionRequest) -> dict[str, str]:

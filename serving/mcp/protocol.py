@@ -5,7 +5,10 @@ and output schemas.
   ``Input`` model, with every media port a string with ``contentMediaType: image/*`` (audio,
   video; a list of them for ``list[image]`` ...);
 - each workflow as ``workflow_<name>``, one property per declared input;
-- ``run``: the agent (``prompt`` and optional ``images``/``audio``/``video``).
+- ``run``: the agent (``prompt`` and optional ``images``/``audio``/``video``);
+- ``approve``: the answer to a run paused for approval (``run_id``, ``approve``), for clients
+  that cannot be asked (no elicitation); those that can are asked "Approve <tool> for <step>?"
+  (``APPROVAL_QUESTION``) within the call.
 
 A media string is a ``data:`` URL, an artifact id (``artifact://<id>`` or the bare 64-hex id of
 something uploaded with ``POST /v1/files`` or produced earlier with the same key), a link to
@@ -30,12 +33,20 @@ from pydantic import BaseModel
 from mmagent.serving._protocol import MEDIA_KINDS
 from mmagent.toolkit import McpTool, Tool, ToolRegistry, port_type
 
-__all__ = ["RUN_TOOL", "WORKFLOW_TOOL_PREFIX", "HTTP_MEDIA_HELP", "STDIO_MEDIA_HELP",
+__all__ = ["RUN_TOOL", "APPROVE_TOOL", "APPROVAL_QUESTION", "WORKFLOW_TOOL_PREFIX",
+           "HTTP_MEDIA_HELP", "STDIO_MEDIA_HELP",
            "tool_input_schema", "run_schema", "workflow_schema", "tool_output_schema",
            "summary_output_schema", "tool_title", "tool_annotations", "agent_annotations",
-           "workflow_annotations"]
+           "workflow_annotations", "approve_schema", "approve_annotations"]
 
 RUN_TOOL = "run"
+APPROVE_TOOL = "approve"
+APPROVAL_QUESTION: dict[str, Any] = {
+    "type": "object", "properties": {"approve": {
+        "type": "boolean", "title": "Approve", "default": True,
+        "description": "run the steps (false, or declining, cancels the run)"}}}
+"""The form of an approval asked by elicitation: accepting it approves (unless ``approve`` is
+false); declining or cancelling it cancels the run."""
 WORKFLOW_TOOL_PREFIX = "workflow_"
 HTTP_MEDIA_HELP = ("a data: URL, an artifact id (artifact://<id> or the bare id from "
                    "POST /v1/files), or a link to /v1/artifacts/<id>")
@@ -97,7 +108,28 @@ def summary_output_schema() -> dict[str, Any]:
                 "plan": {"type": ["object", "null"], "description": "the plan that ran"},
                 "outputs": {"type": "object", "description": "each task's output, by id"},
                 "failures": {"type": "object", "description": "each failed task's error"},
-                "artifacts": _ARTIFACTS}}
+                "artifacts": _ARTIFACTS,
+                "status": {"type": "string", "description": "awaiting_approval when paused"},
+                "run_id": {"type": "string",
+                           "description": "the paused run, for the approve tool"},
+                "pending_approval": {"type": "array", "items": {"type": "object"},
+                                     "description": "the steps the paused run waits for"}}}
+
+
+def approve_schema() -> dict[str, Any]:
+    return {"type": "object", "additionalProperties": False, "required": ["run_id"],
+            "properties": {
+                "run_id": {"type": "string", "minLength": 1,
+                           "description": "the paused run's id, as the paused result names it"},
+                "approve": {"type": "boolean", "default": True,
+                            "description": "true runs the steps it waits for; false cancels "
+                                           "the run"}}}
+
+
+def approve_annotations() -> types.ToolAnnotations:
+    return types.ToolAnnotations(title="Approve a paused run", read_only_hint=False,
+                                 destructive_hint=False, idempotent_hint=True,
+                                 open_world_hint=False)
 
 
 def tool_title(name: str) -> str:

@@ -24,6 +24,8 @@ from mmagent.errors import InputError, MMAgentError
 from mmagent.events import ClientCallRequested
 from mmagent.serving._agent import AgentService, ParsedRequest, RunSummary
 from mmagent.serving._client_runs import CALL_TIMEOUT_S, ClientRun, PausedRuns, fit_schema
+from mmagent.serving._follow_up import FollowUp, follow_up
+from mmagent.serving._follow_up import answer as follow_up_answer
 from mmagent.serving._protocol import MEDIA_KINDS
 from mmagent.serving._request_media import decode_data_url
 from mmagent.serving.responses.protocol import (
@@ -35,6 +37,7 @@ from mmagent.serving.responses.protocol import (
     InputMessage,
     InputText,
     OutputMessage,
+    OutputText,
     OutputTextPart,
     ResponseCreateRequest,
     ResponseError,
@@ -68,7 +71,7 @@ class ResponsesService:
               ) -> ParsedRequest:
         items = [InputMessage(role="user", content=req.input)] \
             if isinstance(req.input, str) else req.input
-        if _call_outputs(req):
+        if _call_outputs(req) or self.follow_up(req, owner) is not None:
             return ParsedRequest(prompt="")  # it resumes a run, whose request is known
         messages = [m for m in items if isinstance(m, InputMessage)]
         users = [m for m in messages if m.role == "user"]
@@ -137,6 +140,24 @@ class ResponsesService:
                              "expected stream: false for function calling and structured output",
                              param="stream")
 
+    def follow_up(self, req: ResponseCreateRequest, owner: str) -> FollowUp | None:
+        """The paused run the input ("approve", "reject") answers: the paused response is
+        ``previous_response_id`` (``owner``'s), or replayed as the assistant message before it
+        (``_follow_up.py``)."""
+        items = [InputMessage(role="user", content=req.input)] \
+            if isinstance(req.input, str) else req.input
+        if not items or not isinstance(items[-1], InputMessage) or items[-1].role != "user":
+            return None
+        previous = None
+        if len(items) >= 2 and isinstance(items[-2], InputMessage) and \
+                items[-2].role == "assistant":
+            previous = _text(items[-2])
+        elif req.previous_response_id is not None:
+            body = self.stored.get(req.previous_response_id, owner, param="previous_response_id")
+            previous = " ".join(c.get("text", "") for o in body.get("output", [])
+                                if o.get("type") == "message" for c in o.get("content", []))
+        return follow_up(previous, _text(items[-1]))
+
     def get(self, rid: str, owner: str) -> dict[str, Any]:
         """A stored response of ``owner`` (UnknownResponseError else)."""
         return self.stored.get(rid, owner)
@@ -149,20 +170,25 @@ class ResponsesService:
         rid, created = response_id(), time.time()
         if req.previous_response_id is not None:
             self.stored.get(req.previous_response_id, owner, param="previous_response_id")
-        outputs = _call_outputs(req)
-        if outputs:
+        outputs, follow = _call_outputs(req), self.follow_up(req, owner)
+        if follow is not None:
+            run = None
+        elif outputs:
             run = self.paused.resume(outputs)
         elif req.tools:
             functions = ClientFunctions([ClientFunction(
                 name=t.name, description=t.description or "", parameters=t.parameters)
                 for t in req.tools], CALL_TIMEOUT_S)
             run = ClientRun(functions, self.shared.events(workflow, parsed, owner,
-                                                          tools=functions.tool_classes()),
+                                                          tools=functions.tool_classes(),
+                                                          conversation=True),
                             self.shared.linker(base_url))
         else:
             run = None
-        if run is None:
-            summary = self.shared.run(workflow, parsed, owner, base_url)
+        if follow is not None:
+            summary = follow_up_answer(self.shared, follow, owner, base_url)
+        elif run is None:
+            summary = self.shared.run(workflow, parsed, owner, base_url, conversation=True)
         else:
             run.advance(self.shared)
             summary = run.summary
@@ -199,7 +225,11 @@ class ResponsesService:
         summary = RunSummary()
         link = self.shared.linker(base_url)
         try:
-            for event in self.shared.events(workflow, parsed, owner):
+            follow = self.follow_up(req, owner)
+            if follow is not None:  # the run's answer once it stops; its events are its own
+                summary = follow_up_answer(self.shared, follow, owner, base_url)
+            for event in () if follow is not None else self.shared.events(
+                    workflow, parsed, owner, conversation=True):
                 summary.add(event, link)
                 if req.mmagent.events:
                     yield sse("mmagent.event", event=event.model_dump(mode="json"))
@@ -267,6 +297,13 @@ class ResponsesService:
             if done and resp.status == "completed":
                 resp.completed_at = int(time.time())
         return resp.model_dump(mode="json")
+
+
+def _text(message: InputMessage) -> str:
+    if isinstance(message.content, str):
+        return message.content
+    return "".join(getattr(p, "text", "") for p in message.content
+                   if isinstance(p, (InputText, OutputText)))
 
 
 def _call_outputs(req: ResponseCreateRequest) -> dict[str, str]:

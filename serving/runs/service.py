@@ -18,6 +18,7 @@ it first died.
 from __future__ import annotations
 
 import asyncio
+import itertools
 import json
 import logging
 import re
@@ -68,14 +69,16 @@ class RunService:
         self.settings = shared.settings.runs
         self._dispatch_lock = threading.Lock()
         self._workers: dict[str, threading.Thread] = {}
-        shared.on_pause = self.adopt
+        shared.approvals = self
 
     def adopt(self, owner: str, request: dict[str, Any], agent_run_id: str,
-              waiting: list[dict[str, Any]], answer: str) -> str:
-        """Record a paused run of another surface as a paused run of this API; its id."""
+              waiting: list[dict[str, Any]], summary: RunSummary) -> str:
+        """Record a paused run of another surface as a paused run of this API, with what it
+        did before the pause (its result starts from there when it resumes); its id."""
         run_id = "run_" + uuid.uuid4().hex
         self.queue.adopt(run_id, owner, request, agent_run_id,
-                         {"answer": paused_text(run_id, waiting), "pending_approval": waiting})
+                         {**summary.extras(), "answer": paused_text(run_id, waiting),
+                          "pending_approval": waiting})
         return run_id
 
     # -- the verbs -----------------------------------------------------------------------------
@@ -130,6 +133,37 @@ class RunService:
                            f"{self.queue.get(run_id).status}; expected a run awaiting approval",
                            run_id=run_id)
         self.dispatch()
+        return self.get(run_id, owner, base_url)
+
+    def decide(self, run_id: str, owner: str, approve: bool, base_url: str = "",
+               cancel: threading.Event | None = None) -> RunInfo:
+        """Answer a paused run as one call (chat, Responses and MCP approve this way):
+        approved, it is resumed by a worker and this waits until it stops again (it ends, or
+        pauses on another step); rejected, it is cancelled. A run that no longer waits (it was
+        answered already) is left as it is: the answer is how it stands once it stops.
+        Setting ``cancel`` (the caller went away) cancels the run and stops waiting."""
+        run = self.queue.get(run_id, owner)
+        if run.status == "awaiting_approval":
+            if not approve:
+                self.queue.transition(run_id, ("awaiting_approval",), "cancelled")
+            elif self.queue.transition(run_id, ("awaiting_approval",), "queued",
+                                       decision=True):
+                self.dispatch()
+        return self.wait(run_id, owner, base_url, cancel)
+
+    def wait(self, run_id: str, owner: str, base_url: str = "",
+             cancel: threading.Event | None = None) -> RunInfo:
+        """The run once it stops (ends or pauses); with ``cancel`` set, cancelled first."""
+        gone = cancel or threading.Event()
+        for tick in itertools.count():
+            if self.queue.get(run_id, owner).status in STOPPED:
+                break
+            if gone.wait(_POLL_S):
+                if not self.queue.transition(run_id, ("queued",), "cancelled"):
+                    self.queue.request_cancel(run_id)
+                break
+            if tick % 20 == 19:  # the worker's instance may have died: any live one resumes it
+                self.recover()
         return self.get(run_id, owner, base_url)
 
     async def events(self, run_id: str, owner: str, after: int) -> AsyncIterator[dict[str, Any]]:

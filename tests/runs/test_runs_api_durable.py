@@ -282,6 +282,9 @@ def test_a_chat_or_responses_run_that_pauses_is_approved_over_the_runs_api(appro
             assert done.status == "completed", done
             assert done.outputs["t2"]["audio"]["kind"] == "audio"
             assert any(a["kind"] == "audio" for a in done.artifacts)
+            # what ran before the pause is part of the finished run too
+            assert done.outputs["t1"]["text"] == "a 30x20 picture"
+            assert done.plan["tasks"][0]["id"] == "t1"
 
 
 def test_an_mcp_tool_call_that_needs_approval_names_the_run_to_approve(approving_server):

@@ -202,3 +202,20 @@ def _count(label: str) -> None:
     if counter:
         with open(counter, "a") as f:
             f.write(label + "\n")
+
+
+def readme_example(marker: str, server, key: str) -> str:
+    """Run the README's Python block after ``<!-- run by <marker> -->`` against ``server``
+    with API key ``key`` (for its ``sk-local-1``); its stdout."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[2]
+    readme = (root / "README.md").read_text()
+    code = readme.split(f"<!-- run by {marker} -->", 1)[1].split("```python\n", 1)[1]
+    code = code.split("```", 1)[0].replace("http://127.0.0.1:8000", server.base_url)
+    proc = subprocess.run([sys.executable, "-c", code.replace("sk-local-1", key)],
+                          capture_output=True, text=True, timeout=300, cwd=root)
+    assert proc.returncode == 0, proc.stderr
+    return proc.stdout
