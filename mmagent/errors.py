@@ -30,6 +30,7 @@ __all__ = [
     "ArgumentSchemaError",
     "PlanLimitError",
     "PlanningError",
+    "PlanningStoppedError",
     "ToolError",
     "ToolLoadError",
     "ToolInputError",
@@ -154,6 +155,13 @@ class PlanningError(MMAgentError):
     """The planner could not produce a valid plan within its repair budget."""
 
     code = "planning.failed"
+
+
+class PlanningStoppedError(PlanningError):
+    """The planner's LLM was told to stop (its time ran out, or the run was cancelled) and
+    stopped generating. ``details`` holds the tokens it read and wrote until then."""
+
+    code = "planning.stopped"
 
 
 # --- tools ----------------------------------------------------------------------------------

@@ -36,6 +36,7 @@ __all__ = [
     "Replanned",
     "ClientCallRequested",
     "Replanning",
+    "ReplanFailed",
 ]
 
 
@@ -177,10 +178,24 @@ class Replanning(_Event):
     elapsed_s: float = Field(0.0, description="seconds since this re-plan began")
 
 
+class ReplanFailed(_Event):
+    """A re-plan gave up (its time ran out, the run was cancelled, or the planner found no
+    valid plan); the run ends with the failure that started it."""
+
+    type: Literal["replan_failed"] = "replan_failed"
+    attempt: int = Field(description="1 for the first re-plan of this run")
+    failed: list[str] = Field(description="ids of the tasks that failed")
+    code: str = Field(description="the error code, e.g. planning.stopped")
+    message: str = Field(description="why it gave up, in words")
+    elapsed_s: float = Field(description="seconds the re-plan took")
+    prompt_tokens: int = Field(0, description="tokens the planner's LLM read until it gave up")
+    completion_tokens: int = Field(0, description="tokens the planner's LLM wrote until then")
+
+
 Event = Annotated[
     PlanCreated | TaskStarted | TaskProgress | TaskFinished | TaskFailed | ArtifactCreated
     | AnswerReady | ToolUnloaded | ApprovalRequested | TaskRetrying | RunStarted | RouteChosen
-    | Replanned | ClientCallRequested | Replanning,
+    | Replanned | ClientCallRequested | Replanning | ReplanFailed,
     Field(discriminator="type"),
 ]
 EVENT_ADAPTER: TypeAdapter[Event] = TypeAdapter(Event)

@@ -20,6 +20,7 @@ from mmagent.events import (
     ApprovalRequested,
     ArtifactCreated,
     PlanCreated,
+    ReplanFailed,
     Replanned,
     RunStarted,
     TaskFailed,
@@ -87,7 +88,7 @@ class RunSummary:
             self.plan = event.plan.model_dump(mode="json")
             self.prompt_tokens += event.prompt_tokens
             self.completion_tokens += event.completion_tokens
-        elif isinstance(event, Replanned):  # the re-plan's LLM calls count too
+        elif isinstance(event, Replanned | ReplanFailed):  # a re-plan's LLM calls count too
             self.prompt_tokens += event.prompt_tokens
             self.completion_tokens += event.completion_tokens
         elif isinstance(event, TaskFinished):

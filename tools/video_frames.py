@@ -11,7 +11,15 @@ from typing import Annotated
 
 from pydantic import Field
 
-from mmagent.artifacts import ImageRef, MediaDecodeError, VideoRef, evenly_spaced, read_frames
+from mmagent.artifacts import (
+    ImageRef,
+    MediaDecodeError,
+    VideoRef,
+    VideoTooLargeError,
+    evenly_spaced,
+    read_frames,
+)
+from mmagent.errors import ToolInputError
 from mmagent.toolkit import Ports, ToolContext, tool
 from mmagent.tools._media import failed
 
@@ -36,16 +44,21 @@ def video_frames(ctx: ToolContext, video: VideoRef,
     from mmagent.artifacts import probe_video
 
     path = ctx.store.path(video)
+    limit = ctx.store.limits.max_image_pixels  # each frame becomes an image
     try:
         # the store counted frames on the way in; older refs may lack the count
         total, fps = video.frames, video.fps
         if not total or not fps:
-            info = probe_video(path)
+            info = probe_video(path, max_pixels=limit)
             total, fps = info.frames, info.fps
         indices = evenly_spaced(total, count)
-        frames = read_frames(path, indices)
+        frames = read_frames(path, indices, max_pixels=limit)
     except MediaDecodeError as e:
         raise failed("video_frames", "could not read the video", e) from e
+    except VideoTooLargeError as e:
+        raise ToolInputError(f"tool 'video_frames', argument 'video': got {e.width}x{e.height} "
+                             f"video frames; expected at most {limit} pixels "
+                             "(limits.max_image_pixels)", tool="video_frames", arg="video") from e
     fps = fps or 1.0
     return Frames(images=[ctx.store.put_image(f) for f in frames],
                   timestamps=[round(i / fps, 4) for i in indices])

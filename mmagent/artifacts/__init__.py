@@ -30,6 +30,7 @@ from mmagent.artifacts._store import (
 )
 from mmagent.artifacts._video import (
     MediaDecodeError,
+    VideoTooLargeError,
     evenly_spaced,
     mux_audio,
     probe_video,
@@ -43,5 +44,5 @@ __all__ = [
     "MediaLimits", "load_mono", "resample", "MediaDecodeError", "evenly_spaced", "mux_audio",
     "probe_video", "read_frames", "write_gif", "write_mp4", "ProvenanceExporter",
     "ProvenanceTap", "embedded_workflow", "from_media", "plan_document", "read_file",
-    "workflow_document", "SUFFIXES",
+    "workflow_document", "SUFFIXES", "VideoTooLargeError",
 ]

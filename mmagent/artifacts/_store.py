@@ -417,7 +417,7 @@ def _decode_video(data: bytes, source: str, limits: MediaLimits, mime: str) -> d
         try:
             info = probe_video(path, max_seconds=limits.max_video_seconds,
                                max_pixels=limits.max_image_pixels)
-        except VideoTooLargeError as e:  # by the header, before a frame is decoded
+        except VideoTooLargeError as e:  # before such a frame is decoded
             raise MediaLimitError(
                 f"got {e.width}x{e.height} video frames in {source}; expected at most "
                 f"{limits.max_image_pixels} pixels (limits.max_image_pixels)",

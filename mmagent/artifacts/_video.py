@@ -172,16 +172,20 @@ def _mp4_track_size(data: bytes) -> tuple[int, int] | None:
     return best
 
 
-def header_size(path: str | os.PathLike[str]) -> tuple[int, int] | None:
+def header_size(path: str | os.PathLike[str],
+                max_pixels: int | None = None) -> tuple[int, int] | None:
     """The frame size a video's header declares, with no frame decoded: an MP4's track header,
-    else the first video stream's line of ``ffmpeg -i`` (None when neither names a size)."""
+    else the first video stream's line of ``ffmpeg -i`` (None when neither names a size).
+    ``ffmpeg -i`` may decode a frame to fill in its stream line; ``max_pixels`` keeps that
+    frame from being allocated when it is larger (the line still names its size)."""
     with open(path, "rb") as f:
         data = f.read(_MAX_HEADER_SCAN)
     if data[4:8] == b"ftyp":
         size = _mp4_track_size(data)
         if size is not None:
             return size
-    proc = subprocess.run([ffmpeg_exe(), "-nostdin", "-hide_banner", "-i", str(path)],
+    proc = subprocess.run([ffmpeg_exe(), "-nostdin", "-hide_banner", *_pixel_limit(max_pixels),
+                           "-i", str(path)],
                           capture_output=True, timeout=_FFMPEG_TIMEOUT_S, check=False)
     for line in proc.stderr.decode("utf-8", errors="replace").splitlines():
         if line.lstrip().startswith("Stream ") and " Video: " in line:
@@ -196,36 +200,44 @@ def probe_video(path: str | os.PathLike[str], *, max_seconds: float | None = Non
     """Size, fps, frame count and duration of a video file, decoding its first frame.
 
     Raises :class:`MediaDecodeError` when ffmpeg cannot decode it, :class:`VideoTooLargeError`
-    when its header declares frames of more than ``max_pixels`` (checked before any frame is
-    decoded: one huge frame costs gigabytes), and ``ValueError`` naming the duration when it
-    is longer than ``max_seconds`` (checked before frames are counted).
+    when it holds frames of more than ``max_pixels``, and ``ValueError`` naming the duration
+    when it is longer than ``max_seconds`` (checked before frames are counted).
+
+    One huge frame costs gigabytes, so the size is checked before any frame is decoded: first
+    as the container header declares it, then as the decoder reads it from the stream. A
+    header can lie; then the decoder itself refuses every frame over ``max_pixels`` (ffmpeg's
+    ``-max_pixels``) before allocating it.
     """
     import imageio_ffmpeg
 
     path = str(path)
     if max_pixels is not None:
-        size = header_size(path)
+        size = header_size(path, max_pixels)
         if size is not None and size[0] * size[1] > max_pixels:
             raise VideoTooLargeError(*size)
     try:
-        gen = imageio_ffmpeg.read_frames(path, pix_fmt="rgb24")
+        gen = imageio_ffmpeg.read_frames(path, pix_fmt="rgb24",
+                                         input_params=_pixel_limit(max_pixels))
         meta = next(gen)
         w, h = (int(x) for x in meta["size"])
+        if max_pixels is not None and w * h > max_pixels:
+            gen.close()  # before the first frame is read from the pipe
+            raise VideoTooLargeError(w, h)
         first = next(gen, None)  # decodes one frame: a broken stream fails here
         gen.close()
     except (OSError, RuntimeError, StopIteration, KeyError) as e:
+        _raise_if_refused(str(e))
         raise MediaDecodeError(f"ffmpeg could not decode it ({_first_line(e)})") from e
     if first is None or w <= 0 or h <= 0:
+        if max_pixels is not None:
+            _count_frames(path, max_pixels)  # refused for its size, if that is why
         raise MediaDecodeError("it holds no decodable video frame")
     fps = float(meta.get("fps") or 0.0)
     duration = float(meta.get("duration") or 0.0)
     if max_seconds is not None and duration > max_seconds:
         raise VideoTooLongError(duration)
-    try:
-        frames, secs = imageio_ffmpeg.count_frames_and_secs(path)
-    except (OSError, RuntimeError) as e:
-        raise MediaDecodeError(f"ffmpeg could not count its frames ({_first_line(e)})") from e
-    duration = float(secs) or duration
+    frames, secs = _count_frames(path, max_pixels)
+    duration = secs or duration
     if max_seconds is not None and duration > max_seconds:
         raise VideoTooLongError(duration)
     if fps <= 0 and duration > 0:
@@ -234,6 +246,42 @@ def probe_video(path: str | os.PathLike[str], *, max_seconds: float | None = Non
                      duration_s=round(duration, 4), codec=str(meta.get("codec", "")),
                      pix_fmt=str(meta.get("pix_fmt", "")).split("(")[0],
                      audio_codec=meta.get("audio_codec"))
+
+
+def _pixel_limit(max_pixels: int | None) -> list[str]:
+    """ffmpeg input options under which its decoder refuses (does not allocate) a frame of
+    more than ``max_pixels``, whatever the container says."""
+    return [] if max_pixels is None else ["-max_pixels", str(max_pixels)]
+
+
+_REFUSED = re.compile(r"Picture size (\d+)x(\d+) exceeds specified max pixel count")
+_STATS = re.compile(r"frame=\s*(\d+).*?time=\s*(?:(\d+):(\d+):(\d+(?:\.\d+)?))?")
+
+
+def _raise_if_refused(ffmpeg_log: str) -> None:
+    """:class:`VideoTooLargeError` if ffmpeg's decoder refused a frame under ``-max_pixels``."""
+    refused = _REFUSED.search(ffmpeg_log)
+    if refused:
+        raise VideoTooLargeError(int(refused.group(1)), int(refused.group(2)))
+
+
+def _count_frames(path: str, max_pixels: int | None) -> tuple[int, float]:
+    """Frames and seconds of the first video stream, every frame decoded (as imageio-ffmpeg's
+    ``count_frames_and_secs``), none over ``max_pixels``: :class:`VideoTooLargeError` if the
+    decoder refused one for its size."""
+    proc = subprocess.run([ffmpeg_exe(), "-nostdin", "-hide_banner", *_pixel_limit(max_pixels),
+                           "-i", path, "-map", "0:v:0", "-vf", "null", "-f", "null", "-"],
+                          capture_output=True, timeout=_FFMPEG_TIMEOUT_S, check=False)
+    err = proc.stderr.decode("utf-8", errors="replace")
+    _raise_if_refused(err)
+    stats = _STATS.findall(err)
+    if proc.returncode != 0 or not stats:
+        lines = [line for line in err.splitlines() if line.strip()]
+        raise MediaDecodeError(f"ffmpeg could not count its frames "
+                               f"({lines[-1] if lines else f'exit status {proc.returncode}'})")
+    frames, hours, minutes, seconds = stats[-1]
+    secs = int(hours) * 3600 + int(minutes) * 60 + float(seconds) if hours else 0.0
+    return int(frames), secs
 
 
 class VideoTooLargeError(ValueError):
@@ -273,10 +321,13 @@ def evenly_spaced(total: int, count: int) -> list[int]:
     return [round(i * (total - 1) / (count - 1)) for i in range(count)]
 
 
-def read_frames(path: str | os.PathLike[str], indices: Sequence[int] | None = None) -> list:
+def read_frames(path: str | os.PathLike[str], indices: Sequence[int] | None = None, *,
+                max_pixels: int | None = None) -> list:
     """Decode the frames at ``indices`` (all frames when None) as RGB PIL images.
 
-    Frames stream through one at a time, so only the kept ones are held in memory.
+    Frames stream through one at a time, so only the kept ones are held in memory. With
+    ``max_pixels``, frames larger than that are :class:`VideoTooLargeError` before any is
+    decoded (or, where the stream's size changes on the way, are not decoded at all).
     """
     import imageio_ffmpeg
     from PIL import Image
@@ -284,9 +335,13 @@ def read_frames(path: str | os.PathLike[str], indices: Sequence[int] | None = No
     wanted = None if indices is None else set(indices)
     out = []
     try:
-        gen = imageio_ffmpeg.read_frames(str(path), pix_fmt="rgb24")
+        gen = imageio_ffmpeg.read_frames(str(path), pix_fmt="rgb24",
+                                         input_params=_pixel_limit(max_pixels))
         meta = next(gen)
         w, h = (int(x) for x in meta["size"])
+        if max_pixels is not None and w * h > max_pixels:
+            gen.close()
+            raise VideoTooLargeError(w, h)
         for i, buf in enumerate(gen):
             if wanted is None or i in wanted:
                 out.append(Image.frombytes("RGB", (w, h), bytes(buf)))
@@ -294,6 +349,7 @@ def read_frames(path: str | os.PathLike[str], indices: Sequence[int] | None = No
                 break
         gen.close()
     except (OSError, RuntimeError, StopIteration, KeyError) as e:
+        _raise_if_refused(str(e))
         raise MediaDecodeError(f"ffmpeg could not decode {path} ({_first_line(e)})") from e
     return out
 

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 if TYPE_CHECKING:
@@ -71,6 +72,7 @@ class _StreamView:
                     "approval_requested": self._approval_requested,
                     "task_retrying": self._task_retrying, "task_progress": self._task_progress,
                     "task_finished": self._task_finished, "task_failed": self._task_failed,
+                    "replanning": self._replanning, "replan_failed": self._replan_failed,
                     "answer": self._answer}
 
     def show(self, ev: Any) -> None:
@@ -128,7 +130,16 @@ class _StreamView:
 
     def _task_failed(self, ev: Any) -> None:
         self.failed = True
-        out.print(f"[red]✗[/red] {ev.task_id} {ev.tool} failed [{ev.code}]: {ev.message}")
+        out.print(f"[red]✗[/red] {ev.task_id} {ev.tool} failed {escape(f'[{ev.code}]')}: "
+                  f"{escape(ev.message)}")
+
+    def _replanning(self, ev: Any) -> None:
+        if not ev.elapsed_s:  # the first of its heartbeats
+            out.print(f"[yellow]↻[/yellow] re-planning after {', '.join(ev.failed)} failed")
+
+    def _replan_failed(self, ev: Any) -> None:
+        out.print(f"[yellow]↻[/yellow] re-planning gave up after {ev.elapsed_s:.1f}s "
+                  f"{escape(f'[{ev.code}]')}: {escape(ev.message)}", soft_wrap=True)
 
     def _answer(self, ev: Any) -> None:
         if self.progress is not None:

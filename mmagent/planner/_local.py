@@ -23,8 +23,8 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from mmagent.errors import ConfigError, PlanningError
-from mmagent.planner._backends import Completion, Message
+from mmagent.errors import ConfigError, PlanningError, PlanningStoppedError
+from mmagent.planner._backends import Completion, Message, stop_reason
 from mmagent.toolkit._device import resolve_device, resolve_dtype
 
 if TYPE_CHECKING:
@@ -133,6 +133,7 @@ class LocalChatBackend:
         if converted is not None and gguf_file is not None:
             _save_converted(tokenizer, model, converted)
         model.to(device).eval()  # type: ignore[arg-type]  # transformers' stub of .to
+        _stop_between_layers(model)
         loaded = time.perf_counter()
         ll_tokenizer = llguidance.hf.from_tokenizer(tokenizer)  # type: ignore[arg-type]  # any HF tokenizer
         logger.debug("loaded planner model %s (gguf_file=%s) on %s/%s in %.2f s; llguidance "
@@ -156,7 +157,11 @@ class LocalChatBackend:
 
     def complete(self, messages: list[Message], *, json_schema: dict[str, Any] | None = None,
                  max_tokens: int = 512) -> Completion:
-        """Greedy-decode at most ``max_tokens`` tokens after ``messages``' chat prompt."""
+        """Greedy-decode at most ``max_tokens`` tokens after ``messages``' chat prompt.
+
+        Stops with :class:`PlanningStoppedError` within a layer of a forward pass once
+        :func:`~mmagent.planner._backends.stop_reason` names a reason (a loading model is
+        not interrupted; it is kept for the next call)."""
         # 1. check inputs, then load (once)
         if max_tokens < 1:
             raise ValueError(f"got max_tokens={max_tokens}; expected at least 1")
@@ -213,7 +218,10 @@ def _greedy_decode(model: Any, prompt_ids: list[int], max_tokens: int,
 
     Under a matcher each step is masked to the grammar, and the tokens the grammar then forces
     (keys, consts, the rest of an enum value) ride along in the next forward pass, so a plan
-    schema costs one pass per real choice rather than one per token.
+    schema costs one pass per real choice rather than one per token. Only the last position's
+    logits are computed (a 900-token prompt's would take 170 MB). A stop request
+    (:func:`~mmagent.planner._backends.stop_reason`) is honoured before each layer of each
+    pass (see :func:`_stop_between_layers`): the prompt's pass alone takes seconds on a CPU.
     """
     import torch
 
@@ -226,8 +234,15 @@ def _greedy_decode(model: Any, prompt_ids: list[int], max_tokens: int,
     passes = 0
     with torch.inference_mode():
         while len(generated) < max_tokens and not (matcher is not None and matcher.is_stopped()):
-            out = model(input_ids=torch.tensor([feed], device=model.device),
-                        past_key_values=past, use_cache=True)
+            try:
+                out = model(input_ids=torch.tensor([feed], device=model.device),
+                            past_key_values=past, use_cache=True, logits_to_keep=1)
+            except _Stopped as e:
+                raise PlanningStoppedError(
+                    f"the planner's LLM stopped after {len(generated)} of at most {max_tokens} "
+                    f"tokens: {e.reason}", reason=e.reason,
+                    prompt_tokens=len(prompt_ids) if passes else 0,
+                    completion_tokens=len(generated)) from None
             passes += 1
             past = out.past_key_values
             logits = out.logits[0, -1].float()
@@ -242,6 +257,33 @@ def _greedy_decode(model: Any, prompt_ids: list[int], max_tokens: int,
                 _consume(matcher, [token])
                 feed += _take_forced(matcher, max_tokens, generated)
     return generated, passes
+
+
+class _Stopped(Exception):
+    """Raised inside a forward pass when a stop is requested; :func:`_greedy_decode` turns it
+    into a :class:`PlanningStoppedError` with the tokens spent."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+def _stop_between_layers(model: Any) -> None:
+    """Check :func:`~mmagent.planner._backends.stop_reason` before every layer of ``model``
+    (each module held in a ``ModuleList``), so that a stop is seen within one layer's time
+    even in a long pass. The check reads the calling thread's stop, so one model serves
+    threads with stops of their own; outside a stop it costs a context-variable lookup."""
+    import torch
+
+    def check(_module: Any, _args: Any) -> None:
+        reason = stop_reason()
+        if reason is not None:
+            raise _Stopped(reason)
+
+    for modules in model.modules():
+        if isinstance(modules, torch.nn.ModuleList):
+            for layer in modules:
+                layer.register_forward_pre_hook(check)
 
 
 def _take_forced(matcher: llguidance.LLMatcher, max_tokens: int, generated: list[int]) -> list[int]:

@@ -14,10 +14,10 @@ from typing import TYPE_CHECKING, Any
 from pydantic import ValidationError
 
 from mmagent.artifacts._store import ArtifactRef
-from mmagent.errors import ConfigError, PlanningError
+from mmagent.errors import ConfigError, PlanningError, PlanningStoppedError
 from mmagent.plan._ir import Plan
 from mmagent.plan._validator import collect_errors
-from mmagent.planner._backends import ChatBackend, Message
+from mmagent.planner._backends import ChatBackend, Completion, Message, stop_reason
 from mmagent.planner._demos import DemoBank
 from mmagent.planner._embed import Embedder, default_embedder
 from mmagent.planner._grounding import Grounder, GroundingSettings
@@ -221,8 +221,7 @@ class Planner:
         """The plan call with its repair rounds; fills ``result`` and returns the plan."""
         schema = schema_for(tools) if self.constrained else None
         for attempt in range(1, self.max_repairs + 2):
-            completion = self.backend.complete(messages, json_schema=schema,
-                                               max_tokens=self.max_tokens)
+            completion = self._complete(messages, schema, result)
             result.attempts = attempt
             result.llm_calls += 1
             result.prompt_tokens += completion.prompt_tokens
@@ -249,7 +248,28 @@ class Planner:
         raise PlanningError(
             f"the planner produced no valid plan in {result.attempts} attempts; last problems: "
             + "; ".join(result.rejected[-1]), attempts=result.attempts,
-            problems=result.rejected[-1])
+            problems=result.rejected[-1], prompt_tokens=result.prompt_tokens,
+            completion_tokens=result.completion_tokens)
+
+    def _complete(self, messages: list[Message], schema: dict[str, Any] | None,
+                  result: PlanResult) -> Completion:
+        """One plan call, unless a stop is requested (checked here too: a backend that cannot
+        stop mid-call is stopped between calls); a stopped call's tokens join ``result``'s."""
+        reason = stop_reason()
+        if reason is not None:
+            raise PlanningStoppedError(
+                f"the planner stopped before LLM call {result.llm_calls + 1}: {reason}",
+                reason=reason, llm_calls=result.llm_calls, prompt_tokens=result.prompt_tokens,
+                completion_tokens=result.completion_tokens)
+        try:
+            return self.backend.complete(messages, json_schema=schema,
+                                         max_tokens=self.max_tokens)
+        except PlanningStoppedError as e:
+            raise PlanningStoppedError(
+                e.message, reason=e.details.get("reason", ""), llm_calls=result.llm_calls + 1,
+                prompt_tokens=result.prompt_tokens + e.details.get("prompt_tokens", 0),
+                completion_tokens=result.completion_tokens + e.details.get("completion_tokens", 0),
+            ) from None
 
     def _deliver(self, messages: list[Message], result: PlanResult,
                  tools: list[str]) -> list[str] | None:

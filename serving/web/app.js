@@ -270,6 +270,10 @@ function onEvent(ev) {
       drawPlan();
       log(ev.type === "plan" ? `plan: ${ev.plan.tasks.length} steps` : `re-planned after ${ev.failed.join(", ")} failed`);
       break;
+    case "replanning":
+      if (!ev.elapsed_s) log(`re-planning after ${ev.failed.join(", ")} failed`);
+      break;
+    case "replan_failed": log(`re-planning gave up after ${ev.elapsed_s.toFixed(1)} s: ${ev.message}`); break;
     case "run_started": log(`run ${ev.run_id}${ev.resumed ? " resumed" : ""}`); break;
     case "task_started": setStatus(ev.task_id, "running"); log(`${ev.task_id} ${ev.tool} started`); break;
     case "task_progress":
