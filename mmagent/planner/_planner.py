@@ -9,7 +9,7 @@ import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import ValidationError
 
@@ -32,7 +32,9 @@ from mmagent.tool._registry import ToolRegistry
 if TYPE_CHECKING:
     from mmagent.config._config import PlannerConfig
 
-__all__ = ["Planner", "PlanResult"]
+__all__ = ["Planner", "PlanResult", "Outcome"]
+
+Outcome = Literal["plan", "direct", "capabilities"]
 
 logger = logging.getLogger(__name__)
 
@@ -54,6 +56,15 @@ class PlanResult:
     """Ids of the demonstrations in the prompt."""
     grounded: bool = False
     """The plan came from grounding (no LLM call): see :mod:`mmagent.planner`."""
+    outcome: Outcome = "plan"
+    """``plan``: run ``plan``; ``direct`` / ``capabilities``: the request needs no tool (the
+    plan has no tasks) and ``answer`` answers it."""
+    answer: str = ""
+    """The answer in words when ``outcome`` is not ``plan``."""
+    confidence: float = 1.0
+    """How sure the planner is of the plan, 0..1 (an LLM's plan that validated: 1)."""
+    needs_confirmation: bool = False
+    """``confidence`` is below ``planner.confidence_threshold``: the run asks before running."""
 
 
 class Planner:
