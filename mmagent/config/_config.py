@@ -82,6 +82,8 @@ class GroundingConfig(BaseModel):
                                     "with other tools is this much less similar")
     card_phrases: bool = Field(True, description="the tools' card phrases (name, first sentence "
                                "of the description) vote beside the bank's step phrases")
+    lexical_weight: float = Field(0.3, ge=0, description="weight of the words a clause shares "
+                                  "with a tool's card (rare words count more)")
     out_of_scope_margin: float = Field(0.05, ge=-1, le=2, description="a clause this much "
                                        "closer to an action no tool does than to any phrase is "
                                        "out of scope")

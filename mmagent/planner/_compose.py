@@ -36,7 +36,8 @@ _SPEECH = re.compile(
     r"\baloud\b|\bout loud\b|\bread (it|this|that|them|the \w+)( \w+)?( out)? (to|for) me\b|"
     r"\bread (it|this|that|them) out\b|\bvoice (it|that|this|the \w+)\b|\bnarrat|"
     r"\bsay (it|this|that)\b|\bspoken\b|\bspeak (it|this|that|the \w+)\b|\bas speech\b|"
-    r"\b(tell|read) (it to )?me (out loud|aloud)\b", re.IGNORECASE)
+    r"\b(tell|read) (it to )?me (out loud|aloud)\b|\ba voice (saying|that says|reading)\b|"
+    r"\bthat says ['\"“]", re.IGNORECASE)
 _JOIN = re.compile(
     r"\bover (it|some|a|an|the|this|that|soft|calm|cheerful|upbeat|gentle|epic)\b|\bunder\b|"
     r"\bsoundtrack\b|\bbackground\b|\blay (it|that|this|the \w+) over\b|\bput (it|that|this|"
@@ -64,8 +65,13 @@ def _required_media(registry: ToolRegistry, tool: str) -> list[str]:
 
 
 def _in_kinds(registry: ToolRegistry, tool: str) -> set[str]:
-    return {_base(port_type(f.annotation))
-            for f in registry.tool_class(tool).Input.model_fields.values()}
+    """The kinds a tool's required ports take, and its optional media ports'."""
+    kinds = set()
+    for f in registry.tool_class(tool).Input.model_fields.values():
+        kind = _base(port_type(f.annotation))
+        if f.is_required() or kind in _MEDIA:
+            kinds.add(kind)
+    return kinds
 
 
 def _out_kinds(registry: ToolRegistry, tool: str) -> set[str]:
@@ -101,12 +107,29 @@ def _feed(found: Grounding, inputs: dict[str, str], registry: ToolRegistry,
         if starved is None:
             return
         i, kind = starved
-        feeder = _feeder(found, registry, links, found.steps[i].tool, kind, have)
-        if feeder is None:
+        step = found.steps[i]
+        other = _alternative(step, registry, have, found)
+        feeder = _feeder(found, registry, links, step.tool, kind, have)
+        if other is not None:
+            step.tool = other
+        elif feeder is None or (found.scores.get(feeder, 0.0) < 0.3 and len(found.steps) > 1
+                                and step.origin == "clause"):
             del found.steps[i]
         else:
             found.steps.insert(i, Step(tool=feeder, clause=found.steps[i].clause,
                                        origin="feeder", strength=0.5))
+
+
+def _alternative(step: Step, registry: ToolRegistry, have: set[str],
+                 found: Grounding) -> str | None:
+    """The clause's next best tool that can run on what there is, if nearly as good: a
+    clause matched to a tool whose media nobody gives was most likely matched wrongly."""
+    made = {k for s in found.steps if s is not step for k in _out_kinds(registry, s.tool)}
+    for tool, score in step.alternatives:
+        if score >= 0.6 * step.score and set(_required_media(registry, tool)) <= have | made \
+                and tool not in found.tools:
+            return tool
+    return None
 
 
 def _feeder(found: Grounding, registry: ToolRegistry, links: dict[tuple[str, str], int],
@@ -166,7 +189,8 @@ def _add_speech(found: Grounding, request: str, registry: ToolRegistry) -> None:
     speaker = _speaker(registry, found)
     if speaker is None or not asks_speech(request) or speaker in found.tools:
         return
-    if not any("text" in _out_kinds(registry, s.tool) for s in found.steps):
+    if not any("text" in _out_kinds(registry, s.tool) for s in found.steps) and \
+            not re.search(r"['\"“]", request):  # nothing to speak
         return
     found.steps.append(Step(tool=speaker, clause=request, origin="speech", strength=0.5))
 

@@ -79,6 +79,8 @@ class GroundingSettings:
     two steps: "a clip with music") ..."""
     structure_margin: float = 0.1
     """... and when every demonstration with other tools is this much less similar"""
+    lexical_weight: float = 0.3
+    """weight of the words a clause shares with a tool's card (rare words count more)"""
     out_of_scope_margin: float = 0.05
     """a clause this much closer to an action no tool does than to its best phrase is out of
     scope"""
@@ -101,6 +103,8 @@ class Step:
     """score of the tool minus that of the runner-up"""
     origin: str = "clause"
     """clause | slot | structure | whole | feeder | taker | speech | join"""
+    alternatives: list[tuple[str, float]] = field(default_factory=list)
+    """the clause's next best tools with their scores"""
 
 
 @dataclass
@@ -137,7 +141,13 @@ class Proposal:
 
 _SPLIT = re.compile(r",|;|\.\s|\.$|\?\s|\?$|!\s|!$|\bthen\b|\band\b|\bfinally\b|\bafter that\b|"
                     r"\badditionally\b|\balso\b|\bnext\b|\bafterwards\b|\bonce\b", re.IGNORECASE)
-_QUOTED = re.compile(r"'[^']*'|\"[^\"]*\"|“[^”]*”")
+_QUOTED = re.compile(r"(?<!\w)'.+?'(?!\w)|\"[^\"]*\"|“[^”]*”")
+
+
+def unquote(text: str) -> str:
+    """``text`` with each quoted passage of three words or more replaced by "the text"."""
+    return _QUOTED.sub(lambda m: "the text" if len(m.group(0).split()) >= 3 else m.group(0),
+                       text)
 
 
 def split_clauses(text: str) -> list[str]:
@@ -189,6 +199,27 @@ def align_steps(phrases: Sequence[str], tools: Sequence[str], phrase_vectors: np
 
 
 _MCP_SUFFIX = re.compile(r"\s*\(MCP server [^)]*\)\s*$")
+_STOP = set("""
+a an the of to in on into for from with by and or is are be it its this that these those as at
+text image images audio video clip given e g eg such optional optionally returns return one
+more than your you my me i can any some all each every new short small other
+""".split())
+
+
+def stems(text: str) -> set[str]:
+    """Crude word stems (``"animating"``, ``"animate"`` -> ``"animat"``) for lexical
+    evidence: a clause naming what a card says its tool does."""
+    out = set()
+    for w in re.findall(r"[a-z]+", text.lower().replace("colour", "color")):
+        if w in _STOP or len(w) < 3:
+            continue
+        for suffix in ("ization", "isation", "ations", "ation", "ings", "ing", "ized", "ised",
+                       "izes", "ises", "ize", "ise", "ers", "er", "ed", "es", "e", "s", "y"):
+            if w.endswith(suffix) and len(w) - len(suffix) >= 4:
+                w = w[: -len(suffix)]
+                break
+        out.add(w)
+    return out
 
 
 def card_phrases(card: dict) -> list[str]:
@@ -204,6 +235,10 @@ def card_phrases(card: dict) -> list[str]:
     return [p for p in dict.fromkeys([name.replace("_", " "), first]) if p]
 
 
+def _card_stems(card: dict) -> set[str]:
+    return stems(card["name"].replace("_", " ") + " " + _MCP_SUFFIX.sub("", card["description"]))
+
+
 @dataclass
 class _Index:
     tools: list[str]
@@ -216,6 +251,10 @@ class _Index:
     demos: list[Demo]
     demo_vectors: np.ndarray
     links: dict[tuple[str, str], int]
+    lexicon: list[dict[str, float]]
+    """per tool: its card's stems with their inverse card frequency"""
+    name_stems: list[set[str]]
+    """per tool: the stems of its name that no other tool's name has ("resize")"""
 
 
 def _bank_links(demos: Sequence[Demo]) -> dict[tuple[str, str], int]:
@@ -229,6 +268,26 @@ def _bank_links(demos: Sequence[Demo]) -> dict[tuple[str, str], int]:
                     pair = (by_id[ref.source], task.tool)
                     links[pair] = links.get(pair, 0) + 1
     return links
+
+
+def _lexicon(cards: list[dict]) -> list[dict[str, float]]:
+    """Per card, its stems with their inverse card frequency; the stems of its name (an MCP
+    tool's without the server) are marked by a negative weight's sign flipped later."""
+    per = [_card_stems(c) for c in cards]
+    df = Counter(w for ws in per for w in ws)
+    n = max(len(cards), 1)
+    out = []
+    for card, ws in zip(cards, per, strict=True):
+        named = stems(card_phrases(card)[0])
+        out.append({w: float(np.log(1 + n / df[w])) * (2.0 if w in named else 1.0)
+                    for w in ws})
+    return out
+
+
+def _name_stems(cards: list[dict]) -> list[set[str]]:
+    names = [stems(card_phrases(c)[0]) for c in cards]
+    common = Counter(w for ws in names for w in ws)
+    return [{w for w in ws if common[w] == 1} for ws in names]
 
 
 class Grounder:
@@ -266,15 +325,19 @@ class Grounder:
         bank_vectors = vectors[rows] if rows else np.zeros((0, 384), dtype=np.float32)
         n_bank = len(phrases)
         if self.settings.card_phrases:
+            shown = set(labels)
             for card in cards:
-                for phrase in card_phrases(card):
+                # a tool with demonstrations is matched by them; its bare name would match
+                # every short clause that mentions its media ("8 fps" -> "video frames")
+                for phrase in card_phrases(card)[card["name"] in shown:]:
                     phrases.append(phrase)
                     labels.append(card["name"])
             bank_vectors = np.concatenate([bank_vectors, self._embed(phrases[n_bank:])])
         return _Index(tools=tools, card_vectors=card_vectors, phrases=phrases, labels=labels,
                       phrase_vectors=bank_vectors, bank_phrases=n_bank, demos=demos,
                       demo_vectors=self._embed([d.request for d in demos]),
-                      links=_bank_links(demos))
+                      links=_bank_links(demos), lexicon=_lexicon(cards),
+                      name_stems=_name_stems(cards))
 
     @staticmethod
     def _label(demos: list[Demo], per_demo: list[list[str]], vectors: np.ndarray,
@@ -320,7 +383,8 @@ class Grounder:
         values of the request ask for (see the module docs)."""
         index = self._index(registry, frozenset(exclude))
         clauses = split_clauses(request) or [request]
-        vectors = self.embedder.embed(clauses + [request])
+        # what a clause asks for is in its words, not in the text it quotes for a tool
+        vectors = self.embedder.embed([unquote(c) for c in clauses + [request]])
         clause_vectors, request_vector = vectors[:-1], vectors[-1]
         prior = self._prior(index, request_vector)
         found = Grounding()
@@ -374,8 +438,19 @@ class Grounder:
             for j in top:
                 votes[index.labels[j]] = votes.get(index.labels[j], 0.0) + \
                     max(float(sims[j]), 0.0) / total
+        words = stems(unquote(clause))
+        lexical = [sum(lex.get(w, 0.0) for w in words) for lex in index.lexicon]
+        top_lex = max(lexical, default=0.0) or 1.0
+        hits = max((sum(w in lex for w in words) for lex in index.lexicon), default=0)
         score = {t: votes.get(t, 0.0) + s.card_weight * float(cards[i])
+                 + s.lexical_weight * lexical[i] / max(top_lex, 2.0)
                  + s.neighbour_weight * prior.get(t, 0.0) for i, t in enumerate(index.tools)}
+        # a clause naming a tool ("resize it", "translate this") or two of its card's rarer words
+        named = any(words & n for n in index.name_stems)
+        if named or (hits >= 2 and top_lex >= 3.0):
+            strength = max(strength, 0.45)
+        if len(words) <= 2 and strength < s.tau + 0.1:  # "8 fps please", "be honest"
+            return None
         for t, v in score.items():
             best[t] = max(best.get(t, -1.0), v)
         ranked = sorted(index.tools, key=lambda t: -score[t])
@@ -383,7 +458,7 @@ class Grounder:
             return None
         margin = score[ranked[0]] - (score[ranked[1]] if len(ranked) > 1 else 0.0)
         return Step(tool=ranked[0], clause=clause, score=score[ranked[0]], strength=strength,
-                    margin=margin)
+                    margin=margin, alternatives=[(t, score[t]) for t in ranked[1:4]])
 
     def _borrow(self, index: _Index, found: Grounding, request_vector: np.ndarray,
                 inputs: dict[str, str], request: str) -> None:

@@ -163,7 +163,7 @@ def _port_value(st: _State, i: int, tool: str, name: str, info: Any, clause: str
     free = [(j, f) for j, f in earlier if (st.tasks[j]["id"], f) not in st.consumed]
     files = [n for n in st.unused_inputs if st.inputs[n] == base]
     if kind.startswith("list[") and base in _MEDIA:
-        return _gather(st, free, files)
+        return _gather(st, free, files, base)
     if free and (required or base in _MEDIA):
         j, f = max(free, key=lambda jf: (st.links.get((st.tasks[jf[0]]["tool"], tool), 0) > 0,
                                          jf[0]))
@@ -172,7 +172,7 @@ def _port_value(st: _State, i: int, tool: str, name: str, info: Any, clause: str
     if files:
         st.unused_inputs.remove(files[0])
         return f"$input.{files[0]}"
-    fitted = slot_value(name, info.description or "", st.found)
+    fitted = slot_value(name, info.description or "", st.found) if required else None
     if fitted is not None and kind in ("text", "integer", "number"):
         return fitted
     if not required:
@@ -186,14 +186,15 @@ def _port_value(st: _State, i: int, tool: str, name: str, info: Any, clause: str
     return _literal(name, info.description or "", kind, clause, st.request, st.quotes)
 
 
-def _gather(st: _State, free: list[tuple[int, str]], files: list[str]) -> Any:
+def _gather(st: _State, free: list[tuple[int, str]], files: list[str], base: str) -> Any:
     """A list port gathers every unconsumed earlier result and input of its kind."""
     refs = [f"${st.tasks[j]['id']}.{f}" for j, f in free]
     singles = [r for r in refs if not _is_list_output(r, st.tasks, st.outputs)]
     singles += [f"$input.{n}" for n in files]
     lists = [r for r in refs if _is_list_output(r, st.tasks, st.outputs)]
-    if not (singles or lists):
-        return None
+    if not (singles or lists):  # every input of the kind, even if another task reads it
+        given = [f"$input.{n}" for n in st.inputs if st.inputs[n] == base]
+        return given or None
     st.consumed.update((st.tasks[j]["id"], f) for j, f in free)
     st.unused_inputs = [n for n in st.unused_inputs if n not in files]
     return singles if singles else lists[0]
