@@ -15,9 +15,9 @@ test: venv
 lint: venv
 	$(BIN)/ruff check .
 
-# docs/tools.md is generated from the tool registry; tests/tool/test_catalog.py checks it is current.
+# docs/tools.md is generated from the tool registry; tests/toolkit/test_catalog.py checks it is current.
 docs: venv
-	$(BIN)/python -m mmagent.tool._docs tools
+	$(BIN)/python -m mmagent.toolkit.docs
 
 venv: $(STAMP) system-deps
 

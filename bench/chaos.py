@@ -44,7 +44,7 @@ sys.path.insert(0, str(ROOT))
 from pydantic import BaseModel, ConfigDict, Field
 
 from mmagent import Config
-from mmagent.tool import (
+from mmagent.toolkit import (
     Tool,
     ToolRegistry,
 )

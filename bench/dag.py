@@ -41,7 +41,7 @@ from mmagent.artifacts import ArtifactStore
 from mmagent.execution import Executor
 from mmagent.plan import Plan
 from mmagent.runs import RunStore
-from mmagent.tool import Tool, ToolContext, ToolRegistry
+from mmagent.toolkit import Tool, ToolContext, ToolRegistry
 
 DIM = 256  # one product: (DIM x DIM) @ (DIM x DIM)
 

@@ -34,7 +34,7 @@ sys.path.insert(0, str(ROOT))
 from mmagent.artifacts import ArtifactStore
 from mmagent.execution import Executor
 from mmagent.plan import Plan
-from mmagent.tool import (
+from mmagent.toolkit import (
     Tool,
     ToolContext,
     ToolRegistry,
@@ -124,29 +124,14 @@ class Peak:
 
 
 def params_and_dtype(tool: Tool) -> tuple[float, str]:
-    import torch
-
     counts: dict[str, int] = {}
     seen: set[int] = set()
-    for value in [tool.__dict__.get(a) for a in getattr(tool, "_load_attrs", ())]:
-        stack = [value]
-        while stack:
-            v = stack.pop()
-            if v is None or id(v) in seen:
-                continue
-            seen.add(id(v))
-            if isinstance(v, torch.nn.Module):
-                for p in v.parameters():
-                    if id(p) not in seen:
-                        seen.add(id(p))
-                        counts[str(p.dtype).removeprefix("torch.")] = \
-                            counts.get(str(p.dtype).removeprefix("torch."), 0) + p.numel()
-            elif isinstance(getattr(v, "components", None), dict):
-                stack.extend(v.components.values())
-            elif isinstance(getattr(v, "model", None), torch.nn.Module):
-                stack.append(v.model)
-            elif isinstance(v, (list, tuple)):
-                stack.extend(v)
+    for module in tool.loaded_modules():
+        for p in module.parameters():
+            if id(p) not in seen:
+                seen.add(id(p))
+                dtype = str(p.dtype).removeprefix("torch.")
+                counts[dtype] = counts.get(dtype, 0) + p.numel()
     total = sum(counts.values())
     return total / 1e6, max(counts, key=counts.get) if counts else "-"
 
@@ -196,7 +181,7 @@ def bench_planner(size: str, device: str, cache: Path) -> dict[str, Any]:
     import torch
     from transformers import AutoModelForCausalLM
 
-    from mmagent.tool import resolve_dtype
+    from mmagent.toolkit import resolve_dtype
 
     path = published_planner(size, cache)
     peak = Peak(device)

@@ -36,7 +36,7 @@ sys.path.insert(0, str(ROOT))
 from pydantic import BaseModel, ConfigDict, Field
 
 from mmagent import Agent, Config
-from mmagent.tool import (
+from mmagent.toolkit import (
     Tool,
     ToolRegistry,
 )

@@ -32,7 +32,7 @@ from typing import Any
 from mmagent.artifacts import ArtifactStore
 from mmagent.config import Config
 from mmagent.errors import MMAgentError
-from mmagent.tool import WORDS, GiB, Tool, ToolContext, ToolRegistry, sample_audio, sample_image
+from mmagent.toolkit import WORDS, GiB, Tool, ToolContext, ToolRegistry, sample_audio, sample_image
 
 
 def _small(name: str, store: ArtifactStore, i: int) -> dict[str, Any]:

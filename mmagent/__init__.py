@@ -2,7 +2,7 @@
 
 The public API is small; everything else lives in subpackages named by job (``plan``,
 ``planner``, ``execution``, ``workflows``, ``artifacts``, ``config``, ``client``, ``cli``,
-``tool``, ``runs``, ``stores``). Names load on first use, so ``import mmagent`` stays light.
+``toolkit``, ``runs``, ``stores``). Names load on first use, so ``import mmagent`` stays light.
 
 >>> from mmagent import Agent
 >>> agent = Agent()                       # doctest: +SKIP
@@ -21,18 +21,19 @@ if TYPE_CHECKING:
     from mmagent.config import Config
     from mmagent.errors import MMAgentError
     from mmagent.plan import Plan, Task
-    from mmagent.tool import Resources, Tool, ToolContext, ToolRegistry
+    from mmagent.toolkit import PipelineTool, Resources, Tool, ToolContext, ToolRegistry, tool
     from mmagent.workflows import Workflow
 
 __all__ = ["Agent", "RunResult", "ProducedArtifact", "Client", "Config", "Plan", "Task",
-           "Workflow", "Tool", "ToolContext", "Resources", "ToolRegistry", "ArtifactRef",
-           "ImageRef", "AudioRef", "VideoRef", "ArtifactStore", "MMAgentError"]
+           "Workflow", "Tool", "PipelineTool", "tool", "ToolContext", "Resources", "ToolRegistry",
+           "ArtifactRef", "ImageRef", "AudioRef", "VideoRef", "ArtifactStore", "MMAgentError"]
 __version__ = "0.1.0"
 
 _WHERE = {"Agent": "agent", "RunResult": "agent", "ProducedArtifact": "agent",
           "Client": "client", "Config": "config", "Plan": "plan", "Task": "plan",
-          "Workflow": "workflows", "Tool": "tool", "ToolContext": "tool", "Resources": "tool",
-          "ToolRegistry": "tool", "ArtifactRef": "artifacts", "ImageRef": "artifacts",
+          "Workflow": "workflows", "Tool": "toolkit", "PipelineTool": "toolkit",
+          "tool": "toolkit", "ToolContext": "toolkit", "Resources": "toolkit",
+          "ToolRegistry": "toolkit", "ArtifactRef": "artifacts", "ImageRef": "artifacts",
           "AudioRef": "artifacts", "VideoRef": "artifacts", "ArtifactStore": "artifacts",
           "MMAgentError": "errors"}
 

@@ -12,10 +12,10 @@ Spans and their attributes:
 - ``mmagent.plan`` (``mmagent.plan._ir.attempts``, ``mmagent.plan._ir.cached``, ``mmagent.tasks``)
 - ``mmagent.llm`` for every chat call (``gen_ai.request.model``, ``gen_ai.usage.input_tokens``,
   ``gen_ai.usage.output_tokens``, following OpenTelemetry's GenAI conventions)
-- ``mmagent.task`` (``mmagent.task_id``, ``mmagent.tool``, ``mmagent.batch_size``,
+- ``mmagent.task`` (``mmagent.task_id``, ``mmagent.toolkit``, ``mmagent.batch_size``,
   ``mmagent.device``, ``mmagent.cache_hit``; status ERROR with the error code on failure)
 
->>> with span("mmagent.example", {"mmagent.tool._base": "image_caption"}) as s:  # no-op by default
+>>> with span("mmagent.example", {"mmagent.tool": "image_caption"}) as s:  # no-op by default
 ...     s.set_attribute("mmagent.cache_hit", False)
 """
 
@@ -29,28 +29,16 @@ from typing import Any
 
 from opentelemetry import trace
 from opentelemetry.trace import Span, Status, StatusCode
-from pydantic import BaseModel, ConfigDict, Field
 
+from mmagent.config._telemetry import TelemetryConfig
 from mmagent.errors import ConfigError
 
-__all__ = ["TelemetryConfig", "configure", "span", "fail", "TracedBackend", "TRACER_NAME"]
+__all__ = ["configure", "span", "fail", "TracedBackend", "TRACER_NAME"]
 
 logger = logging.getLogger(__name__)
 TRACER_NAME = "mmagent"
 _configured: dict[str, Any] = {}
 _lock = threading.Lock()
-
-
-class TelemetryConfig(BaseModel):
-    """``telemetry:`` in ``mmagent.yaml``. Off unless ``otlp_endpoint`` is set."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    otlp_endpoint: str | None = Field(None, description="OTLP/HTTP traces endpoint, e.g. "
-                                      "http://127.0.0.1:4318/v1/traces; None = no export")
-    service_name: str = Field("mmagent", description="service.name of the exported spans")
-    headers: dict[str, str] = Field(default_factory=dict, description="extra HTTP headers "
-                                    "sent to the collector (e.g. an API key)")
 
 
 def configure(cfg: TelemetryConfig) -> None:

@@ -1,6 +1,7 @@
 """Serving layer (installed as ``mmagent.serving``): transports over the core, never the other
-way round. One folder per HTTP endpoint (``chat/``, ``responses/``, ``runs/``, ``mcp/``,
-``web/``), each with its ``protocol``, ``service`` and ``routes``; ``app.py`` assembles them;
+way round. One folder per HTTP endpoint (``chat/``, ``responses/``, ``workflows/``, ``files/``,
+``runs/``, ``mcp/``, ``web/``, ``ops/``), each with its ``protocol``, ``service`` and
+``routes``; the services share one :class:`AgentService`; ``app.py`` only assembles them;
 ``ray/`` holds the Ray Serve deployments.
 
 - ``mmagent serve``: embedded, one process (:func:`build_app`, :func:`serve_embedded`).
@@ -16,14 +17,14 @@ from importlib import import_module
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from mmagent.serving._agent import AgentService
     from mmagent.serving.app import create_app
-    from mmagent.serving.chat.service import ChatService
     from mmagent.serving.server import ServerThread, build_app, serve_embedded
 
-__all__ = ["build_app", "serve_embedded", "create_app", "ChatService", "ServerThread"]
+__all__ = ["build_app", "serve_embedded", "create_app", "AgentService", "ServerThread"]
 
 _WHERE = {"build_app": ".server", "serve_embedded": ".server", "ServerThread": ".server",
-          "create_app": ".app", "ChatService": ".chat.service"}
+          "create_app": ".app", "AgentService": "._agent"}
 
 
 def __getattr__(name: str) -> Any:

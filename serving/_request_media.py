@@ -21,7 +21,7 @@ import httpx
 
 from mmagent.artifacts import ArtifactKind, ArtifactRef, ArtifactStore
 from mmagent.config import ServingSettings
-from mmagent.errors import InputError, InputNotFoundError
+from mmagent.errors import InputError, InputNotFoundError, InvalidMediaError
 from mmagent.serving._auth import Owners
 from mmagent.serving._http_errors import URLRefusedError
 
@@ -75,6 +75,26 @@ class MediaResolver:
             raise InputError(f"got {what} that is not valid base64; expected base64-encoded "
                              f"{kind} bytes") from None
         return self._own(self.store.put_bytes(raw, kind, source=what), owner)
+
+    def from_bytes(self, data: bytes, mime: str | None, owner: str, source: str, what: str
+                   ) -> ArtifactRef:
+        """``data`` stored as the kind its ``mime`` names, else as the first kind it decodes
+        as (``what`` names it in the error if none does)."""
+        kinds: list[ArtifactKind] = ["image", "audio", "video"]
+        major = (mime or "").split("/", 1)[0]
+        if major in kinds:
+            kinds = [major]  # type: ignore[list-item]
+        last: InvalidMediaError | None = None
+        for kind in kinds:
+            try:
+                return self._own(self.store.put_bytes(data, kind, source=source), owner)
+            except InvalidMediaError as e:
+                last = e
+        assert last is not None
+        if len(kinds) == 1:
+            raise last  # the type named the kind: say what is wrong with it
+        raise InvalidMediaError(f"{what} decodes as neither image, audio nor video; expected a "
+                                "media file") from last
 
     def artifact(self, artifact_id: str, kind: ArtifactKind | None, owner: str) -> ArtifactRef:
         """An artifact ``owner`` may read; others get the same error as a missing one."""

@@ -1,4 +1,4 @@
-"""What ``mmagent serve`` does (the command itself is declared in ``mmagent/cli/_main.py``)."""
+"""What ``mmagent serve`` does (the command itself is declared in ``mmagent/cli/_serve.py``)."""
 
 from __future__ import annotations
 

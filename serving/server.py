@@ -13,7 +13,6 @@ import time
 from mmagent.agent import Agent
 from mmagent.config import Config
 from mmagent.serving.app import create_app
-from mmagent.serving.chat.service import ChatService
 
 __all__ = ["build_app", "serve_embedded", "ServerThread", "free_port"]
 
@@ -21,7 +20,7 @@ __all__ = ["build_app", "serve_embedded", "ServerThread", "free_port"]
 def build_app(config: Config | str | None = None, *, agent: Agent | None = None, **agent_kw):
     """The FastAPI app of an :class:`Agent` (made from ``config`` unless given)."""
     agent = agent or Agent(config, **agent_kw)
-    return create_app(ChatService(agent))
+    return create_app(agent)
 
 
 def serve_embedded(config: Config | str | None = None, host: str = "127.0.0.1",

@@ -9,7 +9,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from mmagent.artifacts import AudioRef, ImageRef
 from mmagent.errors import ToolExecutionError
-from mmagent.tool import Resources, Tool, ToolRegistry
+from mmagent.toolkit import Resources, Tool, ToolRegistry
 
 
 class _M(BaseModel):

@@ -6,7 +6,7 @@ from pathlib import Path
 import pytest
 
 from mmagent.tools._published import ARCHITECTURES, published_checkpoint
-from mmagent.tools.clip import ImageClassify
+from mmagent.tools.image_classify import ImageClassify
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -40,7 +40,7 @@ def test_cpu_mode_prints_the_figures_in_the_fixed_shape(tmp_path, capsys):
 
 
 def test_every_architecture_names_a_registered_model_tool():
-    from mmagent.tool import ToolRegistry
+    from mmagent.toolkit import ToolRegistry
 
     names = ToolRegistry.discover().names()
     assert set(ARCHITECTURES) <= set(names)

@@ -17,6 +17,8 @@ def _core_modules() -> list[str]:
             continue
         if info.name.startswith("mmagent.tools."):  # tools are plug-ins, checked too but lazily
             continue
+        if info.name.endswith(".__main__"):  # a script: importing it runs the command line
+            continue
         names.append(info.name)
     return names
 

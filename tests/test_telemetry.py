@@ -59,7 +59,7 @@ def test_agent_run_spans_plan_llm_calls_and_tasks(tmp_path, photo):
     assert run.attributes["mmagent.run_id"] == result.run_id
     assert run.attributes["mmagent.status"] == "completed"
     assert run.attributes["mmagent.route"] == "plan"
-    (plan,) = named["mmagent.plan._ir"]
+    (plan,) = named["mmagent.plan"]
     assert plan.attributes["mmagent.tasks"] == len(result.plan.tasks)
     assert _ancestors(plan, spans) == ["mmagent.run"]
     llm = named["mmagent.llm"]
@@ -67,16 +67,16 @@ def test_agent_run_spans_plan_llm_calls_and_tasks(tmp_path, photo):
     assert len(llm) == len(backend.calls) + len(backend.deliver_calls)
     assert sum(s.attributes["gen_ai.usage.input_tokens"] for s in llm) == 10 * len(llm)
     assert {s.attributes["gen_ai.usage.output_tokens"] for s in llm} == {3, 5}
-    assert all(_ancestors(s, spans) == ["mmagent.plan._ir", "mmagent.run"] for s in llm)
+    assert all(_ancestors(s, spans) == ["mmagent.plan", "mmagent.run"] for s in llm)
     tasks = {s.attributes["mmagent.task_id"]: s for s in named["mmagent.task"]}
-    assert {t: s.attributes["mmagent.tool._base"] for t, s in tasks.items()} == \
+    assert {t: s.attributes["mmagent.tool"] for t, s in tasks.items()} == \
         {t.id: t.tool for t in result.plan.tasks}
     for s in tasks.values():
         assert _ancestors(s, spans)[-1] == "mmagent.run"  # the run's trace, across threads
         assert s.context.trace_id == run.context.trace_id
         assert s.attributes["mmagent.batch_size"] == 1
         assert s.attributes["mmagent.device"] == agent.registry.get(s.attributes[
-            "mmagent.tool._base"]).device()
+            "mmagent.tool"]).device()
         assert s.attributes["mmagent.cache_hit"] is False
 
     exporter.clear()  # the same request again: every task is a cache hit
@@ -176,7 +176,7 @@ def test_configured_otlp_endpoint_receives_the_spans(tmp_path):
                          if a.key == "service.name"}
             names += [s.name for ss in rs.scope_spans for s in ss.spans]
     assert services == {"mmagent-test"}
-    assert set(names) == {"mmagent.run", "mmagent.plan._ir", "mmagent.llm", "mmagent.task"}
+    assert set(names) == {"mmagent.run", "mmagent.plan", "mmagent.llm", "mmagent.task"}
     assert names.count("mmagent.run") == names.count("mmagent.task") == 1
 
 

@@ -1,41 +1,62 @@
-"""What the BLIP tools (``image_caption``, ``visual_qa``) share: loading a checkpoint with the
-PIL image processor (no torchvision), preprocessing a batch of images, and the tiny
-random-weight configuration."""
+"""What the BLIP tools (``image_caption``, ``visual_qa``) share: the checkpoint's classes, one
+greedy ``generate`` per batch of images with their token ids, the per-row cut of its output,
+and the tiny random-weight configuration."""
 
 from __future__ import annotations
 
-import logging
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from mmagent.tool import Tool
+from mmagent.toolkit import PipelineTool, ToolContext
 
-logger = logging.getLogger(__name__)
-
-
-def load_blip(tool: Tool, model_class: str) -> None:
-    """Load ``tool.checkpoint`` into ``tool.model`` (``transformers.<model_class>``),
-    ``tool.tokenizer`` and ``tool.image_processor``, on the tool's device and dtype."""
-    import transformers
-    from transformers import AutoTokenizer, BlipImageProcessorPil
-
-    path = tool.checkpoint_path()
-    tool._device = tool.device()
-    tool._dtype = tool.torch_dtype()
-    # The model first: an unreachable hub id fails here with a plain OSError.
-    tool.model = getattr(transformers, model_class).from_pretrained(path, dtype=tool._dtype)
-    tool.model.to(tool._device).eval()
-    tool.tokenizer = AutoTokenizer.from_pretrained(path)
-    # The PIL image processor needs no torchvision; it reads the same preprocessor config as
-    # the torchvision ``BlipImageProcessor`` the checkpoint names.
-    tool.image_processor = BlipImageProcessorPil.from_pretrained(path)
-    logger.info("%s: loaded %s on %s (%s)", tool.name, path, tool._device, tool._dtype)
+__all__ = ["BlipTool", "BlipRow", "build_tiny_blip"]
 
 
-def pixel_values(tool: Tool, images: list[Any]):
-    """Every image preprocessed in one call, on the tool's device and dtype."""
-    values = tool.image_processor(images, return_tensors="pt")["pixel_values"]
-    return values.to(tool._device, tool._dtype)
+@dataclass
+class BlipRow:
+    """One input and the token ids its batch starts from (a prompt, a question; None: none)."""
+
+    inp: Any
+    ids: list[int] | None = None
+
+
+class BlipTool(PipelineTool):
+    """A BLIP model with its tokenizer and (PIL) image processor; subclasses set
+    ``model_class``, group the rows (``batches``) and name the output (``decode``)."""
+
+    processor_classes = {"tokenizer": "transformers.AutoTokenizer",
+                         "image_processor": "transformers.AutoImageProcessor"}
+
+    def token_ids(self, text: str, max_length: int | None = None) -> list[int]:
+        return self.tokenizer(text, truncation=max_length is not None, max_length=max_length,
+                              return_token_type_ids=False)["input_ids"]
+
+    def encode(self, rows: list[BlipRow], ctx: ToolContext) -> dict[str, Any]:
+        import torch
+
+        # 1. every image of the batch decoded and preprocessed in one call
+        images = [ctx.store.load_image(r.inp.image) for r in rows]
+        values = self.image_processor(images, return_tensors="pt")["pixel_values"]
+        encoded: dict[str, Any] = {"pixel_values": values.to(self._device, self._dtype)}
+        # 2. the rows' token ids: of one length within a batch, so nothing is padded
+        if rows[0].ids is not None:
+            input_ids = torch.tensor([r.ids for r in rows], device=self._device)
+            encoded.update(input_ids=input_ids, attention_mask=torch.ones_like(input_ids))
+        # 3. greedy decoding is causal, so one run to the batch's largest budget and a cut per
+        #    row gives what a run at each row's own budget would
+        encoded["max_new_tokens"] = max(r.inp.max_new_tokens for r in rows)
+        return encoded
+
+    def forward(self, encoded: dict[str, Any], ctx: ToolContext) -> Any:
+        return self.model.generate(**encoded, do_sample=False, num_beams=1)
+
+    def texts(self, out: Any, rows: list[BlipRow], start: list[int]) -> list[str]:
+        """Row ``i``'s text: its tokens from ``start[i]`` for its own budget, skipping BOS
+        (the real checkpoints' [DEC] id is not in their vocabulary)."""
+        return [self.tokenizer.decode(out[i, 1:s + r.inp.max_new_tokens],
+                                      skip_special_tokens=True).strip()
+                for i, (r, s) in enumerate(zip(rows, start, strict=True))]
 
 
 def build_tiny_blip(path: Path, model_class: str, corpus: list[str], init: float) -> None:

@@ -1,26 +1,26 @@
-"""What the diffusers tools share: checkpoint defaults from options, seeded generators, step
-progress, batching groups, size checks and the tiny Stable Diffusion components.
+"""What the diffusers tools share: a pipeline as the tool's model, checkpoint defaults that
+options override, the run's rows (settings resolved, input pictures decoded) grouped into
+pipeline calls, seeded generators, step progress across the calls, size checks, the common
+input fields and the tiny Stable Diffusion components.
 
-Private to ``mmagent.tools``; the tools are :mod:`mmagent.tools.diffusion` and
-:mod:`mmagent.tools.video_generate`.
+Private to ``mmagent.tools``; the tools are ``image_generate``, ``image_edit`` and
+``video_generate``.
 """
 
 from __future__ import annotations
 
-import logging
-from collections.abc import Callable, Hashable, Sequence
+from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar
 
-from pydantic import BaseModel
+from pydantic import BaseModel, Field, ValidationInfo
 
 from mmagent.errors import ToolInputError
-from mmagent.tool import TINY, Tool, ToolContext
+from mmagent.toolkit import TINY, PipelineTool, ToolContext, group_rows
 
-__all__ = ["DiffusersTool", "StepProgress", "group_rows", "seeded_generators", "check_pixels",
-           "tiny_text_encoder", "tiny_unet", "tiny_vae"]
-
-logger = logging.getLogger(__name__)
+__all__ = ["DiffusersTool", "DiffusionRow", "StepProgress", "seeded_generators", "check_pixels",
+           "check_area", "seed_field", "side_field", "steps_field", "save_tiny_sd", "MAX_SEED"]
 
 MAX_SEED = 2**32 - 1
 
@@ -38,17 +38,53 @@ _TINY_CORPUS = [
 ]
 
 
-class DiffusersTool(Tool):
-    """Base of the diffusers tools: per-checkpoint defaults that config options override.
+class StepProgress:
+    """A ``callback_on_step_end`` that reports each denoising step as ``ctx.progress``.
+
+    One instance spans every pipeline call of a batch: ``total`` counts all of their steps.
+    """
+
+    def __init__(self, ctx: ToolContext, total: int) -> None:
+        self.ctx = ctx
+        self.total = total
+        self.done = 0
+
+    def __call__(self, pipe: Any, step: int, timestep: Any, kwargs: dict[str, Any]) -> dict:
+        self.done += 1
+        self.ctx.progress(min(self.done, self.total), self.total)
+        return kwargs
+
+
+@dataclass
+class DiffusionRow:
+    """One input of a run, ready for its pipeline call."""
+
+    inp: Any
+    settings: dict[str, Any]
+    """The input's values of ``DiffusersTool.setting_keys``, configured defaults where None."""
+    key: tuple
+    """Rows with equal keys (settings, picture size, mode) share one pipeline call."""
+    steps: int
+    """Denoising steps its call runs."""
+    image: Any = None
+    """The input picture, decoded and fitted (editing, animating)."""
+    progress: StepProgress | None = None
+
+
+class DiffusersTool(PipelineTool):
+    """Base of the diffusers tools: ``model_class`` is a pipeline, and per-checkpoint defaults
+    that config options override.
 
     ``defaults`` holds the values an input left as None takes (steps, guidance, size, ...);
     ``tiny_defaults`` replaces some of them on the tiny checkpoint so that an offline run is
-    fast. Any key of ``defaults`` may be set as an option in ``mmagent.yaml``.
+    fast. Any key of ``defaults`` may be set as an option in ``mmagent.yaml``. A tool builds
+    its rows (:meth:`row`) and the keywords of one pipeline call (``encode``); the base groups
+    the rows, reports the steps of all calls as one progress, and calls the pipeline.
     """
 
-    worker = True  # runs on its own long-lived thread, batching concurrent calls
     defaults: ClassVar[dict[str, Any]] = {}
     tiny_defaults: ClassVar[dict[str, Any]] = {}
+    setting_keys: ClassVar[tuple[str, ...]] = ()
 
     @classmethod
     def allowed_options(cls) -> tuple[str, ...]:
@@ -75,48 +111,44 @@ class DiffusersTool(Tool):
             out[k] = self.default(k) if v is None else v
         return out
 
-    def load_pipeline(self, load: Callable[[str, Any], Any]) -> Any:
-        """``load(path, dtype)`` then: progress bars off (we emit events), moved to the device."""
-        self._device = self.device()
-        self._dtype = self.torch_dtype()
-        # (Tool.ensure_loaded holds the process-wide load lock: diffusers' init_empty_weights
-        # patches module construction for every thread while it loads.)
-        path = self.checkpoint_path()
-        pipe = load(path, self._dtype)
-        pipe.set_progress_bar_config(disable=True)
-        pipe = pipe.to(self._device)
-        logger.info("%s: loaded %s on %s (%s)", self.name, path, self._device, self._dtype)
-        return pipe
+    def prepare(self, inputs: list[BaseModel], ctx: ToolContext) -> list[DiffusionRow]:
+        # the defaults (parse_input checked the bounds), input pictures decoded
+        rows = [self.row(inp, self.resolve(inp, self.setting_keys), ctx) for inp in inputs]
+        # one progress spans the run: the steps of one call per distinct key
+        calls: dict[tuple, int] = {}
+        for r in rows:
+            calls.setdefault(r.key, r.steps)
+        progress = StepProgress(ctx, sum(calls.values()))
+        for r in rows:
+            r.progress = progress
+        return rows
 
+    def row(self, inp: BaseModel, settings: dict[str, Any], ctx: ToolContext) -> DiffusionRow:
+        """No input picture: rows with equal settings share a call."""
+        return DiffusionRow(inp, settings, key=tuple(settings.values()), steps=settings["steps"])
 
-class StepProgress:
-    """A ``callback_on_step_end`` that reports each denoising step as ``ctx.progress``.
+    def batches(self, rows: list[DiffusionRow]) -> list[list[int]]:
+        return group_rows([r.key for r in rows])
 
-    One instance spans every pipeline call of a batch: ``total`` counts all of their steps.
-    """
+    def call_kwargs(self, rows: list[DiffusionRow]) -> dict[str, Any]:
+        """What every pipeline call takes: steps, guidance, progress, and one CPU generator
+        per row, so a row's noise depends only on its own seed (not on its batch), and the same
+        seed gives the same picture on CPU and GPU."""
+        s = rows[0].settings
+        return {"num_inference_steps": s["steps"], "guidance_scale": s["guidance"],
+                "generator": seeded_generators([r.inp.seed for r in rows]),
+                "callback_on_step_end": rows[0].progress}
 
-    def __init__(self, ctx: ToolContext, total: int) -> None:
-        self.ctx = ctx
-        self.total = total
-        self.done = 0
+    def forward(self, encoded: dict[str, Any], ctx: ToolContext) -> Any:
+        return self.model(**encoded)
 
-    def __call__(self, pipe: Any, step: int, timestep: Any, kwargs: dict[str, Any]) -> dict:
-        self.done += 1
-        self.ctx.progress(min(self.done, self.total), self.total)
-        return kwargs
-
-
-def group_rows(keys: Sequence[Hashable]) -> dict[Hashable, list[int]]:
-    """Row indices by key, in first-seen order: rows with equal settings share a pipeline call."""
-    groups: dict[Hashable, list[int]] = {}
-    for i, k in enumerate(keys):
-        groups.setdefault(k, []).append(i)
-    return groups
+    def decode(self, outputs: Any, rows: list[DiffusionRow], ctx: ToolContext) -> list[BaseModel]:
+        # one PNG artifact per row
+        return [self.Output(image=ctx.store.put_image(im)) for im in outputs.images]
 
 
 def seeded_generators(seeds: Sequence[int]) -> list:
-    """One CPU generator per row, so a row's noise depends only on its own seed (not on its
-    batch), and the same seed gives the same picture on CPU and GPU."""
+    """One CPU generator per seed."""
     import torch
 
     return [torch.Generator("cpu").manual_seed(int(s)) for s in seeds]
@@ -132,6 +164,31 @@ def check_pixels(tool: str, width: int, height: int, max_pixels: int) -> None:
         raise ToolInputError(f"tool {tool!r}, argument 'width': got {width}x{height} "
                              f"({width * height} pixels); expected at most {max_pixels} pixels",
                              tool=tool, arg="width", value=width * height, limit=max_pixels)
+
+
+def check_area(height: int | None, info: ValidationInfo, max_pixels: int,
+               unit: str = "pixels") -> int | None:
+    """A ``height`` validator: width x height, when both are given, at most ``max_pixels``."""
+    width = info.data.get("width")
+    if height is not None and width is not None and width * height > max_pixels:
+        raise ValueError(f"got {width}x{height} ({width * height} pixels); expected at most "
+                         f"{max_pixels} {unit}")
+    return height
+
+
+def seed_field(made: str) -> Any:
+    return Field(0, ge=0, le=MAX_SEED, description="random seed; the same seed and arguments "
+                 f"give the same {made}")
+
+
+def side_field(what: str, le: int, default: str) -> Any:
+    return Field(None, ge=16, le=le, multiple_of=8, description=f"{what} in pixels, a multiple "
+                 f"of 8; None for the tool's default ({default})")
+
+
+def steps_field(default: str) -> Any:
+    return Field(None, ge=1, le=100, description="denoising steps; None for the tool's default "
+                 f"({default})")
 
 
 # -- tiny random-weight components -------------------------------------------------------------

@@ -135,7 +135,7 @@ _PRESERVED = {"vocab_size", "pad_token_id", "bos_token_id", "eos_token_id",
 def published_checkpoint(tool: str, size: Size = "real", cache_dir: str | os.PathLike | None
                          = None) -> str:
     """A directory holding ``tool``'s default architecture with random weights (built once)."""
-    from mmagent.tool import default_cache_dir
+    from mmagent.toolkit import default_cache_dir
 
     root = Path(cache_dir) if cache_dir else default_cache_dir()
     target = root / "published" / f"{tool}-{size}"
@@ -152,7 +152,7 @@ def published_checkpoint(tool: str, size: Size = "real", cache_dir: str | os.Pat
 
 def build(tool: str, path: Path, size: Size = "real", cache_dir: Path | None = None) -> None:
     """Write ``tool``'s published architecture, random weights, to ``path``."""
-    from mmagent.tool import ToolRegistry
+    from mmagent.toolkit import ToolRegistry
 
     if tool not in ARCHITECTURES:
         raise KeyError(f"got tool {tool!r}; expected one of {sorted(ARCHITECTURES)}")
@@ -201,7 +201,7 @@ def published_planner(size: Size = "real", cache_dir: str | os.PathLike | None =
     import torch
     import transformers
 
-    from mmagent.tool import default_cache_dir
+    from mmagent.toolkit import default_cache_dir
 
     root = Path(cache_dir) if cache_dir else default_cache_dir()
     target = root / "published" / f"planner-{size}"

@@ -4,8 +4,8 @@ Greedy decoding, so a caption depends only on its image, prompt and token budget
 what else shares its batch.
 
 >>> import tempfile, PIL.Image
->>> from mmagent.artifacts._store import ArtifactStore
->>> from mmagent.tool._base import ToolContext
+>>> from mmagent.artifacts import ArtifactStore
+>>> from mmagent.toolkit import ToolContext
 >>> store = ArtifactStore(tempfile.mkdtemp())
 >>> ref = store.put_image(PIL.Image.new("RGB", (64, 48), (200, 30, 30)))
 >>> tool = ImageCaption(checkpoint="tiny", device="cpu")
@@ -19,11 +19,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, Field
 
 from mmagent.artifacts import ImageRef
-from mmagent.tool import Resources, Tool, ToolContext
-from mmagent.tools._blip import build_tiny_blip, load_blip, pixel_values
+from mmagent.toolkit import Ports, Resources, ToolContext, group_rows
+from mmagent.tools._blip import BlipRow, BlipTool, build_tiny_blip
 
 __all__ = ["ImageCaption"]
 
@@ -51,7 +51,7 @@ _TINY_CORPUS = [
 ]
 
 
-class ImageCaption(Tool):
+class ImageCaption(BlipTool):
     """Describe an image in one English sentence (BLIP captioning).
 
     A ``prompt`` starts the caption ("a painting of") and the model continues it; the returned
@@ -68,13 +68,11 @@ class ImageCaption(Tool):
         "first words of the caption, which the model continues."
     )
     default_checkpoint = "Salesforce/blip-image-captioning-base"
+    model_class = "transformers.BlipForConditionalGeneration"
     # 247M parameters: ~0.5 GB of weights in fp16, plus activations for a batch of 384x384 images.
     resources = Resources(num_gpus=0.2, num_cpus=1.0, gpu_memory_gb=1.5)
-    worker = True  # runs on its own long-lived thread, batching concurrent calls
 
-    class Input(BaseModel):
-        model_config = ConfigDict(extra="forbid")
-
+    class Input(Ports):
         image: ImageRef = Field(description="the image to describe")
         prompt: str | None = Field(
             None, min_length=1, max_length=200,
@@ -83,48 +81,23 @@ class ImageCaption(Tool):
         max_new_tokens: int = Field(
             30, ge=1, le=128, description="most tokens generated after the prompt")
 
-    class Output(BaseModel):
-        model_config = ConfigDict(extra="forbid")
-
+    class Output(Ports):
         text: str = Field(description="the caption (starting with the prompt when one was given)")
 
-    def load(self) -> None:
-        load_blip(self, "BlipForConditionalGeneration")
+    def prepare(self, inputs: list[BaseModel], ctx: ToolContext) -> list[BlipRow]:
+        # generate continues the prompt's tokens (BOS in place of [CLS], the final [SEP] dropped)
+        return [BlipRow(inp, None if inp.prompt is None else self.token_ids(inp.prompt))
+                for inp in inputs]
 
-    def run(self, inputs: list[BaseModel], ctx: ToolContext) -> list[BaseModel]:
-        import torch
+    def batches(self, rows: list[BlipRow]) -> list[list[int]]:
+        # BLIP's generate overwrites the first prompt token with BOS and drops the last one
+        # ([SEP]), so only prompts of equal length could share a padded batch: one per prompt.
+        return group_rows([r.inp.prompt for r in rows])
 
-        # 1. decode every image and preprocess them in one call
-        images = [ctx.store.load_image(inp.image) for inp in inputs]
-        pixels = pixel_values(self, images)
-
-        # 2. group rows by prompt: BLIP's generate overwrites the first prompt token with BOS and
-        #    drops the last one ([SEP]), so only prompts of equal length can share a padded batch.
-        groups: dict[str | None, list[int]] = {}
-        for i, inp in enumerate(inputs):
-            groups.setdefault(inp.prompt, []).append(i)
-
-        # 3. one greedy generate per prompt over all of its images
-        texts: list[str] = [""] * len(inputs)
-        for prompt, rows in groups.items():
-            kwargs = {}
-            prompt_len = 1  # the BOS token generate starts from
-            if prompt is not None:
-                enc = self.tokenizer([prompt] * len(rows), return_tensors="pt",
-                                     return_token_type_ids=False)
-                kwargs = {k: v.to(self._device) for k, v in enc.items()}
-                prompt_len = enc["input_ids"].shape[1] - 1  # generate drops the final [SEP]
-            # Greedy decoding is causal, so one run to the group's largest budget and a cut per
-            # row gives what a run at each row's own budget would.
-            budget = max(inputs[i].max_new_tokens for i in rows)
-            with torch.inference_mode():
-                out = self.model.generate(pixel_values=pixels[rows], **kwargs,
-                                          max_new_tokens=budget, do_sample=False, num_beams=1)
-            # 4. decode, skipping BOS (the real checkpoint's [DEC] id is not in its vocabulary)
-            for row, i in enumerate(rows):
-                ids = out[row, 1:prompt_len + inputs[i].max_new_tokens]
-                texts[i] = self.tokenizer.decode(ids, skip_special_tokens=True).strip()
-        return [self.Output(text=t) for t in texts]
+    def decode(self, outputs, rows: list[BlipRow], ctx: ToolContext) -> list[BaseModel]:
+        # the caption starts with the prompt's words: budgets count after them
+        start = [1 if r.ids is None else len(r.ids) - 1 for r in rows]
+        return [self.Output(text=t) for t in self.texts(outputs, rows, start)]
 
     @classmethod
     def build_tiny(cls, path: Path) -> None:

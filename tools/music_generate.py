@@ -23,20 +23,17 @@ Progress: a ``TaskProgress`` event every 5% of the generated tokens.
 
 from __future__ import annotations
 
-import logging
 import math
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, Field
 
 from mmagent.artifacts import AudioRef
 from mmagent.errors import ConfigError, ToolInputError
-from mmagent.tool import Resources, Tool, ToolContext
+from mmagent.toolkit import PipelineTool, Ports, Resources, ToolContext, group_rows
 
 __all__ = ["MusicGenerate"]
-
-logger = logging.getLogger(__name__)
 
 _MAX_DURATION_S = 30.0  # MusicGen was trained on 30 s clips
 _OPTIONS = ("sampling", "guidance_scale", "top_k", "temperature", "max_duration_s",
@@ -60,7 +57,7 @@ _TINY_CORPUS = [
 ]
 
 
-class MusicGenerate(Tool):
+class MusicGenerate(PipelineTool):
     """Generate a music clip from a description (MusicGen, mono).
 
     Options (``options`` in ``mmagent.yaml``): ``sampling`` (default true: seeded sampling;
@@ -78,15 +75,14 @@ class MusicGenerate(Tool):
         "and instruments. Optional duration in seconds (up to 30) and seed."
     )
     default_checkpoint = "facebook/musicgen-small"
+    model_class = "transformers.MusicgenForConditionalGeneration"
+    processor_classes = {"processor": "transformers.AutoProcessor"}
     # 590M parameters with the T5 encoder and EnCodec: ~1.2 GB of weights in fp16, plus the
     # KV cache of a guided batch (twice the rows) of up to 1500 steps.
     resources = Resources(num_gpus=0.25, num_cpus=1.0, gpu_memory_gb=3.0)
-    worker = True  # runs on its own long-lived thread, batching concurrent calls
     option_names = _OPTIONS
 
-    class Input(BaseModel):
-        model_config = ConfigDict(extra="forbid")
-
+    class Input(Ports):
         prompt: str = Field(min_length=1, max_length=1000,
                             description="the music to make: style, mood, instruments, tempo")
         duration: float = Field(10.0, gt=0, le=_MAX_DURATION_S,
@@ -95,15 +91,11 @@ class MusicGenerate(Tool):
                           description="random seed; the same prompt, duration and seed give "
                           "the same music")
 
-    class Output(BaseModel):
-        model_config = ConfigDict(extra="forbid")
-
+    class Output(Ports):
         audio: AudioRef = Field(description="the music, mono 16-bit WAV")
         sample_rate: int = Field(description="samples per second of the audio")
 
-    def __init__(self, checkpoint: str | None = None, device: str = "auto", dtype: str = "auto",
-                 cache_dir: Any = None, **options: Any) -> None:
-        super().__init__(checkpoint, device, dtype, cache_dir, **options)
+    def configure(self) -> None:
         limit = self.options.get("max_duration_s", _MAX_DURATION_S)
         if not (isinstance(limit, int | float) and 0 < limit <= _MAX_DURATION_S):
             raise ConfigError(f"got max_duration_s {limit!r} for tool {self.name!r}; expected a "
@@ -115,21 +107,14 @@ class MusicGenerate(Tool):
 
     def load(self) -> None:
         import torch
-        from transformers import AutoProcessor, MusicgenForConditionalGeneration
 
-        path = self.checkpoint_path()
-        self._device = self.device()
-        self._dtype = self.torch_dtype()
-        # The model first: an unreachable hub id fails here with a plain OSError.
-        self.model = MusicgenForConditionalGeneration.from_pretrained(path, dtype=self._dtype)
-        self.model.to(self._device).eval()
+        super().load()
         # EnCodec's LSTM weights arrive as separate tensors; cuDNN wants them in one chunk and
         # otherwise warns and re-compacts them on every call. Compact them once (no-op on CPU).
         for module in self.model.modules():
             if isinstance(module, torch.nn.LSTM):
                 module.flatten_parameters()
         self.batch_rows = bool(self.options.get("batch_rows", self._device == "cpu"))
-        self.processor = AutoProcessor.from_pretrained(path)
         gen = self.model.generation_config
         self.guidance_scale = float(self.options.get("guidance_scale",
                                                      gen.guidance_scale or 1.0))
@@ -138,66 +123,71 @@ class MusicGenerate(Tool):
         self.sampling = bool(self.options.get("sampling", True))
         self.sample_rate = int(self.model.config.audio_encoder.sampling_rate)
         self.frame_rate = float(self.model.config.audio_encoder.frame_rate)
-        logger.info("music_generate: loaded %s on %s (%s)", path, self._device, self._dtype)
 
     # -- running --------------------------------------------------------------------------------
 
-    def run(self, inputs: list[BaseModel], ctx: ToolContext) -> list[BaseModel]:
-        # 1. check inputs before any model runs
+    def prepare(self, inputs: list[BaseModel], ctx: ToolContext) -> list[BaseModel]:
+        # check inputs before any model runs
         for inp in inputs:
             if inp.duration > self.max_duration_s:
                 raise ToolInputError(
                     f"tool {self.name!r}, argument 'duration': got {inp.duration:g} s; expected "
                     f"at most {self.max_duration_s:g} s", tool=self.name, arg="duration",
                     value=inp.duration, limit=self.max_duration_s)
+        return list(inputs)
 
-        # 2. one generate per duration (every row of a call runs the same number of steps), or
-        # per prompt where batching would change a row's numbers (see the module doc)
-        groups: dict[tuple[int, int], list[int]] = {}
-        for i, inp in enumerate(inputs):
-            groups.setdefault((self._frames(inp.duration), 0 if self.batch_rows else i),
-                              []).append(i)
-        outputs: list[BaseModel | None] = [None] * len(inputs)
-        for (frames, _), rows in groups.items():
-            audio = self._generate([inputs[i] for i in rows], frames, ctx)
-            # 3. cut each clip to its requested length (frames cover it, rounded up)
-            for row, i in enumerate(rows):
-                n = round(inputs[i].duration * self.sample_rate)
-                samples = audio[row, 0, :n].float().cpu().numpy().clip(-1.0, 1.0)
-                outputs[i] = self.Output(audio=ctx.store.put_audio(samples, self.sample_rate),
-                                         sample_rate=self.sample_rate)
-        return outputs  # type: ignore[return-value]
+    def batches(self, rows: list[BaseModel]) -> list[list[int]]:
+        # one generate per duration (every row of a call runs the same number of steps), or per
+        # prompt where batching would change a row's numbers (see the module doc)
+        return group_rows([(self._frames(inp.duration), 0 if self.batch_rows else i)
+                           for i, inp in enumerate(rows)])
 
     def _frames(self, duration: float) -> int:
         return max(1, math.ceil(duration * self.frame_rate))
 
-    def _generate(self, inputs: list[Any], frames: int, ctx: ToolContext):
+    def encode(self, rows: list[BaseModel], ctx: ToolContext) -> dict[str, Any]:
+        enc = self.processor(text=[inp.prompt for inp in rows], padding=True,
+                             return_tensors="pt").to(self._device)
+        return {"enc": enc, "seeds": [inp.seed for inp in rows],
+                "frames": self._frames(rows[0].duration)}
+
+    def forward(self, encoded: dict[str, Any], ctx: ToolContext) -> Any:
         import torch
         from transformers import LogitsProcessorList, StoppingCriteriaList
 
-        enc = self.processor(text=[inp.prompt for inp in inputs], padding=True,
-                             return_tensors="pt").to(self._device)
+        # 1. the prompts through the text encoder, and (with guidance) the unconditional half:
+        #    a null text, as MusicGen's generate builds it
+        enc, seeds = encoded["enc"], encoded["seeds"]
+        hidden = self.model.text_encoder(input_ids=enc["input_ids"],
+                                         attention_mask=enc["attention_mask"]).last_hidden_state
+        mask = enc["attention_mask"]
         guided = self.guidance_scale > 1.0
-        with torch.inference_mode():
-            hidden = self.model.text_encoder(input_ids=enc["input_ids"],
-                                             attention_mask=enc["attention_mask"]).last_hidden_state
-            mask = enc["attention_mask"]
-            if guided:  # the unconditional half: a null text, as MusicGen's generate builds it
-                hidden = torch.cat([hidden, torch.zeros_like(hidden)])
-                mask = torch.cat([mask, torch.zeros_like(mask)])
-            # The delay pattern offsets codebook k by k steps: K - 1 extra steps give `frames`.
-            steps = frames + self.model.decoder.num_codebooks - 1
-            sampler = _SeededSampler(
-                seeds=[inp.seed for inp in inputs], num_codebooks=self.model.decoder.num_codebooks,
-                guidance_scale=self.guidance_scale if guided else None, top_k=self.top_k,
-                temperature=self.temperature, sampling=self.sampling)
-            progress = _Progress(ctx, steps)
-            audio = self.model.generate(
-                encoder_outputs=(hidden,), attention_mask=mask, guidance_scale=1.0,
-                do_sample=False, max_new_tokens=steps,
-                logits_processor=LogitsProcessorList([sampler]),
-                stopping_criteria=StoppingCriteriaList([progress]))
-        return audio[: len(inputs)]  # drop the unconditional rows' audio
+        if guided:
+            hidden = torch.cat([hidden, torch.zeros_like(hidden)])
+            mask = torch.cat([mask, torch.zeros_like(mask)])
+        # 2. the delay pattern offsets codebook k by k steps: K - 1 extra steps give `frames`
+        steps = encoded["frames"] + self.model.decoder.num_codebooks - 1
+        sampler = _SeededSampler(
+            seeds=seeds, num_codebooks=self.model.decoder.num_codebooks,
+            guidance_scale=self.guidance_scale if guided else None, top_k=self.top_k,
+            temperature=self.temperature, sampling=self.sampling)
+        # 3. generate, each token picked by the seeded sampler; progress every 5%
+        audio = self.model.generate(
+            encoder_outputs=(hidden,), attention_mask=mask, guidance_scale=1.0,
+            do_sample=False, max_new_tokens=steps,
+            logits_processor=LogitsProcessorList([sampler]),
+            stopping_criteria=StoppingCriteriaList([_Progress(ctx, steps)]))
+        return audio[: len(seeds)]  # drop the unconditional rows' audio
+
+    def decode(self, outputs: Any, rows: list[BaseModel], ctx: ToolContext) -> list[BaseModel]:
+        # cut each clip to its requested length (frames cover it, rounded up)
+        results = []
+        for clip, inp in zip(outputs, rows, strict=True):
+            n = round(inp.duration * self.sample_rate)
+            samples = clip[0, :n].float().cpu().numpy().clip(-1.0, 1.0)
+            results.append(self.Output(audio=ctx.store.put_audio(samples, self.sample_rate),
+                                       sample_rate=self.sample_rate))
+        return results
 
     # -- tiny checkpoint ------------------------------------------------------------------------
 

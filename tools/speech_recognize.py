@@ -24,13 +24,12 @@ import os
 import pickle
 from dataclasses import asdict
 from pathlib import Path
-from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, Field, field_validator
 
 from mmagent.artifacts import AudioRef, load_mono
 from mmagent.errors import ConfigError, ToolInputError, ToolLoadError
-from mmagent.tool import TINY, Resources, Tool, ToolContext
+from mmagent.toolkit import TINY, Ports, Resources, Tool, ToolContext
 
 __all__ = ["SpeechRecognize", "Segment"]
 
@@ -56,10 +55,8 @@ def _language_code(value: str) -> str:
                      "'fr', 'ja' or an English language name such as 'german'")
 
 
-class Segment(BaseModel):
+class Segment(Ports):
     """A stretch of the transcript with its time span in the clip."""
-
-    model_config = ConfigDict(extra="forbid")
 
     start: float = Field(description="seconds from the start of the clip")
     end: float = Field(description="seconds from the start of the clip")
@@ -89,9 +86,7 @@ class SpeechRecognize(Tool):
     worker = True  # runs on its own long-lived thread, batching concurrent calls
     option_names = _OPTIONS
 
-    class Input(BaseModel):
-        model_config = ConfigDict(extra="forbid")
-
+    class Input(Ports):
         audio: AudioRef = Field(description="the speech to transcribe")
         language: str | None = Field(
             None, min_length=2, max_length=30,
@@ -103,17 +98,13 @@ class SpeechRecognize(Tool):
         def _known_language(cls, value: str | None) -> str | None:
             return None if value is None else _language_code(value)
 
-    class Output(BaseModel):
-        model_config = ConfigDict(extra="forbid")
-
+    class Output(Ports):
         text: str = Field(description="the whole transcript")
         language: str = Field(description="language code of the speech, given or detected")
         segments: list[Segment] = Field(
             description="timestamped spans of the transcript, in order: {start, end, text}")
 
-    def __init__(self, checkpoint: str | None = None, device: str = "auto", dtype: str = "auto",
-                 cache_dir: Any = None, **options: Any) -> None:
-        super().__init__(checkpoint, device, dtype, cache_dir, **options)
+    def configure(self) -> None:
         limit = self.options.get("max_audio_seconds")
         if limit is not None and not (isinstance(limit, int | float) and limit > 0):
             raise ConfigError(f"got max_audio_seconds {limit!r} for tool {self.name!r}; expected "

@@ -13,8 +13,8 @@ batch; options ``noise_scale=0`` and ``noise_scale_duration=0`` remove the noise
 that dependence, at some cost in expressiveness.
 
 >>> import tempfile
->>> from mmagent.artifacts._store import ArtifactStore
->>> from mmagent.tool._base import ToolContext
+>>> from mmagent.artifacts import ArtifactStore
+>>> from mmagent.toolkit import ToolContext
 >>> tts = TextToSpeech(backend="espeak")
 >>> tts.ensure_loaded()
 >>> store = ArtifactStore(tempfile.mkdtemp())
@@ -33,11 +33,11 @@ import subprocess
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, Field, field_validator
 
 from mmagent.artifacts import AudioRef
 from mmagent.errors import ConfigError, ToolExecutionError, ToolInputError, ToolLoadError
-from mmagent.tool import Resources, Tool, ToolContext
+from mmagent.toolkit import Ports, Resources, Tool, ToolContext, group_rows
 
 __all__ = ["TextToSpeech"]
 
@@ -74,9 +74,7 @@ class TextToSpeech(Tool):
     worker = True  # runs on its own long-lived thread, batching concurrent calls
     option_names = _OPTIONS
 
-    class Input(BaseModel):
-        model_config = ConfigDict(extra="forbid")
-
+    class Input(Ports):
         text: str = Field(min_length=1, max_length=2000, description="the text to speak")
         voice: str | None = Field(
             None, max_length=50, pattern=r"^[A-Za-z0-9_/-]+(\+[A-Za-z0-9_-]+)?$",
@@ -92,15 +90,11 @@ class TextToSpeech(Tool):
                 raise ValueError(f"got {text[:40]!r}; expected text with letters or digits")
             return text
 
-    class Output(BaseModel):
-        model_config = ConfigDict(extra="forbid")
-
+    class Output(Ports):
         audio: AudioRef = Field(description="the speech, mono 16-bit WAV")
         sample_rate: int = Field(description="samples per second of the audio")
 
-    def __init__(self, checkpoint: str | None = None, device: str = "auto", dtype: str = "auto",
-                 cache_dir: Any = None, **options: Any) -> None:
-        super().__init__(checkpoint, device, dtype, cache_dir, **options)
+    def configure(self) -> None:
         backend = self.options.get("backend", "auto")
         if backend not in _BACKENDS:
             raise ConfigError(f"got backend {backend!r} for tool {self.name!r} (option "
@@ -108,6 +102,11 @@ class TextToSpeech(Tool):
         if backend == "auto":
             backend = "espeak" if self.checkpoint == "espeak" else "vits"
         self.backend: str = backend
+
+    @classmethod
+    def offline_settings(cls) -> dict[str, Any]:
+        # espeak-ng speaks real words with nothing downloaded; the tiny VITS makes noise
+        return {"options": {"backend": "espeak"}}
 
     # -- loading --------------------------------------------------------------------------------
 
@@ -204,13 +203,11 @@ class TextToSpeech(Tool):
                     arg="text")
 
         # 2. one forward per speed (speaking_rate is a scalar for the whole batch)
-        groups: dict[float, list[int]] = {}
-        for i, inp in enumerate(inputs):
-            groups.setdefault(inp.speed, []).append(i)
         sr = int(self.model.config.sampling_rate)
         outputs: list[BaseModel | None] = [None] * len(inputs)
         cuda = [torch.device(self._device).index or 0] if self._device.startswith("cuda") else []
-        for speed, rows in groups.items():
+        for rows in group_rows([inp.speed for inp in inputs]):
+            speed = inputs[rows[0]].speed
             enc = self.tokenizer([inputs[i].text for i in rows], padding=True,
                                  return_tensors="pt").to(self._device)
             with torch.inference_mode(), torch.random.fork_rng(devices=cuda):

@@ -12,8 +12,8 @@ The video is an H.264/yuv420p MP4 (plays in browsers); ``preview`` is an animate
 same frames. Deterministic given ``seed`` (one CPU generator per row).
 
 >>> import tempfile
->>> from mmagent.artifacts._store import ArtifactStore
->>> from mmagent.tool._base import ToolContext
+>>> from mmagent.artifacts import ArtifactStore
+>>> from mmagent.toolkit import ToolContext
 >>> tool = VideoGenerate(checkpoint="tiny", device="cpu")
 >>> tool.ensure_loaded()
 >>> store = ArtifactStore(tempfile.mkdtemp())
@@ -25,28 +25,26 @@ same frames. Deterministic given ``seed`` (one CPU generator per row).
 
 from __future__ import annotations
 
-import logging
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
+from pydantic import BaseModel, Field, ValidationInfo, field_validator
 
 from mmagent.artifacts import ImageRef, VideoRef, write_gif
 from mmagent.errors import ToolInputError
-from mmagent.tool import Resources, ToolContext
+from mmagent.toolkit import Ports, Resources, ToolContext
 from mmagent.tools._diffusers import (
-    MAX_SEED,
     DiffusersTool,
-    StepProgress,
+    DiffusionRow,
+    check_area,
     check_pixels,
-    group_rows,
     save_tiny_sd,
-    seeded_generators,
+    seed_field,
+    side_field,
+    steps_field,
 )
 
 __all__ = ["VideoGenerate"]
-
-logger = logging.getLogger(__name__)
 
 MAX_PIXELS = 768 * 768
 MAX_FRAMES = 32  # AnimateDiff's motion modules attend over at most 32 positions
@@ -67,16 +65,16 @@ class VideoGenerate(DiffusersTool):
         "second, size, steps and seed."
     )
     default_checkpoint = "emilianJR/epiCRealism"
+    model_class = "diffusers.AnimateDiffPipeline"
     # SD 1.5 (~1.07B parameters) plus the motion adapter (~0.45B): 3 GB in fp16; two UNet passes
     # per step over 16 frames of 512x512 latents take most of the rest.
     resources = Resources(num_gpus=0.5, num_cpus=1.0, gpu_memory_gb=10.0)
     defaults = {"width": 512, "height": 512, "frames": 16, "fps": 8, "steps": 25,
                 "guidance": 7.5}
     tiny_defaults = {"width": 32, "height": 32, "frames": 8, "steps": 2}
+    setting_keys = ("width", "height", "frames", "fps", "steps", "guidance")
 
-    class Input(BaseModel):
-        model_config = ConfigDict(extra="forbid")
-
+    class Input(Ports):
         prompt: str = Field(min_length=1, max_length=1000, description="what the video shows")
         negative_prompt: str | None = Field(
             None, max_length=1000, description="what the video should not show")
@@ -86,33 +84,21 @@ class VideoGenerate(DiffusersTool):
                                    "None for the tool's default (16)")
         fps: int | None = Field(None, ge=1, le=30, description="frames per second of the "
                                 "video; None for the tool's default (8)")
-        width: int | None = Field(None, ge=16, le=1024, multiple_of=8,
-                                  description="frame width in pixels, a multiple of 8; None "
-                                  "for the tool's default (512)")
-        height: int | None = Field(None, ge=16, le=1024, multiple_of=8,
-                                   description="frame height in pixels, a multiple of 8; None "
-                                   "for the tool's default (512)")
-        steps: int | None = Field(None, ge=1, le=100, description="denoising steps; None for "
-                                  "the tool's default (25)")
+        width: int | None = side_field("frame width", 1024, "512")
+        height: int | None = side_field("frame height", 1024, "512")
+        steps: int | None = steps_field("25")
         guidance: float | None = Field(None, ge=0.0, le=30.0, description="classifier-free "
                                        "guidance scale; None for the tool's default (7.5)")
         strength: float = Field(0.8, gt=0.0, le=1.0, description="with an image: how far the "
                                 "frames may move away from it (1 ignores it)")
-        seed: int = Field(0, ge=0, le=MAX_SEED, description="random seed; the same seed and "
-                          "arguments give the same video")
+        seed: int = seed_field("video")
 
         @field_validator("height")
         @classmethod
         def _area(cls, height: int | None, info: ValidationInfo) -> int | None:
-            width = info.data.get("width")
-            if height is not None and width is not None and width * height > MAX_PIXELS:
-                raise ValueError(f"got {width}x{height} ({width * height} pixels); expected "
-                                 f"at most {MAX_PIXELS} pixels per frame")
-            return height
+            return check_area(height, info, MAX_PIXELS, "pixels per frame")
 
-    class Output(BaseModel):
-        model_config = ConfigDict(extra="forbid")
-
+    class Output(Ports):
         video: VideoRef = Field(description="the clip, H.264 MP4")
         preview: ImageRef = Field(description="the same frames as an animated GIF")
         frames: int = Field(description="number of frames in the video")
@@ -122,7 +108,7 @@ class VideoGenerate(DiffusersTool):
     def extra_options(cls) -> dict[str, Any]:
         return {"motion_adapter": _ADAPTER}
 
-    def load(self) -> None:
+    def load_model(self, path: str) -> Any:
         from diffusers import (
             AnimateDiffPipeline,
             AnimateDiffVideoToVideoPipeline,
@@ -130,26 +116,23 @@ class VideoGenerate(DiffusersTool):
             MotionAdapter,
         )
 
-        def load(path: str, dtype: Any):
-            adapter_id = self.options.get("motion_adapter")
-            if adapter_id is None:
-                local = Path(path) / "motion_adapter"
-                adapter_id = str(local) if local.is_dir() else _ADAPTER
-            adapter = MotionAdapter.from_pretrained(adapter_id, dtype=dtype)
-            # The scheduler AnimateDiff was trained with (linear betas, no sample clipping).
-            scheduler = DDIMScheduler.from_pretrained(
-                path, subfolder="scheduler", beta_schedule="linear", clip_sample=False,
-                timestep_spacing="linspace", steps_offset=1)
-            pipe = AnimateDiffPipeline.from_pretrained(path, motion_adapter=adapter,
-                                                       scheduler=scheduler, dtype=dtype)
-            # the same components, for animating a first image. from_pipe casts the components
-            # it shares to its own dtype, float32 unless given: without it the whole
-            # pipeline went back to fp32 (seen on CUDA with bf16 resolved).
-            self.animate_image = AnimateDiffVideoToVideoPipeline.from_pipe(pipe, dtype=dtype)
-            self.animate_image.set_progress_bar_config(disable=True)
-            return pipe
-
-        self.pipe = self.load_pipeline(load)
+        adapter_id = self.options.get("motion_adapter")
+        if adapter_id is None:
+            local = Path(path) / "motion_adapter"
+            adapter_id = str(local) if local.is_dir() else _ADAPTER
+        adapter = MotionAdapter.from_pretrained(adapter_id, dtype=self._dtype)
+        # The scheduler AnimateDiff was trained with (linear betas, no sample clipping).
+        scheduler = DDIMScheduler.from_pretrained(
+            path, subfolder="scheduler", beta_schedule="linear", clip_sample=False,
+            timestep_spacing="linspace", steps_offset=1)
+        pipe = AnimateDiffPipeline.from_pretrained(path, motion_adapter=adapter,
+                                                   scheduler=scheduler, dtype=self._dtype)
+        # the same components, for animating a first image. from_pipe casts the components it
+        # shares to its own dtype, float32 unless given: without it the whole pipeline went
+        # back to fp32 (seen on CUDA with bf16 resolved).
+        self.animate_image = AnimateDiffVideoToVideoPipeline.from_pipe(pipe, dtype=self._dtype)
+        self.animate_image.set_progress_bar_config(disable=True)
+        return self.place(pipe)
 
     def check_input(self, inp: BaseModel) -> None:
         # size and steps may come from the configured defaults, which no field declares
@@ -161,50 +144,44 @@ class VideoGenerate(DiffusersTool):
                 f"{s['steps']} steps, which leaves no denoising step; expected steps x "
                 "strength >= 1", tool=self.name, arg="strength", value=inp.strength)
 
-    def run(self, inputs: list[BaseModel], ctx: ToolContext) -> list[BaseModel]:
-        import torch
+    def row(self, inp: BaseModel, settings: dict[str, Any], ctx: ToolContext) -> DiffusionRow:
         from PIL import ImageOps
 
-        # 1. the defaults (parse_input checked the bounds)
-        keys = ("width", "height", "frames", "fps", "steps", "guidance")
-        settings = [self.resolve(inp, keys) for inp in inputs]
+        # a first image is cropped to the frame's aspect and scaled to its size; rows with
+        # equal settings (and the same mode) share one pipeline call
+        first = None if inp.image is None else ImageOps.fit(
+            ctx.store.load_image(inp.image), (settings["width"], settings["height"]))
+        # video-to-video skips the first (1 - strength) of the steps
+        steps = settings["steps"] if first is None else min(int(settings["steps"] * inp.strength),
+                                                            settings["steps"])
+        return DiffusionRow(inp, settings, key=(*settings.values(), first is not None and
+                                                inp.strength), steps=steps, image=first)
 
-        # 2. first images: cropped to the frame's aspect and scaled to its size
-        firsts = [None if inp.image is None else
-                  ImageOps.fit(ctx.store.load_image(inp.image), (s["width"], s["height"]))
-                  for inp, s in zip(inputs, settings, strict=True)]
+    def encode(self, rows: list[DiffusionRow], ctx: ToolContext) -> dict[str, Any]:
+        s = rows[0].settings
+        kwargs = {"prompt": [r.inp.prompt for r in rows],
+                  "negative_prompt": [r.inp.negative_prompt or "" for r in rows],
+                  "output_type": "np", **self.call_kwargs(rows)}
+        if rows[0].image is None:
+            return {**kwargs, "num_frames": s["frames"], "width": s["width"],
+                    "height": s["height"]}
+        return {**kwargs, "video": [[r.image] * s["frames"] for r in rows],
+                "strength": rows[0].inp.strength}
 
-        # 3. rows with equal settings (and the same mode) share one pipeline call
-        groups = group_rows([(*s.values(), inp.image is not None and inp.strength)
-                             for inp, s in zip(inputs, settings, strict=True)])
-        progress = StepProgress(ctx, sum(_denoising_steps(inputs[r[0]], settings[r[0]])
-                                         for r in groups.values()))
-        outputs: list[BaseModel | None] = [None] * len(inputs)
-        for rows in groups.values():
-            s, first = settings[rows[0]], firsts[rows[0]]
-            kwargs: dict[str, Any] = dict(
-                prompt=[inputs[i].prompt for i in rows],
-                negative_prompt=[inputs[i].negative_prompt or "" for i in rows],
-                num_inference_steps=s["steps"], guidance_scale=s["guidance"],
-                generator=seeded_generators([inputs[i].seed for i in rows]),
-                output_type="np", callback_on_step_end=progress)
-            if first is None:
-                pipe = self.pipe
-                kwargs.update(num_frames=s["frames"], width=s["width"], height=s["height"])
-            else:
-                pipe = self.animate_image
-                kwargs.update(video=[[firsts[i]] * s["frames"] for i in rows],
-                              strength=inputs[rows[0]].strength)
-            with torch.inference_mode():
-                videos = pipe(**kwargs).frames  # (rows, frames, height, width, 3) in [0, 1]
-            # 4. an MP4 and a GIF preview per row
-            for row, i in enumerate(rows):
-                frames = list(videos[row])
-                outputs[i] = self.Output(
-                    video=ctx.store.put_video(frames, fps=s["fps"]),
-                    preview=ctx.store.put_bytes(write_gif(frames, s["fps"]), "image"),
-                    frames=len(frames), fps=s["fps"])
-        return outputs  # type: ignore[return-value]
+    def forward(self, encoded: dict[str, Any], ctx: ToolContext) -> Any:
+        pipe = self.animate_image if "video" in encoded else self.model
+        return pipe(**encoded).frames  # (rows, frames, height, width, 3) in [0, 1]
+
+    def decode(self, outputs: Any, rows: list[DiffusionRow], ctx: ToolContext) -> list[BaseModel]:
+        # an MP4 and a GIF preview per row
+        results = []
+        for video, r in zip(outputs, rows, strict=True):
+            frames, fps = list(video), r.settings["fps"]
+            results.append(self.Output(
+                video=ctx.store.put_video(frames, fps=fps),
+                preview=ctx.store.put_bytes(write_gif(frames, fps), "image"),
+                frames=len(frames), fps=fps))
+        return results
 
     @classmethod
     def build_tiny(cls, path: Path) -> None:
@@ -223,7 +200,3 @@ class VideoGenerate(DiffusersTool):
                                     motion_max_seq_length=MAX_FRAMES)
         adapter.save_pretrained(Path(path) / "motion_adapter")
 
-
-def _denoising_steps(inp: BaseModel, s: dict[str, Any]) -> int:
-    """Steps the pipeline will run: video-to-video skips the first (1 - strength) of them."""
-    return s["steps"] if inp.image is None else min(int(s["steps"] * inp.strength), s["steps"])

@@ -6,8 +6,8 @@ the answer decoder would attend to padding (transformers 5 drops BLIP's cross-at
 an answer would then depend on what else shares its batch.
 
 >>> import tempfile, PIL.Image
->>> from mmagent.artifacts._store import ArtifactStore
->>> from mmagent.tool._base import ToolContext
+>>> from mmagent.artifacts import ArtifactStore
+>>> from mmagent.toolkit import ToolContext
 >>> store = ArtifactStore(tempfile.mkdtemp())
 >>> ref = store.put_image(PIL.Image.new("RGB", (64, 48), (200, 30, 30)))
 >>> tool = VisualQA(checkpoint="tiny", device="cpu")
@@ -22,11 +22,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, Field
 
 from mmagent.artifacts import ImageRef
-from mmagent.tool import Resources, Tool, ToolContext
-from mmagent.tools._blip import build_tiny_blip, load_blip, pixel_values
+from mmagent.toolkit import Ports, Resources, ToolContext, group_rows
+from mmagent.tools._blip import BlipRow, BlipTool, build_tiny_blip
 
 __all__ = ["VisualQA", "MAX_QUESTION_CHARS"]
 
@@ -43,7 +43,7 @@ _TINY_CORPUS = [
 ]
 
 
-class VisualQA(Tool):
+class VisualQA(BlipTool):
     """Answer a question about an image in a few words (BLIP VQA).
 
     The BERT tokenizer is uncased, so answers come back in lower case.
@@ -58,58 +58,30 @@ class VisualQA(Tool):
         "'what colour is the car?' or 'how many people are there?'."
     )
     default_checkpoint = "Salesforce/blip-vqa-base"
+    model_class = "transformers.BlipForQuestionAnswering"
     # 385M parameters: ~0.8 GB of weights in fp16, plus activations for 384x384 images.
     resources = Resources(num_gpus=0.2, num_cpus=1.0, gpu_memory_gb=2.0)
-    worker = True  # runs on its own long-lived thread, batching concurrent calls
 
-    class Input(BaseModel):
-        model_config = ConfigDict(extra="forbid")
-
+    class Input(Ports):
         image: ImageRef = Field(description="the image the question is about")
         question: str = Field(min_length=1, max_length=MAX_QUESTION_CHARS,
                               description="a question about the image, in English")
         max_new_tokens: int = Field(10, ge=1, le=64, description="most tokens in the answer")
 
-    class Output(BaseModel):
-        model_config = ConfigDict(extra="forbid")
-
+    class Output(Ports):
         answer: str = Field(description="the answer, a few words")
 
-    def load(self) -> None:
-        load_blip(self, "BlipForQuestionAnswering")
+    def prepare(self, inputs: list[BaseModel], ctx: ToolContext) -> list[BlipRow]:
+        return [BlipRow(inp, self.token_ids(inp.question, max_length=128)) for inp in inputs]
 
-    def run(self, inputs: list[BaseModel], ctx: ToolContext) -> list[BaseModel]:
-        import torch
+    def batches(self, rows: list[BlipRow]) -> list[list[int]]:
+        # BLIP's answer decoder attends to every question position (transformers drops its
+        # cross-attention mask), so padding would change an answer. Questions of equal length
+        # in tokens share one unpadded batch.
+        return group_rows([len(r.ids) for r in rows])
 
-        # 1. decode every image and preprocess them in one call
-        images = [ctx.store.load_image(inp.image) for inp in inputs]
-        pixels = pixel_values(self, images)
-
-        # 2. group rows by question length in tokens: BLIP's answer decoder attends to every
-        #    question position (transformers drops its cross-attention mask), so padding would
-        #    change an answer. Questions of equal length share one unpadded batch.
-        token_ids = self.tokenizer([inp.question for inp in inputs], truncation=True,
-                                   max_length=128)["input_ids"]
-        groups: dict[int, list[int]] = {}
-        for i, ids in enumerate(token_ids):
-            groups.setdefault(len(ids), []).append(i)
-
-        # 3. one greedy generate per group
-        answers: list[str] = [""] * len(inputs)
-        for rows in groups.values():
-            input_ids = torch.tensor([token_ids[i] for i in rows], device=self._device)
-            # Greedy decoding is causal, so one run to the group's largest budget and a cut per
-            # row gives what a run at each row's own budget would.
-            budget = max(inputs[i].max_new_tokens for i in rows)
-            with torch.inference_mode():
-                out = self.model.generate(input_ids=input_ids, pixel_values=pixels[rows],
-                                          attention_mask=torch.ones_like(input_ids),
-                                          max_new_tokens=budget, do_sample=False, num_beams=1)
-            # 4. decode, skipping BOS (the real checkpoint's [DEC] id is not in its vocabulary)
-            for row, i in enumerate(rows):
-                ids = out[row, 1:1 + inputs[i].max_new_tokens]
-                answers[i] = self.tokenizer.decode(ids, skip_special_tokens=True).strip()
-        return [self.Output(answer=a) for a in answers]
+    def decode(self, outputs, rows: list[BlipRow], ctx: ToolContext) -> list[BaseModel]:
+        return [self.Output(answer=a) for a in self.texts(outputs, rows, [1] * len(rows))]
 
     @classmethod
     def build_tiny(cls, path: Path) -> None:

@@ -9,8 +9,8 @@ A batch runs one greedy ``generate`` per request (no padding across requests), s
 depends on what shares its batch; generated tokens are reported as progress events.
 
 >>> import tempfile, PIL.Image
->>> from mmagent.artifacts._store import ArtifactStore
->>> from mmagent.tool._base import ToolContext
+>>> from mmagent.artifacts import ArtifactStore
+>>> from mmagent.toolkit import ToolContext
 >>> store = ArtifactStore(tempfile.mkdtemp())
 >>> ref = store.put_image(PIL.Image.new("RGB", (64, 48), (200, 30, 30)))
 >>> tool = VLMChat(checkpoint="tiny", device="cpu")
@@ -23,18 +23,15 @@ True
 
 from __future__ import annotations
 
-import logging
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, Field
 
 from mmagent.artifacts import ImageRef
-from mmagent.tool import Resources, Tool, ToolContext
+from mmagent.toolkit import PipelineTool, Ports, Resources, ToolContext
 
 __all__ = ["VLMChat", "ChatTurn", "MAX_IMAGES", "MAX_QUESTION_CHARS", "MAX_HISTORY_TURNS"]
-
-logger = logging.getLogger(__name__)
 
 MAX_IMAGES = 8
 MAX_QUESTION_CHARS = 2000
@@ -57,16 +54,14 @@ _TINY_CHAT_TEMPLATE = (
 )
 
 
-class ChatTurn(BaseModel):
+class ChatTurn(Ports):
     """One earlier turn of the conversation."""
-
-    model_config = ConfigDict(extra="forbid")
 
     role: Literal["system", "user", "assistant"] = Field(description="who spoke")
     content: str = Field(max_length=MAX_QUESTION_CHARS, description="what was said")
 
 
-class VLMChat(Tool):
+class VLMChat(PipelineTool):
     """Answer a question about one or more images with a vision-language model.
 
     >>> VLMChat.card()["inputs"]["images"]["type"]
@@ -79,14 +74,13 @@ class VLMChat(Tool):
         "instruction about them in free text; earlier conversation turns can be given as history."
     )
     default_checkpoint = "llava-hf/llava-onevision-qwen2-0.5b-ov-hf"
+    model_class = "transformers.AutoModelForImageTextToText"
+    processor_classes = {"processor": "transformers.AutoProcessor"}
     # 0.9B parameters: ~1.8 GB of weights in fp16, plus the KV cache of a few thousand image
     # tokens (AnyRes tiling) per image.
     resources = Resources(num_gpus=0.25, num_cpus=1.0, gpu_memory_gb=4.0)
-    worker = True  # runs on its own long-lived thread, batching concurrent calls
 
-    class Input(BaseModel):
-        model_config = ConfigDict(extra="forbid")
-
+    class Input(Ports):
         images: list[ImageRef] = Field(min_length=1, max_length=MAX_IMAGES,
                                        description=f"the images to look at (1 to {MAX_IMAGES})")
         question: str = Field(min_length=1, max_length=MAX_QUESTION_CHARS,
@@ -96,32 +90,21 @@ class VLMChat(Tool):
             description="earlier turns, oldest first, as {role, content} objects")
         max_new_tokens: int = Field(128, ge=1, le=1024, description="most tokens in the answer")
 
-    class Output(BaseModel):
-        model_config = ConfigDict(extra="forbid")
-
+    class Output(Ports):
         answer: str = Field(description="the model's answer")
 
     def load(self) -> None:
-        from transformers import AutoModelForImageTextToText, AutoProcessor
-
-        path = self.checkpoint_path()
-        self._device = self.device()
-        self._dtype = self.torch_dtype()
-        # The model first: an unreachable hub id fails here with a plain OSError.
-        self.model = AutoModelForImageTextToText.from_pretrained(path, dtype=self._dtype)
-        self.model.to(self._device).eval()
-        # backend="pil": the torchvision image processors need torchvision.
-        self.processor = AutoProcessor.from_pretrained(path, backend="pil")
+        super().load()
         if getattr(self.processor, "chat_template", None) is None:
-            raise ValueError(f"{path} has no chat template; expected a chat checkpoint")
-        logger.info("vlm_chat: loaded %s on %s (%s)", path, self._device, self._dtype)
+            raise ValueError(f"{self.checkpoint_path()} has no chat template; expected a chat "
+                             "checkpoint")
 
-    def run(self, inputs: list[BaseModel], ctx: ToolContext) -> list[BaseModel]:
-        return [self._answer(inp, ctx) for inp in inputs]
+    def batches(self, rows: list[BaseModel]) -> list[list[int]]:
+        # one generate per request: no padding across requests
+        return [[i] for i in range(len(rows))]
 
-    def _answer(self, inp: BaseModel, ctx: ToolContext) -> BaseModel:
-        import torch
-
+    def encode(self, rows: list[BaseModel], ctx: ToolContext) -> dict[str, Any]:
+        (inp,) = rows
         # 1. the conversation: history as text turns, then the images and the question
         messages = [{"role": t.role, "content": [{"type": "text", "text": t.content}]}
                     for t in inp.history]
@@ -132,17 +115,20 @@ class VLMChat(Tool):
         # 2. preprocess the images with the prompt (the processor expands image tokens)
         images = [ctx.store.load_image(ref) for ref in inp.images]
         enc = self.processor(images=images, text=prompt, return_tensors="pt")
-        enc = {k: (v.to(self._device, self._dtype) if v.is_floating_point() else
-                   v.to(self._device)) for k, v in enc.items()}
-        prompt_len = enc["input_ids"].shape[1]
-        # 3. greedy generation, one progress event per token
-        with torch.inference_mode():
-            out = self.model.generate(**enc, max_new_tokens=inp.max_new_tokens, do_sample=False,
-                                      num_beams=1,
-                                      streamer=_ProgressStreamer(ctx, inp.max_new_tokens))
-        # 4. decode what came after the prompt
-        text = self.processor.decode(out[0, prompt_len:], skip_special_tokens=True)
-        return self.Output(answer=text.strip())
+        return {"max_new_tokens": inp.max_new_tokens,
+                **{k: (v.to(self._device, self._dtype) if v.is_floating_point() else
+                       v.to(self._device)) for k, v in enc.items()}}
+
+    def forward(self, encoded: dict[str, Any], ctx: ToolContext) -> Any:
+        # 3. greedy generation, one progress event per token; what came after the prompt
+        streamer = _ProgressStreamer(ctx, encoded["max_new_tokens"])
+        out = self.model.generate(**encoded, do_sample=False, num_beams=1, streamer=streamer)
+        return out[0, encoded["input_ids"].shape[1]:]
+
+    def decode(self, outputs: Any, rows: list[BaseModel], ctx: ToolContext) -> list[BaseModel]:
+        # 4. the answer's text
+        return [self.Output(answer=self.processor.decode(outputs,
+                                                         skip_special_tokens=True).strip())]
 
     @classmethod
     def build_tiny(cls, path: Path) -> None:

@@ -39,7 +39,7 @@ from mmagent.planner._planner import Planner, PlanResult
 from mmagent.planner._replan import run_with_replanning
 from mmagent.planner._router import Router
 from mmagent.stores import make_artifact_store
-from mmagent.tool._registry import ToolRegistry
+from mmagent.toolkit._registry import ToolRegistry
 
 __all__ = ["Agent", "RunResult", "ProducedArtifact"]
 
@@ -123,7 +123,7 @@ class Agent(RunControl):
         self.mcp_connections = []
         """Sessions with the ``mcp_servers`` whose tools joined the registry."""
         if config.mcp_servers:
-            from mmagent.tool._mcp_client import add_mcp_tools
+            from mmagent.toolkit._mcp_client import add_mcp_tools
 
             self.mcp_connections = add_mcp_tools(self.registry, config.mcp_servers)
         self._backend = planner_backend
@@ -180,7 +180,7 @@ class Agent(RunControl):
         plan's ``$input.<kind><n>`` references). The plan must validate against the tools."""
         from mmagent.plan._validator import validate
         from mmagent.planner._learn import learn, learned_bank_path, workflow_plan
-        from mmagent.workflows._spec import load_workflow
+        from mmagent.workflows._parse import load_workflow
 
         if not isinstance(plan, Plan):
             plan, inputs = workflow_plan(load_workflow(plan))
@@ -203,7 +203,7 @@ class Agent(RunControl):
     def workflows(self) -> dict[str, Path]:
         """Workflow names to files: the shipped ``graphs/*.yaml``, then ``workflows.paths``
         from the config (files, or folders of ``*.yaml``; a later one wins a name)."""
-        from mmagent.workflows._spec import find_workflows
+        from mmagent.workflows._library import find_workflows
 
         return find_workflows(self.config.workflows.paths)
 
@@ -249,8 +249,8 @@ class Agent(RunControl):
 
     def _workflow_run(self, workflow, inputs: dict[str, Any]):
         from mmagent.artifacts._provenance import SUFFIXES
+        from mmagent.workflows._library import resolve_workflow
         from mmagent.workflows._run import WorkflowRun
-        from mmagent.workflows._spec import resolve_workflow
 
         if isinstance(workflow, (str, os.PathLike)) and \
                 Path(workflow).suffix.lower() in SUFFIXES:  # a file that carries its workflow
@@ -260,7 +260,7 @@ class Agent(RunControl):
         return run.prepare(inputs)
 
     def _run_workflow(self, prepared, emit, run_id: str | None = None) -> RunResult:
-        with span("mmagent.run", {"mmagent.workflows._spec": _workflow_name(prepared)}) as s:
+        with span("mmagent.run", {"mmagent.workflow": _workflow_name(prepared)}) as s:
             if self.provenance is not None:
                 doc = workflow_document(prepared.wf, prepared.values)
                 emit = ProvenanceTap(self.provenance, emit, lambda _plan: doc)
@@ -303,10 +303,10 @@ class Agent(RunControl):
         return self._answer(prompt, plan, result, emit)
 
     def _plan(self, prompt: str, inputs: dict[str, ArtifactRef]) -> PlanResult:
-        with span("mmagent.plan._ir") as s:
+        with span("mmagent.plan") as s:
             planned = self.planner().plan(prompt, inputs)
-            s.set_attribute("mmagent.plan._ir.attempts", planned.attempts)
-            s.set_attribute("mmagent.plan._ir.cached", bool(planned.cached))
+            s.set_attribute("mmagent.plan.attempts", planned.attempts)
+            s.set_attribute("mmagent.plan.cached", bool(planned.cached))
             s.set_attribute("mmagent.tasks", len(planned.plan.tasks))
             return planned
 

@@ -26,7 +26,7 @@ from mmagent.execution._executor import (
 )
 from mmagent.execution._workers import WorkerPolicy
 from mmagent.plan._ir import Plan
-from mmagent.tool._registry import ToolRegistry
+from mmagent.toolkit._registry import ToolRegistry
 
 __all__ = ["RunControl", "make_executor", "Approve"]
 

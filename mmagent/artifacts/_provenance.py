@@ -278,7 +278,7 @@ class ProvenanceTap:
 def plan_document(plan: Any, prompt: str, inputs: dict[str, ArtifactRef],
                   registry: Any) -> dict[str, Any]:
     """The provenance of an LLM plan: the plan as a workflow, and the request's media."""
-    from mmagent.workflows._spec import plan_to_workflow
+    from mmagent.workflows._convert import plan_to_workflow
 
     text = plan_to_workflow(plan, {n: r.kind for n, r in inputs.items()}, registry,
                             description=prompt)
@@ -304,7 +304,7 @@ def workflow_document(wf: Any, values: dict[str, Any]) -> dict[str, Any]:
 
 def embedded_workflow(path: str | os.PathLike[str], doc: dict[str, Any] | None = None):
     """The workflow a PNG/WAV/MP4 carries, parsed (errors name the file)."""
-    from mmagent.workflows._spec import parse_workflow
+    from mmagent.workflows._parse import parse_workflow
 
     p = Path(path)
     doc = doc or read_file(p)

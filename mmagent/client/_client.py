@@ -25,7 +25,7 @@ from mmagent.client._runs import Runs, read_sse
 from mmagent.errors import InputError, MMAgentError, ServingError
 from mmagent.events import EVENT_ADAPTER, AnswerReady, Event
 from mmagent.plan._ir import Plan
-from mmagent.tool._base import default_cache_dir
+from mmagent.toolkit._base import default_cache_dir
 
 __all__ = ["Client"]
 

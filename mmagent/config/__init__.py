@@ -20,10 +20,12 @@ from mmagent.config._config import (
     ToolConfig,
     WorkerConfig,
 )
+from mmagent.config._mcp import McpServerConfig
 from mmagent.config._serving import ServingSettings
 from mmagent.config._stores import ArtifactStoreConfig, StateStoreConfig, StoresConfig
+from mmagent.config._telemetry import TelemetryConfig
 
 __all__ = ["Config", "PROFILES", "ToolConfig", "PlannerConfig", "GroundingConfig",
            "RouterConfig", "RuntimeConfig", "ExecutorConfig", "TaskPolicyConfig",
            "ApprovalConfig", "WorkerConfig", "ServingSettings", "StoresConfig",
-           "StateStoreConfig", "ArtifactStoreConfig"]
+           "StateStoreConfig", "ArtifactStoreConfig", "McpServerConfig", "TelemetryConfig"]

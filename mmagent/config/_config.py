@@ -23,14 +23,14 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from mmagent._telemetry import TelemetryConfig
 from mmagent.artifacts._store import MediaLimits
 from mmagent.config import _yaml as safe_yaml
+from mmagent.config._mcp import McpServerConfig
 from mmagent.config._serving import ServingSettings
 from mmagent.config._stores import StoresConfig
+from mmagent.config._telemetry import TelemetryConfig
 from mmagent.errors import ConfigError
-from mmagent.tool._base import default_cache_dir
-from mmagent.tool._mcp_client import McpServerConfig
+from mmagent.toolkit._base import default_cache_dir
 
 __all__ = ["Config", "ToolConfig", "PlannerConfig", "GroundingConfig", "RouterConfig", "PROFILES",
            "RuntimeConfig", "ExecutorConfig", "TaskPolicyConfig", "ApprovalConfig", "WorkerConfig"]
@@ -240,7 +240,7 @@ class Config(BaseModel):
     workflows: WorkflowsConfig = Field(default_factory=WorkflowsConfig)
     mcp_servers: dict[str, McpServerConfig] = Field(
         default_factory=dict, description="MCP servers whose tools join the registry as "
-        "<server>_<tool> (see mmagent.tool._mcp_client)")
+        "<server>_<tool> (see mmagent.toolkit._mcp_client)")
 
     runtime: RuntimeConfig = Field(default_factory=RuntimeConfig)
     executor: ExecutorConfig = Field(default_factory=lambda: ExecutorConfig())
@@ -277,7 +277,7 @@ class Config(BaseModel):
             key = "profile"
             raise ConfigError(f"{where}: {key}: got {name!r}; expected one of {sorted(PROFILES)}",
                               key=key, file=where)
-        merged = _merge(copy.deepcopy(PROFILES[name]), {**raw, "profile": name})
+        merged = _merge(_profile(name), {**raw, "profile": name})
         try:
             return cls.model_validate(merged)
         except ValidationError as e:
@@ -292,19 +292,8 @@ PROFILES: dict[str, dict[str, Any]] = {
         "planner": {"backend": "local", "model": "smollm2", "optional_args": False,
                     "inputs_first": True, "deliver_first": True},
         "responder": "template",
-        "tools": {
-            "image_caption": {"checkpoint": "tiny"},
-            "text_to_speech": {"options": {"backend": "espeak"}},
-            "visual_qa": {"checkpoint": "tiny"},
-            "image_classify": {"checkpoint": "tiny"},
-            "image_search": {"checkpoint": "tiny"},
-            "vlm_chat": {"checkpoint": "tiny"},
-            "speech_recognize": {"checkpoint": "tiny"},
-            "music_generate": {"checkpoint": "tiny"},
-            "image_generate": {"checkpoint": "tiny"},
-            "image_edit": {"checkpoint": "tiny"},
-            "video_generate": {"checkpoint": "tiny"},
-        },
+        # "tools": what each built-in tool declares for offline use (its tiny model when it has
+        # a builder; Tool.offline_settings), filled in by _profile
     },
     "default": {
         "planner": {"backend": "local", "model": "Qwen/Qwen2.5-1.5B-Instruct"},
@@ -312,6 +301,17 @@ PROFILES: dict[str, dict[str, Any]] = {
         "tools": {"text_to_speech": {"options": {"backend": "vits"}}},
     },
 }
+
+
+def _profile(name: str) -> dict[str, Any]:
+    """A copy of profile ``name``; the offline one with every built-in tool's offline settings,
+    which the tools declare themselves (importing them: not at ``import mmagent.config``)."""
+    profile = copy.deepcopy(PROFILES[name])
+    if name == "offline":
+        from mmagent.toolkit._registry import offline_settings
+
+        profile["tools"] = offline_settings()
+    return profile
 
 
 def _read_yaml(path: Path) -> dict[str, Any]:

@@ -36,8 +36,8 @@ from mmagent.plan._ir import Plan, parse_ref
 from mmagent.planner._backends import ChatBackend, Completion, Message
 from mmagent.planner._demos import Demo, DemoBank
 from mmagent.planner._planner import Planner
-from mmagent.tool._base import Tool, port_type
-from mmagent.tool._registry import ToolRegistry
+from mmagent.toolkit._base import Tool, port_type
+from mmagent.toolkit._registry import ToolRegistry
 
 __all__ = [
     "TaskBench",

@@ -64,8 +64,8 @@ from mmagent.execution._workers import ToolWorkers, WorkerPolicy
 from mmagent.plan._ir import Plan, parse_ref
 from mmagent.plan._validator import check_size, validate
 from mmagent.runs._journal import RunStore
-from mmagent.tool._base import Tool, ToolContext
-from mmagent.tool._registry import ToolRegistry
+from mmagent.toolkit._base import Tool, ToolContext
+from mmagent.toolkit._registry import ToolRegistry
 
 __all__ = ["Executor", "ExecutionResult", "TaskFailure", "TaskPolicy", "ApprovalPolicy",
            "ApprovalRequest", "RunStatus"]
@@ -440,7 +440,7 @@ class Executor:
 
     def _call(self, run: _Run, task_id: str, args: dict[str, Any]) -> dict[str, Any]:
         tool = run.plan.task(task_id).tool
-        with span("mmagent.task", {"mmagent.task_id": task_id, "mmagent.tool._base": tool,
+        with span("mmagent.task", {"mmagent.task_id": task_id, "mmagent.tool": tool,
                                    "mmagent.run_id": run.run_id}) as s:
             out = self._call_traced(run, task_id, args)
             s.set_attribute("mmagent.cache_hit", bool(out.get("cached")))

@@ -38,7 +38,7 @@ from typing import Any
 from pydantic import BaseModel
 
 from mmagent.artifacts._store import ArtifactStore
-from mmagent.tool._base import Tool, ToolContext, loaded_torch
+from mmagent.toolkit._base import Tool, ToolContext, loaded_torch
 
 __all__ = ["WorkerPolicy", "ToolWorkers", "BatchResult"]
 

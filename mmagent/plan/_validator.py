@@ -5,7 +5,7 @@ task id, unresolved reference, type mismatch, argument schema violation, cycle. 
 feeds the messages back to the LLM as repair instructions.
 
 >>> from mmagent.plan._ir import Plan
->>> from mmagent.tool._registry import ToolRegistry
+>>> from mmagent.toolkit._registry import ToolRegistry
 >>> from mmagent.tools.image_caption import ImageCaption
 >>> reg = ToolRegistry(); reg.register(ImageCaption)
 >>> plan = Plan.model_validate({"tasks": [{"id": "t1", "tool": "image_caption",
@@ -34,8 +34,8 @@ from mmagent.errors import (
     UnresolvedReferenceError,
 )
 from mmagent.plan._ir import Plan, Ref, Task, parse_ref
-from mmagent.tool._base import port_type
-from mmagent.tool._registry import ToolRegistry
+from mmagent.toolkit._base import port_type
+from mmagent.toolkit._registry import ToolRegistry
 
 __all__ = ["validate", "collect_errors", "check_size", "MEDIA_TYPES"]
 

@@ -26,8 +26,8 @@ from collections import Counter
 from mmagent.plan._ir import Plan
 from mmagent.planner._grounding import Grounding, Step
 from mmagent.planner._linking import link
-from mmagent.tool._base import port_type
-from mmagent.tool._registry import ToolRegistry
+from mmagent.toolkit._base import port_type
+from mmagent.toolkit._registry import ToolRegistry
 
 __all__ = ["compose", "confidence", "asks_speech", "asks_join"]
 

@@ -30,7 +30,7 @@ from mmagent.plan._ir import Plan
 from mmagent.plan._validator import collect_errors
 from mmagent.planner._embed import Embedder, default_embedder, embed_cached
 from mmagent.planner._retrieval import registry_fingerprint
-from mmagent.tool._registry import ToolRegistry
+from mmagent.toolkit._registry import ToolRegistry
 
 __all__ = ["Demo", "DemoBank", "DEFAULT_BANK"]
 

@@ -48,7 +48,7 @@ from mmagent.planner._embed import Embedder, embed_cached
 from mmagent.planner._intent import out_of_scope_similarity
 from mmagent.planner._retrieval import card_text, registry_fingerprint
 from mmagent.planner._slots import absorbs, entities, missing_slot, slot_tools
-from mmagent.tool._registry import ToolRegistry
+from mmagent.toolkit._registry import ToolRegistry
 
 __all__ = ["GroundingSettings", "Grounder", "Grounding", "Step", "Proposal", "split_clauses",
            "align_steps", "card_phrases"]
@@ -536,7 +536,7 @@ def _add_slot_steps(found: Grounding, registry: ToolRegistry, request: str) -> N
 
 def _needs(registry: ToolRegistry, tool: str) -> set[str]:
     """The media kinds ``tool`` cannot run without."""
-    from mmagent.tool._base import port_type
+    from mmagent.toolkit._base import port_type
 
     kinds = {port_type(f.annotation) for f in registry.tool_class(tool).Input.model_fields.values()
              if f.is_required()}
@@ -544,7 +544,7 @@ def _needs(registry: ToolRegistry, tool: str) -> set[str]:
 
 
 def _takes(registry: ToolRegistry, tool: str, kind: str) -> bool:
-    from mmagent.tool._base import port_type
+    from mmagent.toolkit._base import port_type
 
     return any(port_type(f.annotation) in (kind, f"list[{kind}]")
                for f in registry.tool_class(tool).Input.model_fields.values())

@@ -29,8 +29,8 @@ from typing import Any, Literal
 import numpy as np
 
 from mmagent.planner._embed import Embedder, embed_cached
-from mmagent.tool._base import port_type
-from mmagent.tool._registry import ToolRegistry
+from mmagent.toolkit._base import port_type
+from mmagent.toolkit._registry import ToolRegistry
 
 __all__ = ["Intent", "small_talk", "asks_capabilities", "out_of_scope_similarity",
            "chat_similarity", "direct_answer", "capabilities_answer", "OUT_OF_SCOPE"]

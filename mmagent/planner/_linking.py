@@ -16,8 +16,8 @@ from typing import Any
 
 from mmagent.plan._ir import Plan, parse_ref
 from mmagent.planner._slots import entities, slot_value
-from mmagent.tool._base import port_type
-from mmagent.tool._registry import ToolRegistry
+from mmagent.toolkit._base import port_type
+from mmagent.toolkit._registry import ToolRegistry
 
 __all__ = ["link", "sinks"]
 

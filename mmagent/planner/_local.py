@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING, Any
 
 from mmagent.errors import ConfigError, PlanningError
 from mmagent.planner._backends import Completion, Message
-from mmagent.tool._device import resolve_device, resolve_dtype
+from mmagent.toolkit._device import resolve_device, resolve_dtype
 
 if TYPE_CHECKING:
     import llguidance

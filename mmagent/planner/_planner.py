@@ -33,8 +33,8 @@ from mmagent.planner._plan_cache import PlanCache
 from mmagent.planner._prompt import build_messages, repair_message, replan_message
 from mmagent.planner._retrieval import ToolRetriever, registry_fingerprint
 from mmagent.planner._schema import deliver_schema, plan_schema, produces
-from mmagent.tool._base import port_type
-from mmagent.tool._registry import ToolRegistry
+from mmagent.toolkit._base import port_type
+from mmagent.toolkit._registry import ToolRegistry
 
 if TYPE_CHECKING:
     from mmagent.config._config import PlannerConfig

@@ -22,8 +22,8 @@ from typing import Any
 import numpy as np
 
 from mmagent.planner._embed import Embedder, default_embedder, embed_cached
-from mmagent.tool._base import port_type
-from mmagent.tool._registry import ToolRegistry
+from mmagent.toolkit._base import port_type
+from mmagent.toolkit._registry import ToolRegistry
 
 __all__ = ["ToolRetriever", "registry_fingerprint", "card_text", "consumes"]
 

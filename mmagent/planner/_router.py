@@ -35,7 +35,7 @@ from mmagent.errors import ConfigError, InputError
 from mmagent.plan._ir import Plan, Task
 from mmagent.plan._validator import collect_errors
 from mmagent.planner._embed import Embedder, default_embedder, embed_cached
-from mmagent.tool._registry import ToolRegistry
+from mmagent.toolkit._registry import ToolRegistry
 
 __all__ = ["Router", "Route", "VLM_TOOL"]
 

@@ -15,8 +15,8 @@ from typing import Any
 
 from mmagent.plan._ir import ResultKind
 from mmagent.plan._validator import MEDIA_TYPES
-from mmagent.tool._base import port_type
-from mmagent.tool._registry import ToolRegistry
+from mmagent.toolkit._base import port_type
+from mmagent.toolkit._registry import ToolRegistry
 
 __all__ = ["plan_schema", "deliver_schema", "produces", "MAX_LITERAL"]
 

@@ -16,8 +16,8 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from mmagent.tool._base import port_type
-from mmagent.tool._registry import ToolRegistry
+from mmagent.toolkit._base import port_type
+from mmagent.toolkit._registry import ToolRegistry
 
 __all__ = ["entities", "port_entity", "slot_tools", "absorbs", "missing_slot", "slot_value"]
 

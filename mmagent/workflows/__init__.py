@@ -14,19 +14,17 @@
 """
 
 from mmagent.workflows._conditions import evaluate, parse_condition
-from mmagent.workflows._run import WorkflowOutcome, WorkflowRun
-from mmagent.workflows._spec import (
+from mmagent.workflows._convert import coerce_cli_value, plan_to_workflow
+from mmagent.workflows._library import (
     GRAPHS_DIR,
     SCHEMA_PATH,
-    Workflow,
-    coerce_cli_value,
     find_workflows,
     json_schema,
-    load_workflow,
-    parse_workflow,
-    plan_to_workflow,
     resolve_workflow,
 )
+from mmagent.workflows._parse import load_workflow, parse_workflow
+from mmagent.workflows._run import WorkflowOutcome, WorkflowRun
+from mmagent.workflows._spec import Workflow
 
 __all__ = ["Workflow", "load_workflow", "parse_workflow", "find_workflows", "resolve_workflow",
            "plan_to_workflow", "json_schema", "coerce_cli_value", "WorkflowRun",

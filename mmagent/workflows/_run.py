@@ -22,9 +22,10 @@ from mmagent.events import AnswerReady, PlanCreated, RunStarted
 from mmagent.execution._executor import ExecutionResult, Executor
 from mmagent.plan._ir import Plan, Task, parse_ref
 from mmagent.plan._validator import MEDIA_TYPES, collect_errors
-from mmagent.tool._registry import ToolRegistry
+from mmagent.toolkit._registry import ToolRegistry
+from mmagent.workflows._check import input_value_problem
 from mmagent.workflows._conditions import condition_refs, evaluate
-from mmagent.workflows._spec import ITEM, Workflow, _input_value_problem
+from mmagent.workflows._spec import ITEM, Workflow
 
 __all__ = ["WorkflowRun", "WorkflowOutcome"]
 
@@ -86,7 +87,7 @@ class WorkflowRun:
     def _bind(self, name: str, type_: str, value: Any) -> None:
         base = type_[5:-1] if type_.startswith("list[") else type_
         if base not in MEDIA_TYPES:
-            problem = _input_value_problem(type_, value)
+            problem = input_value_problem(type_, value)
             if problem:
                 raise InputError(f"{self.wf.file}: input {name!r}: {problem}",
                                  file=self.wf.file, input=name)

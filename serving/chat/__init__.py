@@ -1,0 +1,1 @@
+"""``POST /v1/chat/completions`` and ``GET /v1/models``."""

@@ -1,24 +1,13 @@
 """The MCP server: every tool, every workflow and the agent itself as MCP tools.
 
 Two transports, one :class:`McpBridge`: ``mmagent mcp`` speaks stdio (a local client starts it
-as a subprocess), and ``mmagent serve`` answers Streamable HTTP at ``/mcp`` behind the server's
-API keys. Built on the official ``mcp`` SDK's low-level ``Server``.
+as a subprocess, :func:`serve_stdio`), and ``mmagent serve`` answers Streamable HTTP at
+``/mcp`` behind the server's API keys (``routes.py``). Built on the official ``mcp`` SDK's
+low-level ``Server``; the tools and their schemas are in ``protocol.py``.
 
-What the MCP tools are:
-
-- each registered tool under its own name, its input schema generated from the tool's pydantic
-  ``Input`` model, with every media port a string with ``contentMediaType: image/*`` (audio,
-  video; a list of them for ``list[image]`` ...);
-- each workflow as ``workflow_<name>``, one property per declared input;
-- ``run``: the agent (``prompt`` and optional ``images``/``audio``/``video``), answering with
-  the text answer and the artifacts its plan produced.
-
-A media string is a ``data:`` URL, an artifact id (``artifact://<id>`` or the bare 64-hex id of
-something uploaded with ``POST /v1/files`` or produced earlier with the same key), a link to
-``/v1/artifacts/<id>`` on this server, an allow-listed http(s) URL, or (stdio only, where the
-client is the local user) a file path. Produced images and audio come back as MCP image/audio
-content, and every artifact as a resource link (``/v1/artifacts/<id>`` over HTTP, a
-``file://`` URI over stdio); ``structured_content`` carries the JSON result.
+Produced images and audio come back as MCP image/audio content, and every artifact as a
+resource link (``/v1/artifacts/<id>`` over HTTP, a ``file://`` URI over stdio);
+``structured_content`` carries the JSON result.
 """
 
 from __future__ import annotations
@@ -35,67 +24,69 @@ from urllib.parse import urlsplit
 import anyio
 import mcp_types as types
 from mcp.server.lowlevel import Server
-from mcp.server.streamable_http_manager import StreamableHTTPSessionManager
-from mcp.server.transport_security import TransportSecuritySettings
 from mcp.shared.exceptions import MCPError
 from mcp_types.jsonrpc import INVALID_PARAMS
-from pydantic import BaseModel
 
 from mmagent._messages import for_client
 from mmagent.artifacts import ArtifactKind, ArtifactRef
 from mmagent.errors import InputError, InputNotFoundError, MMAgentError, UnknownToolError
 from mmagent.events import ArtifactCreated
-from mmagent.serving._auth import ANONYMOUS, KeyRing
-from mmagent.serving._http_errors import AuthError, error_body
+from mmagent.serving._agent import AgentService, ParsedRequest, RunSummary
+from mmagent.serving._auth import ANONYMOUS
+from mmagent.serving._http_errors import AuthError
+from mmagent.serving._protocol import MEDIA_KINDS
 from mmagent.serving._request_media import ARTIFACT_PATH_RE
-from mmagent.serving.chat.service import ChatService, ParsedRequest, RunSummary
-from mmagent.tool import port_type
+from mmagent.serving.mcp.protocol import (
+    HTTP_MEDIA_HELP,
+    RUN_TOOL,
+    STDIO_MEDIA_HELP,
+    WORKFLOW_TOOL_PREFIX,
+    run_schema,
+    tool_input_schema,
+    workflow_schema,
+)
+from mmagent.toolkit import port_type
 
-__all__ = ["McpBridge", "mcp_server", "McpHttpEndpoint", "serve_stdio", "WORKFLOW_TOOL_PREFIX",
-           "RUN_TOOL"]
+__all__ = ["McpBridge", "Caller", "mcp_server", "serve_stdio"]
 
 logger = logging.getLogger(__name__)
-WORKFLOW_TOOL_PREFIX = "workflow_"
-RUN_TOOL = "run"
-_MEDIA: tuple[ArtifactKind, ...] = ("image", "audio", "video")
 _HEX64 = re.compile(r"^[0-9a-f]{64}$")
 _RESOURCE_NOT_FOUND = -32002  # MCP's code for resources/read of an unknown resource
 _INLINE_MAX_BYTES = 4 * 1024 * 1024
 """Images and audio up to this size also come inline (image/audio content); all as links."""
-_HTTP_HELP = ("a data: URL, an artifact id (artifact://<id> or the bare id from POST /v1/files), "
-              "or a link to /v1/artifacts/<id>")
-_STDIO_HELP = "a file path, a data: URL, or an artifact id (artifact://<id>)"
+Caller = Callable[[Any], tuple[str, str, set[str]]]
+"""A request's context -> its owner, base URL and own host names (AuthError to refuse it)."""
 
 
 class McpBridge:
-    """MCP tool listings and calls over a :class:`ChatService` (transport-free, synchronous).
+    """MCP tool listings and calls over an :class:`AgentService` (transport-free, synchronous).
 
     ``local_files``: media strings may be file paths and artifacts come back as ``file://``
     links (stdio: the client is the local user). Otherwise links point at the HTTP server.
     """
 
-    def __init__(self, service: ChatService, *, local_files: bool = False) -> None:
-        self.service = service
-        self.agent = service.agent
+    def __init__(self, shared: AgentService, *, local_files: bool = False) -> None:
+        self.shared = shared
+        self.agent = shared.agent
         self.local_files = local_files
 
     # -- listing -------------------------------------------------------------------------------
 
     def tools(self) -> list[types.Tool]:
-        help_ = _STDIO_HELP if self.local_files else _HTTP_HELP
+        help_ = STDIO_MEDIA_HELP if self.local_files else HTTP_MEDIA_HELP
         out = [types.Tool(name=RUN_TOOL, description=(
             "Ask the mmagent agent: an LLM plans the request over the given media, runs the "
             "plan on model tools, and answers with text and the artifacts it produced."),
-            input_schema=_run_schema(help_))]
-        for name in self.service.workflow_names():
+            input_schema=run_schema(help_))]
+        for name in self.shared.workflow_names():
             try:
-                wf = self.service._workflow_spec(name)
+                wf = self.shared.workflow(name)
             except MMAgentError as e:  # one broken file must not hide every tool
                 logger.warning("not listing workflow %s over MCP: %s", name, e)
                 continue
             out.append(types.Tool(name=WORKFLOW_TOOL_PREFIX + name,
                                   description=f"Workflow {name}: {wf.description}".strip(),
-                                  input_schema=_workflow_schema(wf, help_)))
+                                  input_schema=workflow_schema(wf, help_)))
         for name in self.agent.registry.names():
             cls = self.agent.registry.tool_class(name)
             out.append(types.Tool(name=name, description=cls.description,
@@ -113,7 +104,7 @@ class McpBridge:
             if name == RUN_TOOL:
                 return ctx.run(args)
             if name.startswith(WORKFLOW_TOOL_PREFIX) and \
-                    name[len(WORKFLOW_TOOL_PREFIX):] in self.service.workflow_names():
+                    name[len(WORKFLOW_TOOL_PREFIX):] in self.shared.workflow_names():
                 return ctx.workflow(name[len(WORKFLOW_TOOL_PREFIX):], args)
             if name in self.agent.registry:
                 return ctx.tool(name, args)
@@ -139,7 +130,7 @@ class McpBridge:
         else:
             raise InputError(f"got resource {_short(uri)}; expected an artifact link from a "
                              "tool result")
-        ref = self.service.media.artifact(artifact_id, None, owner)
+        ref = self.shared.media.artifact(artifact_id, None, owner)
         blob = base64.b64encode(self.agent.store.read_bytes(ref)).decode()
         return types.ReadResourceResult(contents=[types.BlobResourceContents(
             uri=uri, mime_type=ref.mime, blob=blob)])
@@ -150,12 +141,12 @@ class _Call:
 
     def __init__(self, bridge: McpBridge, owner: str, base_url: str, own_hosts: set[str]) -> None:
         self.bridge = bridge
-        self.service = bridge.service
+        self.shared = bridge.shared
         self.store = bridge.agent.store
         self.owner = owner
         self.own_hosts = own_hosts
         self.link: Callable[[str], str] = (self._file_link if bridge.local_files
-                                           else self.service._linker(base_url))
+                                           else self.shared.linker(base_url))
 
     def _file_link(self, artifact_id: str) -> str:
         return self.store.path(self.store.get(artifact_id)).resolve().as_uri()
@@ -171,31 +162,24 @@ class _Call:
         for key, kind in (("images", "image"), ("audio", "audio"), ("video", "video")):
             parsed.media[kind] = [self.media(v, kind, f"{key}[{i}]")  # type: ignore[index]
                                   for i, v in enumerate(_as_list(args.get(key, []), key))]
-        summary = RunSummary()
-        for event in self.service.events(None, parsed, self.owner):
-            summary.add(event, self.link)
-        summary.answer = self.service.present(summary.answer, summary.artifacts)
-        return self._summary_result(summary)
+        return self._summary_result(self.shared.summarize(
+            self.shared.events(None, parsed, self.owner), self.link))
 
     def workflow(self, name: str, args: dict[str, Any]) -> types.CallToolResult:
-        spec = self.service._workflow_spec(name)
+        spec = self.shared.workflow(name)
         _only(args, set(spec.inputs), WORKFLOW_TOOL_PREFIX + name)
         values: dict[str, Any] = {}
         for key, value in args.items():
             kind = str(spec.inputs[key].type)
             base = kind[5:-1] if kind.startswith("list[") else kind
-            if base in _MEDIA:
+            if base in MEDIA_KINDS:
                 refs = [self.media(v, base, f"{key}[{i}]") for i, v in  # type: ignore[arg-type]
                         enumerate(_as_list(value, key))]
                 values[key] = refs if kind.startswith("list[") else _one(refs, key)
             else:
                 values[key] = value
-        summary = RunSummary()
-        for event in self.service._observed(self.bridge.agent.stream_workflow(name, values),
-                                            self.owner):
-            summary.add(event, self.link)
-        summary.answer = self.service.present(summary.answer, summary.artifacts)
-        return self._summary_result(summary)
+        return self._summary_result(self.shared.summarize(
+            self.shared.workflow_events(name, values, self.owner), self.link))
 
     def tool(self, name: str, args: dict[str, Any]) -> types.CallToolResult:
         """A one-task plan through the executor, so the tool's policies (retries, time limit,
@@ -213,7 +197,7 @@ class _Call:
         for fname, field in model.model_fields.items():
             kind = port_type(field.annotation)
             base = kind[5:-1] if kind.startswith("list[") else kind
-            if base in _MEDIA and args.get(fname) is not None:
+            if base in MEDIA_KINDS and args.get(fname) is not None:
                 refs = []
                 for i, v in enumerate(_as_list(args[fname], fname)):
                     inputs[f"{fname}{i}"] = self.media(v, base, f"{fname}[{i}]")  # type: ignore
@@ -224,7 +208,7 @@ class _Call:
 
         def emit(event: Any) -> None:
             if isinstance(event, ArtifactCreated):
-                self.service.owners.add(self.owner, event.artifact.id)
+                self.shared.owners.add(self.owner, event.artifact.id)
                 a = event.artifact
                 artifacts.append({"id": a.id, "kind": a.kind, "mime": a.mime,
                                   "field": event.field, "url": self.link(a.id)})
@@ -247,7 +231,7 @@ class _Call:
     def media(self, value: Any, kind: ArtifactKind, what: str) -> ArtifactRef:
         if not isinstance(value, str) or not value:
             raise InputError(f"got {_short(value)} for {what}; expected a {kind} as "
-                             f"{_STDIO_HELP if self.bridge.local_files else _HTTP_HELP}")
+                             f"{STDIO_MEDIA_HELP if self.bridge.local_files else HTTP_MEDIA_HELP}")
         if _HEX64.match(value):
             value = "artifact://" + value
         if self.bridge.local_files and not value.startswith(("data:", "artifact://", "http://",
@@ -257,9 +241,9 @@ class _Call:
                 raise InputError(f"got {_short(value)} for {what}; expected an existing {kind} "
                                  "file, a data: URL or an artifact id")
             ref = self.store.put_file(path, kind)
-            self.service.owners.add(self.owner, ref.id)
+            self.shared.owners.add(self.owner, ref.id)
             return ref
-        return self.service.media.from_url(value, kind, self.owner, self.own_hosts)
+        return self.shared.media.from_url(value, kind, self.owner, self.own_hosts)
 
     def _summary_result(self, summary: RunSummary) -> types.CallToolResult:
         structured = {"answer": summary.answer, **summary.extras()}
@@ -282,80 +266,6 @@ class _Call:
                                               mime_type=ref.mime, size=ref.size_bytes,
                                               description=f"{ref.kind} from {source}"))
         return types.CallToolResult(content=content, structured_content=_jsonable(structured))
-
-
-# -- schemas -------------------------------------------------------------------------------------
-
-
-def tool_input_schema(model: type[BaseModel], media_help: str = _HTTP_HELP) -> dict[str, Any]:
-    """The JSON Schema of a tool's ``Input`` with every media port as a string (or a list of
-    strings): what an MCP client sends."""
-    schema = model.model_json_schema()
-    props = schema.setdefault("properties", {})
-    for fname, field in model.model_fields.items():
-        kind = port_type(field.annotation)
-        base = kind[5:-1] if kind.startswith("list[") else kind
-        if base not in _MEDIA:
-            continue
-        desc = f"{field.description} ({base}: {media_help})"
-        item = {"type": "string", "contentMediaType": f"{base}/*", "description": desc}
-        props[fname] = {"type": "array", "items": item, "description": desc} \
-            if kind.startswith("list[") else item
-        if not field.is_required():
-            props[fname]["default"] = None if field.default is None else field.default
-    defs = schema.pop("$defs", {})
-    while defs:  # keep only the definitions something still refers to
-        text = json.dumps(schema) + json.dumps(list(defs.values()))
-        used = {k: v for k, v in defs.items() if f'"#/$defs/{k}"' in text}
-        if len(used) == len(defs):
-            break
-        defs = used
-    if defs:
-        schema["$defs"] = defs
-    schema["type"] = "object"
-    return schema
-
-
-def _run_schema(media_help: str) -> dict[str, Any]:
-    def media(kind: str) -> dict[str, Any]:
-        return {"type": "array", "items": {"type": "string", "contentMediaType": f"{kind}/*"},
-                "default": [],
-                "description": f"{kind} inputs, each {media_help}"}
-
-    return {"type": "object", "additionalProperties": False, "required": ["prompt"],
-            "properties": {"prompt": {"type": "string", "minLength": 1,
-                                      "description": "the request in words"},
-                           "images": media("image"), "audio": media("audio"),
-                           "video": media("video")}}
-
-
-_JSON_TYPES = {"text": "string", "integer": "integer", "number": "number", "boolean": "boolean"}
-
-
-def _workflow_schema(wf: Any, media_help: str) -> dict[str, Any]:
-    props: dict[str, Any] = {}
-    required = []
-    for name, inp in wf.inputs.items():
-        kind = str(inp.type)
-        base = kind[5:-1] if kind.startswith("list[") else kind
-        desc = getattr(inp, "description", None) or name
-        if base in _MEDIA:
-            item: dict[str, Any] = {"type": "string", "contentMediaType": f"{base}/*",
-                                    "description": f"{desc} ({media_help})"}
-        elif base in _JSON_TYPES:
-            item = {"type": _JSON_TYPES[base], "description": desc}
-        else:
-            item = {"description": desc}
-        prop = {"type": "array", "items": item, "description": desc} \
-            if kind.startswith("list[") else item
-        default = getattr(inp, "default", None)
-        if default is not None:
-            prop["default"] = default
-        if inp.required:
-            required.append(name)
-        props[name] = prop
-    return {"type": "object", "additionalProperties": False, "properties": props,
-            "required": required}
 
 
 # -- helpers -------------------------------------------------------------------------------------
@@ -397,27 +307,20 @@ def _jsonable(value: Any) -> Any:
     return json.loads(json.dumps(value, default=str))
 
 
-# -- the MCP server and its transports -----------------------------------------------------------
+def _anonymous(_ctx: Any) -> tuple[str, str, set[str]]:
+    return ANONYMOUS, "", set()
 
 
-def mcp_server(bridge: McpBridge, keys: KeyRing | None = None) -> Server:
-    """A low-level MCP ``Server`` whose tools are ``bridge``'s. Over HTTP, the caller's key
-    (already checked by :class:`McpHttpEndpoint`) decides the owner of media and artifacts."""
+# -- the MCP server and stdio --------------------------------------------------------------------
+
+
+def mcp_server(bridge: McpBridge, caller: Caller | None = None) -> Server:
+    """A low-level MCP ``Server`` whose tools are ``bridge``'s. ``caller`` says whose a call
+    is (over HTTP: the owner of its API key); without it, every call is anonymous (stdio)."""
+    caller = caller or _anonymous
 
     async def list_tools(_ctx, _params) -> types.ListToolsResult:
         return types.ListToolsResult(tools=await anyio.to_thread.run_sync(bridge.tools))
-
-    def caller(ctx) -> tuple[str, str, set[str]]:
-        """Owner, base URL and own host names of a call; AuthError without a valid key."""
-        request = getattr(ctx, "request", None)
-        if keys is None:
-            return ANONYMOUS, "", set()
-        if request is None:  # over HTTP: fail closed, never fall back to anonymous
-            raise AuthError("got a call without its HTTP request; expected 'Authorization: "
-                            "Bearer <key>'")
-        owner = keys.owner(request.headers.get("authorization"))
-        hosts = {request.headers.get("host", "").lower(), request.url.netloc.lower()} - {""}
-        return owner, str(request.base_url).rstrip("/"), hosts
 
     async def call_tool(ctx, params: types.CallToolRequestParams) -> types.CallToolResult:
         try:
@@ -445,64 +348,14 @@ def mcp_server(bridge: McpBridge, keys: KeyRing | None = None) -> Server:
         on_read_resource=read_resource)
 
 
-class McpHttpEndpoint:
-    """ASGI endpoint for ``/mcp`` (Streamable HTTP): checks the API key (401 in OpenAI's error
-    shape otherwise), then hands the request to the SDK's session manager, started on first use
-    in the serving event loop. Stateless, with JSON responses, so any replica can answer any
-    request."""
-
-    def __init__(self, service: ChatService, keys: KeyRing) -> None:
-        self.keys = keys
-        self.server = mcp_server(McpBridge(service), keys)
-        self.manager = StreamableHTTPSessionManager(
-            app=self.server, stateless=True, json_response=True,
-            max_request_body_size=service.settings.max_body_bytes,
-            # the API key guards this endpoint; Host checks would refuse proxied names
-            security_settings=TransportSecuritySettings(enable_dns_rebinding_protection=False))
-        self._started: anyio.Event | None = None
-
-    async def __call__(self, scope, receive, send) -> None:
-        if scope["type"] != "http":
-            return
-        headers = dict(scope.get("headers") or [])
-        try:
-            self.keys.owner((headers.get(b"authorization") or b"").decode("latin-1"))
-        except AuthError as e:
-            body = json.dumps(error_body(e.message, "invalid_request_error", e.code)).encode()
-            await send({"type": "http.response.start", "status": 401, "headers": [
-                (b"content-type", b"application/json"), (b"www-authenticate", b"Bearer"),
-                (b"content-length", str(len(body)).encode())]})
-            await send({"type": "http.response.body", "body": body})
-            return
-        await self._ensure_started()
-        await self.manager.handle_request(scope, receive, send)
-
-    async def _ensure_started(self) -> None:
-        if self._started is None:
-            self._started = anyio.Event()
-            import asyncio
-
-            self._task = asyncio.get_running_loop().create_task(self._run())
-        await self._started.wait()
-
-    async def _run(self) -> None:
-        assert self._started is not None
-        try:
-            async with self.manager.run():
-                self._started.set()
-                await anyio.sleep_forever()
-        finally:  # should the manager fail to start, requests fail (500) instead of waiting
-            self._started.set()
-
-
 def serve_stdio(config: Any = None, profile: str | None = None) -> None:
     """``mmagent mcp``: serve the MCP tools over stdin/stdout until the client closes them."""
     from mcp.server.stdio import stdio_server
 
     from mmagent.agent import Agent
 
-    service = ChatService(Agent(config, profile=profile))
-    server = mcp_server(McpBridge(service, local_files=True))
+    server = mcp_server(McpBridge(AgentService(Agent(config, profile=profile)),
+                                  local_files=True))
 
     async def main() -> None:
         async with stdio_server() as (read, write):

@@ -1,0 +1,1 @@
+"""Ray Serve: one deployment per tool plus the HTTP ingress."""

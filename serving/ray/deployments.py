@@ -38,7 +38,7 @@ from mmagent.errors import ConfigError, MMAgentError, ToolExecutionError
 from mmagent.events import TaskRetrying
 from mmagent.serving.ray.retries import error_from_dict, error_to_dict, is_transient, short_reason
 from mmagent.stores import make_artifact_store
-from mmagent.tool import Tool, ToolContext, ToolRegistry
+from mmagent.toolkit import Tool, ToolContext, ToolRegistry
 
 __all__ = ["ToolDeployment", "Ingress", "build_ray_app", "app_builder", "serve_config",
            "remote_tool", "start_ray", "deployed_tools", "fit_cpus", "INGRESS_NAME"]
@@ -175,7 +175,6 @@ class Ingress:
     def __init__(self, config: dict[str, Any], tools: dict[str, tuple[type[Tool],
                  DeploymentHandle]], planner_backend: Any = None) -> None:
         from mmagent.serving.app import create_app
-        from mmagent.serving.chat.service import ChatService
 
         cfg = on_this_node(Config.model_validate(config))
         registry = ToolRegistry()
@@ -183,7 +182,7 @@ class Ingress:
         for cls, handle in tools.values():
             registry.add_instance(remote_tool(cls, handle, ray.retries, ray.retry_backoff_s))
         self.agent = Agent(cfg, registry=registry, planner_backend=planner_backend)
-        self._app = create_app(ChatService(self.agent))
+        self._app = create_app(self.agent)
         replica = serve.get_replica_context().replica_id.unique_id
 
         @self._app.middleware("http")

@@ -5,67 +5,69 @@ resumable with ``Last-Event-ID``), ``POST /v1/runs/{id}/cancel``, ``POST /v1/run
 A run of another API key is answered 404, as a missing one.
 """
 
-from collections.abc import Callable
-from typing import Any
+from __future__ import annotations
 
-from fastapi import FastAPI, Header, Request
+from typing import Annotated
+
+from fastapi import APIRouter, Header
 from sse_starlette import EventSourceResponse
 from starlette.concurrency import run_in_threadpool
 
 from mmagent.errors import InputError
-from mmagent.runs import RunApprove, RunCreate, RunInfo, RunList, RunQueue
-from mmagent.serving.chat.service import ChatService
+from mmagent.runs import RunApprove, RunCreate, RunInfo, RunList
+from mmagent.serving._deps import BaseURL, Owner, OwnHosts, service
+from mmagent.serving._sse import event_stream
 from mmagent.serving.runs.service import RunService
 
-__all__ = ["add_run_routes"]
+__all__ = ["router"]
+
+router = APIRouter()
+Runs = Annotated[RunService, service("runs")]
 
 
-def add_run_routes(app: FastAPI, chat: ChatService, queue: RunQueue, owner_dep: Any,
-                   base_url: Callable[[Request], str],
-                   own_hosts: Callable[[Request], set[str]]) -> RunService:
-    """Mount the runs API on ``app``; ``owner_dep`` is the API-key dependency."""
-    runs = RunService(chat, queue)
+@router.post("/v1/runs")
+async def create_run(body: RunCreate, who: Owner, own_hosts: OwnHosts,
+                     runs: Runs) -> dict[str, str]:
+    return await run_in_threadpool(runs.create, body, who, own_hosts)
 
-    @app.post("/v1/runs")
-    async def create_run(body: RunCreate, request: Request, who: owner_dep) -> dict[str, str]:
-        return await run_in_threadpool(runs.create, body, who, own_hosts(request))
 
-    @app.get("/v1/runs")
-    async def list_runs(request: Request, who: owner_dep) -> RunList:
-        return RunList(data=await run_in_threadpool(runs.list, who, base_url(request)))
+@router.get("/v1/runs")
+async def list_runs(who: Owner, base_url: BaseURL, runs: Runs) -> RunList:
+    return RunList(data=await run_in_threadpool(runs.list, who, base_url))
 
-    @app.get("/v1/runs/{run_id}")
-    async def get_run(run_id: str, request: Request, who: owner_dep) -> RunInfo:
-        return await run_in_threadpool(runs.get, run_id, who, base_url(request))
 
-    @app.get("/v1/runs/{run_id}/events")
-    async def run_events(run_id: str, who: owner_dep,
-                         last_event_id: str | None = Header(None)) -> EventSourceResponse:
-        after = 0
-        if last_event_id is not None:
-            if not last_event_id.strip().isdigit() or len(last_event_id) > 12:
-                raise InputError(f"got Last-Event-ID {last_event_id[:20]!r}; expected the "
-                                 "number of an event of this run", param="Last-Event-ID")
-            after = int(last_event_id)
-        stream = runs.events(run_id, who, after)
-        first = await anext(stream, None)  # an unknown run is a 404, not an empty stream
+@router.get("/v1/runs/{run_id}")
+async def get_run(run_id: str, who: Owner, base_url: BaseURL, runs: Runs) -> RunInfo:
+    return await run_in_threadpool(runs.get, run_id, who, base_url)
 
-        async def messages():
-            if first is not None:
-                yield first
-                async for message in stream:
-                    yield message
 
-        return EventSourceResponse(messages(), ping=15)
+@router.get("/v1/runs/{run_id}/events")
+async def run_events(run_id: str, who: Owner, runs: Runs,
+                     last_event_id: str | None = Header(None)) -> EventSourceResponse:
+    after = 0
+    if last_event_id is not None:
+        if not last_event_id.strip().isdigit() or len(last_event_id) > 12:
+            raise InputError(f"got Last-Event-ID {last_event_id[:20]!r}; expected the number "
+                             "of an event of this run", param="Last-Event-ID")
+        after = int(last_event_id)
+    stream = runs.events(run_id, who, after)
+    first = await anext(stream, None)  # an unknown run is a 404, not an empty stream
 
-    @app.post("/v1/runs/{run_id}/cancel")
-    async def cancel_run(run_id: str, request: Request, who: owner_dep) -> RunInfo:
-        return await run_in_threadpool(runs.cancel, run_id, who, base_url(request))
+    async def messages():
+        if first is not None:
+            yield first
+            async for message in stream:
+                yield message
 
-    @app.post("/v1/runs/{run_id}/approve")
-    async def approve_run(run_id: str, body: RunApprove, request: Request,
-                          who: owner_dep) -> RunInfo:
-        return await run_in_threadpool(runs.approve, run_id, body, who, base_url(request))
+    return event_stream(messages())
 
-    runs.dispatch()  # runs left queued by an earlier instance
-    return runs
+
+@router.post("/v1/runs/{run_id}/cancel")
+async def cancel_run(run_id: str, who: Owner, base_url: BaseURL, runs: Runs) -> RunInfo:
+    return await run_in_threadpool(runs.cancel, run_id, who, base_url)
+
+
+@router.post("/v1/runs/{run_id}/approve")
+async def approve_run(run_id: str, body: RunApprove, who: Owner, base_url: BaseURL,
+                      runs: Runs) -> RunInfo:
+    return await run_in_threadpool(runs.approve, run_id, body, who, base_url)

@@ -1,5 +1,5 @@
 """The runs API's logic: asynchronous runs with a per-key queue, persisted events, cancel and
-approve. Transport-free; ``runs_routes.py`` adapts it to HTTP.
+approve. Transport-free; ``routes.py`` adapts it to HTTP.
 
 A run is recorded in the :class:`~mmagent.stores.RunQueue` (the state database) as ``queued``,
 then taken by a worker thread of whichever server instance has room under the key's limit
@@ -8,7 +8,7 @@ log as it happens, so any instance on the same database can replay and follow it
 approval are records too: the instance running a run polls for a cancel; an approved run is
 queued again and resumed (from the executor's checkpoints) by whichever instance takes it.
 
->>> service = RunService(chat_service, RunQueue(open_database("runs.sqlite")))  # doctest: +SKIP
+>>> service = RunService(shared, RunQueue(open_database("runs.sqlite")))  # doctest: +SKIP
 >>> service.create(RunCreate(prompt="Say hi"), owner, own_hosts=set())          # doctest: +SKIP
 {'id': 'run_...', 'status': 'queued'}
 """
@@ -37,8 +37,7 @@ from mmagent.events import (
     TaskFinished,
 )
 from mmagent.runs import FINAL, STOPPED, QueuedRun, RunApprove, RunCreate, RunInfo, RunQueue
-from mmagent.serving._http_errors import UnknownModelError
-from mmagent.serving.chat.service import ChatService, ParsedRequest, RunSummary
+from mmagent.serving._agent import AgentService, RunSummary
 
 __all__ = ["RunService"]
 
@@ -50,10 +49,10 @@ _POLL_S = 0.1  # how often an event stream looks for new events, and a worker fo
 class RunService:
     """Creates, reports, streams, cancels and approves runs; runs them on worker threads."""
 
-    def __init__(self, chat: ChatService, queue: RunQueue) -> None:
-        self.chat = chat
+    def __init__(self, shared: AgentService, queue: RunQueue) -> None:
+        self.shared = shared
         self.queue = queue
-        self.settings = chat.settings.runs
+        self.settings = shared.settings.runs
         self._dispatch_lock = threading.Lock()
         self._workers: dict[str, threading.Thread] = {}
 
@@ -174,7 +173,7 @@ class RunService:
                                 if k in RunSummary.__dataclass_fields__})
         seen = _Seen()
         try:
-            for event in self.chat._observed(self._stream(run, cancel), run.owner):
+            for event in self.shared.observed(self._stream(run, cancel), run.owner):
                 self.queue.append_event(run.id, event.model_dump_json())
                 summary.add(event, lambda artifact_id: f"/v1/artifacts/{artifact_id}")
                 seen.add(event)
@@ -199,7 +198,7 @@ class RunService:
         self.dispatch()
 
     def _stream(self, run: QueuedRun, cancel: threading.Event) -> Iterator[Any]:
-        agent, req = self.chat.agent, run.request
+        agent, req = self.shared.agent, run.request
         if run.agent_run_id is not None:  # approved after a pause: continue where it stopped
             return agent.stream_resume(run.agent_run_id, approve=run.decision, cancel=cancel)
         if req.get("workflow") is not None:
@@ -228,33 +227,29 @@ class RunService:
 
     def _prepare(self, req: RunCreate, owner: str, own_hosts: set[str]) -> dict[str, Any]:
         if req.workflow is not None:
-            if req.workflow not in self.chat.workflow_names():
-                raise UnknownModelError(f"got workflow {req.workflow[:200]!r}; expected one of "
-                                        f"{self.chat.workflow_names()}", param="workflow")
+            self.shared.check_workflow(req.workflow, param="workflow")
             raw = {k: _as_url(v) for k, v in req.inputs.items()}
-            inputs = self.chat.workflow_run_inputs(req.workflow, raw, owner, own_hosts)
+            inputs = self.shared.workflow_inputs(req.workflow, raw, owner, own_hosts)
             return {"workflow": req.workflow, "inputs": {k: _dump_refs(v)
                                                           for k, v in inputs.items()}}
         if not req.prompt or not req.prompt.strip():
             raise InputError("got an empty prompt; expected a request in words", param="prompt")
-        parsed = ParsedRequest(prompt=req.prompt)
-        for field, kind in (("images", "image"), ("audio", "audio"), ("video", "video")):
-            parsed.media[kind] = [self.chat.media.from_url(_as_url(u), kind, owner, own_hosts)
-                                  for u in getattr(req, field)]
-        return {"prompt": req.prompt,
-                **{f: [r.model_dump(mode="json") for r in parsed.media[k]]
-                   for f, k in (("images", "image"), ("audio", "audio"), ("video", "video"))}}
+        media = self.shared.media
+        return {"prompt": req.prompt, **{
+            field: [media.from_url(_as_url(u), kind, owner, own_hosts).model_dump(mode="json")
+                    for u in getattr(req, field)]
+            for field, kind in (("images", "image"), ("audio", "audio"), ("video", "video"))}}
 
     def _info(self, run: QueuedRun, base_url: str) -> RunInfo:
         result = run.result or {}
-        link = self.chat._linker(base_url)
+        link = self.shared.linker(base_url)
         artifacts = [{**a, "url": link(a["id"])} for a in result.get("artifacts", [])]
         answer = result.get("answer")
         return RunInfo(
             id=run.id, status=run.status, created_at=run.created, updated_at=run.updated,
             workflow=run.request.get("workflow"), prompt=run.request.get("prompt"),
             cancel_requested=run.cancel_requested and run.status not in FINAL,
-            answer=self.chat.present(answer, artifacts) if answer else None,
+            answer=self.shared.present(answer, artifacts) if answer else None,
             plan=result.get("plan"), outputs=result.get("outputs") or {},
             failures=result.get("failures") or {}, artifacts=artifacts,
             pending_approval=result.get("pending_approval"), error=run.error)

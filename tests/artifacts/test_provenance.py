@@ -20,7 +20,7 @@ from mmagent.artifacts._provenance import embed, read, read_file
 from mmagent.cli import main
 from mmagent.errors import InputError
 from mmagent.serving.server import ServerThread, build_app
-from mmagent.tool import Tool
+from mmagent.toolkit import Tool
 from tests.fakes import fake_registry
 from tests.planner.test_planner import Scripted
 from tests.serving.helpers import PlanByInputs, serving_registry

@@ -14,8 +14,8 @@ from mmagent.errors import ConfigError
 from mmagent.events import TaskFinished, TaskProgress
 from mmagent.execution import Executor, TaskPolicy, WorkerPolicy
 from mmagent.plan import Plan
-from mmagent.tool import Tool, ToolContext, ToolRegistry
-from mmagent.tools.clip import ImageClassify
+from mmagent.toolkit import Tool, ToolContext, ToolRegistry
+from mmagent.tools.image_classify import ImageClassify
 from tests.tools.conformance import assert_close
 
 

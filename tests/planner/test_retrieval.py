@@ -11,7 +11,7 @@ from mmagent.plan import Plan
 from mmagent.planner import Demo, DemoBank, Planner
 from mmagent.planner._embed import MiniLMEmbedder
 from mmagent.planner._retrieval import ToolRetriever
-from mmagent.tool import ToolRegistry
+from mmagent.toolkit import ToolRegistry
 from tests.fakes import fake_registry
 from tests.planner.test_planner import GOOD, IMAGE, Scripted
 

@@ -11,7 +11,7 @@ from mmagent.artifacts import AudioRef, ImageRef
 from mmagent.errors import InputError
 from mmagent.events import PlanCreated, RouteChosen
 from mmagent.planner import Router
-from mmagent.tool import Tool
+from mmagent.toolkit import Tool
 from tests.fakes import fake_registry
 from tests.planner.test_planner import GOOD, Scripted
 

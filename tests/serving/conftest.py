@@ -26,20 +26,22 @@ outputs:
 """
 
 
+def fake_server(root, **settings) -> ServerThread:
+    """The embedded server on 127.0.0.1 with fake tools, the ``describe_fake`` workflow and a
+    planner that needs no model; ``settings`` are more config sections (not started yet)."""
+    (root / "describe_fake.yaml").write_text(WORKFLOW)
+    cfg = Config.from_dict({"cache_dir": str(root / "cache"),
+                            "workflows": {"paths": [str(root / "describe_fake.yaml")]},
+                            **settings})
+    agent = Agent(cfg, registry=serving_registry(), planner_backend=PlanByInputs())
+    return ServerThread(build_app(agent=agent))
+
+
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
-    """The embedded server on 127.0.0.1 with fake tools and a planner that needs no model."""
-    root = tmp_path_factory.mktemp("serve")
-    (root / "describe_fake.yaml").write_text(WORKFLOW)
-    cfg = Config.from_dict({
-        "cache_dir": str(root / "cache"),
-        "workflows": {"paths": [str(root / "describe_fake.yaml")]},
-        "limits": {"max_image_pixels": 100_000},
-        "serving": {"api_keys": [KEY_A, KEY_B], "max_body_bytes": 300_000,
-                    "fetch_allow_hosts": ["127.0.0.1", "localhost"]},
-    })
-    agent = Agent(cfg, registry=serving_registry(), planner_backend=PlanByInputs())
-    with ServerThread(build_app(agent=agent)) as srv:
+    with fake_server(tmp_path_factory.mktemp("serve"), limits={"max_image_pixels": 100_000},
+                     serving={"api_keys": [KEY_A, KEY_B], "max_body_bytes": 300_000,
+                              "fetch_allow_hosts": ["127.0.0.1", "localhost"]}) as srv:
         yield srv
 
 

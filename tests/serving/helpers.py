@@ -11,7 +11,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from mmagent.artifacts import AudioRef
 from mmagent.errors import ToolInputError
 from mmagent.planner import Completion
-from mmagent.tool import Tool, ToolRegistry
+from mmagent.toolkit import Tool, ToolRegistry
 from tests.fakes import FakeCaption, FakeFail, FakeSleep, FakeSpeak
 
 CAPTION_AND_SPEAK = {"tasks": [

@@ -216,7 +216,7 @@ def test_readme_mcp_example(server):
 def test_a_tool_that_needs_approval_is_not_run_behind_its_back(tmp_path):
     """MCP tool calls go through the executor: the approval policy holds (in-process client)."""
     from mmagent import Agent, Config
-    from mmagent.serving.chat.service import ChatService
+    from mmagent.serving import AgentService
     from mmagent.serving.mcp.service import McpBridge, mcp_server
     from tests.serving.helpers import serving_registry
 
@@ -225,7 +225,7 @@ def test_a_tool_that_needs_approval_is_not_run_behind_its_back(tmp_path):
     agent = Agent(cfg, registry=serving_registry())
 
     async def main():
-        async with Client(mcp_server(McpBridge(ChatService(agent)))) as client:
+        async with Client(mcp_server(McpBridge(AgentService(agent)))) as client:
             return (await client.call_tool("fake_speak", {"text": "may I?"}),
                     await client.call_tool("fake_sleep", {"label": "free", "seconds": 0}))
 

@@ -14,7 +14,7 @@ import openai
 import pytest
 
 from mmagent import Config
-from mmagent.tool import ToolRegistry
+from mmagent.toolkit import ToolRegistry
 from tests.fakes import FakeCaption, FakeSleep, FakeSpeak
 from tests.serving.conftest import KEY_A, png_data_url
 from tests.serving.helpers import FakePicky, PlanByInputs, replica_pids, sse_events

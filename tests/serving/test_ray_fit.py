@@ -5,7 +5,7 @@ import pytest
 from mmagent import Config
 from mmagent.errors import ConfigError
 from mmagent.serving.ray.deployments import _deployment_options, _ingress_options, fit_cpus
-from mmagent.tool import ToolRegistry
+from mmagent.toolkit import ToolRegistry
 
 
 def _options(cfg: Config, gpus: bool):

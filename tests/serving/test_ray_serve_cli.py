@@ -49,7 +49,7 @@ class _Server:
         cfg.write_text(yaml.safe_dump({"cache_dir": str(tmp_path / "cache"), "serving": {
             "auth": False, "ray": {"num_cpus": 1, "temp_dir": self.temp_dir, **ray}}}))
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "mmagent.cli._main", "serve", "--ray", "--port", str(self.port),
+            [sys.executable, "-m", "mmagent.cli", "serve", "--ray", "--port", str(self.port),
              "-c", str(cfg)], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
             env={**os.environ, "RAY_AUTH_MODE": "disabled"})
         self.lines: list[str] = []

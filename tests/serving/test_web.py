@@ -9,10 +9,7 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-from mmagent import Agent, Config
-from mmagent.serving.server import ServerThread, build_app
-from tests.serving.conftest import WORKFLOW
-from tests.serving.helpers import PlanByInputs, serving_registry
+from tests.serving.conftest import fake_server
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 DRIVER = shutil.which("chromedriver")
@@ -25,16 +22,8 @@ KEY = "sk-web-test"
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
     """Fake tools and a planner without a model; `fake_sleep` (plain prompts) needs approval."""
-    root = tmp_path_factory.mktemp("web")
-    (root / "describe_fake.yaml").write_text(WORKFLOW)
-    cfg = Config.from_dict({
-        "cache_dir": str(root / "cache"),
-        "workflows": {"paths": [str(root / "describe_fake.yaml")]},
-        "serving": {"api_keys": [KEY]},
-        "executor": {"approval": {"tools": ["fake_sleep"]}},
-    })
-    agent = Agent(cfg, registry=serving_registry(), planner_backend=PlanByInputs())
-    with ServerThread(build_app(agent=agent)) as srv:
+    with fake_server(tmp_path_factory.mktemp("web"), serving={"api_keys": [KEY]},
+                     executor={"approval": {"tools": ["fake_sleep"]}}) as srv:
         yield srv
 
 

@@ -21,7 +21,7 @@ import psutil
 import pytest
 
 from mmagent import Config
-from mmagent.tool import ToolRegistry
+from mmagent.toolkit import ToolRegistry
 from tests.fakes import FakeCaption, FakeSpeak
 from tests.serving.conftest import KEY_A, png_data_url
 from tests.serving.helpers import FakeLoudness, PlanCaptionSpeakMeasure

@@ -16,7 +16,7 @@ from PIL import Image
 
 from mmagent.artifacts import ArtifactRef, ArtifactStore
 from mmagent.errors import ToolInputError
-from mmagent.tool import Tool, ToolContext, ToolRegistry
+from mmagent.toolkit import Tool, ToolContext, ToolRegistry
 
 KNOWN_TYPES = {"image", "audio", "video", "text", "integer", "number", "boolean"}
 KNOWN_TYPES |= {"json"}  # structured values: chat history turns, speech segments
@@ -57,8 +57,9 @@ class ToolConformance:
                 assert base in KNOWN_TYPES, f"{side}.{port} has untyped {spec['type']!r}"
                 assert spec["description"]
 
-    def test_registered_through_entry_points(self):
-        assert self.tool_cls.name in ToolRegistry.discover().names()
+    def test_discovered_by_its_module(self):
+        registry = ToolRegistry.discover()
+        assert registry.tool_class(self.tool_cls.name) is self.tool_cls
 
     def test_declares_a_default_checkpoint_and_resources(self):
         # a utility (media plumbing) loads no model, so it has no checkpoint

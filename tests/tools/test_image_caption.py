@@ -8,7 +8,7 @@ import pytest
 from PIL import Image
 
 from mmagent.errors import ToolLoadError
-from mmagent.tool import ToolContext
+from mmagent.toolkit import ToolContext
 from mmagent.tools.image_caption import ImageCaption
 
 from .conformance import ToolConformance

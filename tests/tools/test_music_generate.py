@@ -11,7 +11,7 @@ import soundfile as sf
 from mmagent import Agent, Config
 from mmagent.errors import ConfigError, ToolInputError, ToolLoadError
 from mmagent.events import TaskProgress
-from mmagent.tool import ToolContext
+from mmagent.toolkit import ToolContext
 from mmagent.tools.music_generate import MusicGenerate
 from tests.planner.test_planner import Scripted
 

@@ -15,7 +15,7 @@ import pytest
 from mmagent import Agent, Config
 from mmagent.artifacts import ArtifactStore
 from mmagent.errors import ConfigError, ToolInputError, ToolLoadError
-from mmagent.tool import ToolContext
+from mmagent.toolkit import ToolContext
 from mmagent.tools.speech_recognize import SpeechRecognize, _segments, half_weights
 from mmagent.tools.text_to_speech import TextToSpeech
 from tests.planner.test_planner import Scripted

@@ -9,7 +9,7 @@ import pytest
 import soundfile as sf
 
 from mmagent.errors import ConfigError, ToolExecutionError, ToolInputError, ToolLoadError
-from mmagent.tool import ToolContext
+from mmagent.toolkit import ToolContext
 from mmagent.tools.text_to_speech import TextToSpeech
 
 from .conformance import ToolConformance

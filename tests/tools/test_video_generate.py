@@ -9,7 +9,7 @@ from PIL import Image
 
 from mmagent.artifacts import probe_video, read_frames
 from mmagent.errors import ToolInputError
-from mmagent.tool import ToolContext
+from mmagent.toolkit import ToolContext
 from mmagent.tools.video_generate import VideoGenerate
 
 from .conformance import ToolConformance
@@ -32,9 +32,9 @@ def test_base_and_motion_adapter_are_reloaded_from_their_directories(tool):
     path = Path(tool.checkpoint_path())
     assert (path / "model_index.json").is_file()
     assert (path / "motion_adapter" / "config.json").is_file()
-    assert isinstance(tool.pipe, AnimateDiffPipeline)
-    assert isinstance(tool.pipe.unet, UNetMotionModel)
-    assert isinstance(tool.pipe.motion_adapter, MotionAdapter)
+    assert isinstance(tool.model, AnimateDiffPipeline)
+    assert isinstance(tool.model.unet, UNetMotionModel)
+    assert isinstance(tool.model.motion_adapter, MotionAdapter)
 
 
 def test_a_configured_dtype_reaches_every_component_of_both_pipelines():
@@ -43,7 +43,7 @@ def test_a_configured_dtype_reaches_every_component_of_both_pipelines():
 
     tool = VideoGenerate(checkpoint="tiny", device="cpu", dtype="bfloat16")
     tool.ensure_loaded()
-    for pipe in (tool.pipe, tool.animate_image):
+    for pipe in (tool.model, tool.animate_image):
         modules = {n: c for n, c in pipe.components.items() if isinstance(c, torch.nn.Module)}
         assert {"unet", "vae", "text_encoder"} <= modules.keys()
         assert {n: m.dtype for n, m in modules.items()} == dict.fromkeys(modules, torch.bfloat16)

@@ -5,7 +5,7 @@ import json
 import pytest
 
 from mmagent import Agent, Config
-from mmagent.tool import ToolContext
+from mmagent.toolkit import ToolContext
 from mmagent.tools.visual_qa import VisualQA
 from tests.planner.test_planner import Scripted
 

@@ -7,7 +7,7 @@ import pytest
 from mmagent import Agent, Config
 from mmagent.errors import ToolInputError
 from mmagent.events import TaskProgress
-from mmagent.tool import ToolContext
+from mmagent.toolkit import ToolContext
 from mmagent.tools.vlm_chat import MAX_IMAGES, VLMChat
 from tests.planner.test_planner import Scripted
 

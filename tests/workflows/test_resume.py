@@ -90,7 +90,7 @@ def test_a_workflow_killed_in_stage_one_resumes_through_its_when_gated_stage(tmp
 def test_workflow_run_prints_its_run_id_and_json_has_it(tmp_path):
     # the run id, through the CLI (real tools: the shipped caption_and_speak)
     env = {**os.environ, "MMAGENT_CACHE": str(tmp_path / "cache")}
-    args = [sys.executable, "-m", "mmagent.cli._main", "workflow", "run", "caption_and_speak",
+    args = [sys.executable, "-m", "mmagent.cli", "workflow", "run", "caption_and_speak",
             "--input", f"image={ROOT / 'examples' / 'photo.png'}", "--input", "speak=false"]
     shown = subprocess.run(args, capture_output=True, text=True, env=env, timeout=600)
     assert shown.returncode == 0, shown.stderr

@@ -11,7 +11,7 @@ from mmagent import Agent, Config
 from mmagent.artifacts import ImageRef
 from mmagent.errors import InputError, ToolExecutionError
 from mmagent.events import AnswerReady, PlanCreated, RunStarted, TaskStarted
-from mmagent.tool import Tool
+from mmagent.toolkit import Tool
 from mmagent.workflows import load_workflow, plan_to_workflow
 from tests.fakes import fake_registry
 from tests.planner.test_planner import GOOD, Scripted

@@ -13,7 +13,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from mmagent import Agent, Config
 from mmagent.artifacts import ImageRef
 from mmagent.errors import InputError, PlanValidationError, WorkflowNotFoundError
-from mmagent.tool import Tool
+from mmagent.toolkit import Tool
 from mmagent.workflows import (
     GRAPHS_DIR,
     SCHEMA_PATH,

@@ -13,7 +13,7 @@ import sys
 from pathlib import Path
 
 from mmagent import Agent, Config
-from mmagent.tool import ToolRegistry
+from mmagent.toolkit import ToolRegistry
 from tests.planner.eval.tools import EVAL_TOOLS, OcrReadStandIn
 
 HERE = Path(__file__).parent

@@ -15,7 +15,7 @@ from PIL import Image
 from pydantic import BaseModel, ConfigDict, Field
 
 from mmagent.artifacts import ImageRef
-from mmagent.tool import Tool
+from mmagent.toolkit import Tool
 
 
 class _M(BaseModel):

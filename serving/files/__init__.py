@@ -1,0 +1,1 @@
+"""``POST /v1/files`` (uploads) and ``GET /v1/artifacts/{id}`` (downloads)."""

@@ -1,0 +1,1 @@
+"""Operators' endpoints: ``GET /healthz`` and ``GET /metrics``."""

@@ -1,0 +1,1 @@
+"""``GET /v1/workflows`` and ``POST /v1/workflows/{name}/runs``."""
