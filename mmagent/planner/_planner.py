@@ -39,7 +39,7 @@ from mmagent.toolkit._registry import ToolRegistry
 if TYPE_CHECKING:
     from mmagent.config._config import PlannerConfig
 
-__all__ = ["Planner", "PlanResult", "Outcome"]
+__all__ = ["Planner", "PlanResult", "Outcome", "confirmation_question"]
 
 Outcome = Literal["plan", "direct", "capabilities"]
 
@@ -373,6 +373,22 @@ def _refusal(request: str, closest: list[str], out_of_scope: list[str]
     return UnsupportedRequestError(
         f"got a request that {what}; expected a request some tool can serve (closest tools: "
         f"{', '.join(closest) or 'none'})", closest=closest, request=request[:200])
+
+
+def confirmation_question(plan: Plan, confidence: float) -> str:
+    """What an unsure plan would do, in words, and a request to confirm it: the offline
+    planner asks instead of guessing."""
+    steps = "; ".join(f"{i}. {t.tool}" + (f" (from {', '.join(sorted(_sources(t.args)))})"
+                                          if _sources(t.args) else "")
+                      for i, t in enumerate(plan.tasks, 1))
+    return (f"I am not sure how to do this (confidence {confidence:.2f}). I would run: {steps}. "
+            "Nothing ran. Say it again with the steps you want, or save this plan with "
+            "--save-plan and run it with `mmagent workflow run`.")
+
+
+def _sources(args: dict[str, Any]) -> set[str]:
+    refs = [v for v in args.values() for v in (v if isinstance(v, list) else [v])]
+    return {r.split(".")[0].lstrip("$") for r in refs if isinstance(r, str) and r.startswith("$")}
 
 
 def _strip_fences(text: str) -> str:
