@@ -27,7 +27,7 @@ MAX_NODES = 100_000
 class YAMLBoundError(yaml.YAMLError):
     """The document is deeper or, with its aliases expanded, larger than the bounds."""
 
-    def __init__(self, problem: str, mark: yaml.Mark | None = None) -> None:
+    def __init__(self, problem: str, mark: Any = None) -> None:  # libyaml's or PyYAML's Mark
         super().__init__(problem)
         self.problem = problem
         self.problem_mark = mark
@@ -111,12 +111,12 @@ def compose(text: str, *, max_depth: int = MAX_DEPTH, max_nodes: int = MAX_NODES
         if root is not None:
             _check_size(root, max_nodes)
         return root
-    loader = _BoundedLoader(text)
-    loader.max_depth = max_depth
+    bounded = _BoundedLoader(text)
+    bounded.max_depth = max_depth
     try:
-        root = loader.get_single_node()
+        root = bounded.get_single_node()
     finally:
-        loader.dispose()
+        bounded.dispose()
     if root is not None:
         _check_size(root, max_nodes)
     return root

@@ -53,7 +53,7 @@ class RequestRow(BaseModel):
     note: str = ""
 
     def expected(self) -> tuple[Counter[str], set[tuple[str, str]]]:
-        return Counter(self.tools), {tuple(link) for link in self.links}
+        return Counter(self.tools), {(link[0], link[1]) for link in self.links}
 
 
 class RowResult(BaseModel):
@@ -193,4 +193,4 @@ def evaluate_requests(plan_fn: Callable[[str, dict[str, ArtifactRef]], Any],
 def _percentile(values: Sequence[float], q: float) -> float:
     if not values:
         return 0.0
-    return values[max(0, min(len(values) - 1, -(-len(values) * q // 100) - 1))]
+    return values[int(max(0, min(len(values) - 1, -(-len(values) * q // 100) - 1)))]

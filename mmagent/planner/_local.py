@@ -132,9 +132,9 @@ class LocalChatBackend:
                                 model=self.model_id, gguf_file=self.gguf_file) from e
         if converted is not None and gguf_file is not None:
             _save_converted(tokenizer, model, converted)
-        model.to(device).eval()
+        model.to(device).eval()  # type: ignore[arg-type]  # transformers' stub of .to
         loaded = time.perf_counter()
-        ll_tokenizer = llguidance.hf.from_tokenizer(tokenizer)
+        ll_tokenizer = llguidance.hf.from_tokenizer(tokenizer)  # type: ignore[arg-type]  # any HF tokenizer
         logger.debug("loaded planner model %s (gguf_file=%s) on %s/%s in %.2f s; llguidance "
                      "tokenizer in %.2f s", self.model_id, self.gguf_file, device, dtype,
                      loaded - start, time.perf_counter() - loaded)
@@ -191,7 +191,8 @@ class LocalChatBackend:
         from llguidance import LLMatcher
 
         try:
-            grammar = LLMatcher.grammar_from_json_schema(schema, overrides=_JSON_OPTIONS)
+            grammar = LLMatcher.grammar_from_json_schema(
+                schema, overrides=_JSON_OPTIONS)  # type: ignore[arg-type]  # a TypedDict's keys
         except ValueError as e:
             raise PlanningError(f"got a json_schema that is not a JSON object ({_one_line(e)}); "
                                 "expected a dict") from e

@@ -48,7 +48,8 @@ class OpenAIChatBackend:
             kwargs["response_format"] = {"type": "json_object"}
         try:
             resp = self._client.chat.completions.create(
-                model=self.model, messages=messages, max_tokens=max_tokens, temperature=0,
+                model=self.model, messages=messages,  # type: ignore[arg-type]  # role dicts
+                max_tokens=max_tokens, temperature=0,
                 **kwargs)
         except openai.OpenAIError as e:
             raise PlanningError(f"the planner endpoint failed for model {self.model!r}: "

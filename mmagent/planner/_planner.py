@@ -151,7 +151,7 @@ class Planner:
              exclude_demos: Iterable[str] = ()) -> PlanResult:
         """Plan ``request``. ``exclude_demos`` keeps demonstrations (by id or request text) out
         of the prompt: an evaluation must not show the model the answer it is scored on."""
-        kinds = {name: ref.kind for name, ref in inputs.items()}
+        kinds: dict[str, str] = {name: ref.kind for name, ref in inputs.items()}
         # 1. a plan of the same shape, planned before
         fingerprint = registry_fingerprint(self.registry) if self.cache is not None else ""
         if self.cache is not None:
@@ -245,7 +245,7 @@ class Planner:
         request's inputs and the kept results. The returned plan is the kept tasks plus the new
         ones, validated as a whole.
         """
-        kinds = {name: ref.kind for name, ref in inputs.items()}
+        kinds: dict[str, str] = {name: ref.kind for name, ref in inputs.items()}
         kept_tasks = [t for t in plan.tasks if t.id in kept]
         dropped = [t.id for t in plan.tasks if t.id not in kept]
         given = {f"${t.id}.{f}": port_type(info.annotation) for t in kept_tasks
@@ -260,7 +260,7 @@ class Planner:
         messages += [{"role": "assistant", "content": plan.model_dump_json()},
                      replan_message(plan, failures, kept, given, dropped, start, failed_tools)]
         made = {k for t in kept_tasks for k in given if k.startswith(f"${t.id}.")}
-        missing = [k for k in plan.deliver if k != "text"
+        missing: list[str] = [k for k in plan.deliver if k != "text"
                    and not any(given[r] == k for r in made)]
 
         def schema(names: list[str]) -> dict[str, Any]:
@@ -292,7 +292,7 @@ class Planner:
             if plan is not None:
                 plan = merge(plan) if merge is not None else plan
                 problems = self._problems(plan, kinds)
-            if not problems:
+            if plan is not None and not problems:
                 result.plan = plan
                 return plan
             logger.info("plan attempt %d rejected: %s", attempt, "; ".join(problems))

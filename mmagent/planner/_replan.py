@@ -67,9 +67,13 @@ def run_with_replanning(executor: Executor, planner: Callable[[], Planner], prom
         kept = {t.id: result.outputs[t.id] for t in plan.tasks
                 if t.id in result.outputs and t.id not in doomed}
         failures = {tid: f.message[:MAX_FAILURE_CHARS] for tid, f in result.failures.items()}
+
+        # defaults bind this attempt's values: a timed-out call runs on beside the next attempt
+        def call(p: Any = plan, f: Any = failures, k: Any = kept) -> Any:
+            return planner().replan(prompt, inputs, p, f, k)
+
         try:
-            replanned = _bounded(lambda p=plan, f=failures, k=kept: planner().replan(
-                prompt, inputs, p, f, k), emit, attempt, sorted(f for f in failures), timeout_s)
+            replanned = _bounded(call, emit, attempt, sorted(f for f in failures), timeout_s)
         except PlanningError as e:  # the first failure stays what the user sees
             logger.warning("re-planning after %s failed: %s", sorted(failures), e.message)
             break

@@ -56,16 +56,17 @@ def plan_schema(registry: ToolRegistry, inputs: dict[str, str], max_tasks: int =
             break
         positions.append(variants)
     media = [k for k in (deliver or []) if k != "text"]
-    tasks = {"type": "array", "prefixItems": [_one_of(v) for v in positions], "items": False,
-             "minItems": 1, "maxItems": len(positions)}
+    tasks: dict[str, Any] = {"type": "array", "prefixItems": [_one_of(v) for v in positions],
+                             "items": False, "minItems": 1, "maxItems": len(positions)}
     if media:  # one alternative per plan length, its last task producing a delivered kind
-        lengths = []
-        for n in range(1, len(positions) + 1):
-            last = [v for v in positions[n - 1]
+        lengths: list[dict[str, Any]] = []
+        for size in range(1, len(positions) + 1):
+            last = [v for v in positions[size - 1]
                     if produces(registry, v["properties"]["tool"]["const"], media)]
             if last:
-                lengths.append({"type": "array", "items": False, "minItems": n, "maxItems": n,
-                                "prefixItems": [_one_of(v) for v in positions[:n - 1]]
+                lengths.append({"type": "array", "items": False, "minItems": size,
+                                "maxItems": size,
+                                "prefixItems": [_one_of(v) for v in positions[:size - 1]]
                                 + [_one_of(last)]})
         tasks = _one_of(lengths) if lengths else tasks
     return {

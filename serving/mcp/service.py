@@ -249,6 +249,7 @@ class _Call:
             failure = result.failures["t1"]
             return _error(f"error[{failure.code}]: {failure.message}")
         if result.status == "awaiting_approval" and self.shared.on_pause is not None:
+            assert result.pending_approval is not None  # set with the status
             waiting = result.pending_approval.tasks
             run_id = self.shared.on_pause(self.owner, {"prompt": f"MCP call of tool {name}"},
                                           result.run_id, waiting, "")
