@@ -142,24 +142,9 @@ class WorkflowRun:
             stage = self.executor.run(Plan(tasks=new), self.media, emit, completed=done,
                                       run_id=f"{run_id}.{stage_no}", approve=callback,
                                       cancel=cancel, meta={"workflow_run": run_id})
-            if stage.pending_approval is not None:
-                result.pending_approval = stage.pending_approval
             status = stage.status if stage.status != "failed" else "completed"
-            result.skip_reasons.update(stage.skip_reasons)
-            result.cached += stage.cached
             done.update(stage.outputs)
-            result.failures.update(stage.failures)
-            result.skipped += stage.skipped
-            result.skipped_after_failure += stage.skipped_after_failure
-            for node in {self.task_node[t.id] for t in new} | {
-                    n for n, s in self.status.items() if s == "planned"}:
-                ids = self.tasks[node]
-                if any(t in stage.failures for t in ids):
-                    self.status[node] = "failed"
-                elif any(t in stage.skipped for t in ids):
-                    self.status[node] = "skipped"
-                else:
-                    self.status[node] = "done"
+            self._merge_stage(stage, new, result)
         result.outputs = done
         result.status = status if status != "completed" else (
             "failed" if result.failures else "completed")
@@ -174,6 +159,26 @@ class WorkflowRun:
         answer, cited = self._answer(outputs, plan, result)
         emit(AnswerReady(text=answer, artifacts=cited))
         return WorkflowOutcome(answer=answer, plan=plan, execution=result, outputs=outputs)
+
+    def _merge_stage(self, stage: ExecutionResult, new: list[Task],
+                     result: ExecutionResult) -> None:
+        """Fold one stage's result into the run's, and mark the nodes it ran."""
+        if stage.pending_approval is not None:
+            result.pending_approval = stage.pending_approval
+        result.skip_reasons.update(stage.skip_reasons)
+        result.cached += stage.cached
+        result.failures.update(stage.failures)
+        result.skipped += stage.skipped
+        result.skipped_after_failure += stage.skipped_after_failure
+        for node in {self.task_node[t.id] for t in new} | {
+                n for n, s in self.status.items() if s == "planned"}:
+            ids = self.tasks[node]
+            if any(t in stage.failures for t in ids):
+                self.status[node] = "failed"
+            elif any(t in stage.skipped for t in ids):
+                self.status[node] = "skipped"
+            else:
+                self.status[node] = "done"
 
     def _decided(self, run_id: str, stage_no: int, decision: Any) -> dict[str, bool]:
         """The approvals a new stage starts with: every one given to an earlier stage, and
