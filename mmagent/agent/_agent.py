@@ -81,6 +81,7 @@ class Agent:
 
             self.mcp_connections = add_mcp_tools(self.registry, config.mcp_servers)
         self._backend = planner_backend
+        self._own_llm = planner_backend is not None  # the caller's LLM plans what grounding doubts
         self._backend_lock = threading.Lock()
         self.executor = make_executor(config, self.registry, self.store, use_cache=use_cache)
         self._cancels: dict[str, threading.Event] = {}
@@ -162,7 +163,8 @@ class Agent:
 
     def planner(self) -> Planner:
         return Planner.from_config(TracedBackend(self.backend()), self.registry,
-                                   self.config.planner, cache_dir=self.config.cache_dir)
+                                   self.config.planner, cache_dir=self.config.cache_dir,
+                                   capable_llm=True if self._own_llm else None)
 
     def backend(self) -> ChatBackend:
         with self._backend_lock:

@@ -103,20 +103,14 @@ def compose(text: str, *, max_depth: int = MAX_DEPTH, max_nodes: int = MAX_NODES
     :class:`YAMLBoundError` when it nests deeper than ``max_depth`` or its aliases expand to
     more than ``max_nodes`` nodes."""
     if _prescan(text, max_depth, max_nodes):  # bounded: libyaml composes it, fast
-        loader = yaml.CSafeLoader(text)
-        try:
-            root = loader.get_single_node()
-        finally:
-            loader.dispose()
-        if root is not None:
-            _check_size(root, max_nodes)
-        return root
-    bounded = _BoundedLoader(text)
-    bounded.max_depth = max_depth
+        loader: Any = yaml.CSafeLoader(text)
+    else:
+        loader = _BoundedLoader(text)
+        loader.max_depth = max_depth
     try:
-        root = bounded.get_single_node()
+        root = loader.get_single_node()
     finally:
-        bounded.dispose()
+        loader.dispose()
     if root is not None:
         _check_size(root, max_nodes)
     return root

@@ -115,10 +115,12 @@ class Planner:
     @classmethod
     def from_config(cls, backend: ChatBackend, registry: ToolRegistry, pc: PlannerConfig,
                     cache_dir: str | os.PathLike[str] | None = None,
-                    embedder: Embedder | None = None, demos: DemoBank | None = None
-                    ) -> Planner:
+                    embedder: Embedder | None = None, demos: DemoBank | None = None,
+                    capable_llm: bool | None = None) -> Planner:
         """A planner with the settings of ``planner:`` in ``mmagent.yaml``. The plan cache
-        (``plan_cache: true``) lives under ``cache_dir``; ``demos`` replaces the shipped bank."""
+        (``plan_cache: true``) lives under ``cache_dir``; ``demos`` replaces the shipped bank.
+        ``capable_llm``: the backend plans what grounding is unsure of (default: only an
+        ``openai`` backend; the bundled 135M model would guess worse than asking)."""
         embedder = embedder or default_embedder(cache_dir)
         cache = None
         if pc.plan_cache:
@@ -145,7 +147,8 @@ class Planner:
                    deliver_first=pc.deliver_first, retriever=retriever, demos=demos,
                    demos_k=pc.demos_k, cache=cache, grounder=grounder,
                    confidence_threshold=pc.confidence_threshold,
-                   llm_fallback=pc.backend == "openai")
+                   llm_fallback=(pc.backend == "openai" if capable_llm is None
+                                 else capable_llm))
 
     def plan(self, request: str, inputs: dict[str, ArtifactRef],
              exclude_demos: Iterable[str] = ()) -> PlanResult:
