@@ -30,6 +30,7 @@ __all__ = [
     "ArgumentSchemaError",
     "PlanLimitError",
     "PlanningError",
+    "UnsupportedRequestError",
     "ToolError",
     "ToolLoadError",
     "ToolInputError",
@@ -154,6 +155,13 @@ class PlanningError(MMAgentError):
     """The planner could not produce a valid plan within its repair budget."""
 
     code = "planning.failed"
+
+
+class UnsupportedRequestError(PlanningError):
+    """No registered tool can serve the request (e.g. "book me a flight"): a typed refusal,
+    never a guessed tool. Details: ``closest``, the tools nearest the request, best first."""
+
+    code = "plan.unsupported"
 
 
 # --- tools ----------------------------------------------------------------------------------
