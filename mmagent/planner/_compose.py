@@ -20,10 +20,13 @@ Then the steps are linked port to port (:func:`mmagent.planner._linking.link`).
 
 from __future__ import annotations
 
+import dataclasses
+import itertools
 import re
 from collections import Counter
 
 from mmagent.plan._ir import Plan
+from mmagent.plan._validator import collect_errors
 from mmagent.planner._grounding import Grounding, Step
 from mmagent.planner._linking import link
 from mmagent.toolkit._base import port_type
@@ -86,7 +89,7 @@ def _evidence(found: Grounding, links: dict[tuple[str, str], int], tool: str,
 
 def _add_takers(found: Grounding, inputs: dict[str, str], registry: ToolRegistry) -> None:
     for kind in dict.fromkeys(inputs.values()):
-        taker = found.takers.get(kind)
+        taker = (found.takers.get(kind) or [None])[0]
         if taker and not any(kind in _in_kinds(registry, s.tool) for s in found.steps):
             found.steps.insert(0, Step(tool=taker, clause="", origin="taker", strength=0.5))
 
@@ -107,29 +110,12 @@ def _feed(found: Grounding, inputs: dict[str, str], registry: ToolRegistry,
         if starved is None:
             return
         i, kind = starved
-        step = found.steps[i]
-        other = _alternative(step, registry, have, found)
-        feeder = _feeder(found, registry, links, step.tool, kind, have)
-        if other is not None:
-            step.tool = other
-        elif feeder is None or (found.scores.get(feeder, 0.0) < 0.3 and len(found.steps) > 1
-                                and step.origin == "clause"):
+        feeder = _feeder(found, registry, links, found.steps[i].tool, kind, have)
+        if feeder is None:
             del found.steps[i]
         else:
             found.steps.insert(i, Step(tool=feeder, clause=found.steps[i].clause,
                                        origin="feeder", strength=0.5))
-
-
-def _alternative(step: Step, registry: ToolRegistry, have: set[str],
-                 found: Grounding) -> str | None:
-    """The clause's next best tool that can run on what there is, if nearly as good: a
-    clause matched to a tool whose media nobody gives was most likely matched wrongly."""
-    made = {k for s in found.steps if s is not step for k in _out_kinds(registry, s.tool)}
-    for tool, score in step.alternatives:
-        if score >= 0.6 * step.score and set(_required_media(registry, tool)) <= have | made \
-                and tool not in found.tools:
-            return tool
-    return None
 
 
 def _feeder(found: Grounding, registry: ToolRegistry, links: dict[tuple[str, str], int],
@@ -224,20 +210,126 @@ def _add_join(found: Grounding, plan: Plan, request: str, registry: ToolRegistry
 def compose(found: Grounding, request: str, inputs: dict[str, str], registry: ToolRegistry,
             links: dict[tuple[str, str], int], enabled: bool = True) -> Plan | None:
     """The grounded steps completed by type and linked (see the module docs); None when no
-    step is left."""
-    if enabled:
-        _add_takers(found, inputs, registry)
-        _feed(found, inputs, registry, links)
-        _order(found, inputs, registry)
-        _add_speech(found, request, registry)
+    step is left. With ``enabled``, the composition is searched: each clause may take one of
+    its next best tools and each input one of its next best takers, and the valid plan that
+    gives up the least evidence for the soundest shape wins (``found`` is left holding its
+    steps)."""
+    if not enabled:
+        if not found.steps:
+            return None
+        return link(found.tools, [s.clause or request for s in found.steps], request, inputs,
+                    registry, links)
+    best: tuple[float, int, Grounding, Plan] | None = None
+    for floor in (_ALTERNATIVE_FLOOR, 0.0):  # wider only when no near reading can run
+        for n, (loss, variant) in enumerate(_variants(found, floor)):
+            if best is not None and loss >= best[0]:
+                break  # readings come by evidence given up, and no cost is below 0
+            plan = _complete(variant, request, inputs, registry, links)
+            if plan is None:
+                continue
+            cost = _shape_cost(found, variant, plan, inputs, registry)
+            if cost is not None and (best is None or (loss + cost, n) < best[:2]):
+                best = (loss + cost, n, variant, plan)
+        if best is not None:
+            break
+    if best is None:  # nothing valid: the first reading, for the planner to reject or repair
+        plan = _complete(found, request, inputs, registry, links)
+        return plan
+    found.steps, found.takers = best[2].steps, best[2].takers
+    return best[3]
+
+
+def _complete(found: Grounding, request: str, inputs: dict[str, str], registry: ToolRegistry,
+              links: dict[tuple[str, str], int]) -> Plan | None:
+    """One reading of the steps completed by type (takers, feeders, order, speech, joins)
+    and linked."""
+    _add_takers(found, inputs, registry)
+    _feed(found, inputs, registry, links)
+    _order(found, inputs, registry)
+    _add_speech(found, request, registry)
     if not found.steps:
         return None
     plan = link(found.tools, [s.clause or request for s in found.steps], request, inputs,
                 registry, links)
-    if enabled and _add_join(found, plan, request, registry, links):
+    if _add_join(found, plan, request, registry, links):
         plan = link(found.tools, [s.clause or request for s in found.steps], request, inputs,
                     registry, links)
     return plan
+
+
+_ALTERNATIVES = 2
+"""next best tools a clause may take instead of its best"""
+_ALTERNATIVE_FLOOR = 0.5
+"""... when their score is at least this share of the best's (when no such reading can run:
+any of the clause's alternatives)"""
+_TAKERS = 3
+"""takers tried per kind of input"""
+_VARIANTS = 48
+"""readings completed and scored per request, least evidence given up first"""
+
+
+def _variants(found: Grounding, floor: float) -> list[tuple[float, Grounding]]:
+    """Readings of the grounding, each with the evidence it gives up: a clause's tool swapped
+    for a next best one (the share of score lost), a kind's taker for a later one."""
+    choices: list[list[tuple[float, int, str]]] = []
+    for i, st in enumerate(found.steps):
+        options = [(0.0, i, st.tool)]
+        if st.origin == "clause" and st.score > 0:
+            options += [(1.0 - score / st.score, i, tool)
+                        for tool, score in st.alternatives[:_ALTERNATIVES if floor else None]
+                        if score >= floor * st.score]
+        choices.append(options)
+    kinds = list(found.takers)
+    for k, kind in enumerate(kinds):
+        choices.append([(0.15 * r, -1 - k, tool)
+                        for r, tool in enumerate(found.takers[kind][:_TAKERS])])
+    combos = sorted(itertools.product(*choices), key=lambda c: sum(x[0] for x in c))
+    out = []
+    for combo in combos[:_VARIANTS]:
+        steps = [dataclasses.replace(st) for st in found.steps]
+        takers = dict(found.takers)
+        for _loss, i, tool in combo:
+            if i >= 0 and steps[i].tool != tool:
+                steps[i].score = dict(steps[i].alternatives)[tool]
+                steps[i].tool, steps[i].margin = tool, 0.0
+            elif i < 0:
+                takers[kinds[-1 - i]] = [tool]
+        out.append((sum(x[0] for x in combo),
+                    dataclasses.replace(found, steps=steps, takers=takers)))
+    return out
+
+
+def _shape_cost(before: Grounding, found: Grounding, plan: Plan, inputs: dict[str, str],
+                registry: ToolRegistry) -> float | None:
+    """How unsound a completed reading is; None when it cannot run (a validation problem,
+    an input the user gave that no task uses). A step the types added that takes no other
+    step's result and whose result nothing uses costs most (it leads nowhere); a clause left
+    without a step costs; a step made to feed a clause's tool costs (a clause whose tool
+    nothing can feed was more often read wrongly than left short); each other added step
+    costs a little (the simpler plan wins a tie)."""
+    if collect_errors(plan, registry, inputs):
+        return None
+    used = {r.field for t in plan.tasks for _a, r in t.refs() if r.is_input}
+    if any(name not in used and any(_takes_kind(registry, t, kind) for t in registry.names())
+           for name, kind in inputs.items()):
+        return None
+    consumed = {r.source for t in plan.tasks for _a, r in t.refs() if not r.is_input}
+    cost = 0.0
+    for st, task in zip(found.steps, plan.tasks, strict=True):
+        joined = any(not r.is_input for _a, r in task.refs()) or task.id in consumed
+        if st.origin in ("taker", "feeder", "whole") and not joined:
+            cost += 0.5
+        if st.origin in ("taker", "speech", "join"):
+            cost += 0.1
+        elif st.origin == "feeder":  # the clause may have been read wrongly instead
+            cost += 0.35
+    asked = sum(s.origin == "clause" for s in before.steps)
+    return cost + 0.6 * max(0, asked - sum(s.origin == "clause" for s in found.steps))
+
+
+def _takes_kind(registry: ToolRegistry, tool: str, kind: str) -> bool:
+    return any(_base(port_type(f.annotation)) == kind
+               for f in registry.tool_class(tool).Input.model_fields.values())
 
 
 def confidence(found: Grounding) -> float:

@@ -112,8 +112,8 @@ class Grounding:
     """What grounding found: the steps in request order, and what it learned on the way."""
 
     steps: list[Step] = field(default_factory=list)
-    takers: dict[str, str] = field(default_factory=dict)
-    """For each kind of input the user gave, the tool best suited to take it."""
+    takers: dict[str, list[str]] = field(default_factory=dict)
+    """For each kind of input the user gave, the tools suited to take it, best first."""
     out_of_scope: list[str] = field(default_factory=list)
     """Clauses that ask for an action no tool does."""
     closest: list[str] = field(default_factory=list)
@@ -485,15 +485,15 @@ class Grounder:
 
     def _takers(self, index: _Index, found: Grounding, registry: ToolRegistry,
                 inputs: dict[str, str], whole: np.ndarray, prior: dict[str, float]) -> None:
-        """For each kind of input the user gave, the tool best suited to take it."""
+        """For each kind of input the user gave, the tools suited to take it, best first."""
         s = self.settings
         for kind in dict.fromkeys(inputs.values()):
             takers = [i for i, t in enumerate(index.tools) if _takes(registry, t, kind)]
-            if takers:
-                best = max(takers, key=lambda i: whole[i] + s.neighbour_weight
-                           * prior.get(index.tools[i], 0.0)
-                           + 0.5 * found.scores.get(index.tools[i], 0.0))
-                found.takers[kind] = index.tools[best]
+            ranked = sorted(takers, key=lambda i: -(whole[i] + s.neighbour_weight
+                                                    * prior.get(index.tools[i], 0.0)
+                                                    + 0.5 * found.scores.get(index.tools[i], 0.0)))
+            if ranked:
+                found.takers[kind] = [index.tools[i] for i in ranked]
 
     def propose(self, request: str, inputs: dict[str, str], registry: ToolRegistry,
                 exclude: Iterable[str] = ()) -> Proposal:

@@ -144,8 +144,9 @@ def link(tools: Sequence[str], clauses: Sequence[str], request: str, inputs: dic
     for i, (tool, clause) in enumerate(zip(tools, clauses, strict=True)):
         cls = registry.tool_class(tool)
         args: dict[str, Any] = {}
+        literal_first = _literal_ports(st, i, cls.Input.model_fields)
         for name, info in cls.Input.model_fields.items():
-            value = _port_value(st, i, tool, name, info, clause)
+            value = _port_value(st, i, tool, name, info, clause, name in literal_first)
             if value is not None:
                 args[name] = value
         st.tasks.append({"id": f"t{i + 1}", "tool": tool, "args": args})
@@ -154,13 +155,40 @@ def link(tools: Sequence[str], clauses: Sequence[str], request: str, inputs: dic
     return Plan(deliver=sinks(st.tasks, st.outputs), tasks=st.tasks)
 
 
-def _port_value(st: _State, i: int, tool: str, name: str, info: Any, clause: str) -> Any:
+def _free(st: _State, i: int, kind: str) -> list[tuple[int, str]]:
+    """Earlier results of ``kind`` nothing consumes yet, latest first. A task whose result of
+    a kind was consumed offers no other of that kind (an MCP tool's ``text`` beside its
+    structured ``result`` is the same answer)."""
+    base = kind[5:-1] if kind.startswith("list[") else kind
+    out = []
+    for j in range(i - 1, -1, -1):
+        fields = [(f, k) for f, k in st.outputs[j]
+                  if k == kind or (kind.startswith("list[") and k == base)]
+        taken = {k for f, k in fields if (st.tasks[j]["id"], f) in st.consumed}
+        out += [(j, f) for f, k in fields if k not in taken]
+    return out
+
+
+def _literal_ports(st: _State, i: int, fields: dict[str, Any]) -> set[str]:
+    """The required text ports of a tool that take a value of the request rather than an
+    earlier result: those a value fits (an address for ``to``), and — when there are fewer
+    earlier results (one per task) than such ports — the first ones, so that the results go
+    to the last ports (``to, subject, body``: the summary is the body)."""
+    texts = [n for n, f in fields.items() if f.is_required() and port_type(f.annotation) == "text"]
+    fitted = {n for n in texts if slot_value(n, fields[n].description or "", st.found) is not None}
+    rest = [n for n in texts if n not in fitted]
+    results = len({j for j, _f in _free(st, i, "text")})
+    return fitted | set(rest[: max(0, len(rest) - results)] if results else [])
+
+
+def _port_value(st: _State, i: int, tool: str, name: str, info: Any, clause: str,
+                literal_first: bool = False) -> Any:
     kind = port_type(info.annotation)
     base = kind[5:-1] if kind.startswith("list[") else kind
     required = info.is_required()
     earlier = [(j, f) for j in range(i - 1, -1, -1) for f, k in st.outputs[j]
                if k == kind or (kind.startswith("list[") and k == base)]
-    free = [(j, f) for j, f in earlier if (st.tasks[j]["id"], f) not in st.consumed]
+    free = [] if literal_first else _free(st, i, kind)
     files = [n for n in st.unused_inputs if st.inputs[n] == base]
     if kind.startswith("list[") and base in _MEDIA:
         return _gather(st, free, files, base)
