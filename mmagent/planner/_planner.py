@@ -120,7 +120,10 @@ class Planner:
         """A planner with the settings of ``planner:`` in ``mmagent.yaml``. The plan cache
         (``plan_cache: true``) lives under ``cache_dir``; ``demos`` replaces the shipped bank.
         ``capable_llm``: the backend plans what grounding is unsure of (default: only an
-        ``openai`` backend; the bundled 135M model would guess worse than asking)."""
+        ``openai`` backend; the bundled 135M model would guess worse than asking). Grounding is
+        on by default only where the bundled model would plan: an LLM of the caller's
+        (``capable_llm=True``) or an ``openai`` backend plans unless
+        ``planner.grounding.enabled`` says otherwise."""
         embedder = embedder or default_embedder(cache_dir)
         cache = None
         if pc.plan_cache:
@@ -131,7 +134,7 @@ class Planner:
         retriever = ToolRetriever(pc.retrieval_k, embedder) if pc.retrieval_k else None
         grounding = pc.grounding.enabled
         if grounding is None:
-            grounding = pc.backend == "local" and pc.model == "smollm2"
+            grounding = pc.backend == "local" and pc.model == "smollm2" and not capable_llm
         if demos is None and (pc.demos_k or grounding):
             demos = DemoBank.default(embedder)
             if pc.learn and cache_dir is not None:
