@@ -31,6 +31,7 @@ __all__ = [
     "PlanLimitError",
     "PlanningError",
     "PlanningStoppedError",
+    "UnsupportedRequestError",
     "ToolError",
     "ToolLoadError",
     "ToolInputError",
@@ -162,6 +163,13 @@ class PlanningStoppedError(PlanningError):
     stopped generating. ``details`` holds the tokens it read and wrote until then."""
 
     code = "planning.stopped"
+
+
+class UnsupportedRequestError(PlanningError):
+    """No registered tool can serve the request (e.g. "book me a flight"): a typed refusal,
+    never a guessed tool. Details: ``closest``, the tools nearest the request, best first."""
+
+    code = "plan.unsupported"
 
 
 # --- tools ----------------------------------------------------------------------------------

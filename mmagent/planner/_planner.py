@@ -9,18 +9,25 @@ import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import ValidationError
 
 from mmagent.artifacts._store import ArtifactRef
-from mmagent.errors import ConfigError, PlanningError, PlanningStoppedError
+from mmagent.errors import ConfigError, PlanningError, PlanningStoppedError, UnsupportedRequestError
 from mmagent.plan._ir import Plan
 from mmagent.plan._validator import collect_errors
 from mmagent.planner._backends import ChatBackend, Completion, Message, stop_reason
 from mmagent.planner._demos import DemoBank
 from mmagent.planner._embed import Embedder, default_embedder
 from mmagent.planner._grounding import Grounder, GroundingSettings
+from mmagent.planner._intent import (
+    asks_capabilities,
+    capabilities_answer,
+    chat_similarity,
+    direct_answer,
+    small_talk,
+)
 from mmagent.planner._learn import learned_bank_path, load_learned
 from mmagent.planner._plan_cache import PlanCache
 from mmagent.planner._prompt import build_messages, repair_message, replan_message
@@ -32,7 +39,9 @@ from mmagent.toolkit._registry import ToolRegistry
 if TYPE_CHECKING:
     from mmagent.config._config import PlannerConfig
 
-__all__ = ["Planner", "PlanResult"]
+__all__ = ["Planner", "PlanResult", "Outcome", "confirmation_question"]
+
+Outcome = Literal["plan", "direct", "capabilities"]
 
 logger = logging.getLogger(__name__)
 
@@ -54,6 +63,15 @@ class PlanResult:
     """Ids of the demonstrations in the prompt."""
     grounded: bool = False
     """The plan came from grounding (no LLM call): see :mod:`mmagent.planner`."""
+    outcome: Outcome = "plan"
+    """``plan``: run ``plan``; ``direct`` / ``capabilities``: the request needs no tool (the
+    plan has no tasks) and ``answer`` answers it."""
+    answer: str = ""
+    """The answer in words when ``outcome`` is not ``plan``."""
+    confidence: float = 1.0
+    """How sure the planner is of the plan, 0..1 (an LLM's plan that validated: 1)."""
+    needs_confirmation: bool = False
+    """``confidence`` is below ``planner.confidence_threshold``: the run asks before running."""
 
 
 class Planner:
@@ -73,7 +91,8 @@ class Planner:
                  optional_args: bool = True, inputs_first: bool = False,
                  deliver_first: bool = False, retriever: ToolRetriever | None = None,
                  demos: DemoBank | None = None, demos_k: int = 0,
-                 cache: PlanCache | None = None, grounder: Grounder | None = None) -> None:
+                 cache: PlanCache | None = None, grounder: Grounder | None = None,
+                 confidence_threshold: float = 0.0, llm_fallback: bool = False) -> None:
         self.backend = backend
         self.registry = registry
         self.max_repairs = max_repairs
@@ -88,14 +107,24 @@ class Planner:
         self.demos_k = demos_k
         self.cache = cache
         self.grounder = grounder
+        self.confidence_threshold = confidence_threshold
+        self.llm_fallback = llm_fallback
+        """A plan grounding is unsure of goes to the LLM (a capable one) instead of to the
+        user for confirmation."""
 
     @classmethod
     def from_config(cls, backend: ChatBackend, registry: ToolRegistry, pc: PlannerConfig,
                     cache_dir: str | os.PathLike[str] | None = None,
-                    embedder: Embedder | None = None, demos: DemoBank | None = None
-                    ) -> Planner:
+                    embedder: Embedder | None = None, demos: DemoBank | None = None,
+                    capable_llm: bool | None = None) -> Planner:
         """A planner with the settings of ``planner:`` in ``mmagent.yaml``. The plan cache
-        (``plan_cache: true``) lives under ``cache_dir``; ``demos`` replaces the shipped bank."""
+        (``plan_cache: true``) lives under ``cache_dir``; ``demos`` replaces the shipped bank.
+        ``capable_llm``: the backend plans what grounding is unsure of (default: only an
+        ``openai`` backend; the bundled 135M model would guess worse than asking). Grounding is
+        on by default only where the bundled model would plan: an LLM of the caller's
+        (``capable_llm=True``) or an ``openai`` backend plans unless
+        ``planner.grounding.enabled`` says otherwise."""
+        embedder = embedder or default_embedder(cache_dir)
         cache = None
         if pc.plan_cache:
             if cache_dir is None:
@@ -105,7 +134,7 @@ class Planner:
         retriever = ToolRetriever(pc.retrieval_k, embedder) if pc.retrieval_k else None
         grounding = pc.grounding.enabled
         if grounding is None:
-            grounding = pc.backend == "local" and pc.model == "smollm2"
+            grounding = pc.backend == "local" and pc.model == "smollm2" and not capable_llm
         if demos is None and (pc.demos_k or grounding):
             demos = DemoBank.default(embedder)
             if pc.learn and cache_dir is not None:
@@ -113,17 +142,16 @@ class Planner:
                 demos = DemoBank(demos.demos + learned, embedder)
         grounder = None
         if grounding:
-            g = pc.grounding
-            grounder = Grounder(demos, embedder or default_embedder(), GroundingSettings(
-                k=g.k, tau=g.tau, card_weight=g.card_weight,
-                neighbour_weight=g.neighbour_weight, neighbours=g.neighbours,
-                neighbour_floor=g.neighbour_floor, structure_floor=g.structure_floor,
-                structure_margin=g.structure_margin))
+            settings = GroundingSettings(**pc.grounding.model_dump(exclude={"enabled"}))
+            grounder = Grounder(demos, embedder, settings)
         return cls(backend, registry, max_repairs=pc.max_repairs, max_tasks=pc.max_tasks,
                    max_tokens=pc.max_tokens, constrained=pc.constrained,
                    optional_args=pc.optional_args, inputs_first=pc.inputs_first,
                    deliver_first=pc.deliver_first, retriever=retriever, demos=demos,
-                   demos_k=pc.demos_k, cache=cache, grounder=grounder)
+                   demos_k=pc.demos_k, cache=cache, grounder=grounder,
+                   confidence_threshold=pc.confidence_threshold,
+                   llm_fallback=(pc.backend == "openai" if capable_llm is None
+                                 else capable_llm))
 
     def plan(self, request: str, inputs: dict[str, ArtifactRef],
              exclude_demos: Iterable[str] = ()) -> PlanResult:
@@ -137,21 +165,17 @@ class Planner:
             if cached is not None and not self._problems(cached, kinds):
                 logger.info("plan cache hit for %r", request[:80])
                 return PlanResult(plan=cached, attempts=0, cached=True)
-        # 2. a plan grounded in the request's steps, the bank and the tools' types
+        # 2. a request that needs no tool
+        intent = self._intent(request, kinds)
+        if intent is not None:
+            return intent
+        # 3. a plan grounded in the request's steps, the registry's tools and the bank
         grounded: list[str] = []
         if self.grounder is not None:
-            proposed = self.grounder.propose(request, kinds, self.registry,
-                                             exclude=exclude_demos)
-            if proposed is not None:
-                problems = self._problems(proposed, kinds)
-                if not problems:
-                    if self.cache is not None:
-                        self.cache.put(request, kinds, fingerprint, proposed)
-                    return PlanResult(plan=proposed, attempts=0, grounded=True,
-                                      tools=[t.tool for t in proposed.tasks])
-                logger.info("grounded plan rejected, asking the LLM: %s", "; ".join(problems))
-                grounded = [t.tool for t in proposed.tasks]
-        # 3. the tools and demonstrations to show the LLM
+            done, grounded = self._grounded(request, kinds, exclude_demos, fingerprint)
+            if done is not None:
+                return done
+        # 4. the tools and demonstrations to show the LLM
         tools = (self.retriever.select(self.registry, request, kinds) if self.retriever
                  else self.registry.names())
         tools += [t for t in dict.fromkeys(grounded) if t not in tools]
@@ -162,7 +186,7 @@ class Planner:
         result = PlanResult(plan=Plan(), attempts=0, tools=list(tools),
                             demos=[d.id for d in demos])
         messages = build_messages(request, inputs, self.registry.cards(tools), demos)
-        # 4. ask, check, repair
+        # 5. ask, check, repair
         deliver = None
         if self.constrained and self.deliver_first:
             # Two calls: first what the user wants back, then a plan whose shape must deliver
@@ -174,6 +198,49 @@ class Planner:
         if self.cache is not None:
             self.cache.put(request, kinds, fingerprint, plan)
         return result
+
+    def _intent(self, request: str, kinds: dict[str, str]) -> PlanResult | None:
+        """An empty plan and an answer for small talk and questions about abilities."""
+        if not kinds and small_talk(request):
+            return PlanResult(plan=Plan(), attempts=0, outcome="direct", grounded=True,
+                              answer=direct_answer(request, self.registry))
+        if asks_capabilities(request, kinds):
+            return PlanResult(plan=Plan(), attempts=0, outcome="capabilities", grounded=True,
+                              answer=capabilities_answer(self.registry))
+        return None
+
+    def _grounded(self, request: str, kinds: dict[str, str], exclude: Iterable[str],
+                  fingerprint: str) -> tuple[PlanResult | None, list[str]]:
+        """The grounded plan when it validates (and is sure enough, or no capable LLM is
+        there to do better); a refusal when nothing can serve the request; else the tools it
+        tried, for the LLM's prompt."""
+        assert self.grounder is not None
+        proposal = self.grounder.propose(request, kinds, self.registry, exclude=exclude)
+        found = proposal.grounding
+        if proposal.plan is None:
+            if not kinds and self._chatty(request):
+                return PlanResult(plan=Plan(), attempts=0, outcome="direct", grounded=True,
+                                  answer=direct_answer(request, self.registry)), []
+            raise _refusal(request, found.closest, found.out_of_scope)
+        problems = self._problems(proposal.plan, kinds)
+        tools = [t.tool for t in proposal.plan.tasks]
+        if problems:
+            logger.info("grounded plan rejected, asking the LLM: %s", "; ".join(problems))
+            return None, tools
+        unsure = proposal.confidence < self.confidence_threshold
+        if unsure and self.llm_fallback:
+            logger.info("grounded plan unsure (%.2f), asking the LLM", proposal.confidence)
+            return None, tools
+        if self.cache is not None and not unsure:
+            self.cache.put(request, kinds, fingerprint, proposal.plan)
+        return PlanResult(plan=proposal.plan, attempts=0, grounded=True, tools=tools,
+                          confidence=proposal.confidence, needs_confirmation=unsure), tools
+
+    def _chatty(self, request: str) -> bool:
+        """No step was found: does the request read like conversation?"""
+        assert self.grounder is not None
+        vector = self.grounder.embedder.embed([request])[0]
+        return chat_similarity(self.grounder.embedder, vector) >= 0.5
 
     def replan(self, request: str, inputs: dict[str, ArtifactRef], plan: Plan,
                failures: dict[str, str], kept: dict[str, dict[str, Any]]) -> PlanResult:
@@ -323,6 +390,31 @@ class Planner:
                                 f"expected a task with an {kind} output"
                                 + (f" (e.g. {', '.join(makers)})" if makers else ""))
         return problems
+
+
+def _refusal(request: str, closest: list[str], out_of_scope: list[str]
+             ) -> UnsupportedRequestError:
+    what = (f"asks for {out_of_scope[0]!r}, which no registered tool does" if out_of_scope
+            else "matches no registered tool")
+    return UnsupportedRequestError(
+        f"got a request that {what}; expected a request some tool can serve (closest tools: "
+        f"{', '.join(closest) or 'none'})", closest=closest, request=request[:200])
+
+
+def confirmation_question(plan: Plan, confidence: float) -> str:
+    """What an unsure plan would do, in words, and a request to confirm it: the offline
+    planner asks instead of guessing."""
+    steps = "; ".join(f"{i}. {t.tool}" + (f" (from {', '.join(sorted(_sources(t.args)))})"
+                                          if _sources(t.args) else "")
+                      for i, t in enumerate(plan.tasks, 1))
+    return (f"I am not sure how to do this (confidence {confidence:.2f}). I would run: {steps}. "
+            "Nothing ran. Say it again with the steps you want, or save this plan with "
+            "--save-plan and run it with `mmagent workflow run`.")
+
+
+def _sources(args: dict[str, Any]) -> set[str]:
+    refs = [v for v in args.values() for v in (v if isinstance(v, list) else [v])]
+    return {r.split(".")[0].lstrip("$") for r in refs if isinstance(r, str) and r.startswith("$")}
 
 
 def _strip_fences(text: str) -> str:

@@ -45,7 +45,8 @@ def test_agent_uses_the_cache_only_when_configured(tmp_path):
     for enabled, calls in ((True, 1), (False, 2)):
         backend = Scripted(json.dumps(GOOD), json.dumps(GOOD))
         cfg = Config.from_dict({"cache_dir": str(tmp_path / f"c{enabled}"),
-                                "planner": {"plan_cache": enabled}})
+                                "planner": {"plan_cache": enabled,
+                                            "grounding": {"enabled": False}}})
         agent = Agent(cfg, registry=fake_registry(), planner_backend=backend)
         agent.run("Describe and speak.", images=[photo])
         second = agent.run("Describe and speak.", images=[photo])

@@ -44,6 +44,13 @@ def test_no_product_request_is_a_shipped_demonstration():
     assert len(ROWS) >= 24
 
 
+def test_no_evaluation_request_is_a_shipped_demonstration():
+    shipped = {d["request"].strip().lower() for d in yaml.safe_load(DEFAULT_BANK.read_text())}
+    rows = yaml.safe_load((Path(__file__).parent / "eval" / "requests.yaml").read_text())
+    assert not [r["request"] for r in rows if r["request"].strip().lower() in shipped]
+    assert len(rows) >= 150
+
+
 def test_product_requests_are_planned_right(planner):
     right, wrong = [], []
     for row in ROWS:
