@@ -33,7 +33,15 @@ from mmagent.artifacts._provenance import (
 from mmagent.artifacts._store import ArtifactRef, ArtifactStore
 from mmagent.config._config import Config, PlannerConfig
 from mmagent.errors import InputError
-from mmagent.events import AnswerReady, Event, PlanCreated, RouteChosen, RunStarted, iterate_events
+from mmagent.events import (
+    AnswerReady,
+    ApprovalRequested,
+    Event,
+    PlanCreated,
+    RouteChosen,
+    RunStarted,
+    iterate_events,
+)
 from mmagent.execution._approval import Approve
 from mmagent.execution._executor import ExecutionResult
 from mmagent.execution._from_config import make_executor
@@ -288,13 +296,27 @@ class Agent:
         run_id = run_id or uuid.uuid4().hex
         s.set_attribute("mmagent.run_id", run_id)
         emit(RunStarted(run_id=run_id))
+        emit, asked = _watch_approvals(emit)
         with self._cancel_handle(run_id, cancel) as event:
             plan, result = run_with_replanning(
                 self.executor, self.planner, prompt, inputs, planned.plan, emit,
                 self.config.planner.replan_attempts, run_id=run_id,
                 timeout_s=self.config.planner.replan_timeout_s, approve=approve,
                 cancel=event, meta={"prompt": prompt})
+        if asked:
+            self._learn_approved(prompt, plan, {n: r.kind for n, r in inputs.items()}, result)
         return self._answer(prompt, plan, result, emit)
+
+    def _learn_approved(self, prompt: str, plan: Plan, inputs: dict[str, str],
+                        result: ExecutionResult) -> None:
+        """A run someone approved, which then finished with every task done, joins the
+        learned bank (``planner.learn``): the next similar request is planned like it."""
+        if not (self.config.planner.learn and prompt.strip() and plan.tasks
+                and result.status == "completed" and result.ok):
+            return
+        from mmagent.planner._learn import learn, learned_bank_path
+
+        learn(learned_bank_path(self.config.cache_dir), prompt, plan, inputs)
 
     def _answer_unrun(self, planned: PlanResult, emit) -> RunResult:
         """No tool runs: the request needs none (the answer is the planner's), or the planner
@@ -362,7 +384,7 @@ class Agent:
         if workflow is not None:
             return self._resume_workflow(*workflow, emit, approve, cancel)
         emit(RunStarted(run_id=run_id, resumed=True))
-        emit = self._resume_tap(run_id, emit)
+        emit, asked = _watch_approvals(self._resume_tap(run_id, emit))
         callback = approve if callable(approve) else None
         decision = None if callable(approve) else approve
         with self._cancel_handle(run_id, cancel) as event:
@@ -371,6 +393,10 @@ class Agent:
         rec = self.executor.runs.get(run_id) if self.executor.runs else None
         prompt = (rec.meta.get("prompt") if rec else None) or ""
         plan = Plan.model_validate(rec.plan) if rec else Plan()
+        if rec is not None and (asked or decision is True or (
+                isinstance(decision, dict) and decision and all(decision.values()))):
+            kinds = {n: ArtifactRef.model_validate(v).kind for n, v in rec.inputs.items()}
+            self._learn_approved(prompt, plan, kinds, result)
         return self._answer(prompt, plan, result, emit)
 
     def _resume_tap(self, run_id: str, emit):
@@ -413,6 +439,18 @@ class Agent:
         prepared = self._workflow_run(source, inputs)
         return self._run_workflow(prepared, emit, run_id=run_id, approve=approve,
                                   cancel=cancel)
+
+
+def _watch_approvals(emit: Any) -> tuple[Any, list[bool]]:
+    """``emit`` passing events on, and a list that holds True once an approval was asked."""
+    asked: list[bool] = []
+
+    def watch(event: Event) -> None:
+        if isinstance(event, ApprovalRequested) and not asked:
+            asked.append(True)
+        emit(event)
+
+    return watch, asked
 
 
 def _ref_or_value(value: Any) -> Any:

@@ -74,3 +74,42 @@ def test_cli_learns_a_saved_workflow(tmp_path, photo, monkeypatch, capsys):
     assert code == 0 and "learned" in out
     agent = Agent(str(config))
     assert [t.tool for t in agent.plan(SIMILAR, images=[photo]).tasks] == ["visual_qa"]
+
+
+def _approving_agent(tmp_path, learn: bool = True) -> Agent:
+    return Agent(Config.from_dict({"cache_dir": str(tmp_path / "cache"),
+                                   "router": {"mode": "plan"}, "planner": {"learn": learn},
+                                   "executor": {"approval": {"tools": ["text_to_speech"]}}},
+                                  profile="offline"))
+
+
+SPOKEN = "Say 'the kettle is on' out loud"
+
+
+def _learned(tmp_path) -> list[dict]:
+    import yaml
+
+    path = tmp_path / "cache" / "learned_demos.yaml"
+    return yaml.safe_load(path.read_text()) if path.exists() else []
+
+
+def test_a_run_approved_later_joins_the_learned_bank(tmp_path):
+    paused = _approving_agent(tmp_path).run(SPOKEN)
+    assert paused.status == "awaiting_approval" and _learned(tmp_path) == []
+    done = _approving_agent(tmp_path).resume(paused.run_id, approve=True)
+    assert done.status == "completed"
+    (row,) = _learned(tmp_path)
+    assert row["request"] == SPOKEN
+    assert [t["tool"] for t in row["plan"]["tasks"]] == [t.tool for t in done.plan.tasks]
+
+
+def test_a_run_approved_as_it_runs_is_learned_and_a_rejected_one_is_not(tmp_path):
+    _approving_agent(tmp_path).run(SPOKEN, approve=lambda request: False)
+    assert _learned(tmp_path) == []
+    _approving_agent(tmp_path).run(SPOKEN, approve=lambda request: True)
+    assert [row["request"] for row in _learned(tmp_path)] == [SPOKEN]
+
+
+def test_without_planner_learn_an_approved_run_is_not_learned(tmp_path):
+    _approving_agent(tmp_path, learn=False).run(SPOKEN, approve=lambda request: True)
+    assert _learned(tmp_path) == []
