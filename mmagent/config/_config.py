@@ -91,6 +91,9 @@ class GroundingConfig(BaseModel):
                         "address, a language, a size) asks for that tool")
     compose: bool = Field(True, description="typed completion: feeders, takers, speech and "
                           "join steps, data-flow order")
+    search: bool = Field(True, description="the composition is searched over each clause's "
+                         "next best tools and each input's next best takers (false: the best "
+                         "reading only)")
 
 
 class PlannerConfig(BaseModel):

@@ -208,12 +208,13 @@ def _add_join(found: Grounding, plan: Plan, request: str, registry: ToolRegistry
 
 
 def compose(found: Grounding, request: str, inputs: dict[str, str], registry: ToolRegistry,
-            links: dict[tuple[str, str], int], enabled: bool = True) -> Plan | None:
+            links: dict[tuple[str, str], int], enabled: bool = True,
+            search: bool = True) -> Plan | None:
     """The grounded steps completed by type and linked (see the module docs); None when no
     step is left. With ``enabled``, the composition is searched: each clause may take one of
     its next best tools and each input one of its next best takers, and the valid plan that
     gives up the least evidence for the soundest shape wins (``found`` is left holding its
-    steps)."""
+    steps); without ``search``, only the best reading."""
     if not enabled:
         if not found.steps:
             return None
@@ -221,7 +222,7 @@ def compose(found: Grounding, request: str, inputs: dict[str, str], registry: To
                     registry, links)
     best: tuple[float, int, Grounding, Plan] | None = None
     for floor in (_ALTERNATIVE_FLOOR, 0.0):  # wider only when no near reading can run
-        for n, (loss, variant) in enumerate(_variants(found, floor)):
+        for n, (loss, variant) in enumerate(_variants(found, floor)[:None if search else 1]):
             if best is not None and loss >= best[0]:
                 break  # readings come by evidence given up, and no cost is below 0
             plan = _complete(variant, request, inputs, registry, links)

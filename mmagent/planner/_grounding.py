@@ -88,6 +88,9 @@ class GroundingSettings:
     """values fitting a tool's required port ask for the tool"""
     compose: bool = True
     """typed completion: feeders, takers, speech and join steps, data-flow order"""
+    search: bool = True
+    """the composition is searched over each clause's next best tools and each input's next
+    best takers (false: the best reading only)"""
 
 
 @dataclass
@@ -509,7 +512,8 @@ class Grounder:
             self._whole(index, found, registry, request, inputs)
         if not found.steps:
             return Proposal(plan=None, confidence=0.0, grounding=found)
-        plan = compose(found, request, inputs, registry, index.links, self.settings.compose)
+        plan = compose(found, request, inputs, registry, index.links, self.settings.compose,
+                       self.settings.search)
         if plan is None:
             return Proposal(plan=None, confidence=0.0, grounding=found)
         return Proposal(plan=plan, confidence=confidence(found), grounding=found)

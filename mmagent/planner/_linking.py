@@ -102,8 +102,9 @@ def _number_literal(field_name: str, kind: str, request: str) -> float | int | N
     if field_name in ("duration", "seconds"):
         m = re.search(_NUM + r"[\s-]*(?:s\b|secs?\b|seconds?\b)", request, re.IGNORECASE)
     elif field_name in ("count", "frames", "top_k"):
-        m = re.search(_NUM + r"\s+(?:\w+\s+)?(?:frames|images|pictures|stills|photos|results)",
-                      request, re.IGNORECASE)
+        m = (re.search(r"\b(?:top|best)\s+" + _NUM + r"\b", request, re.IGNORECASE)
+             or re.search(_NUM + r"\s+(?:\w+\s+)?(?:frames|images|pictures|pics|stills|photos|"
+                          r"shots|results)", request, re.IGNORECASE))
     else:
         return None
     if not m:
@@ -200,7 +201,7 @@ def _port_value(st: _State, i: int, tool: str, name: str, info: Any, clause: str
     if files:
         st.unused_inputs.remove(files[0])
         return f"$input.{files[0]}"
-    fitted = slot_value(name, info.description or "", st.found) if required else None
+    fitted = slot_value(name, info.description or "", st.found, optional=not required)
     if fitted is not None and kind in ("text", "integer", "number"):
         return fitted
     if not required:

@@ -29,6 +29,8 @@ _EMAIL = re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+")
 _PHONE = re.compile(r"(?<![\w@])\+?\d[\d ().-]{7,}\d")
 _DIMS = re.compile(r"\b(\d{2,5})\s*(?:x|×|by)\s*(\d{2,5})\b|\b(\d{2,5})\s*(?:px|pixels)?\s*wide"
                    r"\s*(?:by|and|x)\s*(\d{2,5})\s*(?:px|pixels)?\s*tall\b", re.IGNORECASE)
+_FOLDER = re.compile(r"(?<![\w:/.])((?:~|\.{1,2})?/[\w\-]+(?:[/.][\w\-]+)*/?)|"
+                     r"\b(?:folder|directory)\s+['\"“]([^'\"”]+)['\"”]", re.IGNORECASE)
 _LANG = re.compile(r"\b(?:in|into|to)\s+(" + "|".join(_LANGUAGES) + r")\b", re.IGNORECASE)
 _PORT_KINDS = (  # words of a port's name/description -> the kind of value it takes
     ("email", re.compile(r"\b(e-?mail|recipient|address(es)?)\b", re.IGNORECASE)),
@@ -36,11 +38,16 @@ _PORT_KINDS = (  # words of a port's name/description -> the kind of value it ta
     ("width", re.compile(r"\bwidth\b", re.IGNORECASE)),
     ("height", re.compile(r"\bheight\b", re.IGNORECASE)),
     ("phone", re.compile(r"\bphone\b", re.IGNORECASE)),
+    ("folder", re.compile(r"\b(folder|directory)\b", re.IGNORECASE)),
 )
+_SPECIFIC = ("folder",)
+"""kinds of value so specific that they ask for a tool even through an optional port (a
+folder path asks for the tool that searches one)"""
 
 
 def entities(request: str) -> dict[str, Any]:
-    """The port-fitting values a request carries: email, phone, dims (w, h), language."""
+    """The port-fitting values a request carries: email, phone, dims (w, h), language,
+    folder (a path, or a quoted name after "folder")."""
     found: dict[str, Any] = {}
     if m := _EMAIL.search(request):
         found["email"] = m.group(0).rstrip(".")
@@ -50,6 +57,8 @@ def entities(request: str) -> dict[str, Any]:
         found["dims"] = (int(w), int(h))
     elif m := _PHONE.search(masked):
         found["phone"] = m.group(0).strip()
+    if m := _FOLDER.search(masked):
+        found["folder"] = (m.group(1) or m.group(2)).rstrip(".")
     if m := _LANG.search(masked):
         found["language"] = m.group(1).capitalize()
     return found
@@ -81,10 +90,12 @@ def _fits(kind: str, found: dict[str, Any]) -> bool:
 
 def slot_tools(registry: ToolRegistry, found: dict[str, Any]) -> list[tuple[str, str]]:
     """(tool, entity kind) for each tool with a required port that a value of the request
-    fits."""
+    fits (or an optional one that a value of a specific kind fits)."""
     out = []
     for tool in registry.names():
-        for kind in _slots(registry, tool, required=True).values():
+        kinds = list(_slots(registry, tool, required=True).values()) + [
+            k for k in _slots(registry, tool, required=False).values() if k in _SPECIFIC]
+        for kind in kinds:
             if _fits(kind, found):
                 out.append((tool, "dims" if kind in ("width", "height") else kind))
                 break
@@ -106,9 +117,14 @@ def missing_slot(registry: ToolRegistry, tool: str, found: dict[str, Any]) -> st
     return None
 
 
-def slot_value(name: str, description: str, found: dict[str, Any]) -> Any:
-    """The request's value for a port whose card says what it takes, else None."""
+def slot_value(name: str, description: str, found: dict[str, Any],
+               optional: bool = False) -> Any:
+    """The request's value for a port whose card says what it takes, else None; for an
+    ``optional`` port only a value of a specific kind (a folder: a size may not suit a tool
+    that can default it)."""
     kind = port_entity(name, description)
+    if optional and kind not in _SPECIFIC:
+        return None
     if kind in ("width", "height") and "dims" in found:
         return found["dims"][0 if kind == "width" else 1]
     return found.get(kind) if kind else None
