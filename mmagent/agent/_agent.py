@@ -395,7 +395,8 @@ class Agent:
         plan = Plan.model_validate(rec.plan) if rec else Plan()
         if rec is not None and (asked or decision is True or (
                 isinstance(decision, dict) and decision and all(decision.values()))):
-            kinds = {n: ArtifactRef.model_validate(v).kind for n, v in rec.inputs.items()}
+            kinds: dict[str, str] = {n: ArtifactRef.model_validate(v).kind
+                                     for n, v in rec.inputs.items()}
             self._learn_approved(prompt, plan, kinds, result)
         return self._answer(prompt, plan, result, emit)
 

@@ -89,7 +89,7 @@ def _evidence(found: Grounding, links: dict[tuple[str, str], int], tool: str,
 
 def _add_takers(found: Grounding, inputs: dict[str, str], registry: ToolRegistry) -> None:
     for kind in dict.fromkeys(inputs.values()):
-        taker = (found.takers.get(kind) or [None])[0]
+        taker = next(iter(found.takers.get(kind, [])), None)
         if taker and not any(kind in _in_kinds(registry, s.tool) for s in found.steps):
             found.steps.insert(0, Step(tool=taker, clause="", origin="taker", strength=0.5))
 
