@@ -23,12 +23,13 @@ CHAIN = {"tasks": [
 
 
 class SlowPlanner(PlanByInputs):
-    """Takes a second to plan (like a real LLM, only shorter), then plans CHAIN."""
+    """Takes three seconds to plan (like a real LLM, only shorter), then plans CHAIN: time
+    for the server to see the client go, even on a loaded machine."""
 
     def complete(self, messages, *, json_schema=None, max_tokens=512):
         if json_schema is not None and "tasks" not in json_schema.get("properties", {}):
             return super().complete(messages, json_schema=json_schema, max_tokens=max_tokens)
-        time.sleep(1.0)
+        time.sleep(3.0)
         return Completion(json.dumps(CHAIN), 1, 1)
 
 
