@@ -26,7 +26,7 @@ import json
 import logging
 import re
 import threading
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Awaitable, Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
@@ -540,17 +540,7 @@ def mcp_server(bridge: McpBridge, caller: Caller | None = None) -> Server:
                 outcome = await anyio.to_thread.run_sync(
                     lambda: bridge.call(params.name, params.arguments, owner, base_url, hosts,
                                         progress=report, cancel=cancel), abandon_on_cancel=True)
-            while isinstance(outcome, Paused):
-                way = _asking(ctx)
-                if way == "input_required":  # 2026-07-28+: the client retries with the answer
-                    return _ask_in_result(outcome)
-                if way != "request":  # the result names the run and the approve tool
-                    return outcome.result
-                approve = await _ask_now(ctx, outcome)
-                if approve is None:  # no answer came: the client approves it later
-                    return outcome.result
-                outcome = await resume(outcome.run_id, approve)
-            return outcome
+            return await _settle(ctx, outcome, resume)
         except anyio.get_cancelled_exc_class():  # the client cancelled: no new task starts
             cancel.set()
             raise
@@ -571,6 +561,25 @@ def mcp_server(bridge: McpBridge, caller: Caller | None = None) -> Server:
         "mmagent: multimodal model tools, YAML workflows (workflow_*), and the agent (run)."),
         on_list_tools=list_tools, on_call_tool=call_tool, on_list_resources=list_resources,
         on_read_resource=read_resource)
+
+
+async def _settle(ctx: Any, outcome: types.CallToolResult | Paused,
+                  resume: Callable[[str, bool], Awaitable[types.CallToolResult | Paused]]
+                  ) -> types.CallToolResult | types.InputRequiredResult:
+    """A call's result once no approval is pending: each pause is asked the way the client
+    supports (elicitation in the result or at once), or answered with a result naming the run
+    and the ``approve`` tool."""
+    while isinstance(outcome, Paused):
+        way = _asking(ctx)
+        if way == "input_required":  # 2026-07-28+: the client retries with the answer
+            return _ask_in_result(outcome)
+        if way != "request":  # the result names the run and the approve tool
+            return outcome.result
+        approve = await _ask_now(ctx, outcome)
+        if approve is None:  # no answer came: the client approves it later
+            return outcome.result
+        outcome = await resume(outcome.run_id, approve)
+    return outcome
 
 
 _ANSWER_KEY = "approval"
