@@ -64,7 +64,10 @@ def test_a_client_that_goes_away_cancels_its_run(slow_server, stream):
             for _ in r.iter_lines():
                 pass
     status, done = _settled(runs)
-    assert status == "cancelled" and done == {}  # planned, then nothing ran
+    # the run stops when its client goes: a plain request is dropped while it is planned, so
+    # nothing runs; a stream keeps the client reading until the plan's first events, so at
+    # most the task running when it left finishes
+    assert status == "cancelled" and ("t2" not in done if stream else done == {})
     # a client that stays gets the whole run
     r = httpx.post(server.base_url + "/v1/chat/completions", json={**body, "stream": False},
                    timeout=30)
