@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import dataclasses
 import itertools
+import math
 import re
 from collections import Counter
 
@@ -267,6 +268,8 @@ _TAKERS = 3
 """takers tried per kind of input"""
 _VARIANTS = 48
 """readings completed and scored per request, least evidence given up first"""
+_COMBOS = 4096
+"""readings enumerated at most (a request of many clauses keeps only its nearest options)"""
 
 
 def _variants(found: Grounding, floor: float) -> list[tuple[float, Grounding]]:
@@ -284,6 +287,9 @@ def _variants(found: Grounding, floor: float) -> list[tuple[float, Grounding]]:
     for k, kind in enumerate(kinds):
         choices.append([(0.15 * r, -1 - k, tool)
                         for r, tool in enumerate(found.takers[kind][:_TAKERS])])
+    while math.prod(map(len, choices)) > _COMBOS:  # a long request: drop the costliest options
+        widest = max((c for c in choices if len(c) > 1), key=lambda c: c[-1][0])
+        widest.pop()
     combos = sorted(itertools.product(*choices), key=lambda c: sum(x[0] for x in c))
     out = []
     for combo in combos[:_VARIANTS]:
