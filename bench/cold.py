@@ -6,6 +6,9 @@ measured in the same run (``python -c pass``), medians and spreads over repeats.
   this photo? Say it aloud." --image examples/photo.png -c examples/mmagent.yaml`` (target <=
   5 s), beside ``python -c`` importing the libraries it cannot run without (torch, the BERT and
   BLIP modelling code, LangGraph): the floor the run stands on.
+- Every timed run and request gets a photo of its own (the example photo with one pixel
+  changed): the same bytes again would be answered from the result cache, which a user's
+  first request on a new photo never is.
 - ``serve``: a fresh ``mmagent serve`` process (with and without its warm-up): seconds until it
   answers ``/healthz``, then its first ``POST /v1/chat/completions`` (the request above, image
   inline) against the median of the next three (target: first <= 2x a warm one).
@@ -24,6 +27,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -40,14 +44,35 @@ FLOOR = ("import torch, langgraph.func, transformers.models.bert.modeling_bert, 
 ENV = {**os.environ, "HF_HUB_OFFLINE": "1", "MMAGENT_API_KEYS": "sk-bench"}
 
 
-def wall(cmd: list[str]) -> float:
+_PHOTOS = Path(tempfile.mkdtemp(prefix="mmagent-cold-"))
+_made = [0]
+
+
+def new_photo() -> Path:
+    """The example photo with one pixel changed, a new one each call (a result-cache miss)."""
+    from PIL import Image
+
+    _made[0] += 1
+    n = _made[0]
+    img = Image.open(PHOTO).convert("RGB")
+    r, g, b = img.getpixel((0, 0))
+    img.putpixel((0, 0), ((r + n) % 256, (g + n // 256) % 256, b))
+    path = _PHOTOS / f"photo-{n}.png"
+    img.save(path)
+    return path
+
+
+def wall(cmd: list[str] | Callable[[], list[str]]) -> float:
+    if callable(cmd):
+        cmd = cmd()
     t0 = time.perf_counter()
     subprocess.run(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=True, env=ENV,
                    cwd=ROOT)
     return time.perf_counter() - t0
 
 
-def paired(cmd: list[str], base: list[str], repeat: int) -> dict[str, Any]:
+def paired(cmd: list[str] | Callable[[], list[str]], base: list[str],
+           repeat: int) -> dict[str, Any]:
     """``cmd`` and ``base`` in turn (one warm-up each), and their ratio pair by pair."""
     wall(cmd)
     wall(base)
@@ -69,8 +94,10 @@ def bench_help(repeat: int) -> dict[str, Any]:
 
 
 def bench_run(repeat: int) -> dict[str, Any]:
-    cmd = mmagent("run", PROMPT, "--image", str(PHOTO), "-c", str(CONFIG))
-    return {"command": f"mmagent run {PROMPT!r} --image examples/photo.png -c "
+    def cmd() -> list[str]:
+        return mmagent("run", PROMPT, "--image", str(new_photo()), "-c", str(CONFIG))
+
+    return {"command": f"mmagent run {PROMPT!r} --image <a new photo> -c "
             "examples/mmagent.yaml", "baseline": f"python -c '{FLOOR}'",
             **paired(cmd, [PY, "-c", FLOOR], repeat)}
 
@@ -87,9 +114,12 @@ def _serve_once(warm: bool, repeat: int) -> dict[str, Any]:
     t0 = time.perf_counter()
     proc = subprocess.Popen([PY, "-c", code], stdout=log, stderr=log, env=ENV, cwd=ROOT)
     url = f"http://127.0.0.1:{port}"
-    image = "data:image/png;base64," + base64.b64encode(PHOTO.read_bytes()).decode()
-    body = {"model": "mmagent", "messages": [{"role": "user", "content": [
-        {"type": "text", "text": PROMPT}, {"type": "image_url", "image_url": {"url": image}}]}]}
+
+    def body() -> dict[str, Any]:
+        image = "data:image/png;base64," + base64.b64encode(new_photo().read_bytes()).decode()
+        return {"model": "mmagent", "messages": [{"role": "user", "content": [
+            {"type": "text", "text": PROMPT},
+            {"type": "image_url", "image_url": {"url": image}}]}]}
     try:
         with httpx.Client(base_url=url, timeout=600,
                           headers={"Authorization": "Bearer sk-bench"}) as client:
@@ -106,8 +136,9 @@ def _serve_once(warm: bool, repeat: int) -> dict[str, Any]:
             ready = time.perf_counter() - t0
             times = []
             for _ in range(1 + repeat):
+                payload = body()
                 t = time.perf_counter()
-                r = client.post("/v1/chat/completions", json=body)
+                r = client.post("/v1/chat/completions", json=payload)
                 times.append(time.perf_counter() - t)
                 r.raise_for_status()
     finally:
@@ -119,7 +150,7 @@ def _serve_once(warm: bool, repeat: int) -> dict[str, Any]:
 
 
 def bench_serve(repeat: int) -> dict[str, Any]:
-    return {"request": f"POST /v1/chat/completions {PROMPT!r} + examples/photo.png inline",
+    return {"request": f"POST /v1/chat/completions {PROMPT!r} + a new photo inline",
             "warm_up": _serve_once(True, repeat), "no_warm_up": _serve_once(False, repeat)}
 
 
