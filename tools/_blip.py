@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from mmagent.toolkit import PipelineTool, ToolContext
+from mmagent.tools._tiny import trained_tokenizer
 
 __all__ = ["BlipTool", "BlipRow", "build_tiny_blip"]
 
@@ -69,8 +70,7 @@ def build_tiny_blip(path: Path, model_class: str, corpus: list[str], init: float
     import transformers
     from transformers import BertTokenizer, BlipConfig, BlipImageProcessorPil, BlipProcessor
 
-    tokenizer = BertTokenizer().train_new_from_iterator(corpus, vocab_size=300,
-                                                        show_progress=False)
+    tokenizer = trained_tokenizer(BertTokenizer, corpus)
     tokenizer.add_special_tokens({"bos_token": "[DEC]"})  # as the real checkpoints name it
     image_processor = BlipImageProcessorPil(size={"height": 32, "width": 32})
     config = BlipConfig(

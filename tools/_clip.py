@@ -18,6 +18,7 @@ from typing import Any
 import numpy as np
 
 from mmagent.toolkit import PipelineTool, Resources
+from mmagent.tools._tiny import trained_tokenizer
 
 __all__ = ["ClipEncoder", "ClipTool"]
 
@@ -136,8 +137,7 @@ class ClipTool(PipelineTool):
             CLIPTokenizer,
         )
 
-        tokenizer = CLIPTokenizer().train_new_from_iterator(_TINY_CORPUS, vocab_size=300,
-                                                            show_progress=False)
+        tokenizer = trained_tokenizer(CLIPTokenizer, _TINY_CORPUS)
         tokenizer.model_max_length = 77
         image_processor = CLIPImageProcessorPil(size={"shortest_edge": 32},
                                                 crop_size={"height": 32, "width": 32})

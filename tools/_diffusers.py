@@ -18,6 +18,7 @@ from pydantic import BaseModel, Field, ValidationInfo
 
 from mmagent.errors import ToolInputError
 from mmagent.toolkit import TINY, PipelineTool, ToolContext, group_rows
+from mmagent.tools._tiny import trained_tokenizer
 
 __all__ = ["DiffusersTool", "DiffusionRow", "StepProgress", "seeded_generators", "check_pixels",
            "check_area", "seed_field", "side_field", "steps_field", "save_tiny_sd", "MAX_SEED"]
@@ -199,8 +200,7 @@ def tiny_text_encoder():
     """A CLIP tokenizer trained in code and a random 2-layer CLIP text encoder (width 16)."""
     from transformers import CLIPTextConfig, CLIPTextModel, CLIPTokenizer
 
-    tokenizer = CLIPTokenizer().train_new_from_iterator(_TINY_CORPUS, vocab_size=300,
-                                                        show_progress=False)
+    tokenizer = trained_tokenizer(CLIPTokenizer, _TINY_CORPUS)
     tokenizer.model_max_length = 32
     config = CLIPTextConfig(
         vocab_size=len(tokenizer), hidden_size=16, intermediate_size=37, num_hidden_layers=2,

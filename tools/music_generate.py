@@ -32,6 +32,7 @@ from pydantic import Field
 from mmagent.artifacts import AudioRef
 from mmagent.errors import ConfigError, ToolInputError
 from mmagent.toolkit import PipelineTool, Ports, Resources, ToolContext, group_rows
+from mmagent.tools._tiny import trained_tokenizer
 
 __all__ = ["MusicGenerate"]
 
@@ -212,8 +213,7 @@ class MusicGenerate(PipelineTool):
         )
 
         # transformers 5 has one (tokenizers-backed) T5 tokenizer; T5TokenizerFast is its alias
-        tokenizer = T5Tokenizer().train_new_from_iterator(_TINY_CORPUS, vocab_size=300,
-                                                          show_progress=False)
+        tokenizer = trained_tokenizer(T5Tokenizer, _TINY_CORPUS)
         codes = 64
         text = T5Config(vocab_size=len(tokenizer), d_model=16, d_kv=8, d_ff=32, num_layers=1,
                         num_heads=2, pad_token_id=tokenizer.pad_token_id,

@@ -30,6 +30,7 @@ from pydantic import Field
 
 from mmagent.artifacts import ImageRef
 from mmagent.toolkit import PipelineTool, Ports, Resources, ToolContext
+from mmagent.tools._tiny import trained_tokenizer
 
 __all__ = ["VLMChat", "ChatTurn", "MAX_IMAGES", "MAX_QUESTION_CHARS", "MAX_HISTORY_TURNS"]
 
@@ -145,8 +146,7 @@ class VLMChat(PipelineTool):
             LlavaProcessor,
         )
 
-        tokenizer = LlamaTokenizer().train_new_from_iterator(_TINY_CORPUS, vocab_size=300,
-                                                             show_progress=False)
+        tokenizer = trained_tokenizer(LlamaTokenizer, _TINY_CORPUS)
         tokenizer.add_special_tokens({"pad_token": "<pad>",
                                       "additional_special_tokens": ["<image>"]})
         image_processor = CLIPImageProcessorPil(size={"shortest_edge": 32},

@@ -10,7 +10,7 @@ import typer
 from rich.table import Table
 
 from mmagent.cli._display import err, out
-from mmagent.cli._options import ConfigOpt, JsonOpt, ProfileOpt
+from mmagent.cli._options import ConfigOpt, JsonOpt, ProfileOpt, load_config
 
 if TYPE_CHECKING:
     from mmagent.config._config import Config
@@ -63,7 +63,6 @@ def eval_taskbench(
     Demonstrations and step phrases come from --demos only (default: none), never from the
     evaluated rows."""
     from mmagent.agent._agent import make_backend
-    from mmagent.config._config import Config
     from mmagent.errors import InputError
     from mmagent.eval._taskbench import (
         evaluate_taskbench,
@@ -72,7 +71,7 @@ def eval_taskbench(
         load_taskbench,
     )
 
-    cfg = Config.load(config, profile=profile)
+    cfg = load_config(config, profile)
     _switch_off(cfg, no_retrieval=no_retrieval, no_demos=no_demos, no_constraints=no_constraints,
                 no_grounding=no_grounding, no_neighbours=no_neighbours, no_cards=no_cards)
     bench = load_taskbench(data)

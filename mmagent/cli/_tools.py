@@ -7,7 +7,7 @@ import json
 from rich.table import Table
 
 from mmagent.cli._display import out
-from mmagent.cli._options import ConfigOpt, JsonListOpt, ProfileOpt
+from mmagent.cli._options import ConfigOpt, JsonListOpt, ProfileOpt, load_config
 
 __all__ = ["tools"]
 
@@ -20,11 +20,10 @@ def tools(
     """List the registered tools: kind, input and output types, checkpoint, GPU memory."""
     from rich.markup import escape
 
-    from mmagent.config._config import Config
     from mmagent.toolkit._catalog import tool_entries
     from mmagent.toolkit._registry import ToolRegistry
 
-    cfg = Config.load(config, profile=profile)
+    cfg = load_config(config, profile)
     reg = ToolRegistry.discover({n: tc.kwargs() for n, tc in cfg.tools.items()})
     if cfg.mcp_servers:
         from mmagent.toolkit._mcp_client import add_mcp_tools

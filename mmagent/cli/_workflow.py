@@ -24,11 +24,10 @@ def workflow_validate(
     profile: ProfileOpt = None,
 ) -> None:
     """Check workflow files against the registered tools; nothing runs. Exit 2 on a problem."""
-    from mmagent.config._config import Config
     from mmagent.toolkit._registry import ToolRegistry
     from mmagent.workflows._parse import load_workflow
 
-    cfg = Config.load(config, profile=profile)
+    cfg = load_config(config, profile)
     reg = ToolRegistry.discover({n: tc.kwargs() for n, tc in cfg.tools.items()})
     bad = 0
     for f in files:
@@ -118,11 +117,10 @@ def workflow_list(
     profile: ProfileOpt = None,
 ) -> None:
     """List the shipped and configured workflows with their inputs."""
-    from mmagent.config._config import Config
     from mmagent.workflows._library import find_workflows
     from mmagent.workflows._parse import load_workflow
 
-    cfg = Config.load(config, profile=profile)
+    cfg = load_config(config, profile)
     rows: list[dict[str, Any]] = []
     for name, path in find_workflows(cfg.workflows.paths).items():
         wf = load_workflow(path)
