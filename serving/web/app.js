@@ -1,11 +1,13 @@
 // mmagent's web page: plain JS, no build step. Runs prompts and workflows through the runs API,
-// draws the plan as an SVG graph, follows each step, plays the media, asks for approvals.
+// draws the plan as a graph whose boxes show what each step produced, plays the media, previews
+// uploads, asks for approvals.
 "use strict";
 
 const KEY = "mmagent.apiKey";
 const $ = (id) => document.getElementById(id);
 const state = { key: sessionStorage.getItem(KEY), workflows: [], runs: {}, run: null, lastEvent: null,
-                plan: null, status: {}, progress: {}, outputs: {}, seconds: {}, shown: new Set() };
+                plan: null, status: {}, progress: {}, outputs: {}, seconds: {}, failures: {}, media: {},
+                blobs: {}, shown: new Set(), nodes: {}, edges: [], observer: null };
 
 // -- the API ---------------------------------------------------------------------------------
 
@@ -26,11 +28,16 @@ const json = async (path, body) => (await api(path, body === undefined ? {} : {
   method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify(body),
 })).json();
 
+// a file the server refuses is reported with its name and the server's reason
 async function upload(file) {
   const form = new FormData();
   form.append("file", file, file.name);
   form.append("purpose", "user_data");
-  return (await api("/v1/files", { method: "POST", body: form })).json();
+  try {
+    return await (await api("/v1/files", { method: "POST", body: form })).json();
+  } catch (e) {
+    throw new Error(`The upload of ${file.name} failed: ${e.message}`);
+  }
 }
 
 // Server-sent events over fetch (EventSource cannot send the Authorization header).
@@ -138,7 +145,7 @@ function signOut() {
   location.reload();
 }
 
-// -- the plan graph: columns by dependency depth, SVG drawn here (no library) ------------------
+// -- the plan graph: one row of boxes per dependency depth (a wide row wraps), SVG edges -------
 
 const REF = /^\$([A-Za-z_][\w-]*)\.([\w-]+)$/;
 
@@ -152,96 +159,142 @@ function refs(value, out = []) {
 }
 
 function svg(tag, attrs = {}, text) {
-  const el = document.createElementNS("http://www.w3.org/2000/svg", tag);
-  for (const [k, v] of Object.entries(attrs)) el.setAttribute(k, v);
-  if (text !== undefined) el.textContent = text;
-  return el;
+  const node = document.createElementNS("http://www.w3.org/2000/svg", tag);
+  for (const [k, v] of Object.entries(attrs)) node.setAttribute(k, v);
+  if (text !== undefined) node.textContent = text;
+  return node;
 }
 
-function drawPlan() {
-  const plan = state.plan;
-  const box = $("plan");
-  box.replaceChildren();
-  if (!plan || !plan.tasks.length) return;
+function el(tag, attrs = {}, text) {
+  const node = document.createElement(tag);
+  for (const [k, v] of Object.entries(attrs)) node.setAttribute(k, v);
+  if (text !== undefined) node.textContent = text;
+  return node;
+}
+
+// the plan's inputs, its tasks in rows by dependency depth, and its edges (from, to)
+function planLayers(plan) {
   const ids = new Set(plan.tasks.map((t) => t.id));
-  const deps = {}, inputs = new Set();
+  const deps = {}, inputs = new Set(), edges = [];
   for (const t of plan.tasks) {
     deps[t.id] = new Set();
     for (const r of refs(t.args)) {
-      if (r.source === "input") inputs.add(r.field);
-      else if (ids.has(r.source)) deps[t.id].add(r.source);
+      if (r.source === "input") {
+        inputs.add(r.field);
+        edges.push([`$input.${r.field}`, t.id]);
+      } else if (ids.has(r.source) && !deps[t.id].has(r.source)) {
+        deps[t.id].add(r.source);
+        edges.push([r.source, t.id]);
+      }
     }
   }
   const depth = {};
   const depthOf = (id) => depth[id] ?? (depth[id] = Math.max(0, ...[...deps[id]].map((d) => depthOf(d) + 1)));
-  plan.tasks.forEach((t) => depthOf(t.id));
-  const shift = inputs.size ? 1 : 0;
-  const columns = [];
-  const place = {};
-  [...inputs].forEach((name, row) => { place[`$input.${name}`] = { col: 0, row }; });
-  if (inputs.size) columns[0] = inputs.size;
-  for (const t of plan.tasks) {
-    const col = depth[t.id] + shift;
-    columns[col] = (columns[col] || 0) + 1;
-    place[t.id] = { col, row: columns[col] - 1 };
-  }
-  const W = 170, H = 66, GX = 60, GY = 22;
-  const xy = (p) => ({ x: 10 + p.col * (W + GX), y: 10 + p.row * (H + GY) });
-  const width = 20 + columns.length * (W + GX) - GX;
-  const height = 20 + Math.max(...columns.map((n) => n || 0)) * (H + GY) - GY;
-  const root = svg("svg", { viewBox: `0 0 ${width} ${height}`, role: "img", "aria-label": "plan graph" });
-  root.style.maxWidth = `${width}px`;  // drawn at its own size at most: one step is no giant box
+  const layers = [];
+  for (const t of plan.tasks) (layers[depthOf(t.id)] ||= []).push(t);
+  return { inputs: [...inputs], layers: layers.filter(Boolean), edges };
+}
+
+function drawPlan() {
+  if (state.observer) state.observer.disconnect();
+  state.nodes = {};
+  $("plan").replaceChildren();
+  const plan = state.plan;
+  if (!plan || !plan.tasks.length) return;
+  const { inputs, layers, edges } = planLayers(plan);
+  const graph = el("div", { class: "graph", role: "group", "aria-label": "plan graph" });
+  graph.append(svg("svg", { class: "edges", "aria-hidden": "true" }));
+  const row = (nodes) => { const r = el("div", { class: "layer" }); r.append(...nodes); return r; };
+  if (inputs.length) graph.append(row(inputs.map(inputNode)));
+  for (const tasks of layers) graph.append(row(tasks.map(taskNode)));
+  $("plan").append(graph);
+  state.edges = edges;
+  plan.tasks.forEach((t) => updateNode(t.id));
+  // a box grows as its outputs arrive and rows re-wrap with the width: the edges follow
+  state.observer = new ResizeObserver(() => requestAnimationFrame(drawEdges));
+  state.observer.observe(graph);
+  Object.values(state.nodes).forEach((n) => state.observer.observe(n));
+  drawEdges();
+}
+
+function inputNode(name) {
+  const node = el("div", { class: "node input", "data-input": name }, `input ${name}`);
+  state.nodes[`$input.${name}`] = node;
+  return node;
+}
+
+function taskNode(t) {
+  const node = el("article", { class: "node", "data-task": t.id });
+  const label = el("div", { class: "label", title: `${t.id} · ${t.tool}` }, `${t.id} · ${t.tool}`);
+  const output = el("p", { class: "output" });
+  output.addEventListener("click", () => {
+    output.classList.toggle("open");
+    updateNode(t.id);
+  });
+  node.append(label, el("div", { class: "state" }), el("div", { class: "bar" }), output,
+              el("p", { class: "why" }), el("div", { class: "media" }));
+  state.nodes[t.id] = node;
+  for (const { ref, field } of state.media[t.id] || []) addNodeMedia(t.id, ref, field);
+  return node;
+}
+
+function drawEdges() {
+  const graph = $("plan").querySelector(".graph");
+  if (!graph) return;
+  const root = graph.querySelector("svg.edges");
+  const origin = graph.getBoundingClientRect();
   const defs = svg("defs");
   const marker = svg("marker", { id: "arrow", viewBox: "0 0 10 10", refX: 10, refY: 5,
                                  markerWidth: 7, markerHeight: 7, orient: "auto" });
   marker.append(svg("path", { d: "M0,0 L10,5 L0,10 z", fill: "#9aa4b8" }));
   defs.append(marker);
-  root.append(defs);
-  const edge = (from, to) => {
-    const a = xy(from), b = xy(to);
-    const x1 = a.x + W, y1 = a.y + H / 2, x2 = b.x, y2 = b.y + H / 2, mx = (x1 + x2) / 2;
-    root.append(svg("path", { class: "edge", d: `M${x1},${y1} C${mx},${y1} ${mx},${y2} ${x2},${y2}` }));
-  };
-  for (const t of plan.tasks) {
-    for (const d of deps[t.id]) edge(place[d], place[t.id]);
-    for (const r of refs(t.args)) if (r.source === "input") edge(place[`$input.${r.field}`], place[t.id]);
+  root.replaceChildren(defs);
+  for (const [from, to] of state.edges) {
+    const a = state.nodes[from].getBoundingClientRect(), b = state.nodes[to].getBoundingClientRect();
+    const x1 = a.left + a.width / 2 - origin.left, y1 = a.bottom - origin.top;
+    const x2 = b.left + b.width / 2 - origin.left, y2 = b.top - origin.top, my = (y1 + y2) / 2;
+    root.append(svg("path", { class: "edge", d: `M${x1},${y1} C${x1},${my} ${x2},${my} ${x2},${y2}` }));
   }
-  for (const name of inputs) {
-    const { x, y } = xy(place[`$input.${name}`]);
-    const g = svg("g", { class: "input" });
-    g.append(svg("rect", { x, y, width: W, height: H, rx: 26 }));
-    g.append(svg("text", { x: x + 14, y: y + 30 }, `input ${name}`));
-    root.append(g);
-  }
-  for (const t of plan.tasks) {
-    const { x, y } = xy(place[t.id]);
-    const status = state.status[t.id] || "pending";
-    const g = svg("g", { class: `node ${status}`, "data-task": t.id, "data-status": status });
-    g.append(svg("rect", { class: "box", x, y, width: W, height: H, rx: 6 }));
-    g.append(svg("text", { x: x + 10, y: y + 20 }, `${t.id} · ${t.tool}`));
-    const took = state.seconds[t.id];
-    g.append(svg("text", { class: "state", x: x + 10, y: y + 38 },
-                 took === undefined ? status : `${status} · ${took.toFixed(2)} s`));
-    const said = outputText(state.outputs[t.id]);
-    if (said) {
-      const out = svg("text", { class: "output", x: x + 10, y: y + 56 },
-                      said.length > 24 ? `${said.slice(0, 23)}…` : said);
-      out.append(svg("title", {}, said));
-      g.append(out);
-      g.setAttribute("data-output", said);
-    }
-    const p = state.progress[t.id];
-    if (p) g.setAttribute("data-progress", `${p.step}/${p.total}`);
-    if (p && status === "running") {
-      g.append(svg("rect", { class: "bar", x, y: y + H - 4, height: 4,
-                             width: Math.round((W * p.step) / Math.max(1, p.total)) }));
-    }
-    root.append(g);
-  }
-  box.append(root);
 }
 
-// -- one run's events ------------------------------------------------------------------------
+// -- a step's box: its state, time, progress, what it said or why it failed, and its media -----
+
+const SHORT = 90;  // characters of a step's text shown before a click opens the whole of it
+
+function updateNode(id) {
+  const node = state.nodes[id];
+  if (!node) return;
+  const status = state.status[id] || "pending";
+  node.className = `node ${status}`;
+  node.dataset.status = status;
+  const took = state.seconds[id];
+  node.querySelector(".state").textContent = took === undefined ? status : `${status} · ${took.toFixed(2)} s`;
+  const p = state.progress[id];
+  const bar = node.querySelector(".bar");
+  if (p) {
+    node.dataset.progress = `${p.step}/${p.total}`;
+    bar.style.setProperty("--done", `${(100 * p.step) / Math.max(1, p.total)}%`);
+  }
+  bar.hidden = !(p && status === "running");
+  showOutputText(node, outputText(state.outputs[id]));
+  const why = node.querySelector(".why");
+  why.textContent = state.failures[id] ? failureReason(state.failures[id]) : "";
+  why.hidden = !state.failures[id];
+}
+
+function showOutputText(node, said) {
+  const p = node.querySelector(".output");
+  p.hidden = !said;
+  if (!said) {
+    delete node.dataset.output;
+    return;
+  }
+  node.dataset.output = said;
+  p.title = said;
+  const long = said.length > SHORT;
+  p.classList.toggle("long", long);
+  p.textContent = long && !p.classList.contains("open") ? `${said.slice(0, SHORT - 1)}…` : said;
+}
 
 // a step's output in words: its first text field (a caption, an answer, a transcript)
 function outputText(output) {
@@ -249,6 +302,41 @@ function outputText(output) {
   const text = Object.values(output).find((v) => typeof v === "string" && v.trim());
   return text ? text.trim() : "";
 }
+
+// the executor says "task 't1' (tool) failed: why"; the box already names the task
+const failureReason = (message) => message.replace(/^task '[^']*' \([^)]*\) failed: /, "");
+
+// the download needs the key, so the bytes are fetched once and shown from a blob URL
+function blobURL(id) {
+  state.blobs[id] ||= api(`/v1/artifacts/${id}`).then((r) => r.blob()).then((b) => URL.createObjectURL(b));
+  return state.blobs[id];
+}
+
+async function addNodeMedia(task, ref, field) {
+  const node = state.nodes[task];
+  if (!node || node.querySelector(`.media [data-id="${ref.id}"]`)) return;
+  const item = el("div", { class: "thumb", "data-id": ref.id, "data-kind": ref.kind });
+  node.querySelector(".media").append(item);  // at once: a replayed event finds it there
+  let url;
+  try {
+    url = await blobURL(ref.id);
+  } catch (e) {
+    item.textContent = `${field}: ${e.message}`;
+    return;
+  }
+  if (ref.kind === "image") {
+    const link = el("a", { href: url, target: "_blank", title: `${task}.${field}: open full size` });
+    link.append(el("img", { src: url, alt: `${task}.${field}` }));
+    item.append(link);
+  } else {
+    const media = el(ref.kind === "audio" ? "audio" : "video", { src: url, preload: "metadata",
+                                                                 title: `${task}.${field}` });
+    media.controls = true;
+    item.append(media);
+  }
+}
+
+// -- one run's events ------------------------------------------------------------------------
 
 function log(text) {
   const li = document.createElement("li");
@@ -259,7 +347,7 @@ function log(text) {
 
 function setStatus(id, status) {
   state.status[id] = status;
-  drawPlan();
+  updateNode(id);
 }
 
 function onEvent(ev) {
@@ -275,10 +363,14 @@ function onEvent(ev) {
       break;
     case "replan_failed": log(`re-planning gave up after ${ev.elapsed_s.toFixed(1)} s: ${ev.message}`); break;
     case "run_started": log(`run ${ev.run_id}${ev.resumed ? " resumed" : ""}`); break;
-    case "task_started": setStatus(ev.task_id, "running"); log(`${ev.task_id} ${ev.tool} started`); break;
+    case "task_started":
+      delete state.failures[ev.task_id];  // a step run again after a re-plan starts afresh
+      setStatus(ev.task_id, "running");
+      log(`${ev.task_id} ${ev.tool} started`);
+      break;
     case "task_progress":
       state.progress[ev.task_id] = ev;
-      drawPlan();
+      updateNode(ev.task_id);
       break;
     case "task_finished":
       state.outputs[ev.task_id] = ev.output;
@@ -286,11 +378,14 @@ function onEvent(ev) {
       setStatus(ev.task_id, ev.cached ? "cached" : "done");
       log(`${ev.task_id} ${ev.tool} ${ev.cached ? "served from cache" : `finished in ${ev.seconds.toFixed(2)} s`}`);
       break;
-    case "task_failed": setStatus(ev.task_id, "failed"); log(`${ev.task_id} ${ev.tool} failed: ${ev.message}`); break;
+    case "task_failed":
+      state.failures[ev.task_id] = ev.message;
+      setStatus(ev.task_id, "failed");
+      log(`${ev.task_id} ${ev.tool} failed: ${ev.message}`);
+      break;
     case "task_retrying": log(`${ev.task_id} retrying (attempt ${ev.attempt} failed: ${ev.error})`); break;
     case "approval_requested":
-      ev.tasks.forEach((t) => { state.status[t.task_id] = "waiting"; });
-      drawPlan();
+      ev.tasks.forEach((t) => setStatus(t.task_id, "waiting"));
       log(`waiting for approval: ${ev.tasks.map((t) => `${t.task_id} (${t.tool})`).join(", ")}`);
       break;
     case "artifact": showArtifact(ev.artifact, ev.task_id, ev.field); break;
@@ -299,32 +394,29 @@ function onEvent(ev) {
   }
 }
 
+// a produced file: in its step's box, and with a download link under the answer
 async function showArtifact(ref, task, field) {
+  const made = (state.media[task] ||= []);  // two steps may make the same bytes: both show them
+  if (!made.some((m) => m.ref.id === ref.id)) {
+    made.push({ ref, field });
+    addNodeMedia(task, ref, field);
+  }
   if (state.shown.has(ref.id)) return;
   state.shown.add(ref.id);
-  const card = document.createElement("figure");
-  card.className = "artifact";
-  card.dataset.kind = ref.kind;
-  card.dataset.id = ref.id;
+  const card = el("figure", { class: "artifact", "data-kind": ref.kind, "data-id": ref.id });
   $("artifacts").append(card);
-  // the download needs the key, so the bytes are fetched and shown from a blob URL
-  const blob = await (await api(`/v1/artifacts/${ref.id}`)).blob();
-  const url = URL.createObjectURL(blob);
+  const url = await blobURL(ref.id);
   let media;
-  if (ref.kind === "image") {
-    media = document.createElement("img");
-    media.alt = `${task}.${field}`;
-  } else {
-    media = document.createElement(ref.kind === "audio" ? "audio" : "video");
+  if (ref.kind === "image") media = el("img", { alt: `${task}.${field}` });
+  else {
+    media = el(ref.kind === "audio" ? "audio" : "video");
     media.controls = true;
     media.autoplay = true;
   }
   media.src = url;
   const caption = document.createElement("figcaption");
-  const link = document.createElement("a");
   const ext = { "image/png": "png", "audio/wav": "wav", "video/mp4": "mp4" }[ref.mime] || ref.mime.split("/")[1];
-  link.href = url;
-  link.download = `${task}-${field}.${ext}`;
+  const link = el("a", { href: url, download: `${task}-${field}.${ext}` });
   link.textContent = `Download ${link.download}`;
   caption.append(`${task} · ${ref.kind} · `, link);
   card.append(media, caption);
@@ -332,8 +424,9 @@ async function showArtifact(ref, task, field) {
 }
 
 function resetRun() {
-  Object.assign(state, { run: null, lastEvent: null, plan: null, status: {}, progress: {},
-                         outputs: {}, seconds: {}, shown: new Set() });
+  for (const url of Object.values(state.blobs)) url.then(URL.revokeObjectURL, () => { /* never made */ });
+  Object.assign(state, { run: null, lastEvent: null, plan: null, status: {}, progress: {}, outputs: {},
+                         seconds: {}, failures: {}, media: {}, blobs: {}, shown: new Set() });
   for (const id of ["plan", "log", "answer", "artifacts"]) $(id).replaceChildren();
   $("run-error").textContent = "";
   $("approval").hidden = true;
@@ -358,16 +451,27 @@ async function follow(runId) {
   showRunButtons(info);
   loadRuns().catch(() => { /* the list refreshes on the next run */ });
   if (info.answer) $("answer").textContent = info.answer;
-  if (info.error) $("run-error").textContent = info.error.message;
+  $("run-error").textContent = runError(info);
   for (const a of info.artifacts || []) showArtifact(a, a.task, a.field);
   if (info.status === "awaiting_approval") askApproval(info);
-  else if (!["queued", "running"].includes(info.status) && state.plan) {
-    // the run is over: a step that never reported (rejected, or after a failure) did not run
-    for (const t of state.plan.tasks) {
-      if (["pending", "waiting", "running", undefined].includes(state.status[t.id]) &&
-          !(info.outputs && t.id in info.outputs)) state.status[t.id] = "skipped";
-    }
-    drawPlan();
+  else if (!["queued", "running"].includes(info.status) && state.plan) showEnded(info);
+}
+
+// why a run failed, in words: its own error, else the failed steps and theirs
+function runError(info) {
+  if (info.error) return info.error.message;
+  if (info.status !== "failed") return "";
+  const failed = Object.values(info.failures || {});
+  return failed.length ? failed.join("; ") : "The run failed.";
+}
+
+// the run is over: a step that never reported (rejected, or after a failure) did not run
+function showEnded(info) {
+  Object.assign(state.failures, info.failures || {});
+  for (const t of state.plan.tasks) {
+    if (["pending", "waiting", "running", undefined].includes(state.status[t.id]) &&
+        !(info.outputs && t.id in info.outputs)) state.status[t.id] = "skipped";
+    updateNode(t.id);
   }
 }
 
@@ -396,8 +500,8 @@ async function start(body, button) {
     loadRuns().catch(() => { /* the list refreshes when the run ends */ });
     await follow(run.id);
   } catch (e) {
-    $("run-error").textContent = e.message;
-    $("run-status").textContent = "failed";
+    if (state.run) $("run-error").textContent = e.message;  // the run went on: it is in the list
+    else notStarted(e);
   } finally {
     button.disabled = false;
   }
@@ -415,11 +519,43 @@ async function runPrompt(event) {
       body[stored.kind === "image" ? "images" : stored.kind].push(`artifact://${stored.id}`);
     }
   } catch (e) {
-    $("run-error").textContent = `The upload failed: ${e.message}`;
-    $("run-status").textContent = "failed";
+    notStarted(e);
     return;
   }
   await start(body, $("send"));
+}
+
+function notStarted(error) {
+  $("run-error").textContent = error.message;
+  $("run-status").textContent = "not started";
+}
+
+// chosen files, shown before anything is sent: a thumbnail or a player, the name and the size
+function showPreviews(input, box) {
+  for (const url of box.urls || []) URL.revokeObjectURL(url);
+  box.urls = [];
+  box.replaceChildren(...[...input.files].map((file) => {
+    const figure = el("figure", { class: "preview", "data-name": file.name });
+    const kind = file.type.split("/")[0];
+    if (MEDIA.includes(kind)) {
+      const url = URL.createObjectURL(file);
+      box.urls.push(url);
+      const media = el(kind === "image" ? "img" : kind, { src: url, alt: file.name });
+      if (kind !== "image") {
+        media.controls = true;
+        media.preload = "metadata";
+      }
+      figure.append(media);
+    }
+    figure.append(el("figcaption", {}, `${file.name} · ${sizeText(file.size)}`));
+    return figure;
+  }));
+}
+
+function sizeText(bytes) {
+  if (bytes < 1024) return `${bytes} B`;
+  if (bytes < 1024 * 1024) return `${(bytes / 1024).toFixed(1)} KB`;
+  return `${(bytes / 1024 / 1024).toFixed(1)} MB`;
 }
 
 function fillWorkflows() {
@@ -435,52 +571,79 @@ function showWorkflowInputs() {
   const wf = state.workflows.find((w) => w.name === $("workflow").value);
   const box = $("workflow-inputs");
   box.replaceChildren();
+  $("workflow-error").textContent = "";
   if (!wf) return;
   $("workflow-description").textContent = wf.description;
-  for (const [name, spec] of Object.entries(wf.inputs)) {
-    const label = document.createElement("label");
-    label.className = "field";
-    const base = baseType(spec.type);
-    const input = document.createElement("input");
-    input.name = name;
-    input.dataset.type = spec.type;
-    if (MEDIA.includes(base)) {
-      input.type = "file";
-      input.accept = `${base}/*`;
-      input.multiple = spec.type.startsWith("list[");
-    } else if (spec.type === "boolean") {
-      input.type = "checkbox";
-      input.checked = Boolean(spec.default);
-    } else {
-      input.type = ["number", "integer"].includes(spec.type) ? "number" : "text";
-      if (spec.default !== null && spec.default !== undefined) input.value = spec.default;
-    }
-    input.required = spec.required && input.type !== "checkbox";
-    label.append(`${name} (${spec.type}${spec.required ? "" : ", optional"})`, input);
-    if (spec.description) label.title = spec.description;
-    box.append(label);
+  for (const [name, spec] of Object.entries(wf.inputs)) box.append(workflowField(name, spec));
+}
+
+function workflowField(name, spec) {
+  const label = el("label", { class: "field" });
+  const base = baseType(spec.type);
+  const input = el("input", { name, "data-type": spec.type });
+  label.append(`${name} (${spec.type}${spec.required ? "" : ", optional"})`, input);
+  if (MEDIA.includes(base)) {
+    input.type = "file";
+    input.accept = `${base}/*`;
+    input.multiple = spec.type.startsWith("list[");
+    const previews = el("div", { class: "previews" });
+    input.addEventListener("change", () => showPreviews(input, previews));
+    label.append(previews);
+  } else if (spec.type === "boolean") {
+    input.type = "checkbox";
+    input.checked = Boolean(spec.default);
+  } else {
+    input.type = ["number", "integer"].includes(spec.type) ? "number" : "text";
+    if (spec.default !== null && spec.default !== undefined) input.value = spec.default;
+  }
+  input.required = spec.required && input.type !== "checkbox";
+  input.addEventListener("input", () => input.removeAttribute("aria-invalid"));
+  if (spec.description) label.title = spec.description;
+  return label;
+}
+
+// required inputs left empty, named in the form (the browser's own bubble says no name)
+function missingInputs() {
+  const missing = [...$("workflow-inputs").querySelectorAll("input")].filter((i) =>
+    i.required && (i.type === "file" ? !i.files.length : !i.value.trim()));
+  for (const input of missing) input.setAttribute("aria-invalid", "true");
+  $("workflow-error").textContent = missing.map((i) => i.type === "file"
+    ? `Choose a file for ${i.name} (${i.dataset.type}): the workflow needs it.`
+    : `Fill in ${i.name} (${i.dataset.type}): the workflow needs it.`).join(" ");
+  if (missing.length) missing[0].focus();
+  return missing.length > 0;
+}
+
+async function workflowValue(input) {
+  const type = input.dataset.type;
+  if (input.type === "file") {
+    const ids = [];
+    for (const file of input.files) ids.push(`artifact://${(await upload(file)).id}`);
+    return !ids.length ? undefined : type.startsWith("list[") ? ids : ids[0];
+  }
+  if (input.type === "checkbox") return input.checked;
+  if (input.value === "") return undefined;
+  if (input.type === "number") return Number(input.value);
+  if (type !== "json" && !type.startsWith("list[")) return input.value;
+  try {
+    return JSON.parse(input.value);
+  } catch (_) {
+    throw new Error(`got ${input.value.slice(0, 40)} for ${input.name}; expected JSON (${type})`);
   }
 }
 
 async function runWorkflow(event) {
   event.preventDefault();
+  if (missingInputs()) return;
   resetRun();
   const inputs = {};
   try {
     for (const input of $("workflow-inputs").querySelectorAll("input")) {
-      const type = input.dataset.type;
-      if (input.type === "file") {
-        const ids = [];
-        for (const file of input.files) ids.push(`artifact://${(await upload(file)).id}`);
-        if (ids.length) inputs[input.name] = type.startsWith("list[") ? ids : ids[0];
-      } else if (input.type === "checkbox") inputs[input.name] = input.checked;
-      else if (input.value !== "") {
-        inputs[input.name] = input.type === "number" ? Number(input.value)
-          : type === "json" || type.startsWith("list[") ? JSON.parse(input.value) : input.value;
-      }
+      const value = await workflowValue(input);
+      if (value !== undefined) inputs[input.name] = value;
     }
   } catch (e) {
-    $("run-error").textContent = e.message;
+    notStarted(e);
     return;
   }
   await start({ workflow: $("workflow").value, inputs }, $("run-workflow"));
@@ -507,6 +670,7 @@ $("key-form").addEventListener("submit", async (event) => {
 $("sign-out").addEventListener("click", signOut);
 $("chat-form").addEventListener("submit", runPrompt);
 $("workflow-form").addEventListener("submit", runWorkflow);
+$("files").addEventListener("change", () => showPreviews($("files"), $("files-preview")));
 $("workflow").addEventListener("change", showWorkflowInputs);
 $("approve").addEventListener("click", () => decide(true));
 $("cancel").addEventListener("click", cancelRun);

@@ -26,14 +26,18 @@ outputs:
 """
 
 
-def fake_server(root, **settings) -> ServerThread:
-    """The embedded server on 127.0.0.1 with fake tools, the ``describe_fake`` workflow and a
-    planner that needs no model; ``settings`` are more config sections (not started yet)."""
+def fake_server(root, extra_tools=(), backend=None, **settings) -> ServerThread:
+    """The embedded server on 127.0.0.1 with fake tools (and ``extra_tools``), the
+    ``describe_fake`` workflow and a planner that needs no model (``backend``, else
+    :class:`PlanByInputs`); ``settings`` are more config sections (not started yet)."""
     (root / "describe_fake.yaml").write_text(WORKFLOW)
     cfg = Config.from_dict({"cache_dir": str(root / "cache"),
                             "workflows": {"paths": [str(root / "describe_fake.yaml")]},
                             **settings})
-    agent = Agent(cfg, registry=serving_registry(), planner_backend=PlanByInputs())
+    registry = serving_registry()
+    for tool in extra_tools:
+        registry.register(tool)
+    agent = Agent(cfg, registry=registry, planner_backend=backend or PlanByInputs())
     return ServerThread(build_app(agent=agent))
 
 

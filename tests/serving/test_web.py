@@ -1,15 +1,24 @@
 """The web page at `/`, driven in a real headless Chromium (Debian's chromium and
-chromium-driver, through selenium): key prompt, upload, plan graph, steps, media, download
-links, a workflow form, and an approval."""
+chromium-driver, through selenium): key prompt, upload and its preview, plan graph, what each
+step produced, media, download links, errors, a workflow form, and an approval."""
 
+import json
 import os
 import shutil
+import zlib
 from pathlib import Path
 
+import httpx
+import numpy as np
 import pytest
 from PIL import Image
+from pydantic import BaseModel, ConfigDict, Field
 
-from tests.serving.conftest import fake_server
+from mmagent.artifacts import ImageRef, VideoRef
+from mmagent.planner import Completion
+from mmagent.toolkit import Tool
+from tests.serving.conftest import fake_server, wav_bytes
+from tests.serving.helpers import PlanByInputs
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 DRIVER = shutil.which("chromedriver")
@@ -19,10 +28,78 @@ pytestmark = pytest.mark.skipif(
 KEY = "sk-web-test"
 
 
+class _M(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class FakePaint(Tool):
+    name = "fake_paint"
+    description = "Paints a small square in a colour named by its label and describes it."
+
+    class Input(_M):
+        label: str = Field(description="names the colour")
+
+    class Output(_M):
+        image: ImageRef = Field(description="the square")
+        note: str = Field(description="how it was painted, at length")
+
+    def run(self, inputs, ctx):
+        out = []
+        for i in inputs:
+            colour = tuple(zlib.crc32(i.label.encode()).to_bytes(4, "big")[:3])
+            note = f"a square of {i.label} paint, " + ", ".join(f"stroke {n}" for n in range(30))
+            out.append(self.Output(image=ctx.store.put_image(Image.new("RGB", (16, 16), colour)),
+                                   note=note))
+        return out
+
+
+class FakeFilm(Tool):
+    name = "fake_film"
+    description = "Films an image fading in: one second of video."
+
+    class Input(_M):
+        image: ImageRef = Field(description="the picture")
+
+    class Output(_M):
+        video: VideoRef = Field(description="the film")
+
+    def run(self, inputs, ctx):
+        out = []
+        for i in inputs:
+            picture = Image.open(ctx.store.path(i.image)).convert("RGB").resize((32, 32))
+            picture = np.asarray(picture)
+            frames = [(picture * (n + 1) / 8).astype(np.uint8) for n in range(8)]
+            out.append(self.Output(video=ctx.store.put_video(frames, 8)))
+        return out
+
+
+EVERY_KIND = {"tasks": [  # an image and a long text, a caption, a video, speech
+    {"id": "paint", "tool": "fake_paint", "args": {"label": "teal"}},
+    {"id": "look", "tool": "fake_caption", "args": {"image": "$paint.image"}},
+    {"id": "film", "tool": "fake_film", "args": {"image": "$paint.image"}},
+    {"id": "say", "tool": "fake_speak", "args": {"text": "$look.text"}}]}
+DOZEN = {"tasks": [{"id": f"p{n}", "tool": "fake_paint", "args": {"label": f"colour {n}"}}
+                   for n in range(1, 13)]}
+
+
+class PlanForThePage(PlanByInputs):
+    """PlanByInputs, but "paint and film" plans every kind of output and "paint a dozen"
+    twelve steps side by side."""
+
+    def complete(self, messages, *, json_schema=None, max_tokens=512):
+        planning = json_schema is None or "tasks" in json_schema.get("properties", {})
+        request = " ".join(m["content"] for m in messages if m["role"] == "user")
+        for words, plan in (("paint and film", EVERY_KIND), ("paint a dozen", DOZEN)):
+            if planning and words in request:
+                return Completion(json.dumps(plan), 1, 1)
+        return super().complete(messages, json_schema=json_schema, max_tokens=max_tokens)
+
+
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
     """Fake tools and a planner without a model; `fake_sleep` (plain prompts) needs approval."""
-    with fake_server(tmp_path_factory.mktemp("web"), serving={"api_keys": [KEY]},
+    with fake_server(tmp_path_factory.mktemp("web"), extra_tools=(FakePaint, FakeFilm),
+                     backend=PlanForThePage(), serving={"api_keys": [KEY]},
                      executor={"approval": {"tools": ["fake_sleep"]}}) as srv:
         yield srv
 
@@ -79,8 +156,28 @@ def wait(driver, condition, timeout=30):
 
 def node_states(driver) -> dict[str, str]:
     return driver.execute_script(
-        "return Object.fromEntries([...document.querySelectorAll('#plan g.node')]"
+        "return Object.fromEntries([...document.querySelectorAll('#plan .node[data-task]')]"
         ".map(g => [g.dataset.task, g.dataset.status]))")
+
+
+def node(driver, task):
+    from selenium.webdriver.common.by import By
+
+    return driver.find_element(By.CSS_SELECTOR, f"#plan .node[data-task={task}]")
+
+
+def run_count(server) -> int:
+    """How many runs the server holds for the key (the page's own list could lag)."""
+    response = httpx.get(server.base_url + "/v1/runs", headers={"Authorization": f"Bearer {KEY}"})
+    return len(response.json()["data"])
+
+
+def media_ready(driver, selector) -> bool:
+    """The image (decoded) or the player (its length known) that ``selector`` finds."""
+    return driver.execute_script(
+        "const m = document.querySelector(arguments[0]);"
+        "return m !== null && (m.tagName === 'IMG' ? m.complete && m.naturalWidth > 0"
+        " : m.readyState >= 1 && m.duration > 0)", selector)
 
 
 def test_a_wrong_key_is_refused(server, browser):
@@ -105,16 +202,16 @@ def test_caption_and_speak_from_upload_to_playing_audio(page, tmp_path):
 
     # the plan as a graph: the input, then both steps, each finished
     wait(page, lambda d: node_states(d) == {"t1": "done", "t2": "done"})
-    labels = [t.text for t in page.find_elements(By.CSS_SELECTOR, "#plan g.node text")]
+    labels = [t.text for t in page.find_elements(By.CSS_SELECTOR, "#plan .node .label")]
     assert "t1 · fake_caption" in labels and "t2 · fake_speak" in labels
-    assert page.find_elements(By.CSS_SELECTOR, "#plan g.input") and \
-        len(page.find_elements(By.CSS_SELECTOR, "#plan path.edge")) == 2
+    assert page.find_element(By.CSS_SELECTOR, "#plan .node.input").text == "input image0"
+    assert len(page.find_elements(By.CSS_SELECTOR, "#plan path.edge")) == 2
     wait(page, lambda d: "a 32x24 picture" in d.find_element(By.ID, "answer").text)
     assert page.find_element(By.ID, "run-status").text == "completed"
     # each step shows what it produced in words, and its time
-    caption = page.find_element(By.CSS_SELECTOR, "#plan g.node[data-task=t1]")
-    assert "a 32x24 picture" in caption.get_attribute("data-output")
-    assert caption.find_element(By.CSS_SELECTOR, "text.state").text.endswith(" s")
+    caption = node(page, "t1")
+    assert caption.find_element(By.CSS_SELECTOR, ".output").text == "a 32x24 picture"
+    assert caption.find_element(By.CSS_SELECTOR, ".state").text.endswith(" s")
     # the speech plays inline
     wait(page, lambda d: d.execute_script(
         "const a = document.querySelector('#artifacts audio');"
@@ -183,12 +280,8 @@ def test_approve_a_waiting_step(page):
     assert page.find_element(By.ID, "run-status").text == "awaiting approval"
     page.find_element(By.ID, "approve").click()
     wait(page, lambda d: node_states(d) == {"t1": "done"})
-    # one step is drawn at its own size, not stretched over the card
-    assert page.execute_script("return document.querySelector('#plan svg')"
-                               ".getBoundingClientRect().width") <= 200
     # the step's progress events reached the graph (fake_sleep reports 4 steps)
-    assert page.execute_script("return document.querySelector("
-                               "'#plan g.node[data-task=t1]').dataset.progress") == "4/4"
+    assert node(page, "t1").get_attribute("data-progress") == "4/4"
     wait(page, lambda d: "banana" in d.find_element(By.ID, "answer").text)
     assert page.find_element(By.ID, "run-status").text == "completed"
 
@@ -215,9 +308,209 @@ def test_a_failed_step_is_shown_failed(page):
     page.find_element(By.ID, "send").click()
     wait(page, lambda d: d.find_element(By.ID, "run-status").text not in ("", "running"))
     assert node_states(page) == {"t1": "failed"}
+    assert page.find_element(By.ID, "run-status").text == "failed"
+    # the box says why; the run says which step failed and why
+    why = node(page, "t1").find_element(By.CSS_SELECTOR, ".why")
+    assert why.is_displayed() and why.text == "the fake model crashed"
+    error = page.find_element(By.ID, "run-error")
+    assert error.is_displayed()
+    assert error.text == "task 't1' (fake_fail) failed: the fake model crashed"
     log = page.find_element(By.ID, "log").text
     assert "t1 fake_fail failed" in log and "re-planned after t1 failed" in log
     assert "the fake model crashed" in page.find_element(By.ID, "answer").text
+
+
+def test_a_refused_upload_says_why_and_starts_no_run(page, server, tmp_path):
+    from selenium.webdriver.common.by import By
+
+    broken = tmp_path / "broken.png"
+    broken.write_bytes(b"these bytes are no picture")
+    refused = httpx.post(server.base_url + "/v1/files", headers={"Authorization": f"Bearer {KEY}"},
+                         files={"file": ("broken.png", broken.read_bytes(), "image/png")})
+    assert refused.status_code == 400
+    before = run_count(server)
+    page.find_element(By.ID, "prompt").send_keys("What is in this photo?")
+    page.find_element(By.ID, "files").send_keys(str(broken))
+    page.find_element(By.ID, "send").click()
+    wait(page, lambda d: d.find_element(By.ID, "run-error").text)
+    # the server's reason from its JSON error, in words, naming the file
+    assert page.find_element(By.ID, "run-error").text == \
+        f"The upload of broken.png failed: {refused.json()['error']['message']}"
+    assert page.find_element(By.ID, "run-status").text == "not started"
+    assert not page.find_elements(By.CSS_SELECTOR, "#plan .node")
+    assert run_count(server) == before
+
+
+def test_a_workflow_without_its_required_file_says_so_and_starts_no_run(page, server, tmp_path):
+    import time
+
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import Select
+
+    before = run_count(server)
+    page.find_element(By.CSS_SELECTOR, ".tab[data-tab=workflow]").click()
+    Select(page.find_element(By.ID, "workflow")).select_by_value("describe_fake")
+    page.find_element(By.ID, "run-workflow").click()
+    message = page.find_element(By.ID, "workflow-error")
+    wait(page, lambda d: message.text)
+    assert message.is_displayed()
+    assert message.text == "Choose a file for image (image): the workflow needs it."
+    image = page.find_element(By.CSS_SELECTOR, "#workflow-inputs input[name=image]")
+    assert image.get_attribute("aria-invalid") == "true"
+    time.sleep(1)  # a run the page started would be on the server by now
+    assert run_count(server) == before
+    assert not page.find_element(By.ID, "run").is_displayed()
+    # with the file chosen the message goes and the run starts
+    photo = tmp_path / "photo.png"
+    Image.new("RGB", (8, 8), (0, 200, 0)).save(photo)
+    image.send_keys(str(photo))
+    page.find_element(By.ID, "run-workflow").click()
+    wait(page, lambda d: node_states(d) == {"caption": "done", "say": "done"})
+    assert not message.text
+    assert run_count(server) == before + 1
+
+
+def assert_every_kind_of_output(page):
+    """The boxes of EVERY_KIND, done: each shows its time and what it produced."""
+    import re
+
+    from selenium.webdriver.common.by import By
+
+    for task in ("paint", "look", "film", "say"):
+        assert re.fullmatch(r"(done|cached) · \d+\.\d\d s",
+                            node(page, task).find_element(By.CSS_SELECTOR, ".state").text)
+    # a long text is cut short; the whole of it is on hover and a click away
+    note = node(page, "paint").find_element(By.CSS_SELECTOR, ".output")
+    whole = "a square of teal paint, " + ", ".join(f"stroke {n}" for n in range(30))
+    assert note.text.endswith("…") and len(note.text) < len(whole) and \
+        whole.startswith(note.text[:-1])
+    assert note.get_attribute("title") == whole
+    note.click()
+    assert note.text == whole
+    assert node(page, "look").find_element(By.CSS_SELECTOR, ".output").text == "a 16x16 picture"
+    # the media play in their boxes
+    wait(page, lambda d: media_ready(d, "#plan .node[data-task=paint] .media img"))
+    assert node(page, "paint").find_element(By.CSS_SELECTOR, ".media img").is_displayed()
+    assert page.execute_script("return document.querySelector("
+                               "'#plan .node[data-task=paint] .media img').naturalWidth") == 16
+    wait(page, lambda d: media_ready(d, "#plan .node[data-task=film] .media video"))
+    assert page.execute_script("return document.querySelector("
+                               "'#plan .node[data-task=film] .media video').duration") == \
+        pytest.approx(1.0, abs=0.2)
+    wait(page, lambda d: media_ready(d, "#plan .node[data-task=say] .media audio"))
+    for task, tag in (("film", "video"), ("say", "audio")):
+        player = node(page, task).find_element(By.CSS_SELECTOR, f".media {tag}")
+        assert player.is_displayed() and player.get_attribute("controls") is not None
+
+
+def test_each_step_shows_what_it_produced_and_does_again_when_reopened(page):
+    from selenium.webdriver.common.by import By
+
+    page.find_element(By.ID, "prompt").send_keys("Please paint and film")
+    page.find_element(By.ID, "send").click()
+    wait(page, lambda d: set(node_states(d).values()) <= {"done", "cached"} and
+         len(node_states(d)) == 4)
+    assert_every_kind_of_output(page)
+    page.refresh()  # reopened from the history: the boxes fill from the stored events
+    wait(page, lambda d: d.find_element(By.ID, "app").is_displayed())
+    entry = wait(page, lambda d: [b for b in d.find_elements(By.CSS_SELECTOR, "#runs button")
+                                  if "Please paint and film" in b.text])
+    entry[0].click()
+    wait(page, lambda d: len(node_states(d)) == 4 and
+         d.find_element(By.ID, "run-status").text == "completed")
+    assert_every_kind_of_output(page)
+
+
+def test_choosing_files_previews_them_before_the_run(page, server, tmp_path):
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import Select
+
+    from mmagent.artifacts._video import write_mp4
+
+    photo, speech, clip = tmp_path / "photo.png", tmp_path / "speech.wav", tmp_path / "clip.mp4"
+    Image.new("RGB", (32, 24), (0, 128, 255)).save(photo)
+    speech.write_bytes(wav_bytes(seconds=0.5))
+    clip.write_bytes(write_mp4([np.full((16, 16, 3), 40 * n, np.uint8) for n in range(4)], 4))
+    before = run_count(server)
+    page.find_element(By.ID, "files").send_keys("\n".join(map(str, (photo, speech, clip))))
+    figures = page.find_elements(By.CSS_SELECTOR, "#files-preview figure")
+    sizes = {f: os.path.getsize(f) for f in (photo, speech, clip)}
+    assert [f.find_element(By.TAG_NAME, "figcaption").text for f in figures] == [
+        f"photo.png · {sizes[photo]} B", f"speech.wav · {sizes[speech] / 1024:.1f} KB",
+        f"clip.mp4 · {sizes[clip] / 1024:.1f} KB"]
+    for n, tag in enumerate(("img", "audio", "video"), 1):
+        selector = f"#files-preview figure:nth-child({n}) {tag}"
+        wait(page, lambda d, s=selector: media_ready(d, s))
+        assert page.find_element(By.CSS_SELECTOR, selector).is_displayed()
+    assert page.execute_script("return document.querySelector('#files-preview img')"
+                               ".naturalWidth") == 32
+    assert page.execute_script("return document.querySelector('#files-preview audio')"
+                               ".duration") == pytest.approx(0.5, abs=0.05)
+    # the workflow form's file inputs preview theirs
+    page.find_element(By.CSS_SELECTOR, ".tab[data-tab=workflow]").click()
+    Select(page.find_element(By.ID, "workflow")).select_by_value("describe_fake")
+    page.find_element(By.CSS_SELECTOR, "#workflow-inputs input[name=image]").send_keys(str(photo))
+    preview = page.find_element(By.CSS_SELECTOR, "#workflow-inputs .previews figure")
+    wait(page, lambda d: media_ready(d, "#workflow-inputs .previews img"))
+    assert preview.is_displayed() and preview.text == f"photo.png · {sizes[photo]} B"
+    # nothing was sent
+    assert run_count(server) == before
+    assert not page.find_element(By.ID, "run").is_displayed()
+
+
+def test_a_one_step_plan_is_one_small_box(page):
+    from selenium.webdriver.common.by import By
+
+    page.find_element(By.ID, "prompt").send_keys("Please echo lime")
+    page.find_element(By.ID, "send").click()
+    wait(page, lambda d: d.find_element(By.ID, "approval").is_displayed())
+    page.find_element(By.ID, "approve").click()
+    wait(page, lambda d: node_states(d) == {"t1": "done"})
+    box = page.execute_script(
+        "const r = document.querySelector('#plan .node[data-task=t1]').getBoundingClientRect();"
+        "return {width: r.width, height: r.height, vw: innerWidth, vh: innerHeight}")
+    # a box of its own size, not one stretched over the card
+    assert 150 <= box["width"] <= box["vw"] / 4 and box["height"] <= box["vh"] / 5
+    label = node(page, "t1").find_element(By.CSS_SELECTOR, ".label")
+    assert label.text == "t1 · fake_sleep" and label.value_of_css_property("font-size") == "13.6px"
+    assert node(page, "t1").find_element(By.CSS_SELECTOR, ".output").text == "lime"
+
+
+def node_boxes(page) -> list[dict]:
+    return page.execute_script(
+        "return [...document.querySelectorAll('#plan .node[data-task]')].map(n => {"
+        "const r = n.getBoundingClientRect(); const l = n.querySelector('.label');"
+        "return {left: r.left, right: r.right, top: r.top, bottom: r.bottom,"
+        " font: parseFloat(getComputedStyle(l).fontSize), cut: l.scrollWidth > l.clientWidth}})")
+
+
+def test_a_wide_plan_wraps_into_rows_of_readable_boxes(page):
+    from selenium.webdriver.common.by import By
+
+    page.find_element(By.ID, "prompt").send_keys("Please paint a dozen")
+    page.find_element(By.ID, "send").click()
+    wait(page, lambda d: len(node_states(d)) == 12 and
+         set(node_states(d).values()) <= {"done", "cached"})
+    wait(page, lambda d: len(d.find_elements(By.CSS_SELECTOR, "#plan .node .media img")) == 12)
+    for width in (1280, 390):
+        page.set_window_size(width, 900)
+        try:
+            wait(page, lambda d, w=width: d.execute_script("return window.innerWidth") <= w)
+            boxes = node_boxes(page)
+            page_width = page.execute_script("return document.documentElement.clientWidth")
+            assert all(b["right"] <= page_width for b in boxes)  # wrapped, not cut off
+            assert page.execute_script("return document.documentElement.scrollWidth") <= page_width
+            assert all(b["font"] >= 13 and not b["cut"] for b in boxes)  # labels readable
+            for i, a in enumerate(boxes):  # no box covers another
+                for b in boxes[i + 1:]:
+                    assert a["right"] <= b["left"] or b["right"] <= a["left"] or \
+                        a["bottom"] <= b["top"] or b["bottom"] <= a["top"]
+            rows = sorted({round(b["top"]) for b in boxes})
+            assert len(rows) > 1
+            if width == 1280:
+                assert len(rows) < 12  # several boxes to a row
+        finally:
+            page.set_window_size(1280, 900)
 
 
 def test_run_history_survives_a_reload_and_reopens_cancels_and_reruns(page):
