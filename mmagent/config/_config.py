@@ -84,6 +84,9 @@ class GroundingConfig(BaseModel):
                                "of the description) vote beside the bank's step phrases")
     lexical_weight: float = Field(0.3, ge=0, description="weight of the words a clause shares "
                                   "with a tool's card (rare words count more)")
+    product_weight: float = Field(0.6, ge=0, description="added to the tools that make a kind "
+                                  "of media a clause asks to have made ('design a logo': the "
+                                  "tools that make images)")
     out_of_scope_margin: float = Field(0.05, ge=-1, le=2, description="a clause this much "
                                        "closer to an action no tool does than to any phrase is "
                                        "out of scope")

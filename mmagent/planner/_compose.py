@@ -29,29 +29,21 @@ from collections import Counter
 from mmagent.plan._ir import Plan
 from mmagent.plan._validator import collect_errors
 from mmagent.planner._grounding import Grounding, Step
+from mmagent.planner._intent import asks_speech
 from mmagent.planner._linking import link
 from mmagent.toolkit._base import port_type
 from mmagent.toolkit._registry import ToolRegistry
 
-__all__ = ["compose", "confidence", "asks_speech", "asks_join"]
+__all__ = ["compose", "confidence", "asks_join"]
 
 _MEDIA = ("image", "audio", "video")
-_SPEECH = re.compile(
-    r"\baloud\b|\bout loud\b|\bread (it|this|that|them|the \w+)( \w+)?( out)? (to|for) me\b|"
-    r"\bread (it|this|that|them) out\b|\bvoice (it|that|this|the \w+)\b|\bnarrat|"
-    r"\bsay (it|this|that)\b|\bspoken\b|\bspeak (it|this|that|the \w+)\b|\bas speech\b|"
-    r"\b(tell|read) (it to )?me (out loud|aloud)\b|\ba voice (saying|that says|reading)\b|"
-    r"\bthat says ['\"“]", re.IGNORECASE)
 _JOIN = re.compile(
     r"\bover (it|some|a|an|the|this|that|soft|calm|cheerful|upbeat|gentle|epic)\b|\bunder\b|"
     r"\bsoundtrack\b|\bbackground\b|\blay (it|that|this|the \w+) over\b|\bput (it|that|this|"
     r"them|the \w+) on\b|\bon (it|the video|this video|the clip|this clip|top)\b|"
-    r"\badd (it|that|them) to\b|\bgive it\b|\bwith (some|a|an)? ?\w* ?(music|voice|narration)\b|"
+    r"\badd (it|that|them) to\b|\bgive it\b|\bwith (some |a |an )?(\w+ ){0,3}(music|voice|"
+    r"narration|song|soundtrack)\b|"
     r"\bto (it|the video|the clip)\b|\bmix\b|\bcombine\b|\btogether\b", re.IGNORECASE)
-
-
-def asks_speech(request: str) -> bool:
-    return _SPEECH.search(request) is not None
 
 
 def asks_join(request: str) -> bool:
@@ -81,6 +73,13 @@ def _in_kinds(registry: ToolRegistry, tool: str) -> set[str]:
 def _out_kinds(registry: ToolRegistry, tool: str) -> set[str]:
     return {_base(port_type(f.annotation))
             for f in registry.tool_class(tool).Output.model_fields.values()}
+
+
+def _main_media(registry: ToolRegistry, tool: str) -> list[str]:
+    """The kind of a tool's first media result (a clip, not the preview beside it)."""
+    kinds = [_base(port_type(f.annotation))
+             for f in registry.tool_class(tool).Output.model_fields.values()]
+    return [k for k in kinds if k in _MEDIA][:1]
 
 
 def _evidence(found: Grounding, links: dict[tuple[str, str], int], tool: str,
@@ -190,7 +189,7 @@ def _add_join(found: Grounding, plan: Plan, request: str, registry: ToolRegistry
         return False
     used = {r.source for t in plan.tasks for _a, r in t.refs() if not r.is_input}
     sink_kinds = Counter(k for t in plan.tasks if t.id not in used
-                         for k in _out_kinds(registry, t.tool) & set(_MEDIA))
+                         for k in _main_media(registry, t.tool))
     if sum(sink_kinds.values()) < 2:
         return False
     best = None

@@ -33,19 +33,21 @@ Each plan carries a confidence: how clearly its clauses matched their tools.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import re
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 
 from mmagent.plan._ir import Plan
 from mmagent.planner._demos import Demo, DemoBank
 from mmagent.planner._embed import Embedder, embed_cached
-from mmagent.planner._intent import out_of_scope_similarity
+from mmagent.planner._intent import asks_speech, out_of_scope_similarity
 from mmagent.planner._retrieval import card_text, registry_fingerprint
 from mmagent.planner._slots import absorbs, entities, missing_slot, slot_tools
 from mmagent.toolkit._registry import ToolRegistry
@@ -81,6 +83,9 @@ class GroundingSettings:
     """... and when every demonstration with other tools is this much less similar"""
     lexical_weight: float = 0.3
     """weight of the words a clause shares with a tool's card (rare words count more)"""
+    product_weight: float = 0.6
+    """added to the tools that make a kind of media a clause asks to have made ("design a
+    logo": the tools that make images)"""
     out_of_scope_margin: float = 0.05
     """a clause this much closer to an action no tool does than to its best phrase is out of
     scope"""
@@ -145,6 +150,65 @@ class Proposal:
 _SPLIT = re.compile(r",|;|\.\s|\.$|\?\s|\?$|!\s|!$|\bthen\b|\band\b|\bfinally\b|\bafter that\b|"
                     r"\badditionally\b|\balso\b|\bnext\b|\bafterwards\b|\bonce\b", re.IGNORECASE)
 _QUOTED = re.compile(r"(?<!\w)'.+?'(?!\w)|\"[^\"]*\"|“[^”]*”")
+_ITEM = r"\w[\w'-]*(?: [\w'-]+){0,2}"  # a list item: one to three words
+_OR_LIST = re.compile(rf"(?:\b{_ITEM}, )+{_ITEM},? or\b")
+_COLON_LIST = re.compile(r"((?:^|(?<=[.?!;]\s))[^.?!;:]{1,40}:\s)([^.?!;]*)")
+_STEPS_AHEAD = re.compile(r"\b(things|steps|tasks|following|below|these)\b", re.IGNORECASE)
+
+
+_REMARK = re.compile(
+    r"^(?:(?:the|this|that|these|those|my|our|his|her|its|their|it|he|she|they|there)\b"
+    r"(?:\s+[\w'-]+){0,3}?\s+(?:is|are|was|were|has|have|had|sounds?|looks?|seems?)\b|"
+    r"(?:it|that|there|he|she)'s\b|they're\b)", re.IGNORECASE)
+_ASKS = re.compile(r"\b(want|need|needs|should|must|please|make|give|can|could|would|will)\b",
+                   re.IGNORECASE)
+
+
+def remark(clause: str) -> bool:
+    """A clause that tells rather than asks ("the wind is really loud", "it's from my trip"):
+    it describes the input, and no step comes of it (its words still say what the input is).
+
+    >>> remark("the wind is really loud"), remark("the caption should be short")
+    (True, False)
+    """
+    return _REMARK.match(clause.strip()) is not None and not _ASKS.search(clause)
+
+
+_QUESTION = re.compile(r"^(?:(?:and |also |please )*(?:tell|show|let) me,?\s+(?:know\s+)?)?"
+                       r"(?:which|what|whether|how|who|where|why)\b", re.IGNORECASE)
+_SEVERAL = re.compile(r"\bwhich (one|of (them|these|those|the))\b|\b(compare|better|best)\b",
+                      re.IGNORECASE)
+
+
+_CREATE = re.compile(r"\b(make|makes|create|design|draw|generate|produce|render|compose|paint|"
+                     r"sketch|come up with|give me|i need|i want|i'd like)\b", re.IGNORECASE)
+_PRODUCTS = {
+    "image": r"logos?|pictures?|photos?|images?|drawings?|posters?|illustrations?|icons?|"
+             r"sketch(?:es)?|paintings?|portraits?|wallpapers?|banners?|artwork|cartoons?",
+    "audio": r"songs?|tunes?|melod(?:y|ies)|jingles?|soundtracks?|music|beats?",
+    "video": r"videos?|clips?|animations?|movies?|films?",
+}
+_PRODUCT = {kind: re.compile(rf"(?<!\bthis )(?<!\bthat )(?<!\bthese )(?<!\bmy )(?<!\byour )"
+                             rf"(?<!\bthe )\b(?:{words})\b", re.IGNORECASE)
+            for kind, words in _PRODUCTS.items()}
+
+
+_MEDIA = ("image", "audio", "video")
+
+
+def _asks_new(clause: str) -> list[str]:
+    """The media kinds a clause asks to have made ("design two logos" -> image); a thing it
+    points at ("this photo") is an input, not a product."""
+    if not _CREATE.search(clause):
+        return []
+    return [kind for kind, pattern in _PRODUCT.items() if pattern.search(clause)]
+
+
+def _head(clause: str) -> str:
+    """The words before a colon that introduces a description ("generate image: a market at
+    night, neon signs"), else the clause."""
+    head, colon, _rest = clause.partition(": ")
+    return head if colon and 0 < len(head.split()) <= 6 else clause
 
 
 def unquote(text: str) -> str:
@@ -154,8 +218,14 @@ def unquote(text: str) -> str:
 
 
 def split_clauses(text: str) -> list[str]:
-    """Cut a request into clauses at punctuation and sequencing words, keeping quoted strings
-    and file names (``a.jpg``) whole."""
+    """Cut a request into clauses at punctuation and sequencing words, keeping quoted strings,
+    file names (``a.jpg``) and lists of one value's parts whole.
+
+    >>> split_clauses("Is the bird a robin, a wren or a jay? Say it aloud")
+    ['Is the bird a robin, a wren or a jay', 'Say it aloud']
+    >>> split_clauses("draw this: a red barn, snow, two horses")
+    ['draw this: a red barn, snow, two horses']
+    """
     kept: dict[str, str] = {}
 
     def keep(m: re.Match[str]) -> str:
@@ -165,6 +235,12 @@ def split_clauses(text: str) -> list[str]:
 
     masked = _QUOTED.sub(keep, text)
     masked = re.sub(r"(\w)\.(\w)", "\\1\x01\\2", masked)
+    # commas that list the parts of one value are not clause breaks: alternatives ("a robin,
+    # a sparrow or a blue jay") and what a short head's colon introduces ("generate image: a
+    # market at night, neon signs, rain"), unless the head announces steps ("do these things:")
+    masked = _OR_LIST.sub(lambda m: m.group(0).replace(",", "\x02"), masked)
+    masked = _COLON_LIST.sub(lambda m: m.group(0) if _STEPS_AHEAD.search(m.group(1))
+                             else m.group(1) + m.group(2).replace(",", "\x02"), masked)
     clauses = []
     for part in _SPLIT.split(masked):
         part = (part or "").strip(" \t\n-:")
@@ -172,7 +248,7 @@ def split_clauses(text: str) -> list[str]:
             continue
         for key, value in kept.items():
             part = part.replace(key, value)
-        clauses.append(part.replace("\x01", "."))
+        clauses.append(part.replace("\x01", ".").replace("\x02", ","))
     return clauses
 
 
@@ -258,6 +334,8 @@ class _Index:
     """per tool: its card's stems with their inverse card frequency"""
     name_stems: list[set[str]]
     """per tool: the stems of its name that no other tool's name has ("resize")"""
+    makers: dict[str, set[str]]
+    """per media kind: the tools that make it from no media of that kind"""
 
 
 def _bank_links(demos: Sequence[Demo]) -> dict[tuple[str, str], int]:
@@ -340,7 +418,7 @@ class Grounder:
                       phrase_vectors=bank_vectors, bank_phrases=n_bank, demos=demos,
                       demo_vectors=self._embed([d.request for d in demos]),
                       links=_bank_links(demos), lexicon=_lexicon(cards),
-                      name_stems=_name_stems(cards))
+                      name_stems=_name_stems(cards), makers=_makers(registry, tools))
 
     @staticmethod
     def _label(demos: list[Demo], per_demo: list[list[str]], vectors: np.ndarray,
@@ -386,26 +464,35 @@ class Grounder:
         values of the request ask for (see the module docs)."""
         index = self._index(registry, frozenset(exclude))
         clauses = split_clauses(request) or [request]
-        # what a clause asks for is in its words, not in the text it quotes for a tool
-        vectors = self.embedder.embed([unquote(c) for c in clauses + [request]])
-        clause_vectors, request_vector = vectors[:-1], vectors[-1]
+        # what a clause asks for is in its words, not in the text it quotes for a tool nor in
+        # the description its colon introduces ("generate image: a market at night, rain")
+        heads = [_head(c) for c in clauses]
+        vectors = self.embedder.embed([unquote(t) for t in clauses + heads + [request]])
+        n = len(clauses)
+        clause_vectors, head_vectors, request_vector = vectors[:n], vectors[n:2 * n], vectors[-1]
         prior = self._prior(index, request_vector)
         found = Grounding()
         oos = out_of_scope_similarity(self.embedder, clause_vectors)
         for c, clause in enumerate(clauses):
             step = self._clause_step(index, clause, clause_vectors[c], prior, found.scores)
-            if step is None:
+            if heads[c] != clause:  # the head alone may ask more clearly
+                by_head = self._clause_step(index, heads[c], head_vectors[c], prior, found.scores)
+                if by_head is not None and (step is None or by_head.strength > step.strength):
+                    step = dataclasses.replace(by_head, clause=clause)
+            step = self._answer(index, clause, clause_vectors[c], step, found, inputs, registry)
+            if step is None or remark(clause):  # a remark's words still count as evidence
                 continue
             if oos[c] > step.strength + self.settings.out_of_scope_margin:
                 found.out_of_scope.append(clause)
                 continue
             if not found.steps or found.steps[-1].tool != step.tool:
                 found.steps.append(step)
+            found.steps.extend(self._other_products(index, step, clause_vectors[c], registry))
         whole = index.card_vectors @ request_vector
         ranked = np.argsort(-(whole + 0.5 * np.array([found.scores.get(t, 0.0)
                                                       for t in index.tools])), kind="stable")
         found.closest = [index.tools[i] for i in ranked[:3]]
-        self._borrow(index, found, request_vector, inputs, request)
+        self._borrow(index, found, request_vector, inputs, request, registry)
         if self.settings.slots:
             _add_slot_steps(found, registry, request)
         self._takers(index, found, registry, inputs, whole, prior)
@@ -452,21 +539,70 @@ class Grounder:
         named = any(words & n for n in index.name_stems)
         if named or (hits >= 2 and top_lex >= 3.0):
             strength = max(strength, 0.45)
+        products = _asks_new(clause)  # "design two logos": a tool that makes images
+        makers = {t for kind in products for t in index.makers.get(kind, ())}
+        for t in makers:
+            score[t] += s.product_weight
+        if makers:  # it is read as one of the tools that make the thing, whatever else it is near
+            strength = max(strength, 0.45)
+            top = max(score[t] for t in makers)
+            score.update({t: min(v, top) for t, v in score.items() if t not in makers})
         if len(words) <= 2 and strength < s.tau + 0.1:  # "8 fps please", "be honest"
             return None
         for t, v in score.items():
             best[t] = max(best.get(t, -1.0), v)
-        ranked = sorted(index.tools, key=lambda t: -score[t])
+        ranked = sorted(index.tools, key=lambda t: (-score[t], t not in makers))
         if strength < s.tau:
             return None
         margin = score[ranked[0]] - (score[ranked[1]] if len(ranked) > 1 else 0.0)
         return Step(tool=ranked[0], clause=clause, score=score[ranked[0]], strength=strength,
                     margin=margin, alternatives=[(t, score[t]) for t in ranked[1:4]])
 
+    def _other_products(self, index: _Index, step: Step, vector: np.ndarray,
+                        registry: ToolRegistry) -> list[Step]:
+        """One clause may ask for two new media ("a clip of a campfire with guitar music"):
+        for each kind it asks for that its step does not make, the maker nearest the clause."""
+        made = {k.removeprefix("list[").rstrip("]") for k in _makes(registry, step.tool)}
+        out = []
+        for kind in _asks_new(step.clause):
+            makers = sorted(index.makers.get(kind, set()) - {step.tool})
+            if kind in made or not makers:
+                continue
+            sims = {t: float(index.card_vectors[index.tools.index(t)] @ vector) for t in makers}
+            tool = max(makers, key=lambda t: sims[t])
+            out.append(Step(tool=tool, clause=step.clause, score=sims[tool],
+                            strength=step.strength))
+        return out
+
+    def _answer(self, index: _Index, clause: str, vector: np.ndarray, step: Step | None,
+                found: Grounding, inputs: dict[str, str], registry: ToolRegistry) -> Step | None:
+        """A question about an image ("which one has the nicest light?") asks a tool that
+        answers questions about images, whatever else its words are near ("reads better" is
+        not a request to read); about several images ("which one", a list of them), one that
+        takes several."""
+        if not _QUESTION.match(clause):
+            return step
+        kinds = set(inputs.values()) | {k for st in found.steps for k in _makes(registry, st.tool)}
+        if not kinds & {"image", "list[image]"}:
+            return step
+        answerers = [t for t in index.tools if _answers(registry, t)]
+        several = "list[image]" in kinds or _SEVERAL.search(clause) is not None
+        if several:
+            answerers = [t for t in answerers if _takes(registry, t, "list[image]", exact=True)]
+        # a clear reading stands ("what is in this photo?" is a caption), unless the question
+        # is about several images and its tool takes one
+        if not answerers or step is not None and (step.tool in answerers or (
+                step.strength >= self.settings.tau + 0.1 and not several)):
+            return step
+        sims = {t: float(index.card_vectors[index.tools.index(t)] @ vector) for t in answerers}
+        tool = max(answerers, key=lambda t: sims[t])
+        return Step(tool=tool, clause=clause, score=sims[tool], strength=self.settings.tau)
+
     def _borrow(self, index: _Index, found: Grounding, request_vector: np.ndarray,
-                inputs: dict[str, str], request: str) -> None:
+                inputs: dict[str, str], request: str, registry: ToolRegistry) -> None:
         """A clause may ask for more than one step ("a clip with music"): borrow the structure
-        of the closest example when the examples near the request agree on it."""
+        of the closest example when the examples near the request agree on it (not to speak
+        an answer the request does not ask to hear)."""
         s = self.settings
         if not len(index.demos) or not found.steps:
             return
@@ -480,7 +616,9 @@ class Grounder:
         if (float(sims[near[0]]) >= s.structure_floor
                 and float(sims[near[0]]) - rival >= s.structure_margin
                 and Counter(best.inputs.values()) == Counter(inputs.values())
-                and set(tools) < set(their) and len(their) <= len(tools) + 2):
+                and set(tools) < set(their) and len(their) <= len(tools) + 2
+                and (asks_speech(request) or not any(
+                    _speaks(registry, t) for t in set(their) - set(tools)))):
             by_tool = {st.tool: st for st in found.steps}
             found.steps = [by_tool.get(t) or Step(tool=t, clause=request, origin="structure",
                                                   strength=float(sims[near[0]]))
@@ -535,7 +673,21 @@ def _add_slot_steps(found: Grounding, registry: ToolRegistry, request: str) -> N
     for tool, kind in slot_tools(registry, values):
         if tool in found.tools or any(absorbs(registry, t, kind) for t in found.tools):
             continue
+        # the clause holding the value asks for the tool, if it reads like it at all
+        holder = next((st for st in found.steps if st.origin == "clause" and
+                       _holds(st.clause, values[kind]) and
+                       tool in dict(st.alternatives)), None)
+        if holder is not None:  # and it is the clause's best reading now
+            holder.alternatives = [(holder.tool, holder.score)] + [
+                (t, v) for t, v in holder.alternatives if t != tool]
+            holder.tool = tool
+            continue
         found.steps.append(Step(tool=tool, clause=request, origin="slot", strength=0.5))
+
+
+def _holds(clause: str, value: Any) -> bool:
+    texts = [str(v) for v in value] if isinstance(value, tuple) else [str(value)]
+    return all(t.lower() in clause.lower() for t in texts)
 
 
 def _needs(registry: ToolRegistry, tool: str) -> set[str]:
@@ -547,8 +699,49 @@ def _needs(registry: ToolRegistry, tool: str) -> set[str]:
     return {k[5:-1] if k.startswith("list[") else k for k in kinds} & {"image", "audio", "video"}
 
 
-def _takes(registry: ToolRegistry, tool: str, kind: str) -> bool:
+def _takes(registry: ToolRegistry, tool: str, kind: str, exact: bool = False) -> bool:
     from mmagent.toolkit._base import port_type
 
-    return any(port_type(f.annotation) in (kind, f"list[{kind}]")
+    kinds = (kind,) if exact else (kind, f"list[{kind}]")
+    return any(port_type(f.annotation) in kinds
                for f in registry.tool_class(tool).Input.model_fields.values())
+
+
+def _makes(registry: ToolRegistry, tool: str) -> set[str]:
+    from mmagent.toolkit._base import port_type
+
+    return {port_type(f.annotation) for f in registry.tool_class(tool).Output.model_fields.values()}
+
+
+def _speaks(registry: ToolRegistry, tool: str) -> bool:
+    """``tool`` speaks text: text in, audio out, its card about speech."""
+    return (not _needs(registry, tool) and "audio" in _makes(registry, tool)
+            and _takes(registry, tool, "text", exact=True)
+            and re.search(r"speech|speak|aloud|voice", registry.tool_class(tool).description,
+                          re.IGNORECASE) is not None)
+
+
+def _makers(registry: ToolRegistry, tools: list[str]) -> dict[str, set[str]]:
+    """Per media kind, the tools whose main (first) media result is a new one of that kind:
+    not a list found or cut from something, not a change of an input of that kind."""
+    from mmagent.toolkit._base import port_type
+
+    out: dict[str, set[str]] = {}
+    for t in tools:
+        kinds = [port_type(f.annotation) for f in registry.tool_class(t).Output.model_fields
+                 .values()]
+        media = [k for k in kinds if k.removeprefix("list[").rstrip("]") in _MEDIA]
+        if media and media[0] in _MEDIA and media[0] not in _needs(registry, t):
+            out.setdefault(media[0], set()).add(t)
+    return out
+
+
+def _answers(registry: ToolRegistry, tool: str) -> bool:
+    """``tool`` answers a question about an image: an image port, a required question port, a
+    text answer."""
+    from mmagent.toolkit._base import port_type
+
+    ports = registry.tool_class(tool).Input.model_fields
+    return _takes(registry, tool, "image") and "text" in _makes(registry, tool) and any(
+        "question" in name and f.is_required() and port_type(f.annotation) == "text"
+        for name, f in ports.items())

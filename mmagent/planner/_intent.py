@@ -33,7 +33,7 @@ from mmagent.toolkit._base import port_type
 from mmagent.toolkit._registry import ToolRegistry
 
 __all__ = ["Intent", "small_talk", "asks_capabilities", "out_of_scope_similarity",
-           "chat_similarity", "direct_answer", "capabilities_answer", "OUT_OF_SCOPE"]
+           "chat_similarity", "direct_answer", "capabilities_answer", "OUT_OF_SCOPE", "asks_speech"]
 
 Intent = Literal["task", "direct", "capabilities"]
 
@@ -186,3 +186,16 @@ def capabilities_answer(registry: ToolRegistry) -> str:
         first = re.split(r"(?<=[.!?])\s", card["description"].strip())[0]
         lines.append(f"- {name}: {first} (takes {ins}; gives {outs})")
     return "\n".join(lines)
+
+
+_SPEECH = re.compile(
+    r"\baloud\b|\bout loud\b|\bread (it|this|that|them|the \w+)( \w+)?( out)? (to|for) me\b|"
+    r"\bread (it|this|that|them) out\b|\bvoice (it|that|this|the \w+)\b|\bnarrat|"
+    r"\bsay (it|this|that)\b|\bspoken\b|\bspeak (it|this|that|the \w+)\b|\bas speech\b|"
+    r"\b(tell|read) (it to )?me (out loud|aloud)\b|\ba voice (saying|that says|reading)\b|"
+    r"\b(that says|say) ['\"“]", re.IGNORECASE)
+
+
+def asks_speech(request: str) -> bool:
+    """The request wants its answer spoken ("aloud", "read it to me", "voice it")."""
+    return _SPEECH.search(request) is not None

@@ -12,10 +12,12 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Annotated, Any
+
+from pydantic import TypeAdapter, ValidationError
 
 from mmagent.plan._ir import Plan, parse_ref
-from mmagent.planner._slots import entities, slot_value
+from mmagent.planner._slots import entities, port_entity, slot_value
 from mmagent.toolkit._base import port_type
 from mmagent.toolkit._registry import ToolRegistry
 
@@ -202,6 +204,9 @@ def _port_value(st: _State, i: int, tool: str, name: str, info: Any, clause: str
         st.unused_inputs.remove(files[0])
         return f"$input.{files[0]}"
     fitted = slot_value(name, info.description or "", st.found, optional=not required)
+    if fitted is None and not required and port_entity(name, info.description or "") in (
+            "width", "height"):  # "768x512" sets an optional size the port accepts
+        fitted = _accepted(info, slot_value(name, info.description or "", st.found))
     if fitted is not None and kind in ("text", "integer", "number"):
         return fitted
     if not required:
@@ -213,6 +218,17 @@ def _port_value(st: _State, i: int, tool: str, name: str, info: Any, clause: str
         same = [n for n in st.inputs if st.inputs[n] == base]
         return f"$input.{same[0]}" if same else None
     return _literal(name, info.description or "", kind, clause, st.request, st.quotes)
+
+
+def _accepted(info: Any, value: Any) -> Any:
+    """``value`` if the port's own constraints accept it (a size the model can make), else
+    None."""
+    if value is None:
+        return None
+    try:
+        return TypeAdapter(Annotated[info.annotation, info]).validate_python(value)
+    except ValidationError:
+        return None
 
 
 def _gather(st: _State, free: list[tuple[int, str]], files: list[str], base: str) -> Any:
