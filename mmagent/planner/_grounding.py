@@ -545,8 +545,8 @@ class Grounder:
             score[t] += s.product_weight
         if makers:  # it is read as one of the tools that make the thing, whatever else it is near
             strength = max(strength, 0.45)
-            top = max(score[t] for t in makers)
-            score.update({t: min(v, top) for t, v in score.items() if t not in makers})
+            ceiling = max(score[t] for t in makers)
+            score.update({t: min(v, ceiling) for t, v in score.items() if t not in makers})
         if len(words) <= 2 and strength < s.tau + 0.1:  # "8 fps please", "be honest"
             return None
         for t, v in score.items():
