@@ -51,6 +51,9 @@ class Demo:
     in (see :mod:`mmagent.planner`)."""
     ordered_steps: bool = False
     """``steps[i]`` asked for task ``i`` (else the pairing is found by similarity)."""
+    learned: bool = False
+    """Someone approved or corrected this plan here (``planner.learn``): it says what they
+    want even where the request does not (a spoken answer)."""
 
     def tools(self) -> set[str]:
         return {t.tool for t in self.plan.tasks}

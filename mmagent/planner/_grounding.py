@@ -602,7 +602,7 @@ class Grounder:
                 inputs: dict[str, str], request: str, registry: ToolRegistry) -> None:
         """A clause may ask for more than one step ("a clip with music"): borrow the structure
         of the closest example when the examples near the request agree on it (not to speak
-        an answer the request does not ask to hear)."""
+        an answer the request does not ask to hear, unless someone here taught it so)."""
         s = self.settings
         if not len(index.demos) or not found.steps:
             return
@@ -617,7 +617,7 @@ class Grounder:
                 and float(sims[near[0]]) - rival >= s.structure_margin
                 and Counter(best.inputs.values()) == Counter(inputs.values())
                 and set(tools) < set(their) and len(their) <= len(tools) + 2
-                and (asks_speech(request) or not any(
+                and (best.learned or asks_speech(request) or not any(
                     _speaks(registry, t) for t in set(their) - set(tools)))):
             by_tool = {st.tool: st for st in found.steps}
             found.steps = [by_tool.get(t) or Step(tool=t, clause=request, origin="structure",

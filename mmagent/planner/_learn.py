@@ -62,7 +62,8 @@ def learn(path: str | os.PathLike[str], request: str, plan: Plan,
         fcntl.flock(f, fcntl.LOCK_EX)
         f.write(text)
         fcntl.flock(f, fcntl.LOCK_UN)
-    return Demo(request=request, plan=plan, inputs=dict(inputs), id=f"learned-{request}")
+    return Demo(request=request, plan=plan, inputs=dict(inputs), id=f"learned-{request}",
+                learned=True)
 
 
 def load_learned(path: str | os.PathLike[str]) -> list[Demo]:
@@ -80,7 +81,8 @@ def load_learned(path: str | os.PathLike[str]) -> list[Demo]:
     for i, row in enumerate(rows if isinstance(rows, list) else []):
         try:
             demo = Demo(request=row["request"], inputs=dict(row.get("inputs") or {}),
-                        plan=Plan.model_validate(row["plan"]), id=f"learned-{i}")
+                        plan=Plan.model_validate(row["plan"]), id=f"learned-{i}",
+                        learned=True)
         except (KeyError, TypeError, ValueError) as e:
             raise ConfigError(f"{path.name}: learned demonstration {i}: got {str(row)[:200]!r}; "
                               f"expected {{request, inputs, plan}} ({e})", file=str(path)) from e
