@@ -91,7 +91,7 @@ def test_error_messages_are_one_short_clean_line(server, tmp_path):
         httpx.post(server.base_url + "/v1/chat/completions", headers=H, json={"messages": [
             {"role": "user", "content": [{"type": "image_url", "image_url": {
                 "url": "artifact://" + "b" * 5000}}]}]}),
-        # bytes that are no image: Pillow's message names a BytesIO object
+        # bytes that are no image: Pillow's own message names a BytesIO object
         httpx.post(server.base_url + "/v1/files", headers=H,
                    files={"file": ("x.png", b"\x89PNG not really", "image/png")}),
         # a host the server does not fetch from: the allow-list stays private
