@@ -68,6 +68,12 @@ NOT_READABLE = {
     "runs API prompt image": ({"path": "/v1/runs", "json": {
         "prompt": "What is this?", "images": [data_url("image/png", NOISE)]}},
         no_image("a data URL")),
+    "runs API workflow input": ({"path": "/v1/runs", "json": {
+        "workflow": "describe_fake", "inputs": {"image": data_url("image/png", NOISE)}}},
+        "input 'image' of workflow 'describe_fake': " + no_image("a data URL")),
+    "workflow run": ({"path": "/v1/workflows/describe_fake/runs", "json": {
+        "inputs": {"image": data_url("image/png", NOISE)}}},
+        "input 'image' of workflow 'describe_fake': " + no_image("a data URL")),
 }
 
 OTHER_KIND = {

@@ -106,7 +106,8 @@ def test_error_messages_are_one_short_clean_line(server, tmp_path):
         assert "/tmp" not in m and str(tmp_path.parent) not in m and "object at 0x" not in m, m
         assert "a" * 81 not in m and "b" * 81 not in m, m
         assert "localhost" not in m, m  # the fixture's fetch_allow_hosts
-    assert messages[0].startswith("describe_fake.yaml: input 'image' is missing")
+    assert messages[0] == ("got no input 'image' for workflow 'describe_fake'; expected an image "
+                           "(the photo)")
 
 
 def test_mcp_error_results_are_scrubbed_as_http_errors_are(server):
