@@ -12,6 +12,7 @@ releases (clients may branch on it); its message says what was given and what wa
 
 from __future__ import annotations
 
+import copy
 from typing import Any
 
 __all__ = [
@@ -20,6 +21,9 @@ __all__ = [
     "InputNotFoundError",
     "InvalidMediaError",
     "MediaLimitError",
+    "MissingInputError",
+    "UnknownInputError",
+    "WrongKindError",
     "ConfigError",
     "PlanValidationError",
     "UnknownToolError",
@@ -64,6 +68,14 @@ class MMAgentError(Exception):
     def __str__(self) -> str:
         return self.message
 
+    def within(self, where: str) -> MMAgentError:
+        """This error, of the same class and details, its message prefixed with ``where``
+        (what it was about, e.g. ``"input 'image' of workflow 'caption_and_speak'"``)."""
+        err = copy.copy(self)
+        err.message = f"{where}: {self.message}"
+        err.args = (err.message,)
+        return err
+
 
 # --- input ----------------------------------------------------------------------------------
 
@@ -88,6 +100,25 @@ class MediaLimitError(InputError):
     """The media decodes but exceeds a configured limit (bytes, pixels, seconds)."""
 
     code = "input.limit_exceeded"
+
+
+class MissingInputError(InputError):
+    """A required input of a workflow was not given. Details: workflow, inputs (the names)."""
+
+    code = "input.missing"
+
+
+class UnknownInputError(InputError):
+    """An input a workflow does not declare. Details: workflow, inputs (the names)."""
+
+    code = "input.unknown"
+
+
+class WrongKindError(InputError):
+    """A value or file of another kind than the one expected: an audio file where an image
+    is declared, a word where a number is."""
+
+    code = "input.wrong_kind"
 
 
 class PathRefusedError(InputError):

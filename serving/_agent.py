@@ -13,8 +13,8 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from mmagent.agent import Agent
-from mmagent.artifacts import ArtifactKind, ArtifactRef
-from mmagent.errors import InputError, MMAgentError
+from mmagent.artifacts import ArtifactKind, ArtifactRef, kind_phrase
+from mmagent.errors import InputError, MMAgentError, WrongKindError
 from mmagent.events import (
     AnswerReady,
     ApprovalRequested,
@@ -33,7 +33,7 @@ from mmagent.serving._protocol import MEDIA_KINDS, MODEL_ID, WORKFLOW_PREFIX
 from mmagent.serving._request_media import MediaResolver
 from mmagent.stores import make_owners
 from mmagent.toolkit import Tool
-from mmagent.workflows import load_workflow
+from mmagent.workflows import bind_inputs, load_workflow, short_value
 
 __all__ = ["AgentService", "Approvals", "ParsedRequest", "RunSummary", "Link", "OnPaused",
            "REPLY_HINT", "paused_text"]
@@ -184,21 +184,20 @@ class AgentService:
 
     def workflow_inputs(self, name: str, raw: dict[str, Any], owner: str,
                         own_hosts: set[str]) -> dict[str, Any]:
-        """A workflow's input values as a client sends them: media inputs as links or data
-        URLs (stored, owned by ``owner``), other values as they are."""
+        """A workflow's input values as a client sends them, checked as a run checks them
+        before anything runs (the workflow against the tools, then the inputs against the
+        workflow: :func:`~mmagent.workflows.bind_inputs`), so that no run is started that can
+        only fail; media (links or data URLs) stored, owned by ``owner``."""
+
+        def put(value: Any, kind: ArtifactKind) -> ArtifactRef:
+            if not isinstance(value, str):
+                raise WrongKindError(f"got {short_value(value)}; expected {kind_phrase(kind)} "
+                                     "as a data: URL, an artifact link or an http(s) URL")
+            return self.media.from_url(value, kind, owner, own_hosts)
+
         spec = self.workflow(name)
-        values: dict[str, Any] = {}
-        for key, value in raw.items():
-            inp = spec.inputs.get(key)
-            kind = str(inp.type) if inp is not None else "json"
-            base = kind[5:-1] if kind.startswith("list[") else kind
-            if base in MEDIA_KINDS:
-                items = value if isinstance(value, list) else [value]
-                refs = [self.media.from_url(str(v), base, owner, own_hosts) for v in items]
-                values[key] = refs if kind.startswith("list[") else refs[0]
-            else:
-                values[key] = value
-        return values
+        spec.check(self.agent.registry, self.agent.store.limits)
+        return bind_inputs(spec, raw, put)
 
     # -- runs ----------------------------------------------------------------------------------
 

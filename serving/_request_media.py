@@ -19,11 +19,12 @@ from urllib.parse import urljoin, urlsplit
 
 import httpx
 
-from mmagent.artifacts import ArtifactKind, ArtifactRef, ArtifactStore
+from mmagent.artifacts import FORMATS, ArtifactKind, ArtifactRef, ArtifactStore, kind_phrase, sniff
 from mmagent.config import ServingSettings
-from mmagent.errors import InputError, InputNotFoundError, InvalidMediaError
+from mmagent.errors import InputError, InputNotFoundError, InvalidMediaError, WrongKindError
 from mmagent.serving._auth import Owners
 from mmagent.serving._http_errors import URLRefusedError
+from mmagent.serving._protocol import MEDIA_KINDS
 
 __all__ = ["MediaResolver", "is_public_address", "ARTIFACT_PATH_RE"]
 
@@ -56,13 +57,13 @@ class MediaResolver:
         server (``own_hosts``: the host names it answers to), or an allow-listed http(s) URL."""
         if url.startswith("data:"):
             return self._own(self.store.put_bytes(decode_data_url(url), kind,
-                                                  source=f"a {kind} data URL"), owner)
+                                                  source="a data URL"), owner)
         if url.startswith("artifact://"):
             return self.artifact(url.removeprefix("artifact://"), kind, owner)
         parts = urlsplit(url)
         if parts.scheme not in ("http", "https") or not parts.hostname:
-            raise InputError(f"got {_short(url)!r} as a {kind} URL; expected a data: URL, an "
-                             "artifact link or an http(s) URL")
+            raise InputError(f"got {_short(url)!r} as the URL of {kind_phrase(kind)}; expected "
+                             "a data: URL, an artifact link or an http(s) URL")
         m = ARTIFACT_PATH_RE.search(parts.path)
         if m and parts.netloc.lower() in own_hosts:
             return self.artifact(m.group(1), kind, owner)
@@ -76,25 +77,21 @@ class MediaResolver:
                              f"{kind} bytes") from None
         return self._own(self.store.put_bytes(raw, kind, source=what), owner)
 
-    def from_bytes(self, data: bytes, mime: str | None, owner: str, source: str, what: str
+    def from_bytes(self, data: bytes, mime: str | None, owner: str, source: str
                    ) -> ArtifactRef:
-        """``data`` stored as the kind its ``mime`` names, else as the first kind it decodes
-        as (``what`` names it in the error if none does)."""
-        kinds: list[ArtifactKind] = ["image", "audio", "video"]
+        """``data`` stored as the kind its ``mime`` names, else as the kind its header tells
+        (``source`` names it in the error if it is no media the store reads)."""
         major = (mime or "").split("/", 1)[0]
-        if major in kinds:
-            kinds = [major]
-        last: InvalidMediaError | None = None
-        for kind in kinds:
-            try:
-                return self._own(self.store.put_bytes(data, kind, source=source), owner)
-            except InvalidMediaError as e:
-                last = e
-        assert last is not None
-        if len(kinds) == 1:
-            raise last  # the type named the kind: say what is wrong with it
-        raise InvalidMediaError(f"{what} decodes as neither image, audio nor video; expected a "
-                                "media file") from last
+        kind = next((k for k in MEDIA_KINDS if k == major), None)
+        if kind is None:
+            told = sniff(data)
+            kind = told[0] if told else None
+        if kind is None:
+            raise InvalidMediaError(
+                f"got a file of {len(data)} bytes ({source}) that is not a readable image, "
+                f"audio file or video; expected media ({FORMATS['image']}; "
+                f"{FORMATS['audio']}; {FORMATS['video']})", source=source)
+        return self._own(self.store.put_bytes(data, kind, source=source), owner)
 
     def artifact(self, artifact_id: str, kind: ArtifactKind | None, owner: str) -> ArtifactRef:
         """An artifact ``owner`` may read; others get the same error as a missing one."""
@@ -103,8 +100,9 @@ class MediaResolver:
                                      "artifact created with this API key", artifact=artifact_id)
         ref = self.store.get(artifact_id)
         if kind is not None and ref.kind != kind:
-            raise InputError(f"got a {ref.kind} artifact ({artifact_id}) where a {kind} was "
-                             f"expected")
+            raise WrongKindError(f"got artifact {artifact_id}, {kind_phrase(ref.kind)} "
+                                 f"({ref.mime}); expected {kind_phrase(kind)}",
+                                 artifact=artifact_id)
         return ref
 
     def _own(self, ref: ArtifactRef, owner: str) -> ArtifactRef:

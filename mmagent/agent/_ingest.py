@@ -13,8 +13,9 @@ import os
 from pathlib import Path
 from typing import Any
 
+from mmagent.artifacts._described import kind_phrase
 from mmagent.artifacts._store import ArtifactKind, ArtifactRef, ArtifactStore
-from mmagent.errors import InputError
+from mmagent.errors import WrongKindError
 
 __all__ = ["MediaInput", "ingest", "put_media"]
 
@@ -38,12 +39,12 @@ def put_media(store: ArtifactStore, item: MediaInput, kind: ArtifactKind) -> Art
     """One media input, stored (an :class:`ArtifactRef` must already be in ``store``)."""
     if isinstance(item, ArtifactRef):
         if item.kind != kind:
-            raise InputError(f"got a {item.kind} artifact among the {kind} inputs; expected "
-                             f"a {kind}")
+            raise WrongKindError(f"got artifact {item.id}, {kind_phrase(item.kind)} "
+                                 f"({item.mime}); expected {kind_phrase(kind)}")
         return store.get(item.id)
     if isinstance(item, (str, os.PathLike)):
         return store.put_file(Path(item), kind)
     if kind == "image" and hasattr(item, "save") and hasattr(item, "size"):
         return store.put_image(item)
-    raise InputError(f"got a {type(item).__name__} as a {kind} input; expected a file path, "
-                     "an ArtifactRef" + (" or a PIL image" if kind == "image" else ""))
+    raise WrongKindError(f"got a {type(item).__name__} as {kind_phrase(kind)}; expected a file "
+                         "path, an ArtifactRef" + (" or a PIL image" if kind == "image" else ""))

@@ -8,6 +8,7 @@ workflow a produced file carries).
 """
 
 from mmagent.artifacts._audio import load_mono, resample
+from mmagent.artifacts._described import FORMATS, kind_phrase, sniff
 from mmagent.artifacts._provenance import (
     SUFFIXES,
     ProvenanceExporter,
@@ -44,5 +45,5 @@ __all__ = [
     "MediaLimits", "load_mono", "resample", "MediaDecodeError", "evenly_spaced", "mux_audio",
     "probe_video", "read_frames", "write_gif", "write_mp4", "ProvenanceExporter",
     "ProvenanceTap", "embedded_workflow", "from_media", "plan_document", "read_file",
-    "workflow_document", "SUFFIXES", "VideoTooLargeError",
+    "workflow_document", "SUFFIXES", "VideoTooLargeError", "FORMATS", "kind_phrase", "sniff",
 ]

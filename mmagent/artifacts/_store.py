@@ -27,7 +27,15 @@ from typing import Literal, overload
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 
-from mmagent._messages import for_client
+from mmagent.artifacts._described import (
+    CONTAINER_NAMES,
+    FORMATS,
+    container,
+    format_phrase,
+    not_kind_error,
+    reason,
+    undecodable_error,
+)
 from mmagent.errors import InputNotFoundError, InvalidMediaError, MediaLimitError
 
 __all__ = [
@@ -171,7 +179,8 @@ class ArtifactStore:
     def put_bytes(self, data: bytes, kind: ArtifactKind, *,
                   source: str = ...) -> ArtifactRef: ...
 
-    def put_bytes(self, data: bytes, kind: ArtifactKind, *, source: str = "<bytes>") -> ArtifactRef:
+    def put_bytes(self, data: bytes, kind: ArtifactKind, *,
+                  source: str = "the data") -> ArtifactRef:
         """Validate ``data`` as ``kind`` and store it (a no-op if those bytes are stored)."""
         self._check_bytes(len(data), source)
         meta = _PROBES[kind](data, source, self.limits)
@@ -294,34 +303,43 @@ def _is_hex_id(s: str) -> bool:
 def _probe_image(data: bytes, source: str, limits: MediaLimits) -> dict:
     from PIL import Image
 
-    try:
-        with warnings.catch_warnings(), Image.open(io.BytesIO(data)) as im:
-            # our own limit applies (below); Pillow's bomb warning would be a second line
-            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+    with warnings.catch_warnings():
+        # our own limit applies (below); Pillow's bomb warning would be a second line
+        warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+        try:
+            im = Image.open(io.BytesIO(data))
+        except Image.DecompressionBombError as e:  # Pillow's own bound, far above ours
+            raise _bomb(e, source, limits) from None
+        except Exception:  # Pillow raises many types for data that is no image
+            raise not_kind_error(data, "image", source) from None
+        with im:
             w, h = im.size
             if w * h > limits.max_image_pixels:
                 raise MediaLimitError(
                     f"got a {w}x{h} image ({w * h} pixels) in {source}; expected at most "
                     f"{limits.max_image_pixels} pixels (limits.max_image_pixels)", source=source)
             fmt = (im.format or "").upper()
-            im.load()  # decode fully: truncated or corrupt files fail here
-    except MediaLimitError:
-        raise
-    except Image.DecompressionBombError as e:  # Pillow's own bound, far above ours by default
-        pixels = re.search(r"\((\d+) pixels\)", str(e))
-        got = f"an image of {pixels.group(1)} pixels" if pixels else "an image too large to open"
-        raise MediaLimitError(f"got {got} in {source}; expected at most "
-                              f"{limits.max_image_pixels} pixels (limits.max_image_pixels)",
-                              source=source) from None
-    except Exception as e:  # PIL raises many types for bad data
-        raise InvalidMediaError(f"{source} does not decode as an image ({for_client(str(e))}); "
-                                "expected PNG, JPEG, WebP, GIF, BMP or TIFF", source=source) from e
+            try:
+                im.load()  # decode fully: truncated or corrupt files fail here
+            except Image.DecompressionBombError as e:
+                raise _bomb(e, source, limits) from None
+            except Exception as e:
+                raise undecodable_error(fmt or "unknown", data, "image", source,
+                                        reason(e)) from e
     mime = {"JPEG": "image/jpeg", "PNG": "image/png", "WEBP": "image/webp", "GIF": "image/gif",
             "BMP": "image/bmp", "TIFF": "image/tiff"}.get(fmt)
     if mime is None:
-        raise InvalidMediaError(f"{source} is a {fmt or 'unknown'} image; expected PNG, JPEG, "
-                                "WebP, GIF, BMP or TIFF", source=source)
+        raise InvalidMediaError(f"got {format_phrase(fmt or 'unknown', 'image')} "
+                                f"({source}); expected {FORMATS['image']}", source=source)
     return {"mime": mime, "width": w, "height": h}
+
+
+def _bomb(e: Exception, source: str, limits: MediaLimits) -> MediaLimitError:
+    pixels = re.search(r"\((\d+) pixels\)", str(e))
+    got = f"an image of {pixels.group(1)} pixels" if pixels else "an image too large to open"
+    return MediaLimitError(f"got {got} in {source}; expected at most "
+                           f"{limits.max_image_pixels} pixels (limits.max_image_pixels)",
+                           source=source)
 
 
 MAX_AUDIO_CHANNELS = 32
@@ -335,28 +353,29 @@ def _probe_audio(data: bytes, source: str, limits: MediaLimits) -> dict:
     if data[:4] == b"RIFF" and data[8:12] == b"WAVE":
         _check_wav_layout(data, source)  # libsndfile quietly reads what is there
     try:
-        with sf.SoundFile(io.BytesIO(data)) as f:
-            sr, frames, fmt = f.samplerate, f.frames, f.format
-            duration = frames / sr if sr else 0.0
-            # by the header, before decoding: a compressed file may claim far more samples
-            # than its bytes (channels x rate x duration, as float32)
-            if f.channels > MAX_AUDIO_CHANNELS or sr > MAX_AUDIO_RATE:
-                raise MediaLimitError(
-                    f"got {f.channels} channels at {sr} Hz in {source}; expected at most "
-                    f"{MAX_AUDIO_CHANNELS} channels at {MAX_AUDIO_RATE} Hz", source=source)
-            if duration > limits.max_audio_seconds:
-                raise MediaLimitError(
-                    f"got {duration:.1f} s of audio in {source}; expected at most "
-                    f"{limits.max_audio_seconds:g} s (limits.max_audio_seconds)", source=source)
+        f = sf.SoundFile(io.BytesIO(data))
+    except Exception:  # libsndfile's error, or a header soundfile cannot parse
+        raise not_kind_error(data, "audio", source) from None
+    with f:
+        sr, frames, fmt = f.samplerate, f.frames, f.format
+        duration = frames / sr if sr else 0.0
+        # by the header, before decoding: a compressed file may claim far more samples
+        # than its bytes (channels x rate x duration, as float32)
+        if f.channels > MAX_AUDIO_CHANNELS or sr > MAX_AUDIO_RATE:
+            raise MediaLimitError(
+                f"got {f.channels} channels at {sr} Hz in {source}; expected at most "
+                f"{MAX_AUDIO_CHANNELS} channels at {MAX_AUDIO_RATE} Hz", source=source)
+        if duration > limits.max_audio_seconds:
+            raise MediaLimitError(
+                f"got {duration:.1f} s of audio in {source}; expected at most "
+                f"{limits.max_audio_seconds:g} s (limits.max_audio_seconds)", source=source)
+        try:
             f.read(dtype="float32")  # decode fully
-    except MediaLimitError:
-        raise
-    except Exception as e:
-        raise InvalidMediaError(f"{source} does not decode as audio ({for_client(str(e))}); "
-                                "expected WAV, FLAC, OGG or MP3", source=source) from e
+        except Exception as e:
+            raise undecodable_error(fmt, data, "audio", source, reason(e)) from e
     if frames == 0:
-        raise InvalidMediaError(f"{source} holds no audio samples; expected a non-empty clip",
-                                source=source)
+        raise InvalidMediaError(f"got {format_phrase(fmt, 'audio')} ({source}) that holds no "
+                                "audio samples; expected a non-empty clip", source=source)
     mime = {"WAV": "audio/wav", "FLAC": "audio/flac", "OGG": "audio/ogg",
             "MP3": "audio/mpeg"}.get(fmt, "audio/wav")
     return {"mime": mime, "sample_rate": sr, "duration_s": round(duration, 4)}
@@ -386,18 +405,9 @@ def _check_wav_layout(data: bytes, source: str) -> None:
 
 
 def _probe_video(data: bytes, source: str, limits: MediaLimits) -> dict:
-    head = data[:16]
-    if head[4:8] == b"ftyp":
-        mime = "video/mp4"
-    elif head[:4] == b"\x1a\x45\xdf\xa3":
-        mime = "video/webm"
-    elif head[:6] in (b"GIF87a", b"GIF89a"):
-        mime = "video/gif"
-    elif head[:4] == b"RIFF" and head[8:12] == b"AVI ":
-        mime = "video/x-msvideo"
-    else:
-        raise InvalidMediaError(f"{source} is not a recognised video container; expected MP4, "
-                                "WebM, GIF or AVI", source=source)
+    mime = container(data)
+    if mime is None:
+        raise not_kind_error(data, "video", source)
     meta = _decode_video(data, source, limits, mime)
     return {"mime": mime, **meta}
 
@@ -427,8 +437,9 @@ def _decode_video(data: bytes, source: str, limits: MediaLimits, mime: str) -> d
                 f"got {e.seconds:.1f} s of video in {source}; expected at most "
                 f"{limits.max_video_seconds:g} s (limits.max_video_seconds)", source=source) from e
         except MediaDecodeError as e:
-            raise InvalidMediaError(f"{source} does not decode as video ({e}); expected MP4, "
-                                    "WebM, GIF or AVI", source=source) from e
+            why = reason(e).replace(str(path), "the file")  # a temporary file of ours
+            raise undecodable_error(CONTAINER_NAMES[mime], data, "video", source,
+                                    why) from e
     if info.width * info.height > limits.max_image_pixels:
         raise MediaLimitError(
             f"got {info.width}x{info.height} video frames in {source}; expected at most "

@@ -9,8 +9,10 @@
 
 from typing import TYPE_CHECKING, Any
 
+from mmagent.workflows._check import short_value
 from mmagent.workflows._conditions import evaluate, parse_condition
 from mmagent.workflows._convert import coerce_cli_value, plan_to_workflow
+from mmagent.workflows._inputs import bind_inputs
 from mmagent.workflows._library import (
     GRAPHS_DIR,
     SCHEMA_PATH,
@@ -19,14 +21,15 @@ from mmagent.workflows._library import (
     resolve_workflow,
 )
 from mmagent.workflows._parse import load_workflow, parse_workflow
-from mmagent.workflows._spec import Workflow
+from mmagent.workflows._spec import Workflow, type_phrase
 
 if TYPE_CHECKING:
     from mmagent.workflows._run import WorkflowOutcome, WorkflowRun
 
 __all__ = ["Workflow", "load_workflow", "parse_workflow", "find_workflows", "resolve_workflow",
            "plan_to_workflow", "json_schema", "coerce_cli_value", "WorkflowRun",
-           "WorkflowOutcome", "parse_condition", "evaluate", "GRAPHS_DIR", "SCHEMA_PATH"]
+           "WorkflowOutcome", "parse_condition", "evaluate", "GRAPHS_DIR", "SCHEMA_PATH",
+           "bind_inputs", "type_phrase", "short_value"]
 
 
 def __getattr__(name: str) -> Any:

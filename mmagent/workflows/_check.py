@@ -16,6 +16,7 @@ and the line.
 from __future__ import annotations
 
 import re
+import reprlib
 from typing import Any
 
 from mmagent.artifacts._store import MediaLimits
@@ -33,12 +34,15 @@ from mmagent.plan._validator import MEDIA_TYPES, check_size, collect_errors
 from mmagent.toolkit._base import port_type
 from mmagent.toolkit._registry import ToolRegistry
 from mmagent.workflows import _conditions as conditions
-from mmagent.workflows._spec import ITEM, RESERVED, NodeSpec, Workflow
+from mmagent.workflows._spec import ITEM, RESERVED, NodeSpec, Workflow, type_phrase
 
 __all__ = ["check_structure", "check_limits", "problems", "validation_plan", "ref_type",
-           "input_value_problem"]
+           "input_value_problem", "short_value"]
 
 _DOLLAR_RE = re.compile(r"^\$[A-Za-z_]")
+_REPR = reprlib.Repr()
+_REPR.maxstring = _REPR.maxother = 40
+_REPR.maxlist = _REPR.maxdict = 4
 
 
 # -- structure (no tools) ----------------------------------------------------------------------
@@ -331,18 +335,23 @@ def _item_input(node: str) -> str:
 # -- values -----------------------------------------------------------------------------------
 
 
+def short_value(value: Any) -> str:
+    """``value``'s repr cut to a few items and characters: errors echo what a caller sent."""
+    return _REPR.repr(value)
+
+
 def input_value_problem(type_: str, value: Any, allow_media: bool = True) -> str | None:
     """Why ``value`` is not a valid ``type_`` (None when it is). Media are checked on ingest."""
     if type_.startswith("list["):
         if not isinstance(value, list):
-            return f"got {value!r}; expected a list ({type_})"
+            return f"got {short_value(value)}; expected {type_phrase(type_)}"
         for v in value:
             p = input_value_problem(type_[5:-1], v, allow_media)
             if p:
                 return p
         return None
     if type_ in MEDIA_TYPES:
-        return None if allow_media else f"got {value!r}; media inputs take no default"
+        return None if allow_media else f"got {short_value(value)}; media inputs take no default"
     ok = {
         "text": isinstance(value, str),
         "number": isinstance(value, int | float) and not isinstance(value, bool),
@@ -350,4 +359,4 @@ def input_value_problem(type_: str, value: Any, allow_media: bool = True) -> str
         "boolean": isinstance(value, bool),
         "json": True,
     }[type_]
-    return None if ok else f"got {value!r}; expected a {type_}"
+    return None if ok else f"got {short_value(value)}; expected {type_phrase(type_)}"

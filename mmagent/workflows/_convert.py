@@ -12,7 +12,7 @@ from typing import Any
 
 import yaml
 
-from mmagent.errors import InputError
+from mmagent.errors import WrongKindError
 from mmagent.plan._ir import Plan
 from mmagent.plan._validator import MEDIA_TYPES, validate
 from mmagent.toolkit._base import port_type
@@ -47,7 +47,12 @@ def plan_to_workflow(plan: Plan, inputs: dict[str, str], registry: ToolRegistry,
 
 
 def coerce_cli_value(type_: str, text: str) -> Any:
-    """A ``--input name=value`` string as ``type_`` (lists come from repeating the option)."""
+    """A ``--input name=value`` string as ``type_`` (lists come from repeating the option).
+
+    Text that does not read as a number, an integer or a boolean is left as it is: the
+    workflow's input check (:func:`~mmagent.workflows.bind_inputs`) refuses it as it refuses
+    the same value from any caller, naming the input. Text that is no JSON for a ``json``
+    input is refused here (as text it would be a valid JSON string)."""
     base = type_[5:-1] if type_.startswith("list[") else type_
     try:
         if base == "number":
@@ -55,14 +60,12 @@ def coerce_cli_value(type_: str, text: str) -> Any:
         if base == "integer":
             return int(text)
         if base == "boolean":
-            if text.lower() in ("true", "yes", "1"):
-                return True
-            if text.lower() in ("false", "no", "0"):
-                return False
-            raise ValueError(text)
+            return {"true": True, "yes": True, "1": True,
+                    "false": False, "no": False, "0": False}.get(text.lower(), text)
         if base == "json":
             return json.loads(text)
     except ValueError:
-        raise InputError(f"got {text!r} for an input of type {type_}; expected a {base}"
-                         ) from None
+        if base == "json":
+            raise WrongKindError(f"got {text[:40]!r}, which is not JSON; expected a JSON "
+                                 "value") from None
     return text

@@ -17,22 +17,21 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from mmagent.artifacts._store import ArtifactKind, ArtifactRef, ArtifactStore
-from mmagent.errors import InputError, PlanLimitError, PlanValidationError
+from mmagent.artifacts._store import ArtifactRef, ArtifactStore
+from mmagent.errors import PlanLimitError, PlanValidationError
 from mmagent.events import AnswerReady, PlanCreated, RunStarted
 from mmagent.execution._executor import ExecutionResult, Executor
 from mmagent.plan._ir import Plan, Task, checked_ref, parse_ref
 from mmagent.plan._validator import MEDIA_TYPES, collect_errors
 from mmagent.runs._status import RunStatus
 from mmagent.toolkit._registry import ToolRegistry
-from mmagent.workflows._check import input_value_problem
 from mmagent.workflows._conditions import condition_refs, evaluate
+from mmagent.workflows._inputs import Put, bind_inputs
 from mmagent.workflows._spec import ITEM, Workflow
 
 __all__ = ["WorkflowRun", "WorkflowOutcome"]
 
 Emit = Callable[[Any], None]
-Put = Callable[[Any, ArtifactKind], ArtifactRef]
 _ABSENT = object()  # an optional input that was not given
 
 
@@ -67,19 +66,12 @@ class WorkflowRun:
     # 1. check the workflow against the tools and bind the inputs: before anything runs
     def prepare(self, inputs: dict[str, Any]) -> WorkflowRun:
         self.wf.check(self.registry, self.store.limits)
-        unknown = sorted(set(inputs) - set(self.wf.inputs))
-        if unknown:
-            raise InputError(f"{self.wf.file}: got input(s) {unknown}; expected inputs among "
-                             f"{sorted(self.wf.inputs)}", file=self.wf.file)
+        given = bind_inputs(self.wf, inputs, self.put)
         for name, spec in self.wf.inputs.items():
-            if name not in inputs or inputs[name] is None:
-                if spec.required:
-                    what = f" ({spec.description})" if spec.description else ""
-                    raise InputError(f"{self.wf.file}: input {name!r} is missing; expected a "
-                                     f"{spec.type}{what}", file=self.wf.file, input=name)
+            if name in given:
+                self._bind(name, spec.type, given[name])
+            else:
                 self._bind_default(name, spec.default)
-                continue
-            self._bind(name, spec.type, inputs[name])
         return self
 
     def _bind_default(self, name: str, value: Any) -> None:
@@ -87,25 +79,19 @@ class WorkflowRun:
         self.arg_values[name] = _ABSENT if value is None else value
 
     def _bind(self, name: str, type_: str, value: Any) -> None:
+        """``value`` as :func:`bind_inputs` checked it (media: stored, as references)."""
         base = type_[5:-1] if type_.startswith("list[") else type_
         if base not in MEDIA_TYPES:
-            problem = input_value_problem(type_, value)
-            if problem:
-                raise InputError(f"{self.wf.file}: input {name!r}: {problem}",
-                                 file=self.wf.file, input=name)
             self.values[name] = self.arg_values[name] = value
             return
         if type_.startswith("list["):
-            if isinstance(value, str | bytes) or not hasattr(value, "__iter__"):
-                value = [value]
-            refs = [self.put(v, base) for v in value]
-            names = [f"{name}__{i}" for i in range(len(refs))]
+            refs, names = value, [f"{name}__{i}" for i in range(len(value))]
             self.arg_values[name] = [f"$input.{n}" for n in names]
             self.values[name] = [r.model_dump(mode="json") for r in refs]
         else:
-            refs, names = [self.put(value, base)], [name]
+            refs, names = [value], [name]
             self.arg_values[name] = f"$input.{name}"
-            self.values[name] = refs[0].model_dump(mode="json")
+            self.values[name] = value.model_dump(mode="json")
         for n, r in zip(names, refs, strict=True):
             self.media[n], self.types[n] = r, base
 

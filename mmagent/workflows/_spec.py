@@ -38,6 +38,7 @@ from typing import TYPE_CHECKING, Annotated, Any, Literal, cast
 
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, field_validator
 
+from mmagent.artifacts._described import kind_phrase
 from mmagent.errors import PlanValidationError
 from mmagent.plan._ir import TASK_ID_PATTERN, Plan, parse_ref, strings, topological
 from mmagent.workflows import _conditions as conditions
@@ -48,7 +49,7 @@ if TYPE_CHECKING:
     from mmagent.toolkit._registry import ToolRegistry
 
 __all__ = ["Workflow", "InputSpec", "NodeSpec", "OutputSpec", "ITEM", "INPUT_TYPES", "RESERVED",
-           "node_refs", "strings"]
+           "node_refs", "strings", "type_phrase"]
 
 ITEM = "$item"
 """In the args of a ``foreach`` node: the current item."""
@@ -59,10 +60,22 @@ InputType = Literal[
     "list[image]", "list[audio]", "list[video]", "list[text]", "list[number]", "list[integer]",
     "list[boolean]", "list[json]",
 ]
+_PLURALS = {"image": "images", "audio": "audio files", "video": "videos", "text": "texts",
+            "number": "numbers", "integer": "integers", "boolean": "booleans",
+            "json": "JSON values"}
 RESERVED = ("input", "item")
 NAME_PATTERN = r"^[A-Za-z_][A-Za-z0-9_]*$"
 Name = Annotated[str, Field(pattern=NAME_PATTERN)]
 NodeName = Annotated[str, Field(pattern=TASK_ID_PATTERN)]
+
+
+def type_phrase(type_: str) -> str:
+    """What an input of ``type_`` expects, in words: "an image", "a list of numbers"."""
+    if type_.startswith("list["):
+        return f"a list of {_PLURALS[type_[5:-1]]}"
+    if type_ in ("image", "audio", "video"):
+        return kind_phrase(type_)
+    return {"integer": "an integer", "json": "a JSON value"}.get(type_, f"a {type_}")
 
 
 class InputSpec(BaseModel):

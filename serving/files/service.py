@@ -22,10 +22,9 @@ class FileService:
 
     def upload(self, data: bytes, content_type: str, filename: str, purpose: str, owner: str
                ) -> FileObject:
-        """Store ``data`` as the kind its content type names, else the first kind it decodes
-        as; only ``owner`` may read it."""
-        ref = self.shared.media.from_bytes(data, content_type, owner, source=filename,
-                                           what=filename)
+        """Store ``data`` as the kind its content type names, else the kind its header tells;
+        only ``owner`` may read it."""
+        ref = self.shared.media.from_bytes(data, content_type, owner, source=filename)
         return FileObject(id=ref.id, bytes=ref.size_bytes, created_at=int(time.time()),
                           filename=filename, purpose=purpose, kind=ref.kind, mime=ref.mime)
 

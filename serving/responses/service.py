@@ -117,8 +117,7 @@ class ResponsesService:
             else:
                 data, mime = _b64(part.file_data, where), mimetypes.guess_type(
                     part.filename or "")[0]
-            return media.from_bytes(data, mime, owner, source=part.filename or where,
-                                    what=f"got an input_file at {where} that")
+            return media.from_bytes(data, mime, owner, source=part.filename or where)
         if part.file_url:
             mime = mimetypes.guess_type(part.file_url.split("?")[0])[0] or ""
             kind = next((k for k in MEDIA_KINDS if mime.startswith(k + "/")), None)

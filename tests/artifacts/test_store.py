@@ -1,4 +1,5 @@
 import io
+import random
 
 import numpy as np
 import pytest
@@ -6,7 +7,7 @@ import soundfile as sf
 from PIL import Image
 
 from mmagent.artifacts import ArtifactStore, MediaLimits
-from mmagent.errors import InputNotFoundError, InvalidMediaError, MediaLimitError
+from mmagent.errors import InputNotFoundError, InvalidMediaError, MediaLimitError, WrongKindError
 
 
 def png_bytes(w=6, h=4, color=(255, 0, 0)):
@@ -32,9 +33,12 @@ def test_image_file_is_validated_stored_and_deduplicated(store, tmp_path):
 
 def test_corrupt_image_is_refused_and_nothing_is_left(store, tmp_path):
     f = tmp_path / "broken.png"
-    f.write_bytes(png_bytes()[:40])
-    with pytest.raises(InvalidMediaError, match="does not decode as an image"):
+    f.write_bytes(png_bytes()[:50])
+    with pytest.raises(InvalidMediaError) as e:
         store.put_file(f, "image")
+    assert str(e.value) == (f"got a PNG image of 50 bytes ({f}) that does not decode (image file "
+                            "is truncated); expected a complete image (PNG, JPEG, WebP, GIF, BMP "
+                            "or TIFF)")
     assert stored_files(store) == []
     assert list((store.root / "tmp").iterdir()) == []
 
@@ -66,9 +70,35 @@ def test_audio_round_trip(store):
     assert sr == 16000 and np.allclose(back, samples, atol=1e-3)
 
 
-def test_audio_that_is_not_audio_is_refused(store):
-    with pytest.raises(InvalidMediaError, match="does not decode as audio"):
-        store.put_bytes(png_bytes(), "audio")
+def test_media_of_another_kind_is_named_for_what_it_is(store):
+    png = png_bytes()
+    with pytest.raises(WrongKindError) as e:
+        store.put_bytes(png, "audio", source="clip.wav")
+    assert str(e.value) == (f"got a PNG image of {len(png)} bytes (clip.wav); expected an audio "
+                            "file (WAV, FLAC, OGG or MP3)")
+    buf = io.BytesIO()
+    sf.write(buf, np.zeros(800, dtype=np.float32), 8000, format="WAV")
+    wav = buf.getvalue()
+    with pytest.raises(WrongKindError) as e:
+        store.put_bytes(wav, "image", source="photo.png")
+    assert str(e.value) == (f"got a WAV audio file of {len(wav)} bytes (photo.png); expected an "
+                            "image (PNG, JPEG, WebP, GIF, BMP or TIFF)")
+    with pytest.raises(WrongKindError, match="^got a WAV audio file .*; expected a video"):
+        store.put_bytes(wav, "video")
+    assert stored_files(store) == []
+
+
+@pytest.mark.parametrize("kind, noun, formats", [
+    ("image", "an image", "PNG, JPEG, WebP, GIF, BMP or TIFF"),
+    ("audio", "an audio file", "WAV, FLAC, OGG or MP3"),
+    ("video", "a video", "MP4, WebM, GIF or AVI")])
+def test_bytes_that_are_no_media_say_so_in_words(store, kind, noun, formats):
+    data = random.Random(7).randbytes(512)
+    with pytest.raises(InvalidMediaError) as e:
+        store.put_bytes(data, kind, source="upload.bin")
+    assert type(e.value) is InvalidMediaError and e.value.code == "input.invalid_media"
+    assert str(e.value) == (f"got a file of 512 bytes (upload.bin) that is not a readable "
+                            f"{noun.split(' ', 1)[1]} ({formats}); expected {noun}")
 
 
 def test_video_container_is_recognised_or_refused(store):
@@ -77,11 +107,15 @@ def test_video_container_is_recognised_or_refused(store):
     assert ref.mime == "video/mp4" and store.path(ref).suffix == ".mp4"
     assert (ref.width, ref.height, ref.frames, ref.fps, ref.duration_s) == (24, 16, 5, 10.0, 0.5)
     assert store.put_file(store.path(ref), "video") == ref
-    with pytest.raises(InvalidMediaError, match="not a recognised video container"):
+    with pytest.raises(InvalidMediaError, match="^got a file of 24 bytes .*not a readable video"):
         store.put_bytes(b"hello world, not a video", "video")
     # an MP4 header over garbage is refused too: the store decodes a frame on the way in
-    with pytest.raises(InvalidMediaError, match="does not decode as video"):
+    with pytest.raises(InvalidMediaError) as e:
         store.put_bytes(b"\0\0\0\x18ftypmp42" + b"\0" * 100, "video")
+    assert str(e.value).startswith("got an MP4 video of 112 bytes (the data) that does not "
+                                   "decode (ffmpeg could not ")
+    assert str(e.value).endswith("); expected a complete video (MP4, WebM, GIF or AVI)")
+    assert "<" not in str(e.value) and "mmagent-probe" not in str(e.value)
     assert stored_files(store) == sorted([ref.id + ".json", ref.id + ".mp4"])
 
 

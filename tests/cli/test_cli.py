@@ -136,7 +136,24 @@ def test_workflow_run_bad_input_is_one_line_exit_2(monkeypatch, capsys):
     code, out, err = cli(monkeypatch, capsys, "workflow", "run", "caption_and_speak",
                          "--input", "image=examples/photo.png", "--input", "speak=maybe")
     assert code == 2 and out == "" and err.count("\n") == 1
-    assert err.startswith("error[input.invalid]: got 'maybe' for an input of type boolean")
+    assert err == ("error[input.wrong_kind]: input 'speak' of workflow 'caption_and_speak': "
+                   "got 'maybe'; expected a boolean\n")
+
+
+def test_workflow_run_with_a_missing_unknown_or_wrong_kind_input_says_which(monkeypatch, capsys,
+                                                                         tmp_path):
+    from tests.workflows.test_inputs import MISSING, UNKNOWN, audio_for_image, wav_file
+
+    code, out, err = cli(monkeypatch, capsys, "workflow", "run", "caption_and_speak")
+    assert (code, out, err) == (2, "", f"error[input.missing]: {MISSING}\n")
+    code, out, err = cli(monkeypatch, capsys, "workflow", "run", "caption_and_speak", "--input",
+                         "image=examples/photo.png", "--input", "picture=examples/photo.png")
+    assert (code, out, err) == (2, "", f"error[input.unknown]: {UNKNOWN}\n")
+    wav = wav_file(tmp_path / "voice.wav")
+    code, out, err = cli(monkeypatch, capsys, "workflow", "run", "caption_and_speak", "--input",
+                         f"image={wav}", "--json")
+    assert (code, out) == (2, "")
+    assert err == f"error[input.wrong_kind]: {audio_for_image(str(wav), wav.stat().st_size)}\n"
 
 
 @pytest.fixture

@@ -91,7 +91,7 @@ def test_error_messages_are_one_short_clean_line(server, tmp_path):
         httpx.post(server.base_url + "/v1/chat/completions", headers=H, json={"messages": [
             {"role": "user", "content": [{"type": "image_url", "image_url": {
                 "url": "artifact://" + "b" * 5000}}]}]}),
-        # bytes that are no image: Pillow's message names a BytesIO object
+        # bytes that are no image: Pillow's own message names a BytesIO object
         httpx.post(server.base_url + "/v1/files", headers=H,
                    files={"file": ("x.png", b"\x89PNG not really", "image/png")}),
         # a host the server does not fetch from: the allow-list stays private
@@ -106,7 +106,8 @@ def test_error_messages_are_one_short_clean_line(server, tmp_path):
         assert "/tmp" not in m and str(tmp_path.parent) not in m and "object at 0x" not in m, m
         assert "a" * 81 not in m and "b" * 81 not in m, m
         assert "localhost" not in m, m  # the fixture's fetch_allow_hosts
-    assert messages[0].startswith("describe_fake.yaml: input 'image' is missing")
+    assert messages[0] == ("got no input 'image' for workflow 'describe_fake'; expected an image "
+                           "(the photo)")
 
 
 def test_mcp_error_results_are_scrubbed_as_http_errors_are(server):

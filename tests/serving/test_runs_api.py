@@ -2,6 +2,7 @@
 queue per key, events persisted and resumable, cancel, approve, and a second server instance
 on the same state database following runs it did not start."""
 
+import base64
 import json
 import threading
 
@@ -13,7 +14,7 @@ from mmagent.errors import InputError, RunError, RunFinishedError, UnknownRunErr
 from mmagent.events import AnswerReady, ApprovalRequested, PlanCreated, TaskFinished
 from mmagent.planner import Completion
 from mmagent.serving.server import ServerThread, build_app
-from tests.serving.conftest import KEY_A, KEY_B, png_data_url
+from tests.serving.conftest import KEY_A, KEY_B, png_data_url, wav_bytes
 from tests.serving.helpers import PlanByInputs, serving_registry
 
 SLOW = {"tasks": [
@@ -224,6 +225,58 @@ def test_bad_requests_get_typed_errors(servers):
     bad_id = httpx.get(f"{url}/v1/runs/{run['id']}/events",
                        headers={**h, "Last-Event-ID": "x" * 50})
     assert bad_id.status_code == 400 and "Last-Event-ID" in bad_id.json()["error"]["message"]
+
+
+WAV = wav_bytes(0.1)
+BAD_INPUTS = {
+    "missing": ({}, 400, "input.missing",
+                "got no input 'image' for workflow 'caption_fake'; expected an image (the photo)"),
+    "unknown": ({"image": png_data_url(), "picture": png_data_url()}, 400, "input.unknown",
+                "got input 'picture' for workflow 'caption_fake', which it does not declare; "
+                "expected inputs among 'image' (an image)"),
+    "audio for an image": (
+        {"image": "data:audio/wav;base64," + base64.b64encode(WAV).decode()}, 400,
+        "input.wrong_kind", f"input 'image' of workflow 'caption_fake': got a WAV audio file of "
+        f"{len(WAV)} bytes (a data URL); expected an image (PNG, JPEG, WebP, GIF, BMP or TIFF)"),
+    "a number for an image": ({"image": 7}, 400, "input.wrong_kind",
+                              "input 'image' of workflow 'caption_fake': got 7; expected an "
+                              "image as a data: URL, an artifact link or an http(s) URL"),
+}
+
+
+@pytest.mark.parametrize("inputs, status, code, message", BAD_INPUTS.values(), ids=BAD_INPUTS)
+def test_a_workflow_run_with_bad_inputs_is_refused_and_none_is_created(client, inputs, status,
+                                                                        code, message):
+    before = {r.id for r in client.runs.list()}
+    resp = client.http.post("/v1/runs", json={"workflow": "caption_fake", "inputs": inputs})
+    assert resp.status_code == status, resp.text
+    assert resp.json()["error"] == {"message": message, "type": "invalid_request_error",
+                                    "param": None, "code": code}
+    assert {r.id for r in client.runs.list()} == before
+    # the same check answers a workflow run of /v1/workflows, in the same words
+    sync = client.http.post("/v1/workflows/caption_fake/runs", json={"inputs": inputs})
+    assert (sync.status_code, sync.json()["error"]["message"]) == (status, message)
+
+
+def test_an_uploaded_audio_file_given_for_an_image_input_is_refused(client):
+    audio = client.http.post("/v1/files", files={"file": ("voice.wav", WAV, "audio/wav")}).json()
+    before = {r.id for r in client.runs.list()}
+    resp = client.http.post("/v1/runs", json={"workflow": "caption_fake",
+                                              "inputs": {"image": audio["id"]}})
+    assert resp.status_code == 400 and resp.json()["error"]["code"] == "input.wrong_kind"
+    assert resp.json()["error"]["message"] == (
+        f"input 'image' of workflow 'caption_fake': got artifact {audio['id']}, an audio file "
+        "(audio/wav); expected an image")
+    assert {r.id for r in client.runs.list()} == before
+
+
+def test_a_workflow_whose_tools_are_not_served_is_refused_before_a_run_exists(client):
+    before = {r.id for r in client.runs.list()}
+    resp = client.http.post("/v1/runs", json={"workflow": "caption_and_speak",  # shipped
+                                              "inputs": {"image": png_data_url()}})
+    assert resp.status_code == 422 and resp.json()["error"]["code"] == "plan.unknown_tool"
+    assert "image_caption" in resp.json()["error"]["message"]
+    assert {r.id for r in client.runs.list()} == before
 
 
 def test_a_second_instance_follows_and_approves_a_run_the_first_started(servers, tmp_path):

@@ -12,7 +12,14 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from mmagent import Agent, Config
 from mmagent.artifacts import ImageRef
-from mmagent.errors import InputError, PlanValidationError, WorkflowNotFoundError
+from mmagent.errors import (
+    InputError,
+    MissingInputError,
+    PlanValidationError,
+    UnknownInputError,
+    WorkflowNotFoundError,
+    WrongKindError,
+)
 from mmagent.toolkit import Tool
 from mmagent.workflows import (
     GRAPHS_DIR,
@@ -176,9 +183,11 @@ def test_foreach_typing_is_checked(agent, tmp_path):
 
 def test_bad_inputs_at_run_time(agent, photo, tmp_path):
     path = write(tmp_path, GOOD)
-    with pytest.raises(InputError, match="input 'image' is missing; expected a image"):
+    with pytest.raises(MissingInputError, match="^got no input 'image' for workflow 'wf'; "
+                       "expected an image$"):
         agent.run_workflow(path, {})
-    with pytest.raises(InputError, match=r"got input\(s\) \['photo'\]"):
+    with pytest.raises(UnknownInputError, match="^got input 'photo' for workflow 'wf', which it "
+                       r"does not declare; expected inputs among 'image' \(an image\)$"):
         agent.run_workflow(path, {"image": photo, "photo": photo})
     with pytest.raises(WorkflowNotFoundError, match="expected one of"):
         agent.run_workflow("no_such_workflow", {})
@@ -190,7 +199,8 @@ def test_input_values_are_checked_against_types_and_tool_schemas(agent, photo, t
     text = GOOD.replace("image: {type: image}", "image: {type: image}\n  words: {type: text}"
                         ).replace("$look.text", "$input.words")
     path = write(tmp_path, text)
-    with pytest.raises(InputError, match="input 'words': got 3; expected a text"):
+    with pytest.raises(WrongKindError, match="^input 'words' of workflow 'wf': got 3; expected "
+                       "a text$"):
         agent.run_workflow(path, {"image": photo, "words": 3})
     RAN.clear()
     with pytest.raises(PlanValidationError) as e:  # fake_speak takes at most 200 characters
