@@ -28,7 +28,7 @@ from collections import Counter
 
 from mmagent.plan._ir import Plan
 from mmagent.plan._validator import collect_errors
-from mmagent.planner._grounding import Grounding, Step
+from mmagent.planner._grounding import Grounding, Step, main_media
 from mmagent.planner._intent import asks_speech
 from mmagent.planner._linking import link
 from mmagent.toolkit._base import port_type
@@ -73,13 +73,6 @@ def _in_kinds(registry: ToolRegistry, tool: str) -> set[str]:
 def _out_kinds(registry: ToolRegistry, tool: str) -> set[str]:
     return {_base(port_type(f.annotation))
             for f in registry.tool_class(tool).Output.model_fields.values()}
-
-
-def _main_media(registry: ToolRegistry, tool: str) -> list[str]:
-    """The kind of a tool's first media result (a clip, not the preview beside it)."""
-    kinds = [_base(port_type(f.annotation))
-             for f in registry.tool_class(tool).Output.model_fields.values()]
-    return [k for k in kinds if k in _MEDIA][:1]
 
 
 def _evidence(found: Grounding, links: dict[tuple[str, str], int], tool: str,
@@ -188,8 +181,8 @@ def _add_join(found: Grounding, plan: Plan, request: str, registry: ToolRegistry
     if not asks_join(request):
         return False
     used = {r.source for t in plan.tasks for _a, r in t.refs() if not r.is_input}
-    sink_kinds = Counter(k for t in plan.tasks if t.id not in used
-                         for k in _main_media(registry, t.tool))
+    sink_kinds = Counter(_base(k) for t in plan.tasks if t.id not in used
+                         if (k := main_media(registry, t.tool)) is not None)
     if sum(sink_kinds.values()) < 2:
         return False
     best = None

@@ -52,7 +52,8 @@ from mmagent.planner._retrieval import card_text, registry_fingerprint
 from mmagent.planner._slots import absorbs, entities, missing_slot, slot_tools
 from mmagent.toolkit._registry import ToolRegistry
 
-__all__ = ["GroundingSettings", "Grounder", "Grounding", "Step", "Proposal", "split_clauses",
+__all__ = ["GroundingSettings", "Grounder", "Grounding", "Step", "Proposal", "main_media",
+           "split_clauses",
            "align_steps", "card_phrases"]
 
 
@@ -721,18 +722,24 @@ def _speaks(registry: ToolRegistry, tool: str) -> bool:
                           re.IGNORECASE) is not None)
 
 
-def _makers(registry: ToolRegistry, tools: list[str]) -> dict[str, set[str]]:
-    """Per media kind, the tools whose main (first) media result is a new one of that kind:
-    not a list found or cut from something, not a change of an input of that kind."""
+def main_media(registry: ToolRegistry, tool: str) -> str | None:
+    """The port type of a tool's first media result ("video", not the GIF preview beside it;
+    "list[image]" for a search), or None."""
     from mmagent.toolkit._base import port_type
 
+    kinds = [port_type(f.annotation) for f in registry.tool_class(tool).Output.model_fields
+             .values()]
+    return next((k for k in kinds if k.removeprefix("list[").rstrip("]") in _MEDIA), None)
+
+
+def _makers(registry: ToolRegistry, tools: list[str]) -> dict[str, set[str]]:
+    """Per media kind, the tools whose main media result is a new one of that kind: not a
+    list found or cut from something, not a change of an input of that kind."""
     out: dict[str, set[str]] = {}
     for t in tools:
-        kinds = [port_type(f.annotation) for f in registry.tool_class(t).Output.model_fields
-                 .values()]
-        media = [k for k in kinds if k.removeprefix("list[").rstrip("]") in _MEDIA]
-        if media and media[0] in _MEDIA and media[0] not in _needs(registry, t):
-            out.setdefault(media[0], set()).add(t)
+        kind = main_media(registry, t)
+        if kind in _MEDIA and kind not in _needs(registry, t):
+            out.setdefault(kind, set()).add(t)
     return out
 
 
