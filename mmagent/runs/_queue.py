@@ -143,14 +143,12 @@ class RunQueue:
             args.append(value if name in ("agent_run_id", "cancel_requested")
                         else json.dumps(value))
         marks = ", ".join("?" for _ in from_statuses)
-        with self.db.transaction() as cur:
-            found = cur.execute(f"SELECT id FROM mmagent_api_runs WHERE id = ? AND status IN "
-                                f"({marks})", (run_id, *from_statuses))
-            if not found:
-                return False
-            cur.execute(f"UPDATE mmagent_api_runs SET {', '.join(sets)} WHERE id = ?",
-                        (*args, run_id))
-        return True
+        # one conditional UPDATE: the check and the write are one statement, so of replicas
+        # moving the same run at once exactly one sees its row come back
+        rows = self.db.execute(f"UPDATE mmagent_api_runs SET {', '.join(sets)} WHERE id = ? "
+                               f"AND status IN ({marks}) RETURNING id",
+                               (*args, run_id, *from_statuses))
+        return bool(rows)
 
     def heartbeat(self, run_id: str) -> None:
         """The instance running ``run_id`` is alive (see :meth:`requeue_stale`)."""
@@ -168,13 +166,10 @@ class RunQueue:
         return [r for r in stale if self._requeue(r, cutoff)]
 
     def _requeue(self, run_id: str, cutoff: float) -> bool:
-        with self.db.transaction() as cur:
-            rows = cur.execute("SELECT id FROM mmagent_api_runs WHERE id = ? AND status = "
-                               "'running' AND updated < ?", (run_id, cutoff))
-            if rows:
-                # the decision stays: an approval given before the instance died still holds
-                cur.execute("UPDATE mmagent_api_runs SET status = 'queued', updated = ? "
-                            "WHERE id = ?", (time.time(), run_id))
+        # the decision stays: an approval given before the instance died still holds
+        rows = self.db.execute("UPDATE mmagent_api_runs SET status = 'queued', updated = ? "
+                               "WHERE id = ? AND status = 'running' AND updated < ? "
+                               "RETURNING id", (time.time(), run_id, cutoff))
         return bool(rows)
 
     def set_agent_run_id(self, run_id: str, agent_run_id: str) -> None:

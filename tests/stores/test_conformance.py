@@ -3,6 +3,7 @@ artifacts in a local directory and in S3 (SeaweedFS), each against a real server
 
 import io
 import json
+import time
 
 import pytest
 from PIL import Image
@@ -118,6 +119,41 @@ class TestStateStore:
         q.heartbeat("q2")
         assert q.requeue_stale(lease_s=50) == ["q3"]  # q3's instance went silent; q2's did not
         assert q.get("q3").status == "queued" and q.get("q2").status == "running"
+
+    def test_replicas_moving_one_run_at_once_move_it_once(self, state_config):
+        """Six replicas finish, cancel or requeue the same running run at the same moment:
+        exactly one of them moves it, and the run ends as that one said."""
+        import threading
+        from concurrent.futures import ThreadPoolExecutor
+
+        from mmagent.stores import open_database
+
+        st = state_config.stores.state
+        target = st.dsn if st.backend == "postgres" else state_config.cache_dir / "runs.sqlite"
+        queues = [RunQueue(open_database(target)) for _ in range(6)]
+        moves = ["completed", "cancelled", "failed"] * 2
+        for n in range(8):
+            run_id = f"race{n}"
+            queues[0].create(run_id, "alice", {"prompt": "p"})
+            assert queues[0].claim("alice", limit=1).id == run_id
+            start = threading.Barrier(len(queues))
+
+            def move(i, run_id=run_id, start=start):
+                start.wait()
+                if i == 5:  # a replica that believes the run's instance died
+                    return "queued" if queues[i]._requeue(run_id, time.time() + 60) else None
+                done = queues[i].transition(run_id, ("running",), moves[i],
+                                            result={"by": i})
+                return moves[i] if done else None
+
+            with ThreadPoolExecutor(len(queues)) as pool:
+                won = [m for m in pool.map(move, range(len(queues))) if m]
+            assert len(won) == 1, f"run {run_id} was moved by {won}"
+            assert queues[1].get(run_id).status == won[0]
+            if won[0] == "queued":
+                queues[0].transition(run_id, ("queued",), "cancelled")
+        for q in queues:
+            q.db.close()
 
 
     def test_instances_starting_at_once_create_the_schema_once(self, state_config):
