@@ -84,7 +84,7 @@ async function signIn(key) {
 
 // -- the run list: the key's runs as the server keeps them, so they survive a reload ------------
 
-const ACTIVE = ["queued", "running", "awaiting_approval"];
+const ACTIVE = ["queued", "running", "awaiting_approval", "awaiting_client"];
 
 async function loadRuns() {
   const runs = (await json("/v1/runs")).data;

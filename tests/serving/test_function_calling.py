@@ -84,7 +84,12 @@ def test_openai_client_function_call_round_trip(server):
     assert final.choices[0].finish_reason == "stop"
     assert "sunny and 21 C" in final.choices[0].message.content
     assert final.mmagent["outputs"]["t1"] == {"text": "sunny and 21 C"}
-    # the same call answered twice: no run waits for it any more
+    # the same call answered twice: refused, the run took its one answer
+    with pytest.raises(openai.ConflictError) as e:
+        client(server).chat.completions.create(model="mmagent", messages=messages)
+    assert e.value.body["code"] == "run.call_answered"
+    # a call id no run made
+    messages[-1] = {**messages[-1], "tool_call_id": "call_" + "0" * 24}
     with pytest.raises(openai.NotFoundError) as e:
         client(server).chat.completions.create(model="mmagent", messages=messages)
     assert e.value.body["code"] == "run.unknown_call"
