@@ -454,7 +454,7 @@ async function follow(runId) {
   $("run-error").textContent = runError(info);
   for (const a of info.artifacts || []) showArtifact(a, a.task, a.field);
   if (info.status === "awaiting_approval") askApproval(info);
-  else if (!["queued", "running"].includes(info.status) && state.plan) showEnded(info);
+  else if (!ACTIVE.includes(info.status) && state.plan) showEnded(info);
 }
 
 // why a run failed, in words: its own error, else the failed steps and theirs

@@ -95,6 +95,26 @@ def test_openai_client_function_call_round_trip(server):
     assert e.value.body["code"] == "run.unknown_call"
 
 
+def test_a_run_waiting_for_its_client_is_cancelled_over_the_runs_api(server):
+    from mmagent import Client
+
+    messages = [{"role": "user", "content": "What is the weather in Paris?"}]
+    first = client(server).chat.completions.create(model="mmagent", messages=messages,
+                                                   tools=[WEATHER])
+    (call,) = first.choices[0].message.tool_calls
+    with Client(server.base_url, KEY_A) as c:
+        (run,) = [r for r in c.runs.list() if r.status == "awaiting_client"
+                  and r.pending_calls[0]["call_id"] == call.id]
+        assert run.pending_calls[0]["arguments"] == {"city": "Paris"}
+        assert c.runs.cancel(run.id).status == "cancelled"
+        messages += [first.choices[0].message.model_dump(exclude_none=True),
+                     {"role": "tool", "tool_call_id": call.id, "content": "hail"}]
+        with pytest.raises(openai.ConflictError) as e:
+            client(server).chat.completions.create(model="mmagent", messages=messages)
+        assert "cancelled" in e.value.body["message"]
+        assert c.runs.get(run.id).status == "cancelled" and "t1" not in c.runs.get(run.id).outputs
+
+
 def test_tools_the_plan_does_not_reach_leave_the_answer_plain(server):
     resp = client(server).chat.completions.create(
         model="mmagent", messages=[{"role": "user", "content": "Please echo mango"}],
