@@ -16,8 +16,8 @@ One pass of :meth:`Scheduler.run` is a sequence of named steps:
    output of a call (``WAIT_KEY``), the segment ends: the run pauses ``awaiting_client`` and a
    resumed run (a fresh segment) runs those tasks again, which find the answers recorded.
 
-The loop ends when nothing is pending or running, or on step 5; :meth:`Scheduler.outcome` is what the
-executor turns into an :class:`~mmagent.execution.ExecutionResult`.
+The loop ends when nothing is pending or running, or on step 5; :meth:`Scheduler.outcome` is
+what the executor turns into an :class:`~mmagent.execution.ExecutionResult`.
 
 Interrupts are matched by the order they are raised in, so a resumed segment first asks again
 the questions it asked before, in the same order, to get their answers back.

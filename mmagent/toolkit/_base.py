@@ -75,7 +75,8 @@ class Resources(BaseModel):
 
 
 AskClient = Callable[[str, dict[str, Any]], str]
-"""(function name, arguments) -> the client's output of that call (see :meth:`ToolContext.ask_client`)."""
+"""(function name, arguments) -> the client's output of that call
+(:meth:`ToolContext.ask_client`)."""
 
 
 class ToolContext:

@@ -18,11 +18,11 @@ from collections.abc import Iterator
 from typing import Any
 
 from mmagent.errors import InputError, MMAgentError
-from mmagent.serving._agent import AgentService, ParsedRequest, RunSummary
 from mmagent.serving import _function_calls as function_calls
-from mmagent.serving._function_calls import fit_schema
+from mmagent.serving._agent import AgentService, ParsedRequest, RunSummary
 from mmagent.serving._follow_up import FollowUp, follow_up
 from mmagent.serving._follow_up import answer as follow_up_answer
+from mmagent.serving._function_calls import fit_schema
 from mmagent.serving._http_errors import error_body, status_for
 from mmagent.serving.chat.protocol import (
     AudioURLPart,
@@ -109,8 +109,9 @@ class ChatService:
                    ) -> ChatCompletionResponse:
         """The answer; with ``tools``, the calls of the client's functions the run waits for
         (``finish_reason: tool_calls``; the run is paused durably), and the run goes on, on
-        any instance, when a request ends with the tool messages answering them. A follow-up to a paused answer ("approve") answers its run
-        (``_follow_up.py``): the answer is the run's once it stops."""
+        any instance, when a request ends with the tool messages answering them. A follow-up
+        to a paused answer ("approve") answers its run (``_follow_up.py``): the answer is the
+        run's once it stops."""
         outputs, follow = _tool_outputs(req), _follow_up(req)
         if follow is not None:
             summary = follow_up_answer(self.shared, follow, owner, base_url, cancel)

@@ -21,11 +21,11 @@ from typing import Any
 from mmagent._messages import for_client
 from mmagent.artifacts import ArtifactRef
 from mmagent.errors import InputError, MMAgentError
-from mmagent.serving._agent import AgentService, ParsedRequest, RunSummary
 from mmagent.serving import _function_calls as function_calls
-from mmagent.serving._function_calls import fit_schema
+from mmagent.serving._agent import AgentService, ParsedRequest, RunSummary
 from mmagent.serving._follow_up import FollowUp, follow_up
 from mmagent.serving._follow_up import answer as follow_up_answer
+from mmagent.serving._function_calls import fit_schema
 from mmagent.serving._protocol import MEDIA_KINDS
 from mmagent.serving._request_media import decode_data_url
 from mmagent.serving.responses.protocol import (

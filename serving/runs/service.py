@@ -57,6 +57,7 @@ from mmagent.runs import (
     RunInfo,
     RunQueue,
     RunStatus,
+    RunStore,
 )
 from mmagent.serving._agent import AgentService, RunSummary, calls_text, paused_text
 from mmagent.serving._protocol import MEDIA_FIELDS
@@ -120,7 +121,7 @@ class RunService:
             raise UnknownCallError(f"got an output for function call {calls[0].call_id!r}, "
                                    "which no run of this API key made; expected the id of a "
                                    "call from the last answer", call_id=calls[0].call_id)
-        self.shared.agent.executor.answer(run.agent_run_id or calls[0].run_id, outputs)
+        self.shared.agent.executor.answer(calls[0].run_id, outputs)
         if self.queue.transition(run.id, ("awaiting_client",), "queued"):
             self.dispatch()
         return self.wait(run.id, owner, base_url, cancel)
@@ -294,7 +295,8 @@ class RunService:
             pending = seen.pending or (run.result or {}).get("pending_approval")
             result = {"answer": summary.answer, **summary.extras(),
                       "pending_approval": pending if status == "awaiting_approval" else None,
-                      "pending_calls": self._pending_calls(agent_run_id)
+                      "pending_calls": _pending_calls(self.shared.agent.executor.runs,
+                                                      agent_run_id)
                       if status == "awaiting_client" else None}
             # a new pause takes a new answer: the last one must not answer its questions
             self.queue.transition(run.id, ("running",), status, result=result,
@@ -308,12 +310,6 @@ class RunService:
             self.queue.transition(run.id, ("running",), "failed",
                                   error={"code": "internal",
                                          "message": f"internal error: {type(e).__name__}"})
-
-    def _pending_calls(self, agent_run_id: str | None) -> list[dict[str, Any]]:
-        runs = self.shared.agent.executor.runs
-        if agent_run_id is None or runs is None:
-            return []
-        return [c.wire() for c in runs.pending_calls(agent_run_id)]
 
     def _recorded_status(self, agent_run_id: str | None) -> str | None:
         """The status the executor recorded for the agent's run (None: not recorded). It, not
@@ -434,6 +430,13 @@ class _Seen:
                 cancelled and planned - set(summary.outputs) - set(summary.failures)):
             return "cancelled"  # tasks were left unrun
         return "failed" if self.failed else "completed"
+
+
+def _pending_calls(runs: RunStore | None, agent_run_id: str | None) -> list[dict[str, Any]]:
+    """The journal's unanswered calls of the client's functions of ``agent_run_id``."""
+    if agent_run_id is None or runs is None:
+        return []
+    return [c.wire() for c in runs.pending_calls(agent_run_id)]
 
 
 def _traced(run: QueuedRun):

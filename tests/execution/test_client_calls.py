@@ -91,3 +91,19 @@ def test_a_client_tool_outside_a_run_says_it_needs_one(store):
     (cls,) = client_tools([WEATHER])
     with pytest.raises(ToolExecutionError, match="outside a run"):
         cls().run([cls.Input(city="Oslo")], ToolContext(store))
+
+
+def test_the_readme_client_tools_example(tmp_path):
+    """The README's SDK example of the client's functions, on a scripted planner."""
+    import re
+    from pathlib import Path
+
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
+    section = readme.split("### Function calling and structured output", 1)[1]
+    code = re.search(r"```python\n(.*?)```", section, re.S).group(1)
+    plan = {"tasks": [{"id": "t1", "tool": "get_weather", "args": {"city": "Paris"}}]}
+    scope = {"scripted": lambda: make_agent(tmp_path / "cache", json.dumps(plan), cache=False)}
+    exec(compile(code.replace("Agent()", "scripted()"), "README.md", "exec"), scope)
+    assert scope["paused"].status == "awaiting_client"
+    assert scope["done"].status == "completed"
+    assert scope["done"].outputs["t1"] == {"text": "sunny, 21 C"}
