@@ -35,6 +35,7 @@ from starlette.concurrency import run_in_threadpool
 from mmagent._messages import for_client
 from mmagent.artifacts import REF_TYPES, ArtifactRef
 from mmagent.errors import (
+    CallAnsweredError,
     InputError,
     MMAgentError,
     RunError,
@@ -121,10 +122,24 @@ class RunService:
             raise UnknownCallError(f"got an output for function call {calls[0].call_id!r}, "
                                    "which no run of this API key made; expected the id of a "
                                    "call from the last answer", call_id=calls[0].call_id)
-        self.shared.agent.executor.answer(calls[0].run_id, outputs)
+        try:
+            self.shared.agent.executor.answer(calls[0].run_id, outputs)
+        except CallAnsweredError:
+            self._queue_answered(run, journal)
+            raise
         if self.queue.transition(run.id, ("awaiting_client",), "queued"):
             self.dispatch()
         return self.wait(run.id, owner, base_url, cancel)
+
+    def _queue_answered(self, run: QueuedRun, journal: RunStore) -> None:
+        """Queue a run whose calls are all answered but which still waits: the instance that
+        recorded the answers died before it queued the run (the answer is not asked again)."""
+        agent_run_id = run.agent_run_id
+        if agent_run_id is None or journal.get(agent_run_id).status != "awaiting_client" or \
+                journal.pending_calls(agent_run_id):
+            return
+        if self.queue.transition(run.id, ("awaiting_client",), "queued"):
+            self.dispatch()
 
     # -- the verbs -----------------------------------------------------------------------------
 
