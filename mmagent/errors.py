@@ -277,6 +277,19 @@ class RunFinishedError(RunError):
     code = "run.finished"
 
 
+class UnknownCallError(UnknownRunError):
+    """An answer names a function call of the client that no recorded run made."""
+
+    code = "run.unknown_call"
+
+
+class CallAnsweredError(RunError):
+    """A function call of the client that was answered already: a run takes one answer per
+    call."""
+
+    code = "run.call_answered"
+
+
 class ToolMemoryError(ToolLoadError):
     """A tool whose measured size alone exceeds ``runtime.memory_budget_gb``: it can never fit."""
 

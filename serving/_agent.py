@@ -19,6 +19,7 @@ from mmagent.events import (
     AnswerReady,
     ApprovalRequested,
     ArtifactCreated,
+    ClientCallRequested,
     PlanCreated,
     ReplanFailed,
     Replanned,
@@ -35,8 +36,8 @@ from mmagent.stores import make_owners
 from mmagent.toolkit import Tool
 from mmagent.workflows import bind_inputs, load_workflow, short_value
 
-__all__ = ["AgentService", "Approvals", "ParsedRequest", "RunSummary", "Link", "OnPaused",
-           "REPLY_HINT", "paused_text"]
+__all__ = ["AgentService", "Pauses", "ParsedRequest", "RunSummary", "Link", "OnPaused",
+           "REPLY_HINT", "paused_text", "calls_text"]
 
 Link = Callable[[str], str]
 """Artifact id -> the link a client downloads it from."""
@@ -114,13 +115,24 @@ class RunSummary:
                    failures=dict(info.failures), artifacts=list(info.artifacts))
 
 
-class Approvals(Protocol):
+class Pauses(Protocol):
     """Paused runs as the runs API keeps them (its service): other surfaces record their paused
     runs there and answer them through it, so any instance resumes them, exactly once."""
 
     def adopt(self, owner: str, request: dict[str, Any], agent_run_id: str,
               waiting: list[dict[str, Any]], summary: RunSummary) -> str:
         """Record a paused run (what it did so far: ``summary``); its API run id."""
+        ...
+
+    def adopt_calls(self, owner: str, request: dict[str, Any], agent_run_id: str,
+                    calls: list[dict[str, Any]], summary: RunSummary) -> str:
+        """Record a run that waits for its client's function ``calls``; its API run id."""
+        ...
+
+    def answer_calls(self, owner: str, outputs: dict[str, str], base_url: str = "",
+                     cancel: threading.Event | None = None) -> RunInfo:
+        """Answer the calls ``owner``'s paused run waits for ({call_id: text}, each once) and
+        wait until the resumed run stops again (it ends, or waits for more calls)."""
         ...
 
     def decide(self, run_id: str, owner: str, approve: bool, base_url: str = "",
@@ -142,7 +154,7 @@ class AgentService:
     def __init__(self, agent: Agent, metrics: Metrics | None = None, *,
                  remote: bool = True) -> None:
         self.agent = agent
-        self.approvals: Approvals | None = None
+        self.pauses: Pauses | None = None
         """Where paused runs of chat, Responses and MCP are recorded and answered (the runs
         service sets itself here)."""
         self.settings = agent.config.serving
@@ -238,11 +250,12 @@ class AgentService:
         A run that pauses for approval (serving never answers approvals itself) ends with an
         answer that says how to approve it over HTTP: ``POST /v1/runs/{id}/approve``. A run of
         the runs API (``api_run_id``) is that id; one of another surface is first recorded as a
-        paused run of the runs API (:attr:`approvals`, with ``request`` as its request and
+        paused run of the runs API (:attr:`pauses`, with ``request`` as its request and
         what it did so far), so the same call resumes it, on any instance; ``on_paused``
         hears the id. The answer of a ``conversation`` (chat, Responses) says that replying
-        "approve" approves it too."""
-        agent_run_id, waiting = None, None
+        "approve" approves it too. A run that waits for its client's functions is recorded
+        the same way (``awaiting_client``), so a tool message answers it on any instance."""
+        agent_run_id, waiting, calls = None, None, []
         so_far = RunSummary()  # what the runs API record starts from, if the run pauses
         for event in stream:
             so_far.add(event, _relative_link)
@@ -252,11 +265,21 @@ class AgentService:
                 agent_run_id = agent_run_id or event.run_id
             elif isinstance(event, ApprovalRequested):
                 waiting = event.tasks
+            elif isinstance(event, ClientCallRequested):
+                calls.append(_call(event))
+            elif isinstance(event, AnswerReady) and calls and waiting is None and \
+                    agent_run_id is not None:
+                run_id = api_run_id
+                if run_id is None and self.pauses is not None:
+                    run_id = self.pauses.adopt_calls(owner, request or {}, agent_run_id, calls,
+                                                     so_far)
+                if run_id is not None:
+                    event = event.model_copy(update={"text": calls_text(run_id, calls)})
             elif isinstance(event, AnswerReady) and waiting is not None and \
                     agent_run_id is not None:
                 run_id = api_run_id
-                if run_id is None and self.approvals is not None:
-                    run_id = self.approvals.adopt(owner, request or {}, agent_run_id, waiting,
+                if run_id is None and self.pauses is not None:
+                    run_id = self.pauses.adopt(owner, request or {}, agent_run_id, waiting,
                                                   so_far)
                 if run_id is not None:
                     event = event.model_copy(update={"text": paused_text(
@@ -296,6 +319,20 @@ class AgentService:
                 pass
             answer = answer.replace(f"artifact://{a['id']}", a["url"])
         return answer
+
+
+def calls_text(run_id: str, calls: list[dict[str, Any]]) -> str:
+    """The answer of a run that waits for its client's functions (an OpenAI client sees the
+    calls themselves: ``tool_calls``, ``function_call`` items)."""
+    waiting = ", ".join(f"{c['task_id']} ({c['name']}, call {c['call_id']})" for c in calls)
+    return (f"Paused: {waiting} waits for the client's output (run {run_id}). Answer with a "
+            "tool message (chat) or a function_call_output item (Responses) naming the call "
+            f"id; cancel it with POST /v1/runs/{run_id}/cancel.")
+
+
+def _call(event: ClientCallRequested) -> dict[str, Any]:
+    return {"call_id": event.call_id, "task_id": event.task_id, "name": event.tool,
+            "arguments": event.arguments}
 
 
 def _relative_link(artifact_id: str) -> str:

@@ -10,7 +10,7 @@ consent or refusal (:data:`YES`, :data:`NO`) and the answer before it is that pa
 - Responses: ``previous_response_id`` of the paused response (its stored text names the run)
   with the input ``"approve"``, or the paused answer replayed as an assistant message before it.
 
-The run is one of the runs API already (``AgentService.approvals``): approved, it resumes
+The run is one of the runs API already (``AgentService.pauses``): approved, it resumes
 there exactly once and the request's answer is the finished run's; refused, it is cancelled. A
 run is found with the request's API key only, so no key answers another key's run (it reads
 as unknown, 404); a follow-up for a run already answered resumes nothing and answers how it
@@ -55,10 +55,10 @@ def answer(shared: AgentService, follow: FollowUp, owner: str, base_url: str,
            cancel: threading.Event | None = None) -> RunSummary:
     """The answer to ``follow``: the run's, once it stops (it ends, is cancelled, or pauses on
     another step, and says so)."""
-    if shared.approvals is None:
+    if shared.pauses is None:
         raise RunError(f"got an answer for run {follow.run_id}, but this server keeps no paused "
                        "runs; expected a server with the runs API", run_id=follow.run_id)
-    info = shared.approvals.decide(follow.run_id, owner, follow.approve, base_url, cancel)
+    info = shared.pauses.decide(follow.run_id, owner, follow.approve, base_url, cancel)
     summary = RunSummary.of_run(info)
     if info.status == "awaiting_approval":
         summary.answer += REPLY_HINT

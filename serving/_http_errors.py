@@ -37,7 +37,7 @@ from mmagent.errors import (
 )
 
 __all__ = ["AuthError", "URLRefusedError", "RequestTooLargeError", "HeadersTooLargeError",
-           "UnknownModelError", "OutputFormatError", "UnknownCallError",
+           "UnknownModelError", "OutputFormatError",
            "status_for", "error_body", "send_error", "EXCEPTION_HANDLERS"]
 
 logger = logging.getLogger(__name__)
@@ -72,12 +72,6 @@ class OutputFormatError(ServingError):
     ``text.format``) asks for."""
 
     code = "output.schema_mismatch"
-
-
-class UnknownCallError(UnknownRunError):
-    """A tool message answers a function call no run of this server waits for."""
-
-    code = "run.unknown_call"
 
 
 # Order matters: the first class an error is an instance of decides its status.

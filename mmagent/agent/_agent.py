@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import copy
+import dataclasses
 import os
 import threading
 import uuid
@@ -52,6 +53,7 @@ from mmagent.planner._replan import run_with_replanning
 from mmagent.planner._router import Router
 from mmagent.stores import make_artifact_store
 from mmagent.toolkit._base import Tool
+from mmagent.toolkit._client_tools import ClientFunction, ClientTool, client_tools
 from mmagent.toolkit._registry import ToolRegistry
 
 __all__ = ["Agent", "make_backend"]
@@ -93,12 +95,15 @@ class Agent:
         self._backend_lock = threading.Lock()
         self.executor = make_executor(config, self.registry, self.store, use_cache=use_cache)
         self._cancels: dict[str, threading.Event] = {}
+        self._client_functions: list[ClientFunction] = []
+        """The client's functions among this view's tools (recorded with its runs)."""
 
     # -- public API ----------------------------------------------------------------------------
 
     def run(self, prompt: str, images: Sequence[MediaInput] = (), audio: Sequence[MediaInput] = (),
             video: Sequence[MediaInput] = (), *, approve: Approve | None = None,
-            run_id: str | None = None, cancel: threading.Event | None = None) -> RunResult:
+            run_id: str | None = None, cancel: threading.Event | None = None,
+            tools: Sequence[type[Tool]] = ()) -> RunResult:
         """Plan and run ``prompt`` over the given media; raises :class:`ToolExecutionError`
         (with ``.result``) if a task failed.
 
@@ -106,10 +111,14 @@ class Agent:
         :class:`ApprovalRequest` in, True/False or {task_id: bool} out); without it the run
         pauses and returns ``status="awaiting_approval"``: continue with :meth:`resume`.
         ``cancel`` (or :meth:`cancel` with ``run_id``) stops a run from starting new tasks.
+        ``tools`` join the registry for this request only; a call of a client's function
+        (:func:`~mmagent.toolkit.client_tools`) pauses the run, ``status="awaiting_client"``
+        with ``pending_calls``: answer them with ``resume(run_id, outputs={call_id: text})``.
         """
         events: list[Any] = []
-        result = self._run_inputs(prompt, self._ingest(images, audio, video), events.append,
-                                  approve=approve, run_id=run_id, cancel=cancel)
+        inputs = self._ingest(images, audio, video)
+        result = self._with_tools(list(tools))._run_inputs(
+            prompt, inputs, events.append, approve=approve, run_id=run_id, cancel=cancel)
         result.events = events
         return result.raise_for_failures()
 
@@ -122,7 +131,7 @@ class Agent:
 
         Task failures arrive as ``TaskFailed`` events; bad input raises before any event.
         ``tools`` join the registry for this request only (a client's functions, see
-        :class:`~mmagent.toolkit.ClientFunctions`).
+        :func:`~mmagent.toolkit.client_tools`: a call of one pauses the run).
         """
         inputs = self._ingest(images, audio, video)  # fail fast, in the caller's thread
         agent = self._with_tools(list(tools))
@@ -138,6 +147,7 @@ class Agent:
         view.registry = self.registry.with_tools(tools)
         view.executor = copy.copy(self.executor)
         view.executor.registry = view.registry
+        view._client_functions = [t.function for t in tools if issubclass(t, ClientTool)]
         return view
 
     def plan(self, prompt: str, images: Sequence[MediaInput] = (),
@@ -208,24 +218,45 @@ class Agent:
                                                               cancel=cancel))
 
     def resume(self, run_id: str, *, approve: Decision = None,
+               outputs: dict[str, str] | None = None,
                cancel: threading.Event | None = None) -> RunResult:
-        """Continue run ``run_id`` (killed, cancelled, or paused for approval).
+        """Continue run ``run_id`` (killed, cancelled, or paused for approval or its client).
 
         Finished tasks are not run again. ``approve`` answers a pending approval: True/False,
-        {task_id: bool}, or a callback taking an :class:`ApprovalRequest`. Raises
-        :class:`UnknownRunError` or :class:`RunFinishedError` for ids it cannot continue.
+        {task_id: bool}, or a callback taking an :class:`ApprovalRequest`. ``outputs`` answers
+        the calls of the client's functions it waits for ({call_id: text}), each once: the
+        resumed tasks return those texts, in this process or any other on the same run store.
+        Raises :class:`UnknownRunError` or :class:`RunFinishedError` for ids it cannot
+        continue, :class:`UnknownCallError` / :class:`CallAnsweredError` for a call id it did
+        not make or that was answered before.
         """
         events: list[Any] = []
-        result = self._resume(run_id, events.append, approve, cancel)
+        if outputs:
+            self.executor.answer(run_id, outputs)
+        result = self._resuming(run_id)._resume(run_id, events.append, approve, cancel)
         result.events = events
         return result.raise_for_failures()
 
     def stream_resume(self, run_id: str, *, approve: Decision = None,
+                      outputs: dict[str, str] | None = None,
                       cancel: threading.Event | None = None) -> Iterator[Event]:
         """Like :meth:`resume`, yielding events; the last one is ``AnswerReady``."""
+        if outputs:  # fail fast, in the caller's thread
+            self.executor.answer(run_id, outputs)
         if self.executor.runs is not None:
-            self.executor.runs.resumable(run_id)  # fail fast, in the caller's thread
-        return iterate_events(lambda emit: self._resume(run_id, emit, approve, cancel))
+            self.executor.runs.resumable(run_id)
+        agent = self._resuming(run_id)
+        return iterate_events(lambda emit: agent._resume(run_id, emit, approve, cancel))
+
+    def _resuming(self, run_id: str) -> Agent:
+        """This agent, or its view with the client's functions run ``run_id`` was given (they
+        are recorded with the run, so any process resumes it)."""
+        runs = self.executor.runs
+        recorded = runs.get(run_id).meta.get("client_functions") \
+            if runs is not None and runs.exists(run_id) else None
+        if not recorded or self._client_functions:
+            return self
+        return self._with_tools(client_tools([ClientFunction(**f) for f in recorded]))
 
     def cancel(self, run_id: str) -> bool:
         """Ask run ``run_id`` (running in this process) to stop: running tasks finish, no new
@@ -302,10 +333,17 @@ class Agent:
                 self.executor, self.planner, prompt, inputs, planned.plan, emit,
                 self.config.planner.replan_attempts, run_id=run_id,
                 timeout_s=self.config.planner.replan_timeout_s, approve=approve,
-                cancel=event, meta={"prompt": prompt})
+                cancel=event, meta=self._meta(prompt))
         if asked:
             self._learn_approved(prompt, plan, {n: r.kind for n, r in inputs.items()}, result)
         return self._answer(prompt, plan, result, emit)
+
+    def _meta(self, prompt: str) -> dict[str, Any]:
+        """What a run records besides its plan: the prompt, and the client's functions."""
+        meta: dict[str, Any] = {"prompt": prompt}
+        if self._client_functions:
+            meta["client_functions"] = [dataclasses.asdict(f) for f in self._client_functions]
+        return meta
 
     def _learn_approved(self, prompt: str, plan: Plan, inputs: dict[str, str],
                         result: ExecutionResult) -> None:
@@ -359,6 +397,13 @@ class Agent:
             waiting = ", ".join(f"{t['task_id']} ({t['tool']})" for t in pending.tasks)
             text = (f"Paused: {waiting} waits for approval. Continue with "
                     f"`mmagent resume {result.run_id} --approve` (or --reject).")
+            emit(AnswerReady(text=text))
+            return self._result(text, plan, result)
+        if result.status == "awaiting_client":
+            calls = ", ".join(f"{c['task_id']} ({c['name']}, call {c['call_id']})"
+                              for c in result.pending_calls)
+            text = (f"Paused: {calls} waits for the client's output. Continue with "
+                    f"Agent.resume({result.run_id!r}, outputs={{call_id: text}}).")
             emit(AnswerReady(text=text))
             return self._result(text, plan, result)
         answer = self._responder().respond(prompt, plan, result)

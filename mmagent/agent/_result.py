@@ -46,14 +46,17 @@ class RunResult(BaseModel):
     events: list[Any] = Field(default_factory=list, exclude=True)
     run_id: str = Field("", description="continue it with Agent.resume / mmagent resume")
     status: RunStatus = Field("completed", description="how the run ended (see "
-                              ":mod:`mmagent.runs`): completed, failed, awaiting_approval or "
-                              "cancelled")
+                              ":mod:`mmagent.runs`): completed, failed, awaiting_approval, "
+                              "awaiting_client or cancelled")
     skipped: dict[str, str] = Field(default_factory=dict, description="task id -> why it did "
                                     "not run")
     rejected: list[str] = Field(default_factory=list, description="tasks a human declined")
     cached: list[str] = Field(default_factory=list, description="tasks served from the cache")
     pending_approval: dict[str, Any] | None = Field(None, description="{run_id, tasks} while "
                                                     "status is awaiting_approval")
+    pending_calls: list[dict[str, Any]] = Field(default_factory=list, description="{call_id, "
+                                                "task_id, name, arguments} of the client's "
+                                                "functions while status is awaiting_client")
 
     @property
     def ok(self) -> bool:
@@ -78,5 +81,6 @@ def run_fields(result: ExecutionResult) -> dict[str, Any]:
     pending = result.pending_approval
     return {"run_id": result.run_id, "status": result.status, "skipped": result.skip_reasons,
             "rejected": result.rejected, "cached": result.cached,
+            "pending_calls": result.pending_calls,
             "pending_approval": None if pending is None else
             {"run_id": pending.run_id, "tasks": pending.tasks}}

@@ -25,6 +25,10 @@ Around that loop (each optional, each off in the bare ``Executor(registry, store
 - **failure policy** (``policy=TaskPolicy(...)``, per tool in ``tool_policies``): retries with
   exponential backoff (tenacity) and a time limit per task. A Python thread cannot be killed: a
   task past its limit is reported failed (``tool.timeout``) and its late result is discarded.
+- **the client's functions** (a request's :class:`~mmagent.toolkit.ClientTool`): a task that
+  calls one records the call in the run journal and the run pauses ``awaiting_client`` (no
+  thread waits); ``resume(run_id, outputs={call_id: text})`` answers it, once, from any
+  process on the same journal, and the resumed task returns the client's output.
 - **cancellation** (``cancel=threading.Event()``): tasks already running finish, nothing new
   starts, the result says ``cancelled``.
 - **result cache** (``cache=ResultCache(path)``): deterministic tools' outputs are reused for an
@@ -64,14 +68,16 @@ from mmagent.errors import (
 )
 from mmagent.events import (
     ArtifactCreated,
+    ClientCallRequested,
     TaskFailed,
     TaskFinished,
     TaskRetrying,
     TaskStarted,
 )
 from mmagent.execution._approval import ApprovalPolicy, ApprovalRequest, Approve
+from mmagent.execution._client_calls import ClientCallPending, answer_calls, asker
 from mmagent.execution._result_cache import ResultCache
-from mmagent.execution._scheduler import ERROR_KEY, Emit, Scheduler, Segment
+from mmagent.execution._scheduler import ERROR_KEY, WAIT_KEY, Emit, Scheduler, Segment
 from mmagent.execution._workers import BatchResult, ToolWorkers, WorkerPolicy
 from mmagent.plan._ir import Plan
 from mmagent.plan._ir import Task as PlanTask
@@ -79,6 +85,7 @@ from mmagent.plan._validator import check_size, validate
 from mmagent.runs._journal import RunStore
 from mmagent.runs._status import RunStatus
 from mmagent.toolkit._base import Tool, ToolContext
+from mmagent.toolkit._client_tools import ClientTool
 from mmagent.toolkit._registry import ToolRegistry
 
 __all__ = ["Executor", "ExecutionResult", "TaskFailure", "TaskPolicy"]
@@ -131,6 +138,9 @@ class ExecutionResult:
     status: RunStatus = "completed"
     pending_approval: ApprovalRequest | None = None
     """Set when ``status == "awaiting_approval"``: continue with ``resume(run_id, decision)``."""
+    pending_calls: list[dict[str, Any]] = field(default_factory=list)
+    """{call_id, task_id, name, arguments} of the client's functions the run waits for while
+    ``status == "awaiting_client"``: continue with ``resume(run_id, outputs={call_id: text})``."""
 
     @property
     def ok(self) -> bool:
@@ -192,7 +202,7 @@ class Executor:
         run_id = run_id or uuid.uuid4().hex
         values = {name: ref.model_dump(mode="json") for name, ref in inputs.items()}
         runs = self.runs if self.runs is not None else (
-            self._approval_store() if self._needs_approval(plan) else None)
+            self._memory_store() if self._needs_journal(plan) else None)
         if runs is not None:
             try:
                 runs.create(run_id, plan.model_dump(mode="json"), values, meta)
@@ -204,21 +214,20 @@ class Executor:
 
     def resume(self, run_id: str, emit: Emit | None = None, *,
                decision: bool | dict[str, bool] | None = None, approve: Approve | None = None,
+               outputs: dict[str, str] | None = None,
                cancel: threading.Event | None = None) -> ExecutionResult:
-        """Continue a run that was killed, cancelled or paused for approval.
+        """Continue a run that was killed, cancelled, or paused for approval or its client.
 
         Tasks that finished are not run again. A paused run takes ``decision`` (True/False for
-        every waiting task, or {task_id: bool}), else asks ``approve``, else stays paused.
-        Raises :class:`UnknownRunError` / :class:`RunFinishedError`.
+        every waiting task, or {task_id: bool}), else asks ``approve``, else stays paused. A run
+        awaiting its client takes ``outputs`` ({call_id: text}, each call answered once; see
+        :func:`answer_calls`); a call still unanswered pauses it again. Raises
+        :class:`UnknownRunError` / :class:`RunFinishedError`.
         """
         emit = emit or (lambda _e: None)
-        runs = self.runs or self._memory_runs
-        if runs is None:
-            from mmagent.errors import UnknownRunError
-
-            raise UnknownRunError(f"got run id {run_id!r}, but this executor records no runs; "
-                                  "expected an executor with a RunStore (config "
-                                  "executor.checkpoint: true)", run_id=run_id)
+        runs = self._journal(run_id)
+        if outputs:
+            answer_calls(runs, run_id, outputs)
         rec = runs.resumable(run_id)
         plan = Plan.model_validate(rec.plan)
         if rec.status == "awaiting_approval":
@@ -232,6 +241,22 @@ class Executor:
         run = Segment(run_id, segment, plan, emit, {}, runs, cancel)
         return self._drive(run, {"inputs": rec.inputs}, approve)
 
+    def answer(self, run_id: str, outputs: dict[str, str]) -> None:
+        """Record the client's ``outputs`` ({call_id: text}) of run ``run_id``'s calls, each
+        once (:func:`~mmagent.execution._client_calls.answer_calls`); :meth:`resume` then
+        continues it."""
+        answer_calls(self._journal(run_id), run_id, outputs)
+
+    def _journal(self, run_id: str) -> RunStore:
+        runs = self.runs or self._memory_runs
+        if runs is None:
+            from mmagent.errors import UnknownRunError
+
+            raise UnknownRunError(f"got run id {run_id!r}, but this executor records no runs; "
+                                  "expected an executor with a RunStore (config "
+                                  "executor.checkpoint: true)", run_id=run_id)
+        return runs
+
     # -- the driver: invoke, answer interrupts, record the status ------------------------------
 
     def _drive(self, run: Segment, first: Any, approve: Approve | None) -> ExecutionResult:
@@ -242,7 +267,7 @@ class Executor:
             # answer an interrupt (a killed run resumes from the journal, on a fresh thread):
             # the loop runs without the entrypoint, sparing each run its invoke.
             return self._finish(run, self._scheduler(run, needs_ok).run(first["inputs"]), None)
-        assert run.runs is not None  # a run that may ask has a store (run(): _approval_store)
+        assert run.runs is not None  # a run that may ask has a store (run(): _memory_store)
         workflow = self._workflow(run.runs)
         payload = first
         while True:
@@ -276,7 +301,10 @@ class Executor:
         result.cached = raw["cached"]
         if pending is None:
             result.status = ("cancelled" if raw["cancelled"] else
-                             "failed" if result.failures else "completed")
+                             "failed" if result.failures else
+                             "awaiting_client" if raw.get("awaiting") else "completed")
+        if result.status == "awaiting_client":
+            result.pending_calls = raw["awaiting"]
         if run.runs is not None:
             run.runs.set_status(run.run_id, result.status)
         return result
@@ -296,12 +324,13 @@ class Executor:
                           "args": spec.args})
         return ApprovalRequest(run_id=run.run_id, tasks=tasks)
 
-    def _needs_approval(self, plan: Plan) -> bool:
-        return self.approval is not None and any(
-            t.tool in self.registry and self.approval.reason(self.registry.tool_class(t.tool))
-            for t in plan.tasks)
+    def _needs_journal(self, plan: Plan) -> bool:
+        """A plan that may pause (approval, the client's functions) needs a journal."""
+        classes = [self.registry.tool_class(t.tool) for t in plan.tasks if t.tool in self.registry]
+        return any(issubclass(c, ClientTool) or (
+            self.approval is not None and self.approval.reason(c)) for c in classes)
 
-    def _approval_store(self) -> RunStore:
+    def _memory_store(self) -> RunStore:
         if self._memory_runs is None:
             self._memory_runs = RunStore(None)
         return self._memory_runs
@@ -360,6 +389,11 @@ class Executor:
             with self.registry.using(spec.tool, emit) as tool:  # never unloaded while it runs
                 out, batch = self._attempts(tool, inp, run, task_id)
             trace.get_current_span().set_attribute("mmagent.batch_size", batch)
+        except ClientCallPending as waits:  # not a failure: the run waits for the client
+            call = waits.call
+            emit(ClientCallRequested(task_id=task_id, tool=call.name, call_id=call.call_id,
+                                     arguments=call.arguments))
+            return {WAIT_KEY: call.wire()}
         except Exception as e:  # reported as data, so independent branches keep going
             code = e.code if isinstance(e, MMAgentError) else "tool.failed"
             msg = f"task {task_id!r} ({spec.tool}) failed: {e}"
@@ -399,8 +433,8 @@ class Executor:
         for attempt in Retrying(
                 stop=stop_after_attempt(policy.retries + 1),
                 wait=wait_exponential(multiplier=policy.backoff_s, max=30),
-                retry=retry_if_exception(
-                    lambda e: not isinstance(e, (ToolInputError, TaskTimeoutError))),
+                retry=retry_if_exception(lambda e: not isinstance(
+                    e, (ToolInputError, TaskTimeoutError, ClientCallPending))),
                 before_sleep=before_sleep, reraise=True):
             with attempt:
                 return self._attempt(tool, inp, run, task_id, policy.timeout_s)
@@ -410,7 +444,7 @@ class Executor:
                  timeout_s: float | None) -> tuple[Any, int]:
         trace.get_current_span().set_attribute("mmagent.device", tool.device())
         if not tool.worker and timeout_s is None:
-            return tool.run([inp], ToolContext(self.store, run.emit, task_id))[0], 1
+            return tool.run([inp], self._context(run, task_id, run.emit))[0], 1
         late = threading.Event()  # set past the limit: the call's late events are dropped
 
         def emit(ev: Any) -> None:
@@ -421,7 +455,7 @@ class Executor:
             future = self.workers.submit(tool, inp, emit, task_id)
         else:
             future = _on_thread(lambda: BatchResult(
-                tool.run([inp], ToolContext(self.store, emit, task_id))[0], 1),
+                tool.run([inp], self._context(run, task_id, emit))[0], 1),
                 name=f"mmagent-{task_id}")
         try:
             done = future.result(timeout_s)
@@ -437,6 +471,10 @@ class Executor:
                                    "executor.policy.timeout_s)", tool=tool.name,
                                    timeout_s=timeout_s) from None
         return done.output, done.batch_size
+
+    def _context(self, run: Segment, task_id: str, emit: Emit) -> ToolContext:
+        ask = asker(run.runs, run.run_id, task_id) if run.runs is not None else None
+        return ToolContext(self.store, emit, task_id, ask_client=ask)
 
     def _artifacts_present(self, output: dict[str, Any]) -> bool:
         for value in output.values():

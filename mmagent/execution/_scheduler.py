@@ -11,10 +11,13 @@ One pass of :meth:`Scheduler.run` is a sequence of named steps:
 3. **collect**: wait for the first running task to finish and record its output or error (a
    task that finishes makes its dependents ready);
 4. **ask**: when nothing runs and tasks wait for approval, ask (LangGraph ``interrupt``: the
-   first time, the run pauses here).
+   first time, the run pauses here);
+5. **wait for the client**: when nothing runs or can start and tasks wait for the client's
+   output of a call (``WAIT_KEY``), the segment ends: the run pauses ``awaiting_client`` and a
+   resumed run (a fresh segment) runs those tasks again, which find the answers recorded.
 
-The loop ends when nothing is pending or running; :meth:`Scheduler.outcome` is what the
-executor turns into an :class:`~mmagent.execution.ExecutionResult`.
+The loop ends when nothing is pending or running, or on step 5; :meth:`Scheduler.outcome` is
+what the executor turns into an :class:`~mmagent.execution.ExecutionResult`.
 
 Interrupts are matched by the order they are raised in, so a resumed segment first asks again
 the questions it asked before, in the same order, to get their answers back.
@@ -44,7 +47,7 @@ from mmagent.execution._approval import ApprovalRequest, answer_for
 from mmagent.plan._ir import Plan, Task, parse_ref
 from mmagent.runs._journal import RunStore
 
-__all__ = ["Scheduler", "Segment", "ERROR_KEY", "Emit", "Call"]
+__all__ = ["Scheduler", "Segment", "ERROR_KEY", "WAIT_KEY", "Emit", "Call"]
 
 Emit = Callable[[Any], None]
 """Where a run's events go."""
@@ -53,6 +56,9 @@ Call = Callable[[Task, dict[str, Any]], dict[str, Any]]
 ERROR_KEY = "__mmagent_error__"
 """A task call returns ``{"out": ...}`` (and ``"cached": True`` from the cache), or
 ``{ERROR_KEY: {code, message}}``: failures travel as data, so other branches keep going."""
+WAIT_KEY = "__mmagent_client_call__"
+"""A task call returns ``{WAIT_KEY: {call_id, task_id, name, arguments}}`` while its call of
+the client's function waits for the client's output."""
 
 
 @dataclass
@@ -103,6 +109,8 @@ class Scheduler:
         self.after_failure: list[str] = []
         self.rejected: list[str] = []
         self.cached: list[str] = []
+        self.awaiting: dict[str, dict[str, Any]] = {}
+        """Tasks whose call of the client's function waits for its output."""
         self.cancelled = False
         self.pending: dict[str, None] = {}
         """Not started, skipped or rejected yet, in topological order."""
@@ -136,6 +144,8 @@ class Scheduler:
                     self.collect()
                 elif waiting and self.seg.runs is not None:
                     self.ask(waiting)
+                elif self.awaiting and not startable:
+                    break  # the rest waits for the client
         finally:
             if self.pool is not None:
                 self.pool.shutdown(wait=False)
@@ -263,6 +273,9 @@ class Scheduler:
                 return
 
     def record(self, task_id: str, out: dict[str, Any]) -> None:
+        if WAIT_KEY in out:
+            self.awaiting[task_id] = out[WAIT_KEY]
+            return
         if ERROR_KEY in out:
             self.failed[task_id] = out[ERROR_KEY]
             self.suspects.extend(self.dependents[task_id])
@@ -292,7 +305,8 @@ class Scheduler:
     def outcome(self) -> dict[str, Any]:
         return {"outputs": self.done, "failed": self.failed, "skipped": self.skipped,
                 "after_failure": self.after_failure, "rejected": self.rejected,
-                "cancelled": self.cancelled, "cached": self.cached}
+                "cancelled": self.cancelled, "cached": self.cached,
+                "awaiting": list(self.awaiting.values())}
 
 
 def _payload(request: ApprovalRequest) -> dict[str, Any]:

@@ -1,13 +1,15 @@
 """Durable runs: what a run needs to be continued after a crash or a pause, in one SQLite file.
 
 The file holds LangGraph's own checkpoints (``SqliteSaver``: the entrypoint's input, interrupts
-and resume values) and four small tables of ours:
+and resume values) and five small tables of ours:
 
 - ``mmagent_runs``: per run id, its plan, its inputs (artifact references), the request meta
   (e.g. the prompt), its status and the current *segment* (the LangGraph thread in use);
 - ``mmagent_task_results``: per task, its output JSON (artifacts as references) or its error;
 - ``mmagent_approvals``: approval requests asked in a segment, in order;
-- ``mmagent_decisions``: per task, the human's yes or no.
+- ``mmagent_decisions``: per task, the human's yes or no;
+- ``mmagent_client_calls``: per call id, a function the client runs itself (its run, task,
+  name and arguments) and, once the client answered, its output (answered once).
 
 Why our own task table: the functional API would replay a finished ``@task`` by the order in
 which the entrypoint called it, and dataflow calls tasks in the order their inputs happen to
@@ -27,15 +29,16 @@ import builtins
 import json
 import threading
 import time
+import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from mmagent.errors import RunFinishedError, UnknownRunError
+from mmagent.errors import CallAnsweredError, RunFinishedError, UnknownCallError, UnknownRunError
 from mmagent.runs._status import FINISHED, RunStatus
 from mmagent.stores._sql import connect_sqlite
 
-__all__ = ["RunStore", "RunRecord"]
+__all__ = ["RunStore", "RunRecord", "ClientCall"]
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS mmagent_runs (
@@ -51,6 +54,11 @@ CREATE TABLE IF NOT EXISTS mmagent_approvals (
 CREATE TABLE IF NOT EXISTS mmagent_decisions (
     run_id TEXT NOT NULL, task_id TEXT NOT NULL, approved INTEGER NOT NULL,
     PRIMARY KEY (run_id, task_id));
+CREATE TABLE IF NOT EXISTS mmagent_client_calls (
+    call_id TEXT PRIMARY KEY, run_id TEXT NOT NULL, task_id TEXT NOT NULL, name TEXT NOT NULL,
+    arguments TEXT NOT NULL, output TEXT, answered INTEGER NOT NULL, created REAL NOT NULL,
+    answered_at REAL);
+CREATE INDEX IF NOT EXISTS mmagent_client_calls_run ON mmagent_client_calls (run_id, task_id);
 """
 
 
@@ -62,6 +70,27 @@ class RunRecord:
     plan: dict[str, Any]
     inputs: dict[str, Any]
     meta: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class ClientCall:
+    """A call of a function the client runs itself, as the journal keeps it."""
+
+    call_id: str
+    run_id: str
+    task_id: str
+    name: str
+    arguments: dict[str, Any]
+    output: str | None = None
+    answered: bool = False
+
+    def wire(self) -> dict[str, Any]:
+        """{call_id, task_id, name, arguments}: what a client is asked to run."""
+        return {"call_id": self.call_id, "task_id": self.task_id, "name": self.name,
+                "arguments": self.arguments}
+
+
+_CALL_COLUMNS = "call_id, run_id, task_id, name, arguments, output, answered"
 
 
 class RunStore:
@@ -178,3 +207,58 @@ class RunStore:
     def decisions(self, run_id: str) -> dict[str, bool]:
         return {t: bool(a) for t, a in self._exec(
             "SELECT task_id, approved FROM mmagent_decisions WHERE run_id = ?", (run_id,))}
+
+    # -- calls of the client's functions --------------------------------------------------------
+
+    def open_call(self, run_id: str, task_id: str, name: str,
+                  arguments: dict[str, Any]) -> ClientCall:
+        """The call task ``task_id`` of ``run_id`` makes of the client's function ``name``:
+        the one recorded before (answered or not, so a resumed task asks no second time), else
+        a new one with a fresh call id."""
+        rows = self._exec(f"SELECT {_CALL_COLUMNS} FROM mmagent_client_calls WHERE run_id = ? "
+                          "AND task_id = ? AND name = ?", (run_id, task_id, name))
+        if rows:
+            return _call(rows[0])
+        call = ClientCall("call_" + uuid.uuid4().hex[:24], run_id, task_id, name, arguments)
+        self._exec(f"INSERT INTO mmagent_client_calls ({_CALL_COLUMNS}, created) VALUES "
+                   "(?, ?, ?, ?, ?, NULL, 0, ?)", (call.call_id, run_id, task_id, name,
+                                                   json.dumps(arguments), time.time()))
+        return call
+
+    def client_call(self, call_id: str) -> ClientCall:
+        """The recorded call ``call_id``; :class:`UnknownCallError` if there is none."""
+        rows = self._exec(f"SELECT {_CALL_COLUMNS} FROM mmagent_client_calls WHERE call_id = ?",
+                          (call_id,))
+        if not rows:
+            raise UnknownCallError(f"got an output for function call {call_id[:64]!r}, which no "
+                                   "recorded run made; expected the id of a call from the last "
+                                   "answer", call_id=call_id[:64])
+        return _call(rows[0])
+
+    def answer_call(self, call_id: str, output: str) -> ClientCall:
+        """Record the client's output of ``call_id``, once: :class:`CallAnsweredError` if it
+        was answered before (also by another process at the same moment),
+        :class:`UnknownCallError` if no run made it."""
+        call = self.client_call(call_id)
+        taken = self._exec("UPDATE mmagent_client_calls SET output = ?, answered = 1, "
+                           "answered_at = ? WHERE call_id = ? AND answered = 0 RETURNING call_id",
+                           (output, time.time(), call_id))
+        if not taken:
+            raise CallAnsweredError(f"got a second output for function call {call_id[:64]!r} "
+                                    f"of run {call.run_id}, which was answered already; expected "
+                                    "one answer per call", call_id=call_id[:64],
+                                    run_id=call.run_id)
+        call.output, call.answered = output, True
+        return call
+
+    def pending_calls(self, run_id: str) -> builtins.list[ClientCall]:
+        """The calls of ``run_id`` the client has not answered yet, oldest first."""
+        return [_call(r) for r in self._exec(
+            f"SELECT {_CALL_COLUMNS} FROM mmagent_client_calls WHERE run_id = ? AND answered = 0 "
+            "ORDER BY created, call_id", (run_id,))]
+
+
+def _call(row: tuple) -> ClientCall:
+    call_id, run_id, task_id, name, arguments, output, answered = row
+    return ClientCall(call_id, run_id, task_id, name, json.loads(arguments), output,
+                      bool(answered))

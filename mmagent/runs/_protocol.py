@@ -86,6 +86,9 @@ class RunInfo(BaseModel):
                                             "mime, task, field, url} of produced media")
     pending_approval: list[dict[str, Any]] | None = Field(None, description="{task_id, tool, "
                                                           "reason} while awaiting_approval")
+    pending_calls: list[dict[str, Any]] | None = Field(None, description="{call_id, task_id, "
+                                                       "name, arguments} of the client's "
+                                                       "functions while awaiting_client")
     error: dict[str, Any] | None = Field(None, description="{code, message} of a run that "
                                          "failed before or outside its tasks")
 

@@ -5,8 +5,9 @@ replica on the same database can report a run, replay its events, cancel or appr
 take the next queued run. Events are numbered from 1 per run; a client resumes a stream after
 the last number it saw (SSE ``Last-Event-ID``).
 
-Statuses: ``queued`` -> ``running`` -> ``completed | failed | cancelled | awaiting_approval``;
-an approved run goes back to ``queued`` with the decision, and is resumed where it paused.
+Statuses: ``queued`` -> ``running`` -> ``completed | failed | cancelled | awaiting_approval |
+awaiting_client``; an approved run, or one whose client answered its function calls (the
+answers are in the run journal), goes back to ``queued`` and is resumed where it paused.
 
 >>> q = RunQueue(open_database(None))
 >>> q.create("r1", "owner-a", {"prompt": "hi"}).status
@@ -38,6 +39,7 @@ _SCHEMA = [
         decision TEXT, cancel_requested INTEGER NOT NULL DEFAULT 0,
         created DOUBLE PRECISION NOT NULL, updated DOUBLE PRECISION NOT NULL)""",
     "CREATE INDEX IF NOT EXISTS mmagent_api_runs_owner ON mmagent_api_runs (owner, status)",
+    "CREATE INDEX IF NOT EXISTS mmagent_api_runs_agent ON mmagent_api_runs (agent_run_id)",
     """CREATE TABLE IF NOT EXISTS mmagent_api_events (
         run_id TEXT NOT NULL, seq INTEGER NOT NULL, data TEXT NOT NULL,
         PRIMARY KEY (run_id, seq))""",
@@ -80,16 +82,22 @@ class RunQueue:
         return self.get(run_id)
 
     def adopt(self, run_id: str, owner: str, request: dict[str, Any], agent_run_id: str,
-              result: dict[str, Any]) -> QueuedRun:
+              result: dict[str, Any], status: RunStatus = "awaiting_approval") -> QueuedRun:
         """Record a run that another surface (chat, Responses, MCP) started and that paused
-        for approval: it is ``awaiting_approval`` here, so approving it over this API resumes
-        it (``agent_run_id``) on whichever instance takes it."""
+        (``status``: for approval, or for its client's functions): answering it over this API
+        resumes it (``agent_run_id``) on whichever instance takes it."""
         now = time.time()
         self.db.execute(f"INSERT INTO mmagent_api_runs ({_COLUMNS}) VALUES "
-                        "(?, ?, 'awaiting_approval', ?, ?, ?, NULL, NULL, 0, ?, ?)",
-                        (run_id, owner, json.dumps(request), agent_run_id, json.dumps(result),
-                         now, now))
+                        "(?, ?, ?, ?, ?, ?, NULL, NULL, 0, ?, ?)",
+                        (run_id, owner, status, json.dumps(request), agent_run_id,
+                         json.dumps(result), now, now))
         return self.get(run_id)
+
+    def of_agent_run(self, agent_run_id: str) -> QueuedRun | None:
+        """The run of this API that carries the executor's run ``agent_run_id``, if any."""
+        rows = self.db.execute(f"SELECT {_COLUMNS} FROM mmagent_api_runs WHERE agent_run_id = ? "
+                               "ORDER BY created DESC LIMIT 1", (agent_run_id,))
+        return _record(rows[0]) if rows else None
 
     def get(self, run_id: str, owner: str | None = None) -> QueuedRun:
         """The run; :class:`UnknownRunError` if there is none or ``owner`` is not its owner

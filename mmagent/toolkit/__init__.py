@@ -25,7 +25,7 @@ from mmagent.toolkit._bounds import (
     input_error,
 )
 from mmagent.toolkit._catalog import render_tools_md, tool_entries
-from mmagent.toolkit._client_tools import ClientFunction, ClientFunctions, ClientTool
+from mmagent.toolkit._client_tools import ClientFunction, ClientTool, client_tools
 from mmagent.toolkit._decorator import tool
 from mmagent.toolkit._device import resolve_device, resolve_dtype
 from mmagent.toolkit._mcp_client import McpServerError, McpTool, add_mcp_tools
@@ -35,7 +35,7 @@ from mmagent.toolkit._registry import ENTRY_POINT_GROUP, ToolRegistry, builtin_t
 from mmagent.toolkit._residency import GiB
 from mmagent.toolkit._samples import WORDS, sample_audio, sample_image, sample_video
 
-__all__ = ["Tool", "PipelineTool", "tool", "ClientFunction", "ClientFunctions", "ClientTool",
+__all__ = ["Tool", "PipelineTool", "tool", "ClientFunction", "ClientTool", "client_tools",
            "McpTool", "ToolContext", "Ports", "Resources", "TINY",
            "check_server_paths", "server_path_fields",
            "default_cache_dir", "port_type", "group_rows", "ToolRegistry", "ENTRY_POINT_GROUP",

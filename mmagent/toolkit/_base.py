@@ -39,7 +39,7 @@ from typing import Any, ClassVar, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from mmagent.artifacts._store import ArtifactStore, AudioRef, ImageRef, VideoRef
-from mmagent.errors import ConfigError, ToolLoadError
+from mmagent.errors import ConfigError, ToolExecutionError, ToolLoadError
 
 __all__ = ["Tool", "ToolContext", "Ports", "Resources", "port_type", "default_cache_dir", "TINY",
            "CATEGORIES"]
@@ -74,14 +74,31 @@ class Resources(BaseModel):
                                  "checkpoint in fp16")
 
 
+AskClient = Callable[[str, dict[str, Any]], str]
+"""(function name, arguments) -> the client's output of that call
+(:meth:`ToolContext.ask_client`)."""
+
+
 class ToolContext:
-    """What a tool's ``run`` gets besides its inputs: the artifact store and an event sink."""
+    """What a tool's ``run`` gets besides its inputs: the artifact store, an event sink, and
+    (in a run of the executor) the way to the client's own functions."""
 
     def __init__(self, store: ArtifactStore, emit: Callable[[Any], None] | None = None,
-                 task_id: str | None = None) -> None:
+                 task_id: str | None = None, ask_client: AskClient | None = None) -> None:
         self.store = store
         self.task_id = task_id
         self._emit = emit
+        self._ask_client = ask_client
+
+    def ask_client(self, name: str, arguments: dict[str, Any]) -> str:
+        """The client's output of its function ``name`` called with ``arguments``: the answer
+        the run's journal holds, else the call is recorded and the run pauses for it
+        (``awaiting_client``; this does not return then)."""
+        if self._ask_client is None:
+            raise ToolExecutionError(f"got a call of the client's function {name!r} outside a "
+                                     "run of the executor; expected it in a run, which pauses "
+                                     "for the client's answer")
+        return self._ask_client(name, arguments)
 
     def progress(self, step: int, total: int, message: str = "") -> None:
         """Report progress of a long loop (diffusion steps, generated tokens)."""

@@ -1,33 +1,33 @@
 """Functions a client runs itself (OpenAI function calling), as tools of one request.
 
-Each function becomes a :class:`Tool` whose card the planner reads (its description and JSON
-Schema parameters) and whose call pauses: it emits :class:`ClientCallRequested` and waits
-until the client's output arrives through :meth:`ClientFunctions.answer`; the output is the
-task's ``text``. The wait lives in the run's thread, so a paused run resumes in the process
-that started it.
+Each function becomes a :class:`ClientTool` whose card the planner reads (its description and
+JSON Schema parameters). Running one does not wait: it asks the run for the client's output
+(:meth:`~mmagent.toolkit.ToolContext.ask_client`). The first time, the executor records the
+call in the run's journal and the run pauses (``awaiting_client``); once the client answered
+it (``Agent.resume(run_id, outputs={call_id: text})``, a ``tool`` message over HTTP), the
+resumed task returns that output as its ``text``, on whichever process resumes it.
 
->>> fns = ClientFunctions([ClientFunction(name="get_weather", description="Weather of a city",
+>>> tools = client_tools([ClientFunction(name="GetWeather", description="Weather of a city",
 ...     parameters={"type": "object", "properties": {"city": {"type": "string"}},
 ...                 "required": ["city"]})])
->>> [t.name for t in fns.tool_classes()]
-['get_weather']
+>>> [(t.name, t.function.name) for t in tools]
+[('get_weather', 'GetWeather')]
 """
 
 from __future__ import annotations
 
 import re
-import threading
-import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
 from pydantic import BaseModel, ConfigDict, Field, create_model
 
-from mmagent.errors import InputError, ToolExecutionError
+from mmagent.errors import InputError
 from mmagent.toolkit._base import Tool, ToolContext
 from mmagent.toolkit._mcp_client import _fields
 
-__all__ = ["ClientFunction", "ClientFunctions", "ClientTool", "snake_name"]
+__all__ = ["ClientFunction", "ClientTool", "client_tools", "snake_name"]
 
 
 @dataclass
@@ -39,105 +39,43 @@ class ClientFunction:
     parameters: dict[str, Any] = field(default_factory=dict)
 
 
-@dataclass
-class _Call:
-    id: str
-    name: str
-    arguments: dict[str, Any]
-    done: threading.Event = field(default_factory=threading.Event)
-    output: str | None = None
-
-
 class ClientTool(Tool):
-    """A client's function as a tool: calling it waits for the client's output."""
+    """A client's function as a tool: its output is the client's answer to the call."""
 
     category = "utility"
     deterministic = False  # the client's answer is not ours to cache
-    functions: ClassVar[ClientFunctions]
-    client_name: ClassVar[str]
-    """The function's name as the client spells it (the tool's name is its snake_case)."""
+    function: ClassVar[ClientFunction]
+    """The function as the client declared it (its name as the client spells it; the tool's
+    name is its snake_case)."""
 
     def run(self, inputs: list[BaseModel], ctx: ToolContext) -> list[BaseModel]:
-        from mmagent.events import ClientCallRequested
-
-        outs = []
-        for inp in inputs:
-            call = self.functions._open(self.client_name, inp.model_dump(mode="json",
-                                                                          exclude_none=True))
-            ctx.emit(ClientCallRequested(task_id=ctx.task_id or "", tool=self.client_name,
-                                         call_id=call.id, arguments=call.arguments))
-            outs.append(self.Output(text=self.functions._wait(call)))
-        return outs
+        return [self.Output(text=ctx.ask_client(
+            self.function.name, inp.model_dump(mode="json", exclude_none=True)))
+            for inp in inputs]
 
 
-class ClientFunctions:
-    """The client tools of one request, and the calls that wait for the client."""
+def client_tools(functions: Sequence[ClientFunction]) -> list[type[Tool]]:
+    """One :class:`ClientTool` class per function, to join a request's tools
+    (``Agent.stream(..., tools=...)``); :class:`InputError` for a function that cannot be one."""
+    return [_tool_class(fn) for fn in functions]
 
-    def __init__(self, functions: list[ClientFunction], timeout_s: float = 600.0) -> None:
-        self.functions = functions
-        self.timeout_s = timeout_s
-        self._calls: dict[str, _Call] = {}
-        self._lock = threading.Lock()
-        self._closed = False
-        self._classes = [self._tool_class(f) for f in functions]
 
-    def tool_classes(self) -> list[type[Tool]]:
-        return list(self._classes)
-
-    def waiting(self) -> list[str]:
-        """The ids of the calls the client has not answered yet."""
-        with self._lock:
-            return [c.id for c in self._calls.values() if not c.done.is_set()]
-
-    def answer(self, call_id: str, output: str) -> bool:
-        """Deliver the client's output of call ``call_id``; False if no call waits on it."""
-        with self._lock:
-            call = self._calls.get(call_id)
-        if call is None or call.done.is_set():
-            return False
-        call.output = output
-        call.done.set()
-        return True
-
-    def close(self) -> None:
-        """Stop waiting: calls still open fail (the client went away or the run was
-        cancelled)."""
-        with self._lock:
-            self._closed = True
-            calls = list(self._calls.values())
-        for call in calls:
-            call.done.set()
-
-    def _open(self, name: str, arguments: dict[str, Any]) -> _Call:
-        call = _Call(id="call_" + uuid.uuid4().hex[:24], name=name, arguments=arguments)
-        with self._lock:
-            self._calls[call.id] = call
-        return call
-
-    def _wait(self, call: _Call) -> str:
-        if not call.done.wait(self.timeout_s) or call.output is None:
-            raise ToolExecutionError(f"got no output from the client for its function "
-                                     f"{call.name!r} (call {call.id}) within "
-                                     f"{self.timeout_s:g} s; expected a tool message answering "
-                                     "it")
-        return call.output
-
-    def _tool_class(self, fn: ClientFunction) -> type[ClientTool]:
-        try:
-            Input = create_model(f"{fn.name}_Input", __base__=_Forbid,
-                                 **_fields(fn.parameters, all_optional=False))
-        except ValueError as e:
-            raise InputError(f"got function {fn.name!r} whose parameters cannot be a tool's "
-                             f"input: {e}", param="tools") from None
-        name = snake_name(fn.name)
-        try:
-            return type(f"Client_{name}", (ClientTool,), {
-                "name": name, "client_name": fn.name,
-                "description": (fn.description or fn.name).strip() + " (run by the client)",
-                "Input": Input, "Output": _Output, "functions": self, "__module__": __name__})
-        except TypeError as e:
-            raise InputError(f"got function {fn.name!r}; expected a snake_case name and a "
-                             f"description ({e})", param="tools") from None
+def _tool_class(fn: ClientFunction) -> type[ClientTool]:
+    try:
+        Input = create_model(f"{fn.name}_Input", __base__=_Forbid,
+                             **_fields(fn.parameters, all_optional=False))
+    except ValueError as e:
+        raise InputError(f"got function {fn.name!r} whose parameters cannot be a tool's "
+                         f"input: {e}", param="tools") from None
+    name = snake_name(fn.name)
+    try:
+        return type(f"Client_{name}", (ClientTool,), {
+            "name": name, "function": fn,
+            "description": (fn.description or fn.name).strip() + " (run by the client)",
+            "Input": Input, "Output": _Output, "__module__": __name__})
+    except TypeError as e:
+        raise InputError(f"got function {fn.name!r}; expected a snake_case name and a "
+                         f"description ({e})", param="tools") from None
 
 
 def snake_name(name: str) -> str:

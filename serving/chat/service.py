@@ -18,10 +18,11 @@ from collections.abc import Iterator
 from typing import Any
 
 from mmagent.errors import InputError, MMAgentError
+from mmagent.serving import _function_calls as function_calls
 from mmagent.serving._agent import AgentService, ParsedRequest, RunSummary
-from mmagent.serving._client_runs import CALL_TIMEOUT_S, ClientRun, PausedRuns, fit_schema
 from mmagent.serving._follow_up import FollowUp, follow_up
 from mmagent.serving._follow_up import answer as follow_up_answer
+from mmagent.serving._function_calls import fit_schema
 from mmagent.serving._http_errors import error_body, status_for
 from mmagent.serving.chat.protocol import (
     AudioURLPart,
@@ -45,7 +46,7 @@ from mmagent.serving.chat.protocol import (
     VideoURLPart,
     completion_id,
 )
-from mmagent.toolkit import ClientFunction, ClientFunctions
+from mmagent.toolkit import ClientFunction
 
 __all__ = ["ChatService"]
 
@@ -60,8 +61,6 @@ class ChatService:
 
     def __init__(self, shared: AgentService) -> None:
         self.shared = shared
-        self.paused = PausedRuns()
-        """Runs waiting for a client's function output."""
 
     def models(self) -> ModelList:
         return ModelList(data=[ModelCard(id=i) for i in self.shared.model_ids()])
@@ -78,7 +77,7 @@ class ChatService:
         if not users:
             raise InputError("got no message with role 'user'; expected at least one",
                              param="messages")
-        if _follow_up(req) is not None:
+        if _follow_up(req) is not None or _tool_outputs(req):
             return ParsedRequest(prompt="")  # it answers a paused run, whose request is known
         media = self.shared.media
         out = ParsedRequest(prompt="")
@@ -108,10 +107,11 @@ class ChatService:
     def completion(self, req: ChatCompletionRequest, workflow: str | None, parsed: ParsedRequest,
                    owner: str, base_url: str, cancel: threading.Event | None = None
                    ) -> ChatCompletionResponse:
-        """The answer; with ``tools``, a call of the client's function while the run waits for
-        it (``finish_reason: tool_calls``), and the run goes on when a request ends with the
-        tool message answering it. A follow-up to a paused answer ("approve") answers its run
-        (``_follow_up.py``): the answer is the run's once it stops."""
+        """The answer; with ``tools``, the calls of the client's functions the run waits for
+        (``finish_reason: tool_calls``; the run is paused durably), and the run goes on, on
+        any instance, when a request ends with the tool messages answering them. A follow-up
+        to a paused answer ("approve") answers its run (``_follow_up.py``): the answer is the
+        run's once it stops."""
         outputs, follow = _tool_outputs(req), _follow_up(req)
         if follow is not None:
             summary = follow_up_answer(self.shared, follow, owner, base_url, cancel)
@@ -120,30 +120,26 @@ class ChatService:
                 model=req.model, usage=_usage(summary), mmagent=summary.extras(),
                 choices=[ChatCompletionChoice(message=message, finish_reason="stop")])
         if outputs:
-            run = self.paused.resume(outputs)
+            turn = function_calls.answer(self.shared, outputs, owner, base_url, cancel)
         elif req.tools:
-            functions = ClientFunctions([ClientFunction(
-                name=t.function.name, description=t.function.description,
-                parameters=t.function.parameters) for t in req.tools], CALL_TIMEOUT_S)
-            events = self.shared.events(workflow, parsed, owner, cancel,
-                                        tools=functions.tool_classes(), conversation=True)
-            run = ClientRun(functions, events, self.shared.linker(base_url))
+            functions = [ClientFunction(name=t.function.name, description=t.function.description,
+                                        parameters=t.function.parameters) for t in req.tools]
+            turn = function_calls.start(self.shared, workflow, parsed, owner, base_url,
+                                        functions, cancel)
         else:
-            run = None
-        if run is None:
+            turn = None
+        if turn is None:
             summary = self.shared.run(workflow, parsed, owner, base_url, cancel,
                                       conversation=True)
         else:
-            run.advance(self.shared)
-            if run.calls:
-                self.paused.park(run)
-                calls = [ToolCall(id=c.call_id, function=FunctionCall(
-                    name=c.tool, arguments=json.dumps(c.arguments))) for c in run.calls]
+            summary = turn.summary
+            if turn.calls:
+                calls = [ToolCall(id=c["call_id"], function=FunctionCall(
+                    name=c["name"], arguments=function_calls.arguments(c))) for c in turn.calls]
                 message = ChatCompletionMessage(content=None, tool_calls=calls)
                 return ChatCompletionResponse(
-                    model=req.model, usage=_usage(run.summary), mmagent=run.summary.extras(),
+                    model=req.model, usage=_usage(summary), mmagent=summary.extras(),
                     choices=[ChatCompletionChoice(message=message, finish_reason="tool_calls")])
-            summary = run.summary
         message = self._message(req, summary)
         finish = "tool_calls" if message.tool_calls else "stop"
         return ChatCompletionResponse(model=req.model,

@@ -120,7 +120,7 @@ class McpBridge:
             "plan on model tools, and answers with text and the artifacts it produced."),
             input_schema=run_schema(help_), output_schema=summary_output_schema(),
             annotations=agent_annotations(self.agent.registry))]
-        if self.shared.approvals is not None:
+        if self.shared.pauses is not None:
             out.append(types.Tool(name=APPROVE_TOOL, title="Approve a paused run", description=(
                 "Approve (or reject) the steps a paused run waits for, by the run id a paused "
                 "result names; approved, the run goes on and this answers its finished "
@@ -162,7 +162,7 @@ class McpBridge:
         try:
             if name == RUN_TOOL:
                 return ctx.run(args)
-            if name == APPROVE_TOOL and self.shared.approvals is not None:
+            if name == APPROVE_TOOL and self.shared.pauses is not None:
                 return ctx.approve_tool(args)
             if name.startswith(WORKFLOW_TOOL_PREFIX) and \
                     name[len(WORKFLOW_TOOL_PREFIX):] in self.shared.workflow_names():
@@ -305,10 +305,10 @@ class _Call:
         if "t1" in result.failures:
             failure = result.failures["t1"]
             return _error(f"error[{failure.code}]: {failure.message}")
-        if result.status == "awaiting_approval" and self.shared.approvals is not None:
+        if result.status == "awaiting_approval" and self.shared.pauses is not None:
             assert result.pending_approval is not None  # set with the status
             waiting = result.pending_approval.tasks
-            run_id = self.shared.approvals.adopt(
+            run_id = self.shared.pauses.adopt(
                 self.owner, {"prompt": f"MCP call of tool {name}"}, result.run_id, waiting,
                 RunSummary(plan=plan.model_dump(mode="json")))
             return Paused(run_id, waiting, _error(
@@ -339,8 +339,8 @@ class _Call:
                ) -> types.CallToolResult | Paused:
         """The runs API answers the paused run; its result as the call's: a tool's output
         for a call of ``tool``, else the run's summary."""
-        assert self.shared.approvals is not None  # a run paused only where they are kept
-        info = self.shared.approvals.decide(run_id, self.owner, approve, self.base_url,
+        assert self.shared.pauses is not None  # a run paused only where they are kept
+        info = self.shared.pauses.decide(run_id, self.owner, approve, self.base_url,
                                             self.cancel)
         summary = RunSummary.of_run(info)
         for a in summary.artifacts:

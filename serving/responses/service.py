@@ -21,11 +21,11 @@ from typing import Any
 from mmagent._messages import for_client
 from mmagent.artifacts import ArtifactRef
 from mmagent.errors import InputError, MMAgentError
-from mmagent.events import ClientCallRequested
+from mmagent.serving import _function_calls as function_calls
 from mmagent.serving._agent import AgentService, ParsedRequest, RunSummary
-from mmagent.serving._client_runs import CALL_TIMEOUT_S, ClientRun, PausedRuns, fit_schema
 from mmagent.serving._follow_up import FollowUp, follow_up
 from mmagent.serving._follow_up import answer as follow_up_answer
+from mmagent.serving._function_calls import fit_schema
 from mmagent.serving._protocol import MEDIA_KINDS
 from mmagent.serving._request_media import decode_data_url
 from mmagent.serving.responses.protocol import (
@@ -48,7 +48,7 @@ from mmagent.serving.responses.protocol import (
 )
 from mmagent.serving.responses.store import ResponseStore
 from mmagent.stores import state_database
-from mmagent.toolkit import ClientFunction, ClientFunctions
+from mmagent.toolkit import ClientFunction
 
 __all__ = ["ResponsesService"]
 
@@ -59,8 +59,6 @@ class ResponsesService:
 
     def __init__(self, shared: AgentService) -> None:
         self.shared = shared
-        self.paused = PausedRuns()
-        """Runs waiting for a client's function output."""
         self.stored = ResponseStore(state_database(shared.agent.config))
 
     def check_model(self, model: str) -> str | None:
@@ -164,37 +162,28 @@ class ResponsesService:
     def create(self, req: ResponseCreateRequest, workflow: str | None, parsed: ParsedRequest,
                owner: str, base_url: str) -> dict[str, Any]:
         """The response; with ``tools``, ``function_call`` items while the run waits for the
-        client, whose ``function_call_output`` items (with ``previous_response_id``, as
-        OpenAI's clients send them, or without) resume it."""
+        client (paused durably), whose ``function_call_output`` items (with
+        ``previous_response_id``, as OpenAI's clients send them, or without) resume it, on any
+        instance."""
         rid, created = response_id(), time.time()
         if req.previous_response_id is not None:
             self.stored.get(req.previous_response_id, owner, param="previous_response_id")
         outputs, follow = _call_outputs(req), self.follow_up(req, owner)
         if follow is not None:
-            run = None
-        elif outputs:
-            run = self.paused.resume(outputs)
-        elif req.tools:
-            functions = ClientFunctions([ClientFunction(
-                name=t.name, description=t.description or "", parameters=t.parameters)
-                for t in req.tools], CALL_TIMEOUT_S)
-            run = ClientRun(functions, self.shared.events(workflow, parsed, owner,
-                                                          tools=functions.tool_classes(),
-                                                          conversation=True),
-                            self.shared.linker(base_url))
-        else:
-            run = None
-        if follow is not None:
             summary = follow_up_answer(self.shared, follow, owner, base_url)
-        elif run is None:
-            summary = self.shared.run(workflow, parsed, owner, base_url, conversation=True)
-        else:
-            run.advance(self.shared)
-            summary = run.summary
-            if run.calls:
-                self.paused.park(run)
+        elif outputs or req.tools:
+            if outputs:
+                turn = function_calls.answer(self.shared, outputs, owner, base_url)
+            else:
+                turn = function_calls.start(self.shared, workflow, parsed, owner, base_url, [
+                    ClientFunction(name=t.name, description=t.description or "",
+                                   parameters=t.parameters) for t in req.tools or []])
+            summary = turn.summary
+            if turn.calls:
                 return self._keep(req, owner, self._response(
-                    req, rid, created, summary, done=True, calls=run.calls))
+                    req, rid, created, summary, done=True, calls=turn.calls))
+        else:
+            summary = self.shared.run(workflow, parsed, owner, base_url, conversation=True)
         fmt = req.text.format if req.text is not None else None
         if fmt is not None and fmt.type != "text" and not summary.failures:
             schema = fmt.schema_ if fmt.type == "json_schema" else {"type": "object"}
@@ -262,7 +251,7 @@ class ResponsesService:
 
     def _response(self, req: ResponseCreateRequest, rid: str, created: float,
                   summary: RunSummary | None, done: bool,
-                  calls: Sequence[ClientCallRequested] = ()) -> dict[str, Any]:
+                  calls: Sequence[dict[str, Any]] = ()) -> dict[str, Any]:
         """A ``response`` object (as JSON): in progress without ``summary``, else final; with
         ``calls``, the function calls the run waits for instead of an answer."""
         resp = ResponseObject(id=rid, created_at=int(created), status="in_progress",
@@ -285,9 +274,9 @@ class ResponsesService:
                 OutputTextPart(text=summary.answer,
                                annotations=_citations(summary.answer, summary.artifacts))])]
             if calls:
-                resp.output = [FunctionCallItem(id="fc_" + c.call_id.removeprefix("call_"),
-                                                call_id=c.call_id, name=c.tool,
-                                                arguments=json.dumps(c.arguments))
+                resp.output = [FunctionCallItem(id="fc_" + c["call_id"].removeprefix("call_"),
+                                                call_id=c["call_id"], name=c["name"],
+                                                arguments=function_calls.arguments(c))
                                for c in calls]
             resp.usage = Usage(input_tokens=summary.prompt_tokens,
                                output_tokens=summary.completion_tokens,

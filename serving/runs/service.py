@@ -8,7 +8,9 @@ log as it happens, so any instance on the same database can replay and follow it
 approval are records too: the run reads its cancel flag before it starts each task, in any
 state (planning included); an approved run is queued again with its decision and resumed (from
 the executor's checkpoints) by whichever instance takes it, also after the instance that took
-it first died.
+it first died. A run of chat or Responses that waits for its client's functions is recorded
+here ``awaiting_client``; the client's outputs go to the run journal (each call answered once)
+and the run is queued again the same way.
 
 >>> service = RunService(shared, RunQueue(open_database("runs.sqlite")))  # doctest: +SKIP
 >>> service.create(RunCreate(prompt="Say hi"), owner, own_hosts=set())          # doctest: +SKIP
@@ -32,7 +34,14 @@ from starlette.concurrency import run_in_threadpool
 
 from mmagent._messages import for_client
 from mmagent.artifacts import REF_TYPES, ArtifactRef
-from mmagent.errors import InputError, MMAgentError, RunError, RunFinishedError
+from mmagent.errors import (
+    CallAnsweredError,
+    InputError,
+    MMAgentError,
+    RunError,
+    RunFinishedError,
+    UnknownCallError,
+)
 from mmagent.events import (
     ApprovalRequested,
     Replanned,
@@ -49,8 +58,9 @@ from mmagent.runs import (
     RunInfo,
     RunQueue,
     RunStatus,
+    RunStore,
 )
-from mmagent.serving._agent import AgentService, RunSummary, paused_text
+from mmagent.serving._agent import AgentService, RunSummary, calls_text, paused_text
 from mmagent.serving._protocol import MEDIA_FIELDS
 
 __all__ = ["RunService"]
@@ -69,7 +79,7 @@ class RunService:
         self.settings = shared.settings.runs
         self._dispatch_lock = threading.Lock()
         self._workers: dict[str, threading.Thread] = {}
-        shared.approvals = self
+        shared.pauses = self
 
     def adopt(self, owner: str, request: dict[str, Any], agent_run_id: str,
               waiting: list[dict[str, Any]], summary: RunSummary) -> str:
@@ -80,6 +90,56 @@ class RunService:
                          {**summary.extras(), "answer": paused_text(run_id, waiting),
                           "pending_approval": waiting})
         return run_id
+
+    def adopt_calls(self, owner: str, request: dict[str, Any], agent_run_id: str,
+                    calls: list[dict[str, Any]], summary: RunSummary) -> str:
+        """Record a run of another surface that waits for its client's function ``calls``
+        (``awaiting_client``); its id."""
+        run_id = "run_" + uuid.uuid4().hex
+        self.queue.adopt(run_id, owner, request, agent_run_id,
+                         {**summary.extras(), "answer": calls_text(run_id, calls),
+                          "pending_calls": calls}, status="awaiting_client")
+        return run_id
+
+    def answer_calls(self, owner: str, outputs: dict[str, str], base_url: str = "",
+                     cancel: threading.Event | None = None) -> RunInfo:
+        """Answer the function calls an ``owner``'s run waits for ({call_id: text}): the
+        outputs are recorded in the run journal, each call once, and the run is queued again
+        and resumed by a worker of any instance; this waits until it stops again (it ends, or
+        waits for more calls). :class:`UnknownCallError` for a call no run of ``owner`` made,
+        :class:`CallAnsweredError` for one answered before, :class:`RunError` for a run that
+        no longer waits (cancelled)."""
+        journal = self.shared.agent.executor.runs
+        if journal is None:
+            raise RunError("got outputs of function calls, but this server records no runs; "
+                           "expected a server with executor.checkpoint: true")
+        calls = [journal.client_call(call_id) for call_id in outputs]
+        if len({c.run_id for c in calls}) > 1:
+            raise InputError(f"got outputs for calls of {len({c.run_id for c in calls})} runs; "
+                             "expected the calls of one answer", param="messages")
+        run = self.queue.of_agent_run(calls[0].run_id)
+        if run is None or run.owner != owner:  # another key's call reads as unknown
+            raise UnknownCallError(f"got an output for function call {calls[0].call_id!r}, "
+                                   "which no run of this API key made; expected the id of a "
+                                   "call from the last answer", call_id=calls[0].call_id)
+        try:
+            self.shared.agent.executor.answer(calls[0].run_id, outputs)
+        except CallAnsweredError:
+            self._queue_answered(run, journal)
+            raise
+        if self.queue.transition(run.id, ("awaiting_client",), "queued"):
+            self.dispatch()
+        return self.wait(run.id, owner, base_url, cancel)
+
+    def _queue_answered(self, run: QueuedRun, journal: RunStore) -> None:
+        """Queue a run whose calls are all answered but which still waits: the instance that
+        recorded the answers died before it queued the run (the answer is not asked again)."""
+        agent_run_id = run.agent_run_id
+        if agent_run_id is None or journal.get(agent_run_id).status != "awaiting_client" or \
+                journal.pending_calls(agent_run_id):
+            return
+        if self.queue.transition(run.id, ("awaiting_client",), "queued"):
+            self.dispatch()
 
     # -- the verbs -----------------------------------------------------------------------------
 
@@ -107,7 +167,11 @@ class RunService:
         """A queued or paused run is cancelled at once; a running one stops starting tasks
         (those running finish) and ends ``cancelled``. A finished run: RunFinishedError."""
         run = self.queue.get(run_id, owner)
-        if self.queue.transition(run_id, ("queued", "awaiting_approval"), "cancelled"):
+        if self.queue.transition(run_id, ("queued", "awaiting_approval", "awaiting_client"),
+                                 "cancelled"):
+            journal = self.shared.agent.executor.runs
+            if run.status == "awaiting_client" and journal is not None and run.agent_run_id:
+                journal.set_status(run.agent_run_id, "cancelled")  # its calls take no answer
             return self.get(run_id, owner, base_url)
         run = self.queue.get(run_id, owner)
         if run.status == "running":
@@ -245,7 +309,10 @@ class RunService:
             status = seen.status(summary, cancelled, self._recorded_status(agent_run_id))
             pending = seen.pending or (run.result or {}).get("pending_approval")
             result = {"answer": summary.answer, **summary.extras(),
-                      "pending_approval": pending if status == "awaiting_approval" else None}
+                      "pending_approval": pending if status == "awaiting_approval" else None,
+                      "pending_calls": _pending_calls(self.shared.agent.executor.runs,
+                                                      agent_run_id)
+                      if status == "awaiting_client" else None}
             # a new pause takes a new answer: the last one must not answer its questions
             self.queue.transition(run.id, ("running",), status, result=result,
                                   **({"decision": None} if status == "awaiting_approval"
@@ -323,7 +390,8 @@ class RunService:
             answer=self.shared.present(answer, artifacts) if answer else None,
             plan=result.get("plan"), outputs=result.get("outputs") or {},
             failures=result.get("failures") or {}, artifacts=artifacts,
-            pending_approval=result.get("pending_approval"), error=run.error)
+            pending_approval=result.get("pending_approval"),
+            pending_calls=result.get("pending_calls"), error=run.error)
 
 
 class _StoredCancel(threading.Event):
@@ -370,11 +438,20 @@ class _Seen:
         """``recorded``: the executor's own status for the run (None if it keeps none)."""
         if self.pending is not None or recorded == "awaiting_approval":
             return "awaiting_approval"  # workers never answer approvals themselves
+        if recorded == "awaiting_client":
+            return "awaiting_client"
         planned = {t["id"] for t in (summary.plan or {}).get("tasks", [])}
         if recorded == "cancelled" or (
                 cancelled and planned - set(summary.outputs) - set(summary.failures)):
             return "cancelled"  # tasks were left unrun
         return "failed" if self.failed else "completed"
+
+
+def _pending_calls(runs: RunStore | None, agent_run_id: str | None) -> list[dict[str, Any]]:
+    """The journal's unanswered calls of the client's functions of ``agent_run_id``."""
+    if agent_run_id is None or runs is None:
+        return []
+    return [c.wire() for c in runs.pending_calls(agent_run_id)]
 
 
 def _traced(run: QueuedRun):

@@ -84,7 +84,7 @@ async function signIn(key) {
 
 // -- the run list: the key's runs as the server keeps them, so they survive a reload ------------
 
-const ACTIVE = ["queued", "running", "awaiting_approval"];
+const ACTIVE = ["queued", "running", "awaiting_approval", "awaiting_client"];
 
 async function loadRuns() {
   const runs = (await json("/v1/runs")).data;
@@ -454,7 +454,7 @@ async function follow(runId) {
   $("run-error").textContent = runError(info);
   for (const a of info.artifacts || []) showArtifact(a, a.task, a.field);
   if (info.status === "awaiting_approval") askApproval(info);
-  else if (!["queued", "running"].includes(info.status) && state.plan) showEnded(info);
+  else if (!ACTIVE.includes(info.status) && state.plan) showEnded(info);
 }
 
 // why a run failed, in words: its own error, else the failed steps and theirs

@@ -84,10 +84,56 @@ def test_openai_client_function_call_round_trip(server):
     assert final.choices[0].finish_reason == "stop"
     assert "sunny and 21 C" in final.choices[0].message.content
     assert final.mmagent["outputs"]["t1"] == {"text": "sunny and 21 C"}
-    # the same call answered twice: no run waits for it any more
+    # the same call answered twice: refused, the run took its one answer
+    with pytest.raises(openai.ConflictError) as e:
+        client(server).chat.completions.create(model="mmagent", messages=messages)
+    assert e.value.body["code"] == "run.call_answered"
+    # a call id no run made
+    messages[-1] = {**messages[-1], "tool_call_id": "call_" + "0" * 24}
     with pytest.raises(openai.NotFoundError) as e:
         client(server).chat.completions.create(model="mmagent", messages=messages)
     assert e.value.body["code"] == "run.unknown_call"
+
+
+def test_a_run_waiting_for_its_client_is_cancelled_over_the_runs_api(server):
+    from mmagent import Client
+
+    messages = [{"role": "user", "content": "What is the weather in Paris?"}]
+    first = client(server).chat.completions.create(model="mmagent", messages=messages,
+                                                   tools=[WEATHER])
+    (call,) = first.choices[0].message.tool_calls
+    with Client(server.base_url, KEY_A) as c:
+        (run,) = [r for r in c.runs.list() if r.status == "awaiting_client"
+                  and r.pending_calls[0]["call_id"] == call.id]
+        assert run.pending_calls[0]["arguments"] == {"city": "Paris"}
+        assert c.runs.cancel(run.id).status == "cancelled"
+        messages += [first.choices[0].message.model_dump(exclude_none=True),
+                     {"role": "tool", "tool_call_id": call.id, "content": "hail"}]
+        with pytest.raises(openai.ConflictError) as e:
+            client(server).chat.completions.create(model="mmagent", messages=messages)
+        assert "cancelled" in e.value.body["message"]
+        assert c.runs.get(run.id).status == "cancelled" and "t1" not in c.runs.get(run.id).outputs
+
+
+def test_a_run_answered_by_an_instance_that_died_before_queueing_it_still_resumes(server):
+    from mmagent import Client
+
+    messages = [{"role": "user", "content": "What is the weather in Paris?"}]
+    first = client(server).chat.completions.create(model="mmagent", messages=messages,
+                                                   tools=[WEATHER])
+    (call,) = first.choices[0].message.tool_calls
+    executor = server.server.config.app.state.runs.shared.agent.executor
+    executor.answer(executor.runs.client_call(call.id).run_id, {call.id: "dust, 30 C"})
+    messages += [first.choices[0].message.model_dump(exclude_none=True),
+                 {"role": "tool", "tool_call_id": call.id, "content": "dust, 30 C"}]
+    with Client(server.base_url, KEY_A) as c:
+        (run,) = [r for r in c.runs.list() if r.status == "awaiting_client"
+                  and r.pending_calls[0]["call_id"] == call.id]
+        with pytest.raises(openai.ConflictError) as e:  # the client's retry: answered already
+            client(server).chat.completions.create(model="mmagent", messages=messages)
+        assert e.value.body["code"] == "run.call_answered"
+        done = c.runs.wait(run.id, timeout=30)  # but the run went on, with the recorded answer
+    assert done.status == "completed" and done.outputs["t1"] == {"text": "dust, 30 C"}
 
 
 def test_tools_the_plan_does_not_reach_leave_the_answer_plain(server):

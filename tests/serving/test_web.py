@@ -82,6 +82,9 @@ DOZEN = {"tasks": [{"id": f"p{n}", "tool": "fake_paint", "args": {"label": f"col
                    for n in range(1, 13)]}
 
 
+ASK_THE_CLIENT = {"tasks": [{"id": "t1", "tool": "get_weather", "args": {"city": "Oslo"}}]}
+
+
 class PlanForThePage(PlanByInputs):
     """PlanByInputs, but "paint and film" plans every kind of output and "paint a dozen"
     twelve steps side by side."""
@@ -89,7 +92,8 @@ class PlanForThePage(PlanByInputs):
     def complete(self, messages, *, json_schema=None, max_tokens=512):
         planning = json_schema is None or "tasks" in json_schema.get("properties", {})
         request = " ".join(m["content"] for m in messages if m["role"] == "user")
-        for words, plan in (("paint and film", EVERY_KIND), ("paint a dozen", DOZEN)):
+        for words, plan in (("paint and film", EVERY_KIND), ("paint a dozen", DOZEN),
+                            ("weather in Oslo", ASK_THE_CLIENT)):
             if planning and words in request:
                 return Completion(json.dumps(plan), 1, 1)
         return super().complete(messages, json_schema=json_schema, max_tokens=max_tokens)
@@ -541,6 +545,43 @@ def test_run_history_survives_a_reload_and_reopens_cancels_and_reruns(page):
     page.find_element(By.ID, "rerun").click()  # the same prompt, a new run
     wait(page, lambda d: d.find_element(By.ID, "approval").is_displayed())
     wait(page, lambda d: len(d.find_elements(By.CSS_SELECTOR, "#runs button")) == before + 1)
+
+
+def test_a_run_waiting_for_its_client_is_cancelled_from_the_page(page, server):
+    from selenium.webdriver.common.by import By
+
+    weather = {"type": "function", "function": {
+        "name": "get_weather", "description": "The weather in a city",
+        "parameters": {"type": "object", "properties": {"city": {"type": "string"}},
+                       "required": ["city"]}}}
+    messages = [{"role": "user", "content": "What is the weather in Oslo?"}]
+    chat = httpx.post(server.base_url + "/v1/chat/completions", timeout=30,
+                      headers={"Authorization": f"Bearer {KEY}"},
+                      json={"model": "mmagent", "messages": messages, "tools": [weather]}).json()
+    (call,) = chat["choices"][0]["message"]["tool_calls"]
+    page.refresh()
+    wait(page, lambda d: d.find_element(By.ID, "app").is_displayed())
+
+    def entry(d):
+        found = [b for b in d.find_elements(By.CSS_SELECTOR, "#runs button")
+                 if "weather in Oslo" in b.text]
+        return found[0] if found else None
+
+    wait(page, entry)
+    assert entry(page).get_attribute("data-status") == "awaiting_client"
+    entry(page).click()
+    wait(page, lambda d: d.find_element(By.ID, "run-status").text == "awaiting client")
+    assert call["id"] in page.find_element(By.ID, "answer").text
+    page.find_element(By.ID, "cancel").click()
+    wait(page, lambda d: d.find_element(By.ID, "run-status").text == "cancelled")
+    # the client's late answer resumes nothing: the run stays cancelled
+    messages += [{"role": "assistant", "content": None, "tool_calls": [call]},
+                 {"role": "tool", "tool_call_id": call["id"], "content": "snow"}]
+    late = httpx.post(server.base_url + "/v1/chat/completions", timeout=30,
+                      headers={"Authorization": f"Bearer {KEY}"},
+                      json={"model": "mmagent", "messages": messages, "tools": [weather]})
+    assert late.status_code == 409 and "cancelled" in late.json()["error"]["message"]
+    wait(page, lambda d: entry(d).get_attribute("data-status") == "cancelled")
 
 
 def test_a_phone_wide_page_does_not_overflow(page):

@@ -8,7 +8,13 @@ import time
 import pytest
 from PIL import Image
 
-from mmagent.errors import InputNotFoundError, RunFinishedError, UnknownRunError
+from mmagent.errors import (
+    CallAnsweredError,
+    InputNotFoundError,
+    RunFinishedError,
+    UnknownCallError,
+    UnknownRunError,
+)
 from mmagent.execution import Executor
 from mmagent.plan import Plan
 from mmagent.runs import RunQueue
@@ -57,6 +63,30 @@ class TestStateStore:
         with pytest.raises(UnknownRunError):
             runs.get("nope")
         assert [r for r, _s, _u in runs.list()] == ["r1"]
+
+    def test_client_calls(self, state_config):
+        """A call of the client's function: recorded once per task, answered once, by id."""
+        runs = make_run_store(state_config)
+        runs.create("r1", {"tasks": []}, {})
+        call = runs.open_call("r1", "t1", "get_weather", {"city": "Paris"})
+        assert call.call_id.startswith("call_") and not call.answered
+        assert runs.open_call("r1", "t1", "get_weather", {"city": "Paris"}) == call
+        other = runs.open_call("r1", "t2", "get_weather", {"city": "Oslo"})
+        assert [c.call_id for c in runs.pending_calls("r1")] == [call.call_id, other.call_id]
+        # a second store on the same database (another replica) sees it and answers it
+        again = make_run_store(state_config)
+        assert again.client_call(call.call_id).arguments == {"city": "Paris"}
+        answered = again.answer_call(call.call_id, "sunny")
+        assert (answered.output, answered.answered) == ("sunny", True)
+        with pytest.raises(CallAnsweredError):
+            runs.answer_call(call.call_id, "rain")
+        assert runs.client_call(call.call_id).output == "sunny"  # the first answer stays
+        assert runs.open_call("r1", "t1", "get_weather", {}).output == "sunny"
+        assert [c.call_id for c in runs.pending_calls("r1")] == [other.call_id]
+        with pytest.raises(UnknownCallError):
+            runs.answer_call("call_nope", "x")
+        with pytest.raises(UnknownCallError):
+            runs.client_call("call_nope")
 
     def test_a_paused_run_resumes_from_a_second_store_instance(self, state_config, store):
         """LangGraph's checkpoints and our records survive into another process's store."""
