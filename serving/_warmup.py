@@ -61,22 +61,20 @@ def warm_up(agent: Agent, echo: Callable[[str], None] = logger.info) -> float:
     once (uncached, unrecorded) and load the planner's local LLM; returns the seconds it took.
     A step that fails is logged and skipped (the first request then pays for it), never fatal:
     a server with a broken tool still serves the others."""
-    from mmagent.agent._ingest import ingest
-
     start = time.perf_counter()
     inputs: dict[str, ArtifactRef] = {}
     plans: list[Plan] = []
 
     def plan() -> str:
-        inputs.update(ingest(agent.store, [warm_image()], (), ()))
+        inputs["image0"] = agent.store.put_image(warm_image())
         plans.append(agent.plan(WARM_PROMPT, images=[inputs["image0"]]))
         return ""
 
     def tools() -> str:
-        names = _tools(plans[0], {t.id for t in plans[0].tasks})
-        for name in names.split(", ") if names else ():
+        names = list(dict.fromkeys(t.tool for t in plans[0].tasks))
+        for name in names:
             agent.registry.get(name).ensure_loaded()
-        return names
+        return ", ".join(names)
 
     def run() -> str:
         return _run_once(agent, plans[0], inputs)
