@@ -32,7 +32,8 @@ Around that loop (each optional, each off in the bare ``Executor(registry, store
 - **cancellation** (``cancel=threading.Event()``): tasks already running finish, nothing new
   starts, the result says ``cancelled``.
 - **result cache** (``cache=ResultCache(path)``): deterministic tools' outputs are reused for an
-  identical call (tool, version, checkpoint, arguments with input artifacts by content hash).
+  identical call (tool, version, checkpoint, arguments with input artifacts by content hash);
+  a run with ``use_cache=False`` neither reads nor writes it.
 
 In-process model tools (``Tool.worker``) run on a long-lived worker thread of their own, which
 gathers concurrent calls into batches (``workers=WorkerPolicy(...)``, per tool in
@@ -184,7 +185,8 @@ class Executor:
             run_id: str | None = None,
             completed: dict[str, dict[str, Any]] | None = None, *,
             approve: Approve | None = None, cancel: threading.Event | None = None,
-            meta: dict[str, Any] | None = None) -> ExecutionResult:
+            meta: dict[str, Any] | None = None, use_cache: bool = True,
+            record: bool = True) -> ExecutionResult:
         """Run ``plan`` once it passes :func:`~mmagent.plan.validate` (a bad plan raises
         a :class:`PlanValidationError` and nothing runs). ``completed`` maps task ids to
         outputs already computed (a re-plan keeps them): those tasks are not run again, and
@@ -193,6 +195,9 @@ class Executor:
         ``approve`` answers approval requests in-process; without it a run that needs
         approval returns ``status="awaiting_approval"``. ``meta`` is stored with a durable run
         (e.g. the prompt) and comes back from ``runs.get(run_id).meta``.
+
+        ``use_cache=False`` computes every task and leaves the result cache as it was;
+        ``record=False`` keeps the run out of the run store (it cannot be resumed or listed).
         """
         # 1. check the plan first: its size, then everything the validator checks
         check_size(len(plan.tasks), self.store.limits.max_tasks)
@@ -201,7 +206,7 @@ class Executor:
         emit = emit or (lambda _e: None)
         run_id = run_id or uuid.uuid4().hex
         values = {name: ref.model_dump(mode="json") for name, ref in inputs.items()}
-        runs = self.runs if self.runs is not None else (
+        runs = self.runs if record and self.runs is not None else (
             self._memory_store() if self._needs_journal(plan) else None)
         if runs is not None:
             try:
@@ -209,7 +214,8 @@ class Executor:
             except Exception as e:  # sqlite3.IntegrityError: the id is taken
                 raise RunError(f"got run id {run_id!r}, which is already recorded; expected a "
                                "new id (continue that run with resume)", run_id=run_id) from e
-        run = Segment(run_id, 0, plan, emit, dict(completed or {}), runs, cancel)
+        run = Segment(run_id, 0, plan, emit, dict(completed or {}), runs, cancel,
+                      self.cache if use_cache else None)
         return self._drive(run, {"inputs": values}, approve)
 
     def resume(self, run_id: str, emit: Emit | None = None, *,
@@ -231,14 +237,14 @@ class Executor:
         rec = runs.resumable(run_id)
         plan = Plan.model_validate(rec.plan)
         if rec.status == "awaiting_approval":
-            run = Segment(run_id, rec.segment, plan, emit, {}, runs, cancel)
+            run = Segment(run_id, rec.segment, plan, emit, {}, runs, cancel, self.cache)
             if decision is None and approve is not None:
                 decision = approve(self._pending(run))
             if decision is None:
                 return self._finish(run, None, self._pending(run))
             return self._drive(run, Command(resume=decision), approve)
         segment = runs.next_segment(run_id)  # killed or cancelled: a fresh LangGraph thread
-        run = Segment(run_id, segment, plan, emit, {}, runs, cancel)
+        run = Segment(run_id, segment, plan, emit, {}, runs, cancel, self.cache)
         return self._drive(run, {"inputs": rec.inputs}, approve)
 
     def answer(self, run_id: str, outputs: dict[str, str]) -> None:
@@ -369,16 +375,16 @@ class Executor:
 
     def _call_traced(self, run: Segment, spec: PlanTask, args: dict[str, Any]) -> dict[str, Any]:
         task_id = spec.id
-        emit, runs = run.emit, run.runs
+        emit, runs, cache = run.emit, run.runs, run.cache
         emit(TaskStarted(task_id=task_id, tool=spec.tool))
         t0 = time.perf_counter()
         key = None
         try:
             tool = self.registry.get(spec.tool)
             inp = tool.parse_input(args)
-            if self.cache is not None and getattr(tool, "deterministic", True):
-                key = self.cache.key(tool.name, tool.version, tool.checkpoint, args)
-                hit = self.cache.get(key)
+            if cache is not None and getattr(tool, "deterministic", True):
+                key = cache.key(tool.name, tool.version, tool.checkpoint, args)
+                hit = cache.get(key)
                 if hit is not None and self._artifacts_present(hit):
                     _emit_artifacts(tool.Output.model_validate(hit), task_id, emit)
                     if runs is not None:
@@ -405,8 +411,8 @@ class Executor:
             return {ERROR_KEY: error}
         _emit_artifacts(out, task_id, emit)
         data = out.model_dump(mode="json")
-        if key is not None and self.cache is not None:
-            self.cache.put(key, data, tool=tool.name)
+        if key is not None and cache is not None:
+            cache.put(key, data, tool=tool.name)
         if runs is not None:  # recorded before TaskFinished: once seen, it survives a kill
             runs.put_result(run.run_id, task_id, True, data)
         emit(TaskFinished(task_id=task_id, tool=spec.tool, output=data,

@@ -44,6 +44,7 @@ from langgraph.types import interrupt
 
 from mmagent.events import ApprovalRequested
 from mmagent.execution._approval import ApprovalRequest, answer_for
+from mmagent.execution._result_cache import ResultCache
 from mmagent.plan._ir import Plan, Task, parse_ref
 from mmagent.runs._journal import RunStore
 
@@ -72,6 +73,8 @@ class Segment:
     completed: dict[str, dict[str, Any]]
     runs: RunStore | None
     cancel: threading.Event | None
+    cache: ResultCache | None
+    """Where the segment's deterministic tools read and write results (None: computed)."""
 
 
 class Scheduler:

@@ -7,6 +7,7 @@ from PIL import Image
 from mmagent.events import ArtifactCreated, TaskFinished, TaskRetrying, TaskStarted
 from mmagent.execution import Executor, ResultCache, TaskPolicy
 from mmagent.plan import Plan
+from mmagent.runs import RunStore
 from tests.fakes import policy_registry
 from tests.runs.test_journal import make_agent
 
@@ -105,6 +106,24 @@ def test_cache_hit_miss_and_bypass(store, tmp_path):
     assert changed.cached == [] and counter.read_text().split() == ["x", "y"]  # a miss
     bypass, events = run(Executor(policy_registry(), store, cache=None), p)
     assert bypass.cached == [] and counter.read_text().split() == ["x", "y", "x"]
+
+
+def test_a_run_without_the_cache_computes_and_leaves_it_untouched(store, tmp_path):
+    counter = tmp_path / "c"
+    ex = Executor(policy_registry(), store, cache=ResultCache(None))
+    p = plan(("t", "fake_count", {"label": "x", "counter": str(counter)}))
+    assert run(ex, p, use_cache=False)[0].cached == []
+    assert run(ex, p)[0].cached == []  # the uncached run stored nothing
+    assert run(ex, p, use_cache=False)[0].cached == []  # nor reads what is stored
+    assert counter.read_text().split() == ["x", "x", "x"]
+    assert run(ex, p)[0].cached == ["t"]
+
+
+def test_a_run_not_recorded_leaves_the_run_store_empty(store, tmp_path):
+    ex = Executor(policy_registry(), store, runs=RunStore(tmp_path / "runs.sqlite"))
+    result, _ = run(ex, plan(("t", "fake_count", {"label": "x", "counter": str(tmp_path / "c")})),
+                    record=False)
+    assert result.status == "completed" and ex.runs is not None and ex.runs.list() == []
 
 
 def test_cache_key_follows_input_artifact_content(store):
