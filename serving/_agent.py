@@ -267,27 +267,30 @@ class AgentService:
                 waiting = event.tasks
             elif isinstance(event, ClientCallRequested):
                 calls.append(_call(event))
-            elif isinstance(event, AnswerReady) and calls and waiting is None and \
+            elif isinstance(event, AnswerReady) and (waiting is not None or calls) and \
                     agent_run_id is not None:
-                run_id = api_run_id
-                if run_id is None and self.pauses is not None:
-                    run_id = self.pauses.adopt_calls(owner, request or {}, agent_run_id, calls,
-                                                     so_far)
-                if run_id is not None:
-                    event = event.model_copy(update={"text": calls_text(run_id, calls)})
-            elif isinstance(event, AnswerReady) and waiting is not None and \
-                    agent_run_id is not None:
-                run_id = api_run_id
-                if run_id is None and self.pauses is not None:
-                    run_id = self.pauses.adopt(owner, request or {}, agent_run_id, waiting,
-                                                  so_far)
-                if run_id is not None:
+                run_id = api_run_id if api_run_id is not None else self._record_pause(
+                    owner, request or {}, agent_run_id, waiting, calls, so_far)
+                if run_id is not None and waiting is not None:
                     event = event.model_copy(update={"text": paused_text(
                         run_id, waiting, conversation=conversation)})
                     if on_paused is not None:
                         on_paused(run_id, waiting)
+                elif run_id is not None:
+                    event = event.model_copy(update={"text": calls_text(run_id, calls)})
             self.metrics.observe_event(event)
             yield event
+
+    def _record_pause(self, owner: str, request: dict[str, Any], agent_run_id: str,
+                      waiting: list[dict[str, Any]] | None, calls: list[dict[str, Any]],
+                      so_far: RunSummary) -> str | None:
+        """Record a run waiting for approval (``waiting``), or else for its client's ``calls``,
+        in :attr:`pauses`; its runs API id, None without them."""
+        if self.pauses is None:
+            return None
+        if waiting is not None:
+            return self.pauses.adopt(owner, request, agent_run_id, waiting, so_far)
+        return self.pauses.adopt_calls(owner, request, agent_run_id, calls, so_far)
 
     def summarize(self, events: Iterable[Any], link: Link) -> RunSummary:
         """The summary of a whole run, its answer with links to what it produced."""
