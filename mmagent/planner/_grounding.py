@@ -97,6 +97,11 @@ class GroundingSettings:
     search: bool = True
     """the composition is searched over each clause's next best tools and each input's next
     best takers (false: the best reading only)"""
+    whole_score: float = 0.45
+    """no clause asked clearly and no media were given: the tool the whole request reads
+    most like is its step if its score is at least this ..."""
+    whole_lead: float = 0.15
+    """... and this much above the next tool's ("a watercolor fox in the snow": an image)"""
 
 
 @dataclass
@@ -160,7 +165,8 @@ _STEPS_AHEAD = re.compile(r"\b(things|steps|tasks|following|below|these)\b", re.
 _REMARK = re.compile(
     r"^(?:(?:the|this|that|these|those|my|our|his|her|its|their|it|he|she|they|there)\b"
     r"(?:\s+[\w'-]+){0,3}?\s+(?:is|are|was|were|has|have|had|sounds?|looks?|seems?)\b|"
-    r"(?:it|that|there|he|she)'s\b|they're\b)", re.IGNORECASE)
+    r"(?:it|that|there|he|she|here)'s\b|they're\b|here (?:is|are)\b|attached (?:is|are)\b)",
+    re.IGNORECASE)
 _ASKS = re.compile(r"\b(want|need|needs|should|must|please|make|give|can|could|would|will)\b",
                    re.IGNORECASE)
 
@@ -170,6 +176,8 @@ def remark(clause: str) -> bool:
     it describes the input, and no step comes of it (its words still say what the input is).
 
     >>> remark("the wind is really loud"), remark("the caption should be short")
+    (True, False)
+    >>> remark("here's a photo from my trip"), remark("here is what I need: a poster")
     (True, False)
     """
     return _REMARK.match(clause.strip()) is not None and not _ASKS.search(clause)
@@ -647,7 +655,8 @@ class Grounder:
         found = self.ground(request, inputs, registry, exclude)
         found.steps = [st for st in found.steps
                        if missing_slot(registry, st.tool, entities(request)) is None]
-        if not found.steps and not found.out_of_scope and inputs:
+        if not found.steps and not found.out_of_scope and (
+                inputs or self._reads_as_one(found, registry)):
             self._whole(index, found, registry, request, inputs)
         if not found.steps:
             return Proposal(plan=None, confidence=0.0, grounding=found)
@@ -657,10 +666,21 @@ class Grounder:
             return Proposal(plan=None, confidence=0.0, grounding=found)
         return Proposal(plan=plan, confidence=confidence(found), grounding=found)
 
+    def _reads_as_one(self, found: Grounding, registry: ToolRegistry) -> bool:
+        """No clause asked clearly and no media were given, but the request as a whole reads
+        clearly as one tool that needs none (its score leads the next tool's)."""
+        if not found.closest or _needs(registry, found.closest[0]):
+            return False
+        best = found.scores.get(found.closest[0], 0.0)
+        runner_up = max((v for t, v in found.scores.items() if t != found.closest[0]),
+                        default=0.0)
+        return (best >= self.settings.whole_score
+                and best - runner_up >= self.settings.whole_lead)
+
     def _whole(self, index: _Index, found: Grounding, registry: ToolRegistry, request: str,
                inputs: dict[str, str]) -> None:
-        """No clause asked clearly, but media were given: the runnable tool the request
-        reads most like."""
+        """No clause asked clearly: the runnable tool the request reads most like (given
+        media, or a request that reads as one tool)."""
         able = [t for t in found.closest if _needs(registry, t) <= set(inputs.values())]
         if able:
             found.steps = [Step(tool=able[0], clause=request, origin="whole",

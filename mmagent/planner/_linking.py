@@ -43,7 +43,12 @@ _PROMPT_VERB = re.compile(
     r"illustrate|imagine|show me|give me)\s+(?:me\s+)?(?:(?:an?|some|the)\s+)?"
     r"(?:(?:image|picture|photo|painting|drawing|illustration|video|clip|animation|song|"
     r"piece|track|tune|soundtrack)\s+(?:of|showing|with|about)\s+)?", re.IGNORECASE)
-_SAY = re.compile(r"^(?:say|speak|read(?: out)?)\s+|\s+(?:aloud|out loud)$", re.IGNORECASE)
+_SAY = re.compile(r"^(?:say|speak|read(?: out)?)\s+|\s+(?:aloud|out loud)(?:\s+for (?:me|us))?$",
+                  re.IGNORECASE)
+_POINTER = re.compile(r"^(?:it|this|that|them|these|those|(?:the|its|their) (?:result|answer|"
+                      r"text|caption|description|summary|transcript|translation)s?)$",
+                      re.IGNORECASE)
+"""Words to speak that point at an earlier result ("read it out loud for me"): no literal."""
 _NUMBER_WORDS = {"one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6, "seven": 7,
                  "eight": 8, "nine": 9, "ten": 10, "twelve": 12, "fifteen": 15, "twenty": 20,
                  "thirty": 30}
@@ -90,6 +95,8 @@ def _literal(field_name: str, description: str, kind: str, clause: str, request:
         elif field_name == "text":  # words to speak: what follows a colon, else the clause
             said = request.split(":", 1)[1] if ":" in request else text
             text = _SAY.sub("", said.strip()).strip(" .!") or text
+            if _POINTER.match(text):
+                return None
         return text or request
     if kind == "list[text]":
         options = re.split(r",\s*|\s+or\s+|\s+and\s+", _clean(clause))
