@@ -132,6 +132,8 @@ class _State:
     found: dict[str, Any]
     quotes: list[str]
     unused_inputs: list[str]
+    steps: list[tuple[str, str]] = field(default_factory=list)
+    """(tool, clause) of every task to link, in order"""
     consumed: set[tuple[str, str]] = field(default_factory=set)
     tasks: list[dict[str, Any]] = field(default_factory=list)
     outputs: list[list[tuple[str, str]]] = field(default_factory=list)
@@ -150,7 +152,8 @@ def link(tools: Sequence[str], clauses: Sequence[str], request: str, inputs: dic
     a number the request states.
     """
     st = _State(request=request, inputs=inputs, links=links or {}, found=entities(request),
-                quotes=_quotes(request), unused_inputs=list(inputs))
+                quotes=_quotes(request), unused_inputs=list(inputs),
+                steps=list(zip(tools, clauses, strict=True)))
     for i, (tool, clause) in enumerate(zip(tools, clauses, strict=True)):
         cls = registry.tool_class(tool)
         args: dict[str, Any] = {}
@@ -168,10 +171,13 @@ def link(tools: Sequence[str], clauses: Sequence[str], request: str, inputs: dic
 def _free(st: _State, i: int, kind: str) -> list[tuple[int, str]]:
     """Earlier results of ``kind`` nothing consumes yet, latest first. A task whose result of
     a kind was consumed offers no other of that kind (an MCP tool's ``text`` beside its
-    structured ``result`` is the same answer)."""
+    structured ``result`` is the same answer). A twin (the same tool for the same clause:
+    "two logos") is made beside, not from, its twin."""
     base = kind[5:-1] if kind.startswith("list[") else kind
     out = []
     for j in range(i - 1, -1, -1):
+        if st.steps[j] == st.steps[i]:
+            continue
         fields = [(f, k) for f, k in st.outputs[j]
                   if k == kind or (kind.startswith("list[") and k == base)]
         taken = {k for f, k in fields if (st.tasks[j]["id"], f) in st.consumed}
