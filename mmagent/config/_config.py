@@ -97,11 +97,6 @@ class GroundingConfig(BaseModel):
     search: bool = Field(True, description="the composition is searched over each clause's "
                          "next best tools and each input's next best takers (false: the best "
                          "reading only)")
-    whole_score: float = Field(0.45, ge=-1, le=3, description="no clause asked clearly and "
-                               "no media were given: the tool the whole request reads most "
-                               "like is its step from this score ...")
-    whole_lead: float = Field(0.15, ge=0, le=3, description="... when it leads the next tool "
-                              "by this much")
 
 
 class PlannerConfig(BaseModel):

@@ -97,11 +97,6 @@ class GroundingSettings:
     search: bool = True
     """the composition is searched over each clause's next best tools and each input's next
     best takers (false: the best reading only)"""
-    whole_score: float = 0.45
-    """no clause asked clearly and no media were given: the tool the whole request reads
-    most like is its step if its score is at least this ..."""
-    whole_lead: float = 0.15
-    """... and this much above the next tool's ("a watercolor fox in the snow": an image)"""
 
 
 @dataclass
@@ -676,8 +671,7 @@ class Grounder:
         found = self.ground(request, inputs, registry, exclude)
         found.steps = [st for st in found.steps
                        if missing_slot(registry, st.tool, entities(request)) is None]
-        if not found.steps and not found.out_of_scope and (
-                inputs or self._reads_as_one(found, registry)):
+        if not found.steps and not found.out_of_scope and inputs:
             self._whole(index, found, registry, request, inputs)
         if not found.steps:
             return Proposal(plan=None, confidence=0.0, grounding=found)
@@ -687,21 +681,10 @@ class Grounder:
             return Proposal(plan=None, confidence=0.0, grounding=found)
         return Proposal(plan=plan, confidence=confidence(found), grounding=found)
 
-    def _reads_as_one(self, found: Grounding, registry: ToolRegistry) -> bool:
-        """No clause asked clearly and no media were given, but the request as a whole reads
-        clearly as one tool that needs none (its score leads the next tool's)."""
-        if not found.closest or _needs(registry, found.closest[0]):
-            return False
-        best = found.scores.get(found.closest[0], 0.0)
-        runner_up = max((v for t, v in found.scores.items() if t != found.closest[0]),
-                        default=0.0)
-        return (best >= self.settings.whole_score
-                and best - runner_up >= self.settings.whole_lead)
-
     def _whole(self, index: _Index, found: Grounding, registry: ToolRegistry, request: str,
                inputs: dict[str, str]) -> None:
-        """No clause asked clearly: the runnable tool the request reads most like (given
-        media, or a request that reads as one tool)."""
+        """No clause asked clearly, but media were given: the runnable tool the request
+        reads most like."""
         able = [t for t in found.closest if _needs(registry, t) <= set(inputs.values())]
         if able:
             found.steps = [Step(tool=able[0], clause=request, origin="whole",
