@@ -360,7 +360,7 @@ class Agent:
         """No tool runs: the request needs none (the answer is the planner's), or the planner
         is unsure of its plan (the answer says what it would do and asks to confirm)."""
         text = planned.answer if planned.outcome != "plan" else confirmation_question(
-            planned.plan, planned.confidence)
+            planned.plan, planned.confidence, planned.unused_inputs)
         emit(AnswerReady(text=text))
         return RunResult(answer=text, plan=planned.plan)
 

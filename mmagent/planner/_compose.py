@@ -83,8 +83,33 @@ def _evidence(found: Grounding, links: dict[tuple[str, str], int], tool: str,
 def _add_takers(found: Grounding, inputs: dict[str, str], registry: ToolRegistry) -> None:
     for kind in dict.fromkeys(inputs.values()):
         taker = next(iter(found.takers.get(kind, [])), None)
-        if taker and not any(kind in _in_kinds(registry, s.tool) for s in found.steps):
+        if taker and _left_for_input(found.steps, kind, registry):
             found.steps.insert(0, Step(tool=taker, clause="", origin="taker", strength=0.5))
+
+
+_INPUT_NOUNS = {"image": r"photos?|pictures?|images?|pics?|shots?|screenshots?|scans?",
+                "audio": r"recordings?|audio|songs?|tracks?|voice memos?|podcasts?|sounds?",
+                "video": r"videos?|clips?|footage|movies?|films?"}
+_POINTS_AT_INPUT = {kind: re.compile(rf"\b(?:this|these|my|the attached|the given|the uploaded)\s+"
+                                     rf"(?:[\w'-]+\s+)?(?:{nouns})\b", re.IGNORECASE)
+                    for kind, nouns in _INPUT_NOUNS.items()}
+
+
+def _left_for_input(steps: list[Step], kind: str, registry: ToolRegistry) -> bool:
+    """Is an input of ``kind`` left for a taker? It is taken by a step whose clause points at
+    it ("stick it at the start of this recording"), or by one no earlier step makes the kind
+    for; a step taking what an earlier one made ("draw the dish and caption that drawing")
+    leaves the user's photo to a taker."""
+    made, taken = 0, False
+    pointer = _POINTS_AT_INPUT.get(kind)
+    for st in steps:
+        if kind in _in_kinds(registry, st.tool):
+            if pointer is not None and pointer.search(st.clause):
+                return False
+            taken = taken or not made
+            made = max(0, made - 1)
+        made += kind in _out_kinds(registry, st.tool)
+    return not taken
 
 
 def _feed(found: Grounding, inputs: dict[str, str], registry: ToolRegistry,

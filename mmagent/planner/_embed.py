@@ -13,6 +13,7 @@ in (tests inject a keyword embedder).
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import logging
@@ -28,7 +29,7 @@ import numpy as np
 
 from mmagent.errors import ConfigError
 
-__all__ = ["Embedder", "MiniLMEmbedder", "default_embedder", "embed_cached"]
+__all__ = ["Embedder", "MiniLMEmbedder", "default_embedder", "embed_cached", "one_blas_thread"]
 
 logger = logging.getLogger(__name__)
 
@@ -72,7 +73,26 @@ class MiniLMEmbedder:
         return self._loaded
 
     def embed(self, texts: list[str]) -> np.ndarray:
-        return self._load().embed(list(texts), self.batch_size)
+        model = self._load()
+        with one_blas_thread():
+            return model.embed(list(texts), self.batch_size)
+
+
+_BLAS: Any = None
+
+
+def one_blas_thread() -> contextlib.AbstractContextManager[Any]:
+    """numpy's BLAS on one thread for the block. The embedder's matrices are small; with
+    OpenBLAS's default of a thread per core, its threads spin against torch's when a tool runs
+    beside the planner, and one embedding of three clauses took up to 3 s instead of 36 ms
+    (``python bench/embed_threads.py``). threadpoolctl finds the BLAS numpy loaded, whichever
+    it is, and sets its threads back after the block."""
+    global _BLAS
+    if _BLAS is None:
+        from threadpoolctl import ThreadpoolController
+
+        _BLAS = ThreadpoolController()
+    return _BLAS.limit(limits=1, user_api="blas")
 
 
 def _package_model_path() -> str:

@@ -111,7 +111,7 @@ class Step:
     margin: float = 0.0
     """score of the tool minus that of the runner-up"""
     origin: str = "clause"
-    """clause | slot | structure | whole | feeder | taker | speech | join"""
+    """clause | slot | structure | whole | count | feeder | taker | speech | join"""
     alternatives: list[tuple[str, float]] = field(default_factory=list)
     """the clause's next best tools with their scores"""
 
@@ -160,7 +160,8 @@ _STEPS_AHEAD = re.compile(r"\b(things|steps|tasks|following|below|these)\b", re.
 _REMARK = re.compile(
     r"^(?:(?:the|this|that|these|those|my|our|his|her|its|their|it|he|she|they|there)\b"
     r"(?:\s+[\w'-]+){0,3}?\s+(?:is|are|was|were|has|have|had|sounds?|looks?|seems?)\b|"
-    r"(?:it|that|there|he|she)'s\b|they're\b)", re.IGNORECASE)
+    r"(?:it|that|there|he|she|here)'s\b|they're\b|here (?:is|are)\b|attached (?:is|are)\b)",
+    re.IGNORECASE)
 _ASKS = re.compile(r"\b(want|need|needs|should|must|please|make|give|can|could|would|will)\b",
                    re.IGNORECASE)
 
@@ -170,6 +171,8 @@ def remark(clause: str) -> bool:
     it describes the input, and no step comes of it (its words still say what the input is).
 
     >>> remark("the wind is really loud"), remark("the caption should be short")
+    (True, False)
+    >>> remark("here's a photo from my trip"), remark("here is what I need: a poster")
     (True, False)
     """
     return _REMARK.match(clause.strip()) is not None and not _ASKS.search(clause)
@@ -203,6 +206,23 @@ def _asks_new(clause: str) -> list[str]:
     if not _CREATE.search(clause):
         return []
     return [kind for kind, pattern in _PRODUCT.items() if pattern.search(clause)]
+
+
+_COUNTS = {"two": 2, "three": 3, "four": 4, "2": 2, "3": 3, "4": 4, "a couple of": 2,
+           "a pair of": 2}
+_COUNTED = {kind: re.compile(rf"\b({'|'.join(_COUNTS)})\s+(?:[\w'-]+\s+){{0,2}}?(?:{words})\b",
+                             re.IGNORECASE) for kind, words in _PRODUCTS.items()}
+
+
+def copies(clause: str, kind: str) -> int:
+    """How many of ``kind`` a clause asks to have made: "design two logos" -> 2 (up to four,
+    each one task of its own); 1 when it names no count.
+
+    >>> copies("design two logos for a cafe", "image"), copies("draw a logo", "image")
+    (2, 1)
+    """
+    m = _COUNTED[kind].search(clause) if kind in _COUNTED else None
+    return _COUNTS[m.group(1).lower()] if m else 1
 
 
 def _head(clause: str) -> str:
@@ -496,6 +516,7 @@ class Grounder:
         self._borrow(index, found, request_vector, inputs, request, registry)
         if self.settings.slots:
             _add_slot_steps(found, registry, request)
+        found.steps = [twin for st in found.steps for twin in _counted(st, registry)]
         self._takers(index, found, registry, inputs, whole, prior)
         return found
 
@@ -619,7 +640,9 @@ class Grounder:
                 and Counter(best.inputs.values()) == Counter(inputs.values())
                 and set(tools) < set(their) and len(their) <= len(tools) + 2
                 and (best.learned or asks_speech(request) or not any(
-                    _speaks(registry, t) for t in set(their) - set(tools)))):
+                    _speaks(registry, t) for t in set(their) - set(tools)))
+                and (best.learned or not _unasked_media(registry, set(their) - set(tools),
+                                                        request))):
             by_tool = {st.tool: st for st in found.steps}
             found.steps = [by_tool.get(t) or Step(tool=t, clause=request, origin="structure",
                                                   strength=float(sims[near[0]]))
@@ -635,7 +658,8 @@ class Grounder:
                                                     * prior.get(index.tools[i], 0.0)
                                                     + 0.5 * found.scores.get(index.tools[i], 0.0)))
             if ranked:
-                found.takers[kind] = [index.tools[i] for i in ranked]
+                found.takers[kind] = _feeding_first([index.tools[i] for i in ranked], found,
+                                                    registry)
 
     def propose(self, request: str, inputs: dict[str, str], registry: ToolRegistry,
                 exclude: Iterable[str] = ()) -> Proposal:
@@ -665,6 +689,39 @@ class Grounder:
         if able:
             found.steps = [Step(tool=able[0], clause=request, origin="whole",
                                 score=found.scores.get(able[0], 0.0), strength=0.0)]
+
+
+def _feeding_first(takers: list[str], found: Grounding, registry: ToolRegistry) -> list[str]:
+    """``takers`` with the one a clause reads as next first, when it makes what that clause's
+    tool takes: "read it out loud" about a photo is speech first and reading (OCR) next, and
+    the reading feeds the speech."""
+    for st in found.steps:
+        needs = _required_kinds(registry, st.tool)
+        for tool, _score in st.alternatives[:1]:
+            made = {k.removeprefix("list[").rstrip("]") for k in _makes(registry, tool)}
+            if tool in takers and made & needs:
+                return [tool] + [t for t in takers if t != tool]
+    return takers
+
+
+def _unasked_media(registry: ToolRegistry, tools: set[str], request: str) -> bool:
+    """Does one of ``tools`` make a kind of media the request never names ("draw a fox"
+    names no video)?"""
+    for tool in tools:
+        made = (main_media(registry, tool) or "").removeprefix("list[").rstrip("]")
+        if made in _PRODUCT and not _PRODUCT[made].search(request):
+            return True
+    return False
+
+
+def _counted(step: Step, registry: ToolRegistry) -> list[Step]:
+    """A clause's step, and a twin for each more of its kind the clause asks to have made
+    ("design two logos": two image tasks, made side by side)."""
+    made = main_media(registry, step.tool)
+    if step.origin != "clause" or made is None or made not in _asks_new(step.clause):
+        return [step]
+    return [step] + [dataclasses.replace(step, origin="count", alternatives=[])
+                     for _ in range(copies(step.clause, made) - 1)]
 
 
 def _add_slot_steps(found: Grounding, registry: ToolRegistry, request: str) -> None:
@@ -706,6 +763,14 @@ def _takes(registry: ToolRegistry, tool: str, kind: str, exact: bool = False) ->
     kinds = (kind,) if exact else (kind, f"list[{kind}]")
     return any(port_type(f.annotation) in kinds
                for f in registry.tool_class(tool).Input.model_fields.values())
+
+
+def _required_kinds(registry: ToolRegistry, tool: str) -> set[str]:
+    """The kinds (``list[image]`` as ``image``) of a tool's required ports."""
+    from mmagent.toolkit._base import port_type
+
+    return {port_type(f.annotation).removeprefix("list[").rstrip("]")
+            for f in registry.tool_class(tool).Input.model_fields.values() if f.is_required()}
 
 
 def _makes(registry: ToolRegistry, tool: str) -> set[str]:

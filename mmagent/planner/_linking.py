@@ -43,7 +43,12 @@ _PROMPT_VERB = re.compile(
     r"illustrate|imagine|show me|give me)\s+(?:me\s+)?(?:(?:an?|some|the)\s+)?"
     r"(?:(?:image|picture|photo|painting|drawing|illustration|video|clip|animation|song|"
     r"piece|track|tune|soundtrack)\s+(?:of|showing|with|about)\s+)?", re.IGNORECASE)
-_SAY = re.compile(r"^(?:say|speak|read(?: out)?)\s+|\s+(?:aloud|out loud)$", re.IGNORECASE)
+_SAY = re.compile(r"^(?:say|speak|read(?: out)?)\s+|\s+(?:aloud|out loud)(?:\s+for (?:me|us))?$",
+                  re.IGNORECASE)
+_POINTER = re.compile(r"^(?:it|this|that|them|these|those|(?:the|its|their) (?:result|answer|"
+                      r"text|caption|description|summary|transcript|translation)s?)$",
+                      re.IGNORECASE)
+"""Words to speak that point at an earlier result ("read it out loud for me"): no literal."""
 _NUMBER_WORDS = {"one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6, "seven": 7,
                  "eight": 8, "nine": 9, "ten": 10, "twelve": 12, "fifteen": 15, "twenty": 20,
                  "thirty": 30}
@@ -90,6 +95,8 @@ def _literal(field_name: str, description: str, kind: str, clause: str, request:
         elif field_name == "text":  # words to speak: what follows a colon, else the clause
             said = request.split(":", 1)[1] if ":" in request else text
             text = _SAY.sub("", said.strip()).strip(" .!") or text
+            if _POINTER.match(text):
+                return None
         return text or request
     if kind == "list[text]":
         options = re.split(r",\s*|\s+or\s+|\s+and\s+", _clean(clause))
@@ -125,6 +132,8 @@ class _State:
     found: dict[str, Any]
     quotes: list[str]
     unused_inputs: list[str]
+    steps: list[tuple[str, str]] = field(default_factory=list)
+    """(tool, clause) of every task to link, in order"""
     consumed: set[tuple[str, str]] = field(default_factory=set)
     tasks: list[dict[str, Any]] = field(default_factory=list)
     outputs: list[list[tuple[str, str]]] = field(default_factory=list)
@@ -143,7 +152,8 @@ def link(tools: Sequence[str], clauses: Sequence[str], request: str, inputs: dic
     a number the request states.
     """
     st = _State(request=request, inputs=inputs, links=links or {}, found=entities(request),
-                quotes=_quotes(request), unused_inputs=list(inputs))
+                quotes=_quotes(request), unused_inputs=list(inputs),
+                steps=list(zip(tools, clauses, strict=True)))
     for i, (tool, clause) in enumerate(zip(tools, clauses, strict=True)):
         cls = registry.tool_class(tool)
         args: dict[str, Any] = {}
@@ -161,10 +171,13 @@ def link(tools: Sequence[str], clauses: Sequence[str], request: str, inputs: dic
 def _free(st: _State, i: int, kind: str) -> list[tuple[int, str]]:
     """Earlier results of ``kind`` nothing consumes yet, latest first. A task whose result of
     a kind was consumed offers no other of that kind (an MCP tool's ``text`` beside its
-    structured ``result`` is the same answer)."""
+    structured ``result`` is the same answer). A twin (the same tool for the same clause:
+    "two logos") is made beside, not from, its twin."""
     base = kind[5:-1] if kind.startswith("list[") else kind
     out = []
     for j in range(i - 1, -1, -1):
+        if st.steps[j] == st.steps[i]:
+            continue
         fields = [(f, k) for f, k in st.outputs[j]
                   if k == kind or (kind.startswith("list[") and k == base)]
         taken = {k for f, k in fields if (st.tasks[j]["id"], f) in st.consumed}

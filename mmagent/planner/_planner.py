@@ -71,7 +71,10 @@ class PlanResult:
     confidence: float = 1.0
     """How sure the planner is of the plan, 0..1 (an LLM's plan that validated: 1)."""
     needs_confirmation: bool = False
-    """``confidence`` is below ``planner.confidence_threshold``: the run asks before running."""
+    """``confidence`` is below ``planner.confidence_threshold``, or the plan leaves some of
+    the user's inputs unused: the run asks before running."""
+    unused_inputs: list[str] = field(default_factory=list)
+    """Inputs the user gave that no task of ``plan`` takes (the run asks about them)."""
 
 
 class Planner:
@@ -224,6 +227,15 @@ class Planner:
             raise _refusal(request, found.closest, found.out_of_scope)
         problems = self._problems(proposal.plan, kinds)
         tools = [t.tool for t in proposal.plan.tasks]
+        unused = self._unused(proposal.plan, kinds)
+        if problems and not self.llm_fallback and len(problems) == len(unused):
+            # offline, a plan that only leaves an input aside is asked about: the bundled
+            # model, asked instead, guesses a plan that does not validate more often than not
+            logger.info("grounded plan leaves %s unused, asking the user", ", ".join(unused))
+            return PlanResult(plan=proposal.plan, attempts=0, grounded=True, tools=tools,
+                              confidence=min(proposal.confidence,
+                                             self.confidence_threshold) * 0.5,
+                              needs_confirmation=True, unused_inputs=unused), tools
         if problems:
             logger.info("grounded plan rejected, asking the LLM: %s", "; ".join(problems))
             return None, tools
@@ -369,15 +381,19 @@ class Planner:
         if not plan.tasks:
             return ["the plan has no tasks; expected at least one task"]
         problems = [e.message for e in collect_errors(plan, self.registry, kinds)]
+        problems += [f"the request's input $input.{name} is not used by any task; expected a "
+                     "plan that works on the inputs the user gave"
+                     for name in self._unused(plan, kinds)]
+        problems += self._undelivered(plan)
+        return problems
+
+    def _unused(self, plan: Plan, kinds: dict[str, str]) -> list[str]:
+        """The request's inputs no task takes although some tool could."""
         used = {ref.field for t in plan.tasks for _a, ref in t.refs() if ref.is_input}
         takeable = {k for n in self.registry.names()
                     for f in self.registry.tool_class(n).Input.model_fields.values()
                     for k in [port_type(f.annotation).removeprefix("list[").rstrip("]")]}
-        problems += [f"the request's input $input.{name} is not used by any task; expected a "
-                     "plan that works on the inputs the user gave" for name in kinds
-                     if name not in used and kinds[name] in takeable]
-        problems += self._undelivered(plan)
-        return problems
+        return [name for name in kinds if name not in used and kinds[name] in takeable]
 
     def _undelivered(self, plan: Plan) -> list[str]:
         """Media kinds the plan says the user wants but no task produces."""
@@ -401,13 +417,22 @@ def _refusal(request: str, closest: list[str], out_of_scope: list[str]
         f"{', '.join(closest) or 'none'})", closest=closest, request=request[:200])
 
 
-def confirmation_question(plan: Plan, confidence: float) -> str:
+def confirmation_question(plan: Plan, confidence: float, unused: Iterable[str] = ()) -> str:
     """What an unsure plan would do, in words, and a request to confirm it: the offline
-    planner asks instead of guessing."""
+    planner asks instead of guessing.
+
+    >>> from mmagent.plan import Plan
+    >>> plan = Plan.model_validate({"tasks": [{"id": "t1", "tool": "image_caption",
+    ...                                        "args": {"image": "$input.image0"}}]})
+    >>> confirmation_question(plan, 0.1, ["audio0"])[:101]
+    'I am not sure how to do this (confidence 0.10). I would run: 1. image_caption (from input), leaving $'
+    """
     steps = "; ".join(f"{i}. {t.tool}" + (f" (from {', '.join(sorted(_sources(t.args)))})"
                                           if _sources(t.args) else "")
                       for i, t in enumerate(plan.tasks, 1))
-    return (f"I am not sure how to do this (confidence {confidence:.2f}). I would run: {steps}. "
+    aside = "".join(f", leaving $input.{name} unused" for name in unused)
+    return (f"I am not sure how to do this (confidence {confidence:.2f}). I would run: {steps}"
+            f"{aside}. "
             "Nothing ran. Say it again with the steps you want, or save this plan with "
             "--save-plan and run it with `mmagent workflow run`.")
 
