@@ -15,9 +15,8 @@ import json
 import threading
 import time
 
-from threadpoolctl import ThreadpoolController
-
 from _stats import spread
+from threadpoolctl import ThreadpoolController
 
 CLAUSES = ["transcribe this recording", "draw a picture of what was said", "say it aloud"]
 
@@ -38,8 +37,8 @@ def main() -> None:
     args = ap.parse_args()
     import torch
 
-    from mmagent.planner._minilm import NumpyMiniLM
     from mmagent.planner._embed import _package_model_path
+    from mmagent.planner._minilm import NumpyMiniLM
 
     model = NumpyMiniLM(_package_model_path())  # the bare model: BLAS threads as numpy set them
     model.embed(["warm"], 32)

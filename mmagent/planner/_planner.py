@@ -424,8 +424,8 @@ def confirmation_question(plan: Plan, confidence: float, unused: Iterable[str] =
     >>> from mmagent.plan import Plan
     >>> plan = Plan.model_validate({"tasks": [{"id": "t1", "tool": "image_caption",
     ...                                        "args": {"image": "$input.image0"}}]})
-    >>> confirmation_question(plan, 0.1, ["audio0"])[:101]
-    'I am not sure how to do this (confidence 0.10). I would run: 1. image_caption (from input), leaving $'
+    >>> print(confirmation_question(plan, 0.1, ["audio0"]))  # doctest: +ELLIPSIS
+    I am not sure ... 1. image_caption (from input), leaving $input.audio0 unused. Nothing ran...
     """
     steps = "; ".join(f"{i}. {t.tool}" + (f" (from {', '.join(sorted(_sources(t.args)))})"
                                           if _sources(t.args) else "")
