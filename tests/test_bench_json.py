@@ -18,6 +18,7 @@ CHEAPEST = {
     "dag.py": ["--scale", "0.02", "--repeat", "1", "--shapes", "chain", "--chain", "10"],
     "overhead.py": ["--tasks", "10", "--repeat", "1"],
     "cold.py": ["--what", "help", "--repeat", "1"],
+    "embed_threads.py": ["--calls", "2"],
 }
 
 
