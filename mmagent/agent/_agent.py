@@ -259,13 +259,16 @@ class Agent:
         return self._with_tools(client_tools([ClientFunction(**f) for f in recorded]))
 
     def cancel(self, run_id: str) -> bool:
-        """Ask run ``run_id`` (running in this process) to stop: running tasks finish, no new
-        task starts, the result's status is ``cancelled``. False if no such run is active."""
+        """Stop run ``run_id``: one running in this process finishes its running tasks, starts
+        no new one and ends ``cancelled``; one paused in the run journal (waiting for approval
+        or for its client, started by any process) is ``cancelled`` at once, and its client's
+        late answers are refused. False if the run neither runs here nor waits."""
         event = self._cancels.get(run_id)
-        if event is None:
-            return False
-        event.set()
-        return True
+        if event is not None:
+            event.set()
+            return True
+        runs = self.executor.runs
+        return runs is not None and runs.cancel_paused(run_id)
 
     def artifact_path(self, ref: ArtifactRef) -> Path:
         """The file to hand out for ``ref``: its copy carrying the workflow that made it

@@ -159,6 +159,14 @@ class RunStore:
         self._exec("UPDATE mmagent_runs SET status = ?, updated = ? WHERE run_id = ?",
                    (status, time.time(), run_id))
 
+    def cancel_paused(self, run_id: str) -> bool:
+        """Cancel a run that waits for approval or for its client (one conditional write, so
+        a resume that got there first wins); False if it was not paused."""
+        rows = self._exec("UPDATE mmagent_runs SET status = 'cancelled', updated = ? WHERE "
+                          "run_id = ? AND status IN ('awaiting_approval', 'awaiting_client') "
+                          "RETURNING run_id", (time.time(), run_id))
+        return bool(rows)
+
     def next_segment(self, run_id: str) -> int:
         """Start a fresh LangGraph thread for this run (after a crash or a cancel)."""
         self._exec("UPDATE mmagent_runs SET segment = segment + 1, status = 'running', "

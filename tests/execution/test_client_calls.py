@@ -84,6 +84,17 @@ def test_a_cancelled_run_waiting_for_its_client_ends_cancelled(tmp_path):
     assert done.status == "cancelled" and "t1" not in done.outputs
 
 
+def test_any_agent_cancels_a_run_waiting_for_its_client(tmp_path):
+    paused = agent(tmp_path).run("weather?", tools=client_tools([WEATHER]))
+    other = agent(tmp_path)  # another process, on the same journal
+    assert other.cancel(paused.run_id)
+    assert other.executor.runs.get(paused.run_id).status == "cancelled"
+    assert not other.cancel(paused.run_id)  # it waits no more
+    with pytest.raises(RunError, match="cancelled; expected a run awaiting"):
+        other.resume(paused.run_id, outputs={paused.pending_calls[0]["call_id"]: "late"})
+    assert not other.cancel("no-such-run")
+
+
 def test_a_client_tool_outside_a_run_says_it_needs_one(store):
     from mmagent.errors import ToolExecutionError
     from mmagent.toolkit import ToolContext

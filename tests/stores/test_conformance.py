@@ -57,12 +57,17 @@ class TestStateStore:
         runs.decide("r1", {"t3": False, "t4": True})
         assert runs.decisions("r1") == {"t3": False, "t4": True}
         assert runs.next_segment("r1") == 1
+        runs.create("r2", {"tasks": []}, {}, {})
+        assert not runs.cancel_paused("r2")  # running: the executor's cancel is for that
+        runs.set_status("r2", "awaiting_approval")
+        assert runs.cancel_paused("r2") and runs.get("r2").status == "cancelled"
+        assert not runs.cancel_paused("r2")
         runs.set_status("r1", "completed")
         with pytest.raises(RunFinishedError):
             runs.resumable("r1")
         with pytest.raises(UnknownRunError):
             runs.get("nope")
-        assert [r for r, _s, _u in runs.list()] == ["r1"]
+        assert sorted(r for r, _s, _u in runs.list()) == ["r1", "r2"]
 
     def test_client_calls(self, state_config):
         """A call of the client's function: recorded once per task, answered once, by id."""
