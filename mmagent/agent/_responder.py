@@ -41,8 +41,17 @@ def produced_artifacts(plan: Plan, result: ExecutionResult) -> list[tuple[str, s
 
 
 def _texts(plan: Plan, result: ExecutionResult) -> list[tuple[str, str, str]]:
-    return [(t.id, t.tool, v) for t in plan.tasks
-            for v in result.outputs.get(t.id, {}).values() if isinstance(v, str)]
+    """(task, tool, text) of every text result; a task over a list gives one per item, its
+    task named ``t2 #1``, ``t2 #2``, ..."""
+    out = []
+    for t in plan.tasks:
+        for v in result.outputs.get(t.id, {}).values():
+            if isinstance(v, str):
+                out.append((t.id, t.tool, v))
+            elif t.each is not None and isinstance(v, list):
+                out += [(f"{t.id} #{k}", t.tool, x) for k, x in enumerate(v, 1)
+                        if isinstance(x, str)]
+    return out
 
 
 def _citations(plan: Plan, result: ExecutionResult, store: ArtifactStore) -> list[str]:

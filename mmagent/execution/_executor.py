@@ -367,15 +367,39 @@ class Executor:
     def _call(self, run: Segment, spec: PlanTask, args: dict[str, Any]) -> dict[str, Any]:
         with span("mmagent.task", {"mmagent.task_id": spec.id, "mmagent.tool": spec.tool,
                                    "mmagent.run_id": run.run_id}) as s:
-            out = self._call_traced(run, spec, args)
+            out = (self._call_each(run, spec, args) if spec.each is not None
+                   else self._call_traced(run, spec, args))
             s.set_attribute("mmagent.cache_hit", bool(out.get("cached")))
             if ERROR_KEY in out:
                 fail(s, out[ERROR_KEY]["code"], out[ERROR_KEY]["message"])
             return out
 
-    def _call_traced(self, run: Segment, spec: PlanTask, args: dict[str, Any]) -> dict[str, Any]:
+    def _call_each(self, run: Segment, spec: PlanTask, args: dict[str, Any]) -> dict[str, Any]:
+        """A task over a list (``each``): the tool once per item, each item's call started,
+        finished and cached as a task's is; the task's result, recorded once all items are
+        done (a kill before that runs it again), is each output's list over the items."""
+        assert spec.each is not None
+        t0, outs = time.perf_counter(), []
+        for item in args[spec.each]:
+            out = self._call_traced(run, spec, {**args, spec.each: item}, record=False)
+            if "out" not in out:  # failed or waits for the client: the task does
+                if ERROR_KEY in out and run.runs is not None:
+                    run.runs.put_result(run.run_id, spec.id, False, out[ERROR_KEY])
+                return out
+            outs.append(out["out"])
+        names = self.registry.tool_class(spec.tool).Output.model_fields
+        data = {name: [o.get(name) for o in outs] for name in names}
+        if run.runs is not None:
+            run.runs.put_result(run.run_id, spec.id, True, data)
+        run.emit(TaskFinished(task_id=spec.id, tool=spec.tool, output=data,
+                              seconds=time.perf_counter() - t0))
+        return {"out": data}
+
+    def _call_traced(self, run: Segment, spec: PlanTask, args: dict[str, Any],
+                     record: bool = True) -> dict[str, Any]:
         task_id = spec.id
-        emit, runs, cache = run.emit, run.runs, run.cache
+        emit, cache = run.emit, run.cache
+        runs = run.runs if record else None
         emit(TaskStarted(task_id=task_id, tool=spec.tool))
         t0 = time.perf_counter()
         key = None

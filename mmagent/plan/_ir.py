@@ -20,7 +20,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_serializer
 
 from mmagent.errors import CycleError
 
@@ -92,12 +92,30 @@ def iter_refs(value: Any) -> Iterator[Ref]:
 
 
 class Task(BaseModel):
+    """One tool call. With ``each``, the call is made once per item of that argument's list
+    (the item in the list's place), and each output is the list of the items' outputs:
+
+    >>> t = Task(id="t2", tool="image_caption", args={"image": "$t1.frames"}, each="image")
+    >>> t.model_dump()["each"], "each" in Task(id="t1", tool="x").model_dump()
+    ('image', False)
+    """
+
     model_config = ConfigDict(extra="forbid")
 
     id: str = Field(pattern=TASK_ID_PATTERN, description="unique within the plan, e.g. t1")
     tool: str = Field(description="name of a registered tool")
     args: dict[str, Any] = Field(default_factory=dict,
                                  description="literals or $input.<name> / $<task>.<field>")
+    each: str | None = Field(None, description="an argument holding a list: the tool runs once "
+                             "per item, and each output becomes the list of the items' outputs")
+
+    @model_serializer(mode="wrap")
+    def _without_each(self, handler: Any) -> dict[str, Any]:
+        # a task that maps over nothing is written as it always was (journals, caches, files)
+        data = handler(self)
+        if data.get("each") is None:
+            data.pop("each", None)
+        return data
 
     def refs(self) -> Iterator[tuple[str, Ref]]:
         """(argument name, reference) pairs."""

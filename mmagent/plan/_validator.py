@@ -70,6 +70,7 @@ def collect_errors(plan: Plan, registry: ToolRegistry, inputs: dict[str, str], *
     errors: list[PlanValidationError] = []
     seen: set[str] = set()
     tools = {**dict.fromkeys(done, _EARLIER), **{t.id: t.tool for t in plan.tasks}}
+    mapped = {t.id for t in plan.tasks if t.each is not None}
     for task in plan.tasks:
         if task.id in seen:
             errors.append(DuplicateTaskError(
@@ -85,7 +86,7 @@ def collect_errors(plan: Plan, registry: ToolRegistry, inputs: dict[str, str], *
                 f"task {task.id!r}: got tool {task.tool!r}; expected one of {registry.names()}"
                 + (f" (did you mean {hint[0]!r}?)" if hint else ""), task=task.id))
             continue
-        errors.extend(_check_args(task, registry, inputs, tools))
+        errors.extend(_check_args(task, registry, inputs, tools, mapped))
     if not errors:
         try:
             plan.topological_order()
@@ -95,9 +96,15 @@ def collect_errors(plan: Plan, registry: ToolRegistry, inputs: dict[str, str], *
 
 
 def _check_args(task: Task, registry: ToolRegistry, inputs: dict[str, str],
-                tools: dict[str, str]) -> list[PlanValidationError]:
+                tools: dict[str, str], mapped: set[str]) -> list[PlanValidationError]:
     errors: list[PlanValidationError] = []
     fields = registry.tool_class(task.tool).Input.model_fields
+    if task.each is not None and (task.each not in task.args or task.each not in fields
+                                  or port_type(fields[task.each].annotation).startswith("list[")):
+        errors.append(ArgumentSchemaError(
+            f"task {task.id!r}: each names {task.each!r}; expected one of its arguments that "
+            "takes a single value (its list is run item by item)", task=task.id, arg=task.each))
+        return errors
     for name in task.args:
         if name not in fields:
             errors.append(ArgumentSchemaError(
@@ -112,17 +119,20 @@ def _check_args(task: Task, registry: ToolRegistry, inputs: dict[str, str],
         if name in fields:
             f = fields[name]
             annotation = Annotated[f.annotation, *f.metadata] if f.metadata else f.annotation
-            errors.extend(_check_value(task, name, value, port_type(f.annotation), annotation,
-                                       registry, inputs, tools))
+            expected = port_type(f.annotation)
+            if name == task.each:
+                expected, annotation = f"list[{expected}]", list[annotation]  # type: ignore[valid-type]
+            errors.extend(_check_value(task, name, value, expected, annotation, registry,
+                                       inputs, tools, mapped))
     return errors
 
 
 def _check_value(task: Task, arg: str, value: Any, expected: str, annotation: Any,
-                 registry: ToolRegistry, inputs: dict[str, str],
-                 tools: dict[str, str]) -> list[PlanValidationError]:
+                 registry: ToolRegistry, inputs: dict[str, str], tools: dict[str, str],
+                 mapped: set[str]) -> list[PlanValidationError]:
     ref = parse_ref(value)
     if ref is not None:
-        return _check_ref(task, arg, ref, expected, registry, inputs, tools)
+        return _check_ref(task, arg, ref, expected, registry, inputs, tools, mapped)
     if isinstance(value, list) and expected.startswith("list["):
         inner = expected[5:-1]
         bare = typing.get_args(annotation)[0] if typing.get_origin(annotation) is Annotated \
@@ -130,7 +140,8 @@ def _check_value(task: Task, arg: str, value: Any, expected: str, annotation: An
         item_ann = (typing.get_args(bare) or (Any,))[0]
         errs: list[PlanValidationError] = []
         for v in value:
-            errs.extend(_check_value(task, arg, v, inner, item_ann, registry, inputs, tools))
+            errs.extend(_check_value(task, arg, v, inner, item_ann, registry, inputs, tools,
+                                     mapped))
         return errs
     if expected in MEDIA_TYPES:
         return [ArgumentSchemaError(
@@ -161,7 +172,8 @@ def _cached_adapter(annotation: Any) -> TypeAdapter:
 
 
 def _check_ref(task: Task, arg: str, ref: Ref, expected: str, registry: ToolRegistry,
-               inputs: dict[str, str], tools: dict[str, str]) -> list[PlanValidationError]:
+               inputs: dict[str, str], tools: dict[str, str],
+               mapped: set[str]) -> list[PlanValidationError]:
     if ref.is_input:
         if ref.field not in inputs:
             return [UnresolvedReferenceError(
@@ -188,6 +200,8 @@ def _check_ref(task: Task, arg: str, ref: Ref, expected: str, registry: ToolRegi
                 f"has no output {ref.field!r}; expected one of {sorted(out_fields)}",
                 task=task.id, arg=arg)]
         actual = port_type(out_fields[ref.field].annotation)
+        if ref.source in mapped:  # one output per item
+            actual = f"list[{actual}]"
     if not _compatible(actual, expected):
         return [TypeMismatchError(
             f"task {task.id!r}: argument {arg!r} got {ref} of type {actual}; expected {expected}",

@@ -94,12 +94,16 @@ def workflow_plan(wf: Workflow) -> tuple[Plan, dict[str, str]]:
     """The plan a workflow spells (a saved plan, or one written by hand), with its inputs
     renamed as the planner names a request's inputs (``image0``, ``audio0``, ...).
 
-    Conditions and fan-out have no place in a plan: a workflow using them is refused.
+    Conditions have no place in a plan: a workflow using them is refused. A ``foreach`` node
+    whose item is one whole argument is a task over that list (``each``); other fan-out is
+    refused.
     """
-    odd = [n for n, node in wf.nodes.items() if node.when is not None or node.foreach is not None]
+    odd = [n for n, node in wf.nodes.items() if node.when is not None
+           or node.foreach is not None and len(_item_args(node.args)) != 1]
     if odd:
         raise WorkflowError(f"got node {odd[0]!r} with when/foreach in {Path(wf.file).name}; "
-                            "expected a plain plan to learn (no conditions, no fan-out)",
+                            "expected a plain plan to learn (no conditions; a foreach only "
+                            "with $item as one whole argument)",
                             file=Path(wf.file).name, node=odd[0])
     counts: dict[str, int] = {}
     names: dict[str, str] = {}
@@ -120,8 +124,21 @@ def workflow_plan(wf: Workflow) -> tuple[Plan, dict[str, str]]:
             return [rename(v) for v in value]
         return value
 
-    tasks = [{"id": n, "tool": node.tool, "args": {k: rename(v) for k, v in node.args.items()}}
-             for n, node in wf.nodes.items()]
+    tasks = []
+    for n, node in wf.nodes.items():
+        task: dict[str, Any] = {"id": n, "tool": node.tool,
+                                "args": {k: rename(v) for k, v in node.args.items()}}
+        if node.foreach is not None:
+            (each,) = _item_args(node.args)
+            task["each"], task["args"][each] = each, rename(node.foreach)
+        tasks.append(task)
     plan = Plan.model_validate({"tasks": tasks})
     plan = Plan(tasks=[plan.task(t.id) for t in plan.topological_order()])
     return plan, {new: new.rstrip("0123456789") for new in names.values()}
+
+
+def _item_args(args: dict[str, Any]) -> list[str]:
+    """The arguments that are the whole current item of a ``foreach``."""
+    from mmagent.workflows._spec import ITEM
+
+    return [k for k, v in args.items() if v == ITEM]

@@ -134,6 +134,8 @@ class _State:
     unused_inputs: list[str]
     steps: list[tuple[str, str]] = field(default_factory=list)
     """(tool, clause) of every task to link, in order"""
+    each: dict[int, str] = field(default_factory=dict)
+    """task index -> the argument it runs over, item by item (a list fed to a single port)"""
     consumed: set[tuple[str, str]] = field(default_factory=set)
     tasks: list[dict[str, Any]] = field(default_factory=list)
     outputs: list[list[tuple[str, str]]] = field(default_factory=list)
@@ -162,9 +164,13 @@ def link(tools: Sequence[str], clauses: Sequence[str], request: str, inputs: dic
             value = _port_value(st, i, tool, name, info, clause, name in literal_first)
             if value is not None:
                 args[name] = value
-        st.tasks.append({"id": f"t{i + 1}", "tool": tool, "args": args})
-        st.outputs.append([(f, port_type(o.annotation))
-                           for f, o in cls.Output.model_fields.items()])
+        task: dict[str, Any] = {"id": f"t{i + 1}", "tool": tool, "args": args}
+        outputs = [(f, port_type(o.annotation)) for f, o in cls.Output.model_fields.items()]
+        if i in st.each:  # one output per item
+            task["each"] = st.each[i]
+            outputs = [(f, f"list[{k}]") for f, k in outputs]
+        st.tasks.append(task)
+        st.outputs.append(outputs)
     return Plan(deliver=sinks(st.tasks, st.outputs), tasks=st.tasks)
 
 
@@ -212,6 +218,13 @@ def _port_value(st: _State, i: int, tool: str, name: str, info: Any, clause: str
         j, f = max(free, key=lambda jf: (st.links.get((st.tasks[jf[0]]["tool"], tool), 0) > 0,
                                          jf[0]))
         st.consumed.add((st.tasks[j]["id"], f))
+        return f"${st.tasks[j]['id']}.{f}"
+    listed = [(j, f) for j, f in _free(st, i, f"list[{kind}]") if kind in _MEDIA and required
+              and not files and (f, f"list[{kind}]") in st.outputs[j]]
+    if listed:  # "a caption for each frame": the task runs over the list, item by item
+        j, f = listed[0]
+        st.consumed.add((st.tasks[j]["id"], f))
+        st.each[i] = name
         return f"${st.tasks[j]['id']}.{f}"
     if files:
         st.unused_inputs.remove(files[0])

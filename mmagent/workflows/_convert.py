@@ -17,6 +17,7 @@ from mmagent.plan._ir import Plan
 from mmagent.plan._validator import MEDIA_TYPES, validate
 from mmagent.toolkit._base import port_type
 from mmagent.toolkit._registry import ToolRegistry
+from mmagent.workflows._spec import ITEM
 
 __all__ = ["plan_to_workflow", "coerce_cli_value"]
 
@@ -35,7 +36,10 @@ def plan_to_workflow(plan: Plan, inputs: dict[str, str], registry: ToolRegistry,
                            "inputs": {n: {"type": k} for n, k in inputs.items() if n in used},
                            "nodes": {}, "outputs": {}}
     for t in plan.tasks:
-        doc["nodes"][t.id] = {"tool": t.tool, "args": dict(t.args)}
+        node: dict[str, Any] = {"tool": t.tool, "args": dict(t.args)}
+        if t.each is not None:  # a task over a list is a node with foreach over it
+            node["foreach"], node["args"][t.each] = t.args[t.each], ITEM
+        doc["nodes"][t.id] = node
         if t.tool in registry:
             for f, field in registry.tool_class(t.tool).Output.model_fields.items():
                 if port_type(field.annotation) in ("text",) + MEDIA_TYPES:

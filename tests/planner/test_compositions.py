@@ -52,3 +52,14 @@ def test_reading_a_photo_aloud_beside_a_drawing_reads_the_photo(planner):
                                             ("ocr_read", "text_to_speech")]
     ocr = next(t for t in planned.plan.tasks if t.tool == "ocr_read")
     assert ocr.args["image"] == "$input.image0"
+
+
+def test_a_caption_for_each_frame_is_a_task_over_the_frames(planner):
+    from mmagent.artifacts import VideoRef
+
+    planned = planner.plan("Pull 3 frames out of this clip, then caption them.",
+                           {"video0": VideoRef(id="b" * 64, mime="video/mp4")})
+    frames, caption = planned.plan.tasks
+    assert (frames.tool, frames.args["count"]) == ("video_frames", 3)
+    assert (caption.tool, caption.each, caption.args) == ("image_caption", "image",
+                                                          {"image": "$t1.images"})
