@@ -98,3 +98,20 @@ def test_a_caption_for_each_frame_from_the_request_to_the_answer(tmp_path):
                                                             ("image_caption", "image")]
     assert result.status == "completed" and len(result.outputs["t2"]["text"]) == 3
     assert all(f"image_caption (t2 #{k}):" in result.answer for k in (1, 2, 3))
+
+
+def test_the_items_of_a_task_over_a_list_are_batched_on_a_model_worker(store):
+    from mmagent.execution import WorkerPolicy
+    from mmagent.toolkit import ToolRegistry
+    from tests.execution.test_workers import TorchProbe
+
+    reg = ToolRegistry()
+    reg.register(TorchProbe)
+    plan = _plan({"id": "t1", "tool": "torch_probe", "each": "label",
+                  "args": {"label": ["a", "b", "c", "d"]}})
+    # a wait long enough that the four items are gathered, on any machine
+    ex = Executor(reg, store, workers=WorkerPolicy(max_batch_size=8, max_wait_s=0.5))
+    result = ex.run(plan, {})
+    assert result.outputs["t1"]["text"] == ["a", "b", "c", "d"]  # in the items' order
+    sizes = ex.workers.batch_sizes("torch_probe")
+    assert sum(sizes) == 4 and len(sizes) < 4  # fewer forward passes than items
