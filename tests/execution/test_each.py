@@ -40,6 +40,14 @@ def test_the_outputs_of_a_task_over_a_list_are_lists_to_the_validator():
                               "args": {"label": "$t1.text"}}), reg, {})
     with pytest.raises(ArgumentSchemaError, match="each names 'nope'"):
         validate(_plan({**over, "each": "nope"}), reg, {})
+    from mmagent.toolkit import ClientFunction, client_tools
+
+    for cls in client_tools([ClientFunction(name="lookup", parameters={
+            "type": "object", "properties": {"word": {"type": "string"}}})]):
+        reg.register(cls)
+    with pytest.raises(ArgumentSchemaError, match="client's function 'lookup'"):
+        validate(_plan({"id": "t1", "tool": "lookup", "each": "word",
+                        "args": {"word": ["a", "b"]}}), reg, {})
     with pytest.raises(TypeMismatchError):  # each takes a list, not one value
         validate(_plan({"id": "t1", "tool": "fake_caption", "each": "image",
                         "args": {"image": "$input.image0"}}), reg, {"image0": "image"})
