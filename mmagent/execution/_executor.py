@@ -43,6 +43,7 @@ gathers concurrent calls into batches (``workers=WorkerPolicy(...)``, per tool i
 from __future__ import annotations
 
 import concurrent.futures as cf
+import contextvars
 import logging
 import threading
 import time
@@ -377,11 +378,24 @@ class Executor:
     def _call_each(self, run: Segment, spec: PlanTask, args: dict[str, Any]) -> dict[str, Any]:
         """A task over a list (``each``): the tool once per item, each item's call started,
         finished and cached as a task's is; the task's result, recorded once all items are
-        done (a kill before that runs it again), is each output's list over the items."""
-        assert spec.each is not None
-        t0, outs = time.perf_counter(), []
-        for item in args[spec.each]:
-            out = self._call_traced(run, spec, {**args, spec.each: item}, record=False)
+        done (a kill before that runs it again), is each output's list over the items.
+
+        The items' calls are made at once (up to ``max_concurrency``), so a model tool on its
+        worker gathers them into batches: four frames captioned in one forward pass."""
+        each = spec.each
+        assert each is not None
+        items, t0 = list(args[each]), time.perf_counter()
+
+        def one(item: Any) -> dict[str, Any]:
+            return self._call_traced(run, spec, {**args, each: item}, record=False)
+
+        with cf.ThreadPoolExecutor(max(1, min(len(items), self.max_concurrency)),
+                                   thread_name_prefix=f"mmagent-{spec.id}-each") as pool:
+            # each call in a copy of this context: its spans stay under the task's
+            results = list(pool.map(lambda item: contextvars.copy_context().run(one, item),
+                                    items))
+        outs = []
+        for out in results:
             if "out" not in out:  # failed or waits for the client: the task does
                 if ERROR_KEY in out and run.runs is not None:
                     run.runs.put_result(run.run_id, spec.id, False, out[ERROR_KEY])

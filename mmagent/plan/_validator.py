@@ -37,6 +37,7 @@ from mmagent.errors import (
 )
 from mmagent.plan._ir import Plan, Ref, Task, parse_ref
 from mmagent.toolkit._base import port_type
+from mmagent.toolkit._client_tools import ClientTool
 from mmagent.toolkit._registry import ToolRegistry
 
 __all__ = ["validate", "collect_errors", "check_size", "MEDIA_TYPES"]
@@ -104,6 +105,12 @@ def _check_args(task: Task, registry: ToolRegistry, inputs: dict[str, str],
         errors.append(ArgumentSchemaError(
             f"task {task.id!r}: each names {task.each!r}; expected one of its arguments that "
             "takes a single value (its list is run item by item)", task=task.id, arg=task.each))
+        return errors
+    if task.each is not None and issubclass(registry.tool_class(task.tool), ClientTool):
+        errors.append(ArgumentSchemaError(
+            f"task {task.id!r}: each over the client's function {task.tool!r}; expected a task "
+            "per call of a client's function (its call is asked once per task)",
+            task=task.id, arg=task.each))
         return errors
     for name in task.args:
         if name not in fields:

@@ -296,11 +296,17 @@ function showOutputText(node, said) {
   p.textContent = long && !p.classList.contains("open") ? `${said.slice(0, SHORT - 1)}…` : said;
 }
 
-// a step's output in words: its first text field (a caption, an answer, a transcript)
+// a step's output in words: its first text field (a caption, an answer, a transcript); a
+// step over a list ("each") has one text per item, numbered
 function outputText(output) {
   if (!output || typeof output !== "object") return "";
-  const text = Object.values(output).find((v) => typeof v === "string" && v.trim());
-  return text ? text.trim() : "";
+  for (const v of Object.values(output)) {
+    if (typeof v === "string" && v.trim()) return v.trim();
+    if (Array.isArray(v) && v.length && v.every((x) => typeof x === "string")) {
+      return v.map((x, n) => `${n + 1}. ${x.trim()}`).join(" ");
+    }
+  }
+  return "";
 }
 
 // the executor says "task 't1' (tool) failed: why"; the box already names the task

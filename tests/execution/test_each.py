@@ -40,6 +40,14 @@ def test_the_outputs_of_a_task_over_a_list_are_lists_to_the_validator():
                               "args": {"label": "$t1.text"}}), reg, {})
     with pytest.raises(ArgumentSchemaError, match="each names 'nope'"):
         validate(_plan({**over, "each": "nope"}), reg, {})
+    from mmagent.toolkit import ClientFunction, client_tools
+
+    for cls in client_tools([ClientFunction(name="lookup", parameters={
+            "type": "object", "properties": {"word": {"type": "string"}}})]):
+        reg.register(cls)
+    with pytest.raises(ArgumentSchemaError, match="client's function 'lookup'"):
+        validate(_plan({"id": "t1", "tool": "lookup", "each": "word",
+                        "args": {"word": ["a", "b"]}}), reg, {})
     with pytest.raises(TypeMismatchError):  # each takes a list, not one value
         validate(_plan({"id": "t1", "tool": "fake_caption", "each": "image",
                         "args": {"image": "$input.image0"}}), reg, {"image0": "image"})
@@ -98,3 +106,20 @@ def test_a_caption_for_each_frame_from_the_request_to_the_answer(tmp_path):
                                                             ("image_caption", "image")]
     assert result.status == "completed" and len(result.outputs["t2"]["text"]) == 3
     assert all(f"image_caption (t2 #{k}):" in result.answer for k in (1, 2, 3))
+
+
+def test_the_items_of_a_task_over_a_list_are_batched_on_a_model_worker(store):
+    from mmagent.execution import WorkerPolicy
+    from mmagent.toolkit import ToolRegistry
+    from tests.execution.test_workers import TorchProbe
+
+    reg = ToolRegistry()
+    reg.register(TorchProbe)
+    plan = _plan({"id": "t1", "tool": "torch_probe", "each": "label",
+                  "args": {"label": ["a", "b", "c", "d"]}})
+    # a wait long enough that the four items are gathered, on any machine
+    ex = Executor(reg, store, workers=WorkerPolicy(max_batch_size=8, max_wait_s=0.5))
+    result = ex.run(plan, {})
+    assert result.outputs["t1"]["text"] == ["a", "b", "c", "d"]  # in the items' order
+    sizes = ex.workers.batch_sizes("torch_probe")
+    assert sum(sizes) == 4 and len(sizes) < 4  # fewer forward passes than items

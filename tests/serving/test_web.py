@@ -83,6 +83,9 @@ DOZEN = {"tasks": [{"id": f"p{n}", "tool": "fake_paint", "args": {"label": f"col
 
 
 ASK_THE_CLIENT = {"tasks": [{"id": "t1", "tool": "get_weather", "args": {"city": "Oslo"}}]}
+EACH_COLOUR = {"tasks": [  # tasks over lists: two squares, a caption of each
+    {"id": "paint", "tool": "fake_paint", "each": "label", "args": {"label": ["red", "blue"]}},
+    {"id": "look", "tool": "fake_caption", "each": "image", "args": {"image": "$paint.image"}}]}
 
 
 class PlanForThePage(PlanByInputs):
@@ -93,7 +96,8 @@ class PlanForThePage(PlanByInputs):
         planning = json_schema is None or "tasks" in json_schema.get("properties", {})
         request = " ".join(m["content"] for m in messages if m["role"] == "user")
         for words, plan in (("paint and film", EVERY_KIND), ("paint a dozen", DOZEN),
-                            ("weather in Oslo", ASK_THE_CLIENT)):
+                            ("weather in Oslo", ASK_THE_CLIENT),
+                            ("paint each colour", EACH_COLOUR)):
             if planning and words in request:
                 return Completion(json.dumps(plan), 1, 1)
         return super().complete(messages, json_schema=json_schema, max_tokens=max_tokens)
@@ -423,6 +427,18 @@ def test_each_step_shows_what_it_produced_and_does_again_when_reopened(page):
     wait(page, lambda d: len(node_states(d)) == 4 and
          d.find_element(By.ID, "run-status").text == "completed")
     assert_every_kind_of_output(page)
+
+
+def test_a_step_over_a_list_shows_each_item(page):
+    from selenium.webdriver.common.by import By
+
+    page.find_element(By.ID, "prompt").send_keys("Please paint each colour")
+    page.find_element(By.ID, "send").click()
+    wait(page, lambda d: node_states(d) == {"paint": "done", "look": "done"})
+    assert node(page, "look").find_element(By.CSS_SELECTOR, ".output").text == \
+        "1. a 16x16 picture 2. a 16x16 picture"
+    wait(page, lambda d: len(d.find_elements(By.CSS_SELECTOR,
+                                             "#plan .node[data-task=paint] .media img")) == 2)
 
 
 def test_choosing_files_previews_them_before_the_run(page, server, tmp_path):
