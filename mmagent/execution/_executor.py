@@ -27,8 +27,8 @@ Around that loop (each optional, each off in the bare ``Executor(registry, store
   task past its limit is reported failed (``tool.timeout``) and its late result is discarded.
 - **the client's functions** (a request's :class:`~mmagent.toolkit.ClientTool`): a task that
   calls one records the call in the run journal and the run pauses ``awaiting_client`` (no
-  thread waits); ``resume(run_id, outputs={call_id: text})`` answers it, once, from any
-  process on the same journal, and the resumed task returns the client's output.
+  thread waits); ``answer(run_id, {call_id: text})`` records the client's output, once, from
+  any process on the same journal, and after ``resume(run_id)`` the task returns it.
 - **cancellation** (``cancel=threading.Event()``): tasks already running finish, nothing new
   starts, the result says ``cancelled``.
 - **result cache** (``cache=ResultCache(path)``): deterministic tools' outputs are reused for an
@@ -142,7 +142,7 @@ class ExecutionResult:
     """Set when ``status == "awaiting_approval"``: continue with ``resume(run_id, decision)``."""
     pending_calls: list[dict[str, Any]] = field(default_factory=list)
     """{call_id, task_id, name, arguments} of the client's functions the run waits for while
-    ``status == "awaiting_client"``: continue with ``resume(run_id, outputs={call_id: text})``."""
+    ``status == "awaiting_client"``: ``answer(run_id, {call_id: text})``, then ``resume``."""
 
     @property
     def ok(self) -> bool:
@@ -221,20 +221,17 @@ class Executor:
 
     def resume(self, run_id: str, emit: Emit | None = None, *,
                decision: bool | dict[str, bool] | None = None, approve: Approve | None = None,
-               outputs: dict[str, str] | None = None,
                cancel: threading.Event | None = None) -> ExecutionResult:
         """Continue a run that was killed, cancelled, or paused for approval or its client.
 
         Tasks that finished are not run again. A paused run takes ``decision`` (True/False for
         every waiting task, or {task_id: bool}), else asks ``approve``, else stays paused. A run
-        awaiting its client takes ``outputs`` ({call_id: text}, each call answered once; see
-        :func:`answer_calls`); a call still unanswered pauses it again. Raises
+        awaiting its client runs its waiting tasks again: those whose call :meth:`answer`
+        recorded return the client's output, a call still unanswered pauses it again. Raises
         :class:`UnknownRunError` / :class:`RunFinishedError`.
         """
         emit = emit or (lambda _e: None)
         runs = self._journal(run_id)
-        if outputs:
-            answer_calls(runs, run_id, outputs)
         rec = runs.resumable(run_id)
         plan = Plan.model_validate(rec.plan)
         if rec.status == "awaiting_approval":
