@@ -37,7 +37,7 @@ from mmagent.toolkit import Tool
 from mmagent.workflows import bind_inputs, load_workflow, short_value
 
 __all__ = ["AgentService", "Pauses", "ParsedRequest", "RunSummary", "Link", "OnPaused",
-           "REPLY_HINT", "paused_text", "calls_text"]
+           "REPLY_HINT", "paused_text", "calls_text", "wire_call"]
 
 Link = Callable[[str], str]
 """Artifact id -> the link a client downloads it from."""
@@ -266,7 +266,7 @@ class AgentService:
             elif isinstance(event, ApprovalRequested):
                 waiting = event.tasks
             elif isinstance(event, ClientCallRequested):
-                calls.append(_call(event))
+                calls.append(wire_call(event))
             elif isinstance(event, AnswerReady) and (waiting is not None or calls) and \
                     agent_run_id is not None:
                 run_id = api_run_id if api_run_id is not None else self._record_pause(
@@ -333,7 +333,8 @@ def calls_text(run_id: str, calls: list[dict[str, Any]]) -> str:
             f"id; cancel it with POST /v1/runs/{run_id}/cancel.")
 
 
-def _call(event: ClientCallRequested) -> dict[str, Any]:
+def wire_call(event: ClientCallRequested) -> dict[str, Any]:
+    """{call_id, task_id, name, arguments}: the call a client is asked to run."""
     return {"call_id": event.call_id, "task_id": event.task_id, "name": event.tool,
             "arguments": event.arguments}
 

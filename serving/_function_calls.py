@@ -24,7 +24,7 @@ import jsonschema
 
 from mmagent.errors import RunError
 from mmagent.events import ClientCallRequested
-from mmagent.serving._agent import AgentService, ParsedRequest, RunSummary
+from mmagent.serving._agent import AgentService, ParsedRequest, RunSummary, wire_call
 from mmagent.serving._http_errors import OutputFormatError
 from mmagent.toolkit import ClientFunction, client_tools
 
@@ -50,8 +50,7 @@ def start(shared: AgentService, workflow: str | None, parsed: ParsedRequest, own
                                conversation=True):
         summary.add(event, link)
         if isinstance(event, ClientCallRequested):
-            calls.append({"call_id": event.call_id, "task_id": event.task_id,
-                          "name": event.tool, "arguments": event.arguments})
+            calls.append(wire_call(event))
     summary.answer = shared.present(summary.answer, summary.artifacts)
     return Turn(summary, calls)
 

@@ -171,7 +171,7 @@ class RunService:
                                  "cancelled"):
             journal = self.shared.agent.executor.runs
             if run.status == "awaiting_client" and journal is not None and run.agent_run_id:
-                journal.set_status(run.agent_run_id, "cancelled")  # its calls take no answer
+                journal.cancel_paused(run.agent_run_id)  # its calls take no answer
             return self.get(run_id, owner, base_url)
         run = self.queue.get(run_id, owner)
         if run.status == "running":
