@@ -750,11 +750,7 @@ def _holds(clause: str, value: Any) -> bool:
 
 def _needs(registry: ToolRegistry, tool: str) -> set[str]:
     """The media kinds ``tool`` cannot run without."""
-    from mmagent.toolkit._base import port_type
-
-    kinds = {port_type(f.annotation) for f in registry.tool_class(tool).Input.model_fields.values()
-             if f.is_required()}
-    return {k[5:-1] if k.startswith("list[") else k for k in kinds} & {"image", "audio", "video"}
+    return _required_kinds(registry, tool) & set(_MEDIA)
 
 
 def _takes(registry: ToolRegistry, tool: str, kind: str, exact: bool = False) -> bool:
