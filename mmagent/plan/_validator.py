@@ -100,18 +100,11 @@ def _check_args(task: Task, registry: ToolRegistry, inputs: dict[str, str],
                 tools: dict[str, str], mapped: set[str]) -> list[PlanValidationError]:
     errors: list[PlanValidationError] = []
     fields = registry.tool_class(task.tool).Input.model_fields
-    if task.each is not None and (task.each not in task.args or task.each not in fields
-                                  or port_type(fields[task.each].annotation).startswith("list[")):
-        errors.append(ArgumentSchemaError(
-            f"task {task.id!r}: each names {task.each!r}; expected one of its arguments that "
-            "takes a single value (its list is run item by item)", task=task.id, arg=task.each))
-        return errors
-    if task.each is not None and issubclass(registry.tool_class(task.tool), ClientTool):
-        errors.append(ArgumentSchemaError(
-            f"task {task.id!r}: each over the client's function {task.tool!r}; expected a task "
-            "per call of a client's function (its call is asked once per task)",
-            task=task.id, arg=task.each))
-        return errors
+    if task.each is not None:
+        problem = _each_problem(task, fields, registry)
+        if problem:
+            return [ArgumentSchemaError(f"task {task.id!r}: {problem}", task=task.id,
+                                        arg=task.each)]
     for name in task.args:
         if name not in fields:
             errors.append(ArgumentSchemaError(
@@ -132,6 +125,19 @@ def _check_args(task: Task, registry: ToolRegistry, inputs: dict[str, str],
             errors.extend(_check_value(task, name, value, expected, annotation, registry,
                                        inputs, tools, mapped))
     return errors
+
+
+def _each_problem(task: Task, fields: dict[str, Any], registry: ToolRegistry) -> str:
+    """What is wrong with a task's ``each``, or ""."""
+    each = task.each
+    if each not in task.args or each not in fields or \
+            port_type(fields[each].annotation).startswith("list["):
+        return (f"each names {each!r}; expected one of its arguments that takes a single value "
+                "(its list is run item by item)")
+    if issubclass(registry.tool_class(task.tool), ClientTool):
+        return (f"each over the client's function {task.tool!r}; expected a task per call of a "
+                "client's function (its call is asked once per task)")
+    return ""
 
 
 def _check_value(task: Task, arg: str, value: Any, expected: str, annotation: Any,
