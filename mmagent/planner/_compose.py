@@ -28,7 +28,7 @@ from collections import Counter
 
 from mmagent.plan._ir import Plan
 from mmagent.plan._validator import collect_errors
-from mmagent.planner._grounding import Grounding, Step, main_media
+from mmagent.planner._grounding import Grounding, Step, main_media, names_media
 from mmagent.planner._intent import asks_speech
 from mmagent.planner._linking import link
 from mmagent.toolkit._base import port_type
@@ -113,7 +113,7 @@ def _left_for_input(steps: list[Step], kind: str, registry: ToolRegistry) -> boo
 
 
 def _feed(found: Grounding, inputs: dict[str, str], registry: ToolRegistry,
-          links: dict[tuple[str, str], int]) -> None:
+          links: dict[tuple[str, str], int], request: str) -> None:
     """Feeders for starved steps (bounded: each round fixes or drops one step)."""
     for _ in range(2 * len(found.steps) + 2):
         have = set(inputs.values())
@@ -129,6 +129,9 @@ def _feed(found: Grounding, inputs: dict[str, str], registry: ToolRegistry,
             return
         i, kind = starved
         feeder = _feeder(found, registry, links, found.steps[i].tool, kind, have)
+        if feeder is not None and not _required_media(registry, feeder) \
+                and not names_media(request, kind):
+            feeder = None  # media made from nothing that the request never names ("Thursday")
         if feeder is None:
             del found.steps[i]
         else:
@@ -263,7 +266,7 @@ def _complete(found: Grounding, request: str, inputs: dict[str, str], registry: 
     """One reading of the steps completed by type (takers, feeders, order, speech, joins)
     and linked."""
     _add_takers(found, inputs, registry)
-    _feed(found, inputs, registry, links)
+    _feed(found, inputs, registry, links, request)
     _order(found, inputs, registry)
     _add_speech(found, request, registry)
     if not found.steps:

@@ -87,6 +87,12 @@ class GroundingSettings:
     product_weight: float = 0.6
     """added to the tools that make a kind of media a clause asks to have made ("design a
     logo": the tools that make images)"""
+    verbs: bool = True
+    """a clause's verb as evidence: a verb that the phrases of one tool own ("draw": the
+    demonstrations' and cards' phrases with it are nearly all image_generate's) reads the
+    clause as that tool even when no whole phrase is near"""
+    verb_weight: float = 0.5
+    """... added to that tool's score, times the verb's share of it"""
     out_of_scope_margin: float = 0.05
     """a clause this much closer to an action no tool does than to its best phrase is out of
     scope"""
@@ -148,8 +154,24 @@ class Proposal:
 # 1. clauses
 # ---------------------------------------------------------------------------------------------
 
-_SPLIT = re.compile(r",|;|\.\s|\.$|\?\s|\?$|!\s|!$|\bthen\b|\band\b|\bfinally\b|\bafter that\b|"
-                    r"\badditionally\b|\balso\b|\bnext\b|\bafterwards\b|\bonce\b", re.IGNORECASE)
+_VERBS = """
+add animate answer apply attach blend blur brighten build caption change check choose classify
+clean colorize combine compare compose convert count create crop cut darken describe design
+detect dictate do draw dub edit email enhance explain extract figure film find fix forward
+generate get give go grab identify illustrate imagine join judge label layer let list listen
+look mail make match merge mix name narrate note overlay paint pick play post produce pull put
+rate read record remove render replace reply resize rewrite say scale score search select send
+set share shorten show sing sketch sort speak spot summarise summarize swap take tell transcribe
+translate turn use voice want watch write
+""".split()
+"""Verbs a step starts with: "and" starts a new clause only before one of these (or a
+pronoun), so "a jingle and a theme song" stays one thing and "draw it and caption it" two."""
+_CLAUSE_START = "|".join(_VERBS + ["i", "i'd", "i'll", "i'm", "you", "we", "it", "then", "also",
+                                   "please", "maybe", "finally", "after", "afterwards", "let's"])
+_SPLIT = re.compile(r",|;|\.\s|\.$|\?\s|\?$|!\s|!$|\bthen\b|"
+                    rf"\band\b(?=\s+(?:{_CLAUSE_START})\b)|\bfinally\b|\bafter that\b|"
+                    r"\badditionally\b|\balso\b|(?<![\w'] )\bnext\b|\bafterwards\b|\bonce\b",
+                    re.IGNORECASE)
 _QUOTED = re.compile(r"(?<!\w)'.+?'(?!\w)|\"[^\"]*\"|“[^”]*”")
 _ITEM = r"\w[\w'-]*(?: [\w'-]+){0,2}"  # a list item: one to three words
 _OR_LIST = re.compile(rf"(?:\b{_ITEM}, )+{_ITEM},? or\b")
@@ -198,6 +220,18 @@ _PRODUCT = {kind: re.compile(rf"(?<!\bthis )(?<!\bthat )(?<!\bthese )(?<!\bmy )(
 
 
 _MEDIA = ("image", "audio", "video")
+_NAMED = {kind: re.compile(rf"\b(?:{words}|{kind}s?)\b", re.IGNORECASE)
+          for kind, words in _PRODUCTS.items()}
+
+
+def names_media(request: str, kind: str) -> bool:
+    """The request names a thing of ``kind`` ("add music to it" names audio; "what day is
+    Thursday" names none), made or given.
+
+    >>> names_media("add some music to my clip", "audio"), names_media("Thursday", "image")
+    (True, False)
+    """
+    return kind in _NAMED and _NAMED[kind].search(request) is not None
 
 
 def _asks_new(clause: str) -> list[str]:
@@ -357,6 +391,8 @@ class _Index:
     """per tool: the stems of its name that no other tool's name has ("resize")"""
     makers: dict[str, set[str]]
     """per media kind: the tools that make it from no media of that kind"""
+    verb_owner: dict[str, tuple[str, float]] = dataclasses.field(default_factory=dict)
+    """per verb stem that one tool's phrases own: that tool and its share of the phrases"""
 
 
 def _bank_links(demos: Sequence[Demo]) -> dict[tuple[str, str], int]:
@@ -383,6 +419,51 @@ def _lexicon(cards: list[dict]) -> list[dict[str, float]]:
         named = stems(card_phrases(card)[0])
         out.append({w: float(np.log(1 + n / df[w])) * (2.0 if w in named else 1.0)
                     for w in ws})
+    return out
+
+
+_VERB_STEMS = {v: next(iter(stems(v)), v) for v in _VERBS if len(v) >= 3}
+_VAGUE = set("add do get give go let look make play put say set show take tell turn use want"
+             .split())
+"""verbs of any step: they own no tool"""
+_OWNED_SHARE = 0.75
+_OWNED_COUNT = 2
+
+
+_DETERMINER = set("a an the this that these those my your his her its our their some".split())
+_OWNABLE = {st for v, st in _VERB_STEMS.items() if v not in _VAGUE}
+
+
+def verb_stems(text: str) -> set[str]:
+    """The stems of the words of ``text`` used as verbs: a word of :data:`_VERBS` (any
+    inflection) not after a determiner ("the drawing" is a thing, "drawing it" an act).
+
+    >>> sorted(verb_stems("draw a fox and caption the drawing"))
+    ['caption', 'draw']
+    """
+    words = re.findall(r"[a-z']+", text.lower())
+    return {st for i, w in enumerate(words) if (i == 0 or words[i - 1] not in _DETERMINER)
+            for st in stems(w) & _OWNABLE}
+
+
+def verb_owners(phrases: Sequence[str], labels: Sequence[str]) -> dict[str, tuple[str, float]]:
+    """The verbs whose phrases (at least two) are mostly one tool's: "draw" is
+    image_generate's when three in four phrases with "draw" are its.
+
+    >>> verb_owners(["draw a fox", "draw a cat", "draw it", "caption it"],
+    ...             ["image_generate"] * 3 + ["image_caption"])
+    {'draw': ('image_generate', 1.0)}
+    """
+    per: dict[str, Counter[str]] = {}
+    for phrase, label in zip(phrases, labels, strict=True):
+        for st in verb_stems(phrase):
+            per.setdefault(st, Counter())[label] += 1
+    out = {}
+    for st, counts in per.items():
+        tool, n = counts.most_common(1)[0]
+        share = n / sum(counts.values())
+        if n >= _OWNED_COUNT and share >= _OWNED_SHARE:
+            out[st] = (tool, round(share, 3))
     return out
 
 
@@ -439,7 +520,8 @@ class Grounder:
                       phrase_vectors=bank_vectors, bank_phrases=n_bank, demos=demos,
                       demo_vectors=self._embed([d.request for d in demos]),
                       links=_bank_links(demos), lexicon=_lexicon(cards),
-                      name_stems=_name_stems(cards), makers=_makers(registry, tools))
+                      name_stems=_name_stems(cards), makers=_makers(registry, tools),
+                      verb_owner=verb_owners(phrases, labels))
 
     @staticmethod
     def _label(demos: list[Demo], per_demo: list[list[str]], vectors: np.ndarray,
@@ -561,6 +643,11 @@ class Grounder:
         named = any(words & n for n in index.name_stems)
         if named or (hits >= 2 and top_lex >= 3.0):
             strength = max(strength, 0.45)
+        if s.verbs:
+            for st in verb_stems(unquote(clause)) & index.verb_owner.keys():
+                tool, share = index.verb_owner[st]
+                score[tool] += s.verb_weight * share
+                strength = max(strength, 0.45)
         products = _asks_new(clause)  # "design two logos": a tool that makes images
         makers = {t for kind in products for t in index.makers.get(kind, ())}
         for t in makers:
