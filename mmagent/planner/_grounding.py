@@ -93,6 +93,8 @@ class GroundingSettings:
     clause as that tool even when no whole phrase is near"""
     verb_weight: float = 0.5
     """... added to that tool's score, times the verb's share of it"""
+    out_of_scope_floor: float = 0.4
+    """a clause near no tool is an action in the world when this close to one"""
     out_of_scope_margin: float = 0.05
     """a clause this much closer to an action no tool does than to its best phrase is out of
     scope"""
@@ -583,6 +585,8 @@ class Grounder:
                 if by_head is not None and (step is None or by_head.strength > step.strength):
                     step = dataclasses.replace(by_head, clause=clause)
             step = self._answer(index, clause, clause_vectors[c], step, found, inputs, registry)
+            if step is None and oos[c] >= self.settings.out_of_scope_floor:
+                found.out_of_scope.append(clause)  # near no tool, near an action in the world
             if step is None or remark(clause):  # a remark's words still count as evidence
                 continue
             if oos[c] > step.strength + self.settings.out_of_scope_margin:

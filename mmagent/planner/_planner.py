@@ -25,6 +25,7 @@ from mmagent.planner._intent import (
     asks_capabilities,
     capabilities_answer,
     chat_similarity,
+    conversation,
     direct_answer,
     small_talk,
 )
@@ -221,7 +222,8 @@ class Planner:
         proposal = self.grounder.propose(request, kinds, self.registry, exclude=exclude)
         found = proposal.grounding
         if proposal.plan is None:
-            if not kinds and self._chatty(request):
+            if not kinds and not found.out_of_scope and (
+                    self._chatty(request) or conversation(request)):
                 return PlanResult(plan=Plan(), attempts=0, outcome="direct", grounded=True,
                                   answer=direct_answer(request, self.registry)), []
             raise _refusal(request, found.closest, found.out_of_scope)
