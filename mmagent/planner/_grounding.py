@@ -177,7 +177,7 @@ _SPLIT = re.compile(r",|;|\.\s|\.$|\?\s|\?$|!\s|!$|\bthen\b|"
 _QUOTED = re.compile(r"(?<!\w)'.+?'(?!\w)|\"[^\"]*\"|“[^”]*”")
 _ITEM = r"\w[\w'-]*(?: [\w'-]+){0,2}"  # a list item: one to three words
 _OR_LIST = re.compile(rf"(?:\b{_ITEM}, )+{_ITEM},? or\b")
-_COLON_LIST = re.compile(r"((?:^|(?<=[.?!;]\s))[^.?!;:]{1,40}:\s)([^.?!;]*)")
+_COLON_LIST = re.compile(r"((?:^|(?<=[.?!;]\s))[^.?!;:]{1,60}:\s)([^.?!;]*)")
 _STEPS_AHEAD = re.compile(r"\b(things|steps|tasks|following|below|these)\b", re.IGNORECASE)
 
 
@@ -236,7 +236,7 @@ def names_media(request: str, kind: str) -> bool:
     return kind in _NAMED and _NAMED[kind].search(request) is not None
 
 
-def _asks_new(clause: str) -> list[str]:
+def asks_new(clause: str) -> list[str]:
     """The media kinds a clause asks to have made ("design two logos" -> image); a thing it
     points at ("this photo") is an input, not a product."""
     if not _CREATE.search(clause):
@@ -652,7 +652,7 @@ class Grounder:
                 tool, share = index.verb_owner[st]
                 score[tool] += s.verb_weight * share
                 strength = max(strength, 0.45)
-        products = _asks_new(clause)  # "design two logos": a tool that makes images
+        products = asks_new(clause)  # "design two logos": a tool that makes images
         makers = {t for kind in products for t in index.makers.get(kind, ())}
         for t in makers:
             score[t] += s.product_weight
@@ -677,7 +677,7 @@ class Grounder:
         for each kind it asks for that its step does not make, the maker nearest the clause."""
         made = {k.removeprefix("list[").rstrip("]") for k in _makes(registry, step.tool)}
         out = []
-        for kind in _asks_new(step.clause):
+        for kind in asks_new(step.clause):
             makers = sorted(index.makers.get(kind, set()) - {step.tool})
             if kind in made or not makers:
                 continue
@@ -809,7 +809,7 @@ def _counted(step: Step, registry: ToolRegistry) -> list[Step]:
     """A clause's step, and a twin for each more of its kind the clause asks to have made
     ("design two logos": two image tasks, made side by side)."""
     made = main_media(registry, step.tool)
-    if step.origin != "clause" or made is None or made not in _asks_new(step.clause):
+    if step.origin != "clause" or made is None or made not in asks_new(step.clause):
         return [step]
     return [step] + [dataclasses.replace(step, origin="count", alternatives=[])
                      for _ in range(copies(step.clause, made) - 1)]

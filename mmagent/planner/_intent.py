@@ -215,7 +215,8 @@ _SPEECH = re.compile(
     r"\bread (it|this|that|them) out\b|\bvoice (it|that|this|the \w+)\b|\bnarrat|"
     r"\bsay (it|this|that)\b|\bspoken\b|\bspeak (it|this|that|the \w+)\b|\bas speech\b|"
     r"\b(tell|read) (it to )?me (out loud|aloud)\b|\ba voice (saying|that says|reading)\b|"
-    r"\b(that says|say) ['\"“]", re.IGNORECASE)
+    r"\b(that says|say) ['\"“]|\b(into|as) (an? )?(audio|audiobook|mp3|voice-?over)\b",
+    re.IGNORECASE)
 
 
 def asks_speech(request: str) -> bool:
