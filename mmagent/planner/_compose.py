@@ -99,14 +99,15 @@ def _left_for_input(steps: list[Step], kind: str, registry: ToolRegistry) -> boo
     """Is an input of ``kind`` left for a taker? It is taken by a step whose clause points at
     it ("stick it at the start of this recording"), or by one no earlier step makes the kind
     for; a step taking what an earlier one made ("draw the dish and caption that drawing")
-    leaves the user's photo to a taker."""
+    leaves the user's photo to a taker; a step taking a list of them ("put a chime before my
+    greeting") takes the made one and the input."""
     made, taken = 0, False
     pointer = _POINTS_AT_INPUT.get(kind)
     for st in steps:
         if kind in _in_kinds(registry, st.tool):
             if pointer is not None and pointer.search(st.clause):
                 return False
-            taken = taken or not made
+            taken = taken or not made or _takes_list(registry, st.tool, kind)
             made = max(0, made - 1)
         made += kind in _out_kinds(registry, st.tool)
     return not taken
@@ -352,6 +353,11 @@ def _shape_cost(before: Grounding, found: Grounding, plan: Plan, inputs: dict[st
             cost += 0.35
     asked = sum(s.origin == "clause" for s in before.steps)
     return cost + 0.6 * max(0, asked - sum(s.origin == "clause" for s in found.steps))
+
+
+def _takes_list(registry: ToolRegistry, tool: str, kind: str) -> bool:
+    return any(port_type(f.annotation) == f"list[{kind}]"
+               for f in registry.tool_class(tool).Input.model_fields.values())
 
 
 def _takes_kind(registry: ToolRegistry, tool: str, kind: str) -> bool:

@@ -157,7 +157,7 @@ class Proposal:
 # ---------------------------------------------------------------------------------------------
 
 _VERBS = """
-add animate answer apply attach blend blur brighten build caption change check choose classify
+add animate append insert place prepend stick answer apply attach blend blur brighten build caption change check choose classify
 clean colorize combine compare compose convert count create crop cut darken describe design
 detect dictate do draw dub edit email enhance explain extract figure film find fix forward
 generate get give go grab identify illustrate imagine join judge label layer let list listen
@@ -184,9 +184,13 @@ _STEPS_AHEAD = re.compile(r"\b(things|steps|tasks|following|below|these)\b", re.
 _REMARK = re.compile(
     r"^(?:(?:the|this|that|these|those|my|our|his|her|its|their|it|he|she|they|there)\b"
     r"(?:\s+[\w'-]+){0,3}?\s+(?:is|are|was|were|has|have|had|sounds?|looks?|seems?)\b|"
-    r"(?:it|that|there|he|she|here)'s\b|they're\b|here (?:is|are)\b|attached (?:is|are)\b)",
+    r"(?:it|that|there|he|she|here)'s\b|they're\b|here (?:is|are)\b|attached (?:is|are)\b|"
+    # what someone did or does in the input: "my daughter recorded herself describing ...",
+    # "she describes her dream house in this recording", "I wrote down the lyrics"
+    r"(?:i|we|he|she|they|(?:my|our|his|her|their) [\w'-]+)\s+(?:\w+ed|said|told|sent|wrote|"
+    r"took|made|drew|sang|spoke|gave|(?<!\bi )(?<!\bwe )(?<!\bthey )\w+[^s\W]s)\b)",
     re.IGNORECASE)
-_ASKS = re.compile(r"\b(want|need|needs|should|must|please|make|give|can|could|would|will)\b",
+_ASKS = re.compile(r"\b(want|wants|need|needs|should|must|please|make|give|can|could|would|will)\b",
                    re.IGNORECASE)
 
 
@@ -197,6 +201,8 @@ def remark(clause: str) -> bool:
     >>> remark("the wind is really loud"), remark("the caption should be short")
     (True, False)
     >>> remark("here's a photo from my trip"), remark("here is what I need: a poster")
+    (True, False)
+    >>> remark("she describes her dream house in it"), remark("I need a poster")
     (True, False)
     """
     return _REMARK.match(clause.strip()) is not None and not _ASKS.search(clause)
@@ -212,8 +218,9 @@ _CREATE = re.compile(r"\b(make|makes|create|design|draw|generate|produce|render|
                      r"sketch|come up with|give me|i need|i want|i'd like)\b", re.IGNORECASE)
 _PRODUCTS = {
     "image": r"logos?|pictures?|photos?|images?|drawings?|posters?|illustrations?|icons?|"
-             r"sketch(?:es)?|paintings?|portraits?|wallpapers?|banners?|artwork|cartoons?",
-    "audio": r"songs?|tunes?|melod(?:y|ies)|jingles?|soundtracks?|music|beats?",
+             r"sketch|sketches|paintings?|portraits?|wallpapers?|banners?|artwork|cartoons?",
+    "audio": r"songs?|tunes?|melody|melodies|jingles?|soundtracks?|music|beats?|chimes?|"
+             r"tracks?|loops?|voiceovers?|voice-overs?|narrations?|announcements?",
     "video": r"videos?|clips?|animations?|movies?|films?",
 }
 _PRODUCT = {kind: re.compile(rf"(?<!\bthis )(?<!\bthat )(?<!\bthese )(?<!\bmy )(?<!\byour )"
@@ -393,6 +400,8 @@ class _Index:
     """per tool: the stems of its name that no other tool's name has ("resize")"""
     makers: dict[str, set[str]]
     """per media kind: the tools that make it from no media of that kind"""
+    product_maker: dict[str, str] = dataclasses.field(default_factory=dict)
+    """per product word ("jingle"): the maker of its kind whose card is nearest it"""
     verb_owner: dict[str, tuple[str, float]] = dataclasses.field(default_factory=dict)
     """per verb stem that one tool's phrases own: that tool and its share of the phrases"""
 
@@ -523,7 +532,22 @@ class Grounder:
                       demo_vectors=self._embed([d.request for d in demos]),
                       links=_bank_links(demos), lexicon=_lexicon(cards),
                       name_stems=_name_stems(cards), makers=_makers(registry, tools),
-                      verb_owner=verb_owners(phrases, labels))
+                      verb_owner=verb_owners(phrases, labels),
+                      product_maker=self._product_makers(registry, tools, card_vectors))
+
+    def _product_makers(self, registry: ToolRegistry, tools: list[str],
+                        card_vectors: np.ndarray) -> dict[str, str]:
+        makers = _makers(registry, tools)
+        words = {kind: _product_words(kind) for kind in _PRODUCTS if makers.get(kind)}
+        flat = [w for ws in words.values() for w in ws]
+        vectors = dict(zip(flat, self._embed(flat), strict=True))
+        out = {}
+        for kind, ws in words.items():
+            ts = sorted(makers[kind])
+            rows = card_vectors[[tools.index(t) for t in ts]]
+            for w in ws:
+                out[w] = ts[int(np.argmax(rows @ vectors[w]))]
+        return out
 
     @staticmethod
     def _label(demos: list[Demo], per_demo: list[list[str]], vectors: np.ndarray,
@@ -651,9 +675,11 @@ class Grounder:
             for st in verb_stems(unquote(clause)) & index.verb_owner.keys():
                 tool, share = index.verb_owner[st]
                 score[tool] += s.verb_weight * share
-                strength = max(strength, 0.45)
-        products = asks_new(clause)  # "design two logos": a tool that makes images
-        makers = {t for kind in products for t in index.makers.get(kind, ())}
+                strength = max(strength, s.tau + 0.1)
+        # "design two logos": a tool that makes images; "a jingle": the one whose card is
+        # nearest a jingle, not every tool that makes audio
+        makers = {t for kind in asks_new(clause)
+                  for t in _product_makers(clause, kind, index)}
         for t in makers:
             score[t] += s.product_weight
         if makers:  # it is read as one of the tools that make the thing, whatever else it is near
@@ -882,6 +908,23 @@ def main_media(registry: ToolRegistry, tool: str) -> str | None:
     kinds = [port_type(f.annotation) for f in registry.tool_class(tool).Output.model_fields
              .values()]
     return next((k for k in kinds if k.removeprefix("list[").rstrip("]") in _MEDIA), None)
+
+
+def _product_words(kind: str) -> list[str]:
+    """The singular words of :data:`_PRODUCTS` for ``kind`` ("logos?" -> "logo")."""
+    return [w.removesuffix("s?").removesuffix("?") for w in _PRODUCTS[kind].split("|")]
+
+
+def _product_makers(clause: str, kind: str, index: _Index) -> set[str]:
+    """The makers of ``kind`` for the product words ``clause`` names (all of them for a word
+    with no maker of its own)."""
+    out = set()
+    for m in _PRODUCT[kind].finditer(clause):
+        word = m.group(0).lower()
+        maker = next((index.product_maker[w] for w in (word, word[:-1], word[:-2])
+                      if w in index.product_maker), None)
+        out |= {maker} if maker else index.makers.get(kind, set())
+    return out
 
 
 def _makers(registry: ToolRegistry, tools: list[str]) -> dict[str, set[str]]:
