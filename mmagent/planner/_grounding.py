@@ -91,7 +91,7 @@ class GroundingSettings:
     """a clause's verb as evidence: a verb that the phrases of one tool own ("draw": the
     demonstrations' and cards' phrases with it are nearly all image_generate's) reads the
     clause as that tool even when no whole phrase is near"""
-    verb_weight: float = 0.5
+    verb_weight: float = 1.0
     """... added to that tool's score, times the verb's share of it"""
     out_of_scope_floor: float = 0.4
     """a clause near no tool is an action in the world when this close to one"""
@@ -187,9 +187,10 @@ _REMARK = re.compile(
     r"(?:it|that|there|he|she|here)'s\b|they're\b|here (?:is|are)\b|attached (?:is|are)\b|"
     # what someone did or does in the input: "my daughter recorded herself describing ...",
     # "she describes her dream house in this recording", "I wrote down the lyrics"
-    r"(?:i|we|he|she|they|(?:my|our|his|her|their) [\w'-]+)\s+(?:\w+ed|said|told|sent|wrote|"
+    r"(?:i|we|he|she|they|(?:my|our|his|her|their) [\w'-]+)\s+(?:\w+[^e\W]ed|said|told|sent|wrote|"
     r"took|made|drew|sang|spoke|gave|(?<!\bi )(?<!\bwe )(?<!\bthey )\w+[^s\W]s)\b)",
     re.IGNORECASE)
+_POLITE = re.compile(r"\b(please|can you|could you|would you)\b", re.IGNORECASE)
 _ASKS = re.compile(r"\b(want|wants|need|needs|should|must|please|make|give|can|could|would|will)\b",
                    re.IGNORECASE)
 
@@ -205,7 +206,11 @@ def remark(clause: str) -> bool:
     >>> remark("she describes her dream house in it"), remark("I need a poster")
     (True, False)
     """
-    return _REMARK.match(clause.strip()) is not None and not _ASKS.search(clause)
+    m = _REMARK.match(clause.strip())
+    # "I described the vibe I want in this voice note" tells, though "want" is in it
+    told = m is not None and re.search(r"[^e\W]ed$", m.group(0).lower()) is not None \
+        and not _POLITE.search(clause)
+    return m is not None and (told or not _ASKS.search(clause))
 
 
 _QUESTION = re.compile(r"^(?:(?:and |also |please )*(?:tell|show|let) me,?\s+(?:know\s+)?)?"
@@ -776,7 +781,7 @@ class Grounder:
                                                     + 0.5 * found.scores.get(index.tools[i], 0.0)))
             if ranked:
                 found.takers[kind] = _feeding_first([index.tools[i] for i in ranked], found,
-                                                    registry)
+                                                    registry, set(inputs.values()))
 
     def propose(self, request: str, inputs: dict[str, str], registry: ToolRegistry,
                 exclude: Iterable[str] = ()) -> Proposal:
@@ -808,7 +813,8 @@ class Grounder:
                                 score=found.scores.get(able[0], 0.0), strength=0.0)]
 
 
-def _feeding_first(takers: list[str], found: Grounding, registry: ToolRegistry) -> list[str]:
+def _feeding_first(takers: list[str], found: Grounding, registry: ToolRegistry,
+                   given: set[str]) -> list[str]:
     """``takers`` with the one a clause reads as next first, when it makes what that clause's
     tool takes: "read it out loud" about a photo is speech first and reading (OCR) next, and
     the reading feeds the speech."""
@@ -818,6 +824,18 @@ def _feeding_first(takers: list[str], found: Grounding, registry: ToolRegistry) 
             made = {k.removeprefix("list[").rstrip("]") for k in _makes(registry, tool)}
             if tool in takers and made & needs:
                 return [tool] + [t for t in takers if t != tool]
+    # a taker whose result no step takes leads nowhere (the user gave that kind already):
+    # one whose result a step needs comes first ("my voice memo with a scene idea; I'd like a picture of it": the transcript)
+    needed = {k for st in found.steps for k in _required_kinds(registry, st.tool)} - given
+
+    def feeds(tool: str) -> bool:
+        return bool({k.removeprefix("list[").rstrip("]") for k in _makes(registry, tool)}
+                    & needed)
+
+    if found.steps and takers and not feeds(takers[0]):
+        first = next((t for t in takers[:3] if feeds(t)), None)
+        if first is not None:
+            return [first] + [t for t in takers if t != first]
     return takers
 
 
