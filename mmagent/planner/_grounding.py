@@ -157,21 +157,19 @@ class Proposal:
 # ---------------------------------------------------------------------------------------------
 
 _VERBS = """
-add animate append insert place prepend stick answer apply attach blend blur brighten build caption change check choose classify
-clean colorize combine compare compose convert count create crop cut darken describe design
-detect dictate do draw dub edit email enhance explain extract figure film find fix forward
-generate get give go grab identify illustrate imagine join judge label layer let list listen
-look mail make match merge mix name narrate note overlay paint pick play post produce pull put
-rate read record remove render replace reply resize rewrite say scale score search select send
-set share shorten show sing sketch sort speak spot summarise summarize swap take tell transcribe
-translate turn use voice want watch write
+add animate answer append apply attach blend blur brighten build caption change check choose
+classify clean colorize combine compare compose convert count create crop cut darken describe
+design detect dictate do draw dub edit email enhance explain extract figure film find fix
+forward generate get give go grab identify illustrate imagine insert join judge label layer let
+list listen look mail make match merge mix name narrate note overlay paint pick place play post
+prepend produce pull put rate read record remove render replace reply resize rewrite say scale
+score search select send set share shorten show sing sketch sort speak spot stick summarise
+summarize swap take tell transcribe translate turn use voice want watch write
 """.split()
-"""Verbs a step starts with: "and" starts a new clause only before one of these (or a
-pronoun), so "a jingle and a theme song" stays one thing and "draw it and caption it" two."""
-_CLAUSE_START = "|".join(_VERBS + ["i", "i'd", "i'll", "i'm", "you", "we", "it", "then", "also",
-                                   "please", "maybe", "finally", "after", "afterwards", "let's"])
+"""Verbs that ask for a step; one that one tool's phrases own is evidence for that tool
+(:func:`verb_owners`)."""
 _SPLIT = re.compile(r",|;|\.\s|\.$|\?\s|\?$|!\s|!$|\bthen\b|"
-                    rf"\band\b(?=\s+(?:{_CLAUSE_START})\b)|\bfinally\b|\bafter that\b|"
+                    r"\band\b(?!\s+white\b)|\bfinally\b|\bafter that\b|"  # "black and white"
                     r"\badditionally\b|\balso\b|(?<![\w'] )\bnext\b|\bafterwards\b|\bonce\b",
                     re.IGNORECASE)
 _QUOTED = re.compile(r"(?<!\w)'.+?'(?!\w)|\"[^\"]*\"|“[^”]*”")
@@ -681,12 +679,14 @@ class Grounder:
                 tool, share = index.verb_owner[st]
                 score[tool] += s.verb_weight * share
                 strength = max(strength, s.tau + 0.1)
-        # "design two logos": a tool that makes images; "a jingle": the one whose card is
-        # nearest a jingle, not every tool that makes audio
-        makers = {t for kind in asks_new(clause)
-                  for t in _product_makers(clause, kind, index)}
+        # "design two logos": a tool that makes images; "a jingle": most the one whose card
+        # is nearest a jingle (music, not speech)
+        kinds = asks_new(clause)
+        makers = {t for kind in kinds for t in index.makers.get(kind, ())}
         for t in makers:
             score[t] += s.product_weight
+        for t in {t for kind in kinds for t in _product_makers(clause, kind, index)}:
+            score[t] += _NAMED_MAKER_BONUS
         if makers:  # it is read as one of the tools that make the thing, whatever else it is near
             strength = max(strength, 0.45)
             ceiling = max(score[t] for t in makers)
@@ -825,7 +825,8 @@ def _feeding_first(takers: list[str], found: Grounding, registry: ToolRegistry,
             if tool in takers and made & needs:
                 return [tool] + [t for t in takers if t != tool]
     # a taker whose result no step takes leads nowhere (the user gave that kind already):
-    # one whose result a step needs comes first ("my voice memo with a scene idea; I'd like a picture of it": the transcript)
+    # one whose result a step needs comes first ("my voice memo with a scene idea; I'd like a
+    # picture of it": the transcript)
     needed = {k for st in found.steps for k in _required_kinds(registry, st.tool)} - given
 
     def feeds(tool: str) -> bool:
@@ -928,20 +929,22 @@ def main_media(registry: ToolRegistry, tool: str) -> str | None:
     return next((k for k in kinds if k.removeprefix("list[").rstrip("]") in _MEDIA), None)
 
 
+_NAMED_MAKER_BONUS = 0.2
+"""added to the maker nearest the product word a clause names, over every maker's boost"""
+
+
 def _product_words(kind: str) -> list[str]:
     """The singular words of :data:`_PRODUCTS` for ``kind`` ("logos?" -> "logo")."""
     return [w.removesuffix("s?").removesuffix("?") for w in _PRODUCTS[kind].split("|")]
 
 
 def _product_makers(clause: str, kind: str, index: _Index) -> set[str]:
-    """The makers of ``kind`` for the product words ``clause`` names (all of them for a word
-    with no maker of its own)."""
+    """The makers of ``kind`` nearest the product words ``clause`` names."""
     out = set()
     for m in _PRODUCT[kind].finditer(clause):
         word = m.group(0).lower()
-        maker = next((index.product_maker[w] for w in (word, word[:-1], word[:-2])
-                      if w in index.product_maker), None)
-        out |= {maker} if maker else index.makers.get(kind, set())
+        out |= {index.product_maker[w] for w in (word, word[:-1], word[:-2])
+                if w in index.product_maker}
     return out
 
 

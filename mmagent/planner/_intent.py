@@ -34,7 +34,8 @@ from mmagent.toolkit._base import port_type
 from mmagent.toolkit._registry import ToolRegistry
 
 __all__ = ["Intent", "small_talk", "asks_capabilities", "out_of_scope_similarity",
-           "chat_similarity", "conversation", "direct_answer", "capabilities_answer", "OUT_OF_SCOPE", "asks_speech"]
+           "chat_similarity", "conversation", "direct_answer", "capabilities_answer",
+           "OUT_OF_SCOPE", "asks_speech"]
 
 Intent = Literal["task", "direct", "capabilities"]
 

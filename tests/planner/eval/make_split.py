@@ -36,8 +36,8 @@ def main() -> None:
     dev, test = [], []
     lines = ["# Fixed dev/test split of the request tables, made before any tuning on each.",
              "# Per table, per category (fixed order single, compose, long, new_tool, no_tool,",
-             "# unsupported) the sorted ids are shuffled with one random.Random(seed) and the first",
-             "# round(share*n) go to dev. See make_split.py."]
+             "# unsupported) the sorted ids are shuffled with one random.Random(seed) and the",
+             "# first round(share*n) go to dev. See make_split.py."]
     for name, seed, share in TABLES:
         rows = yaml.safe_load((HERE / name).read_text())
         d, t = split(rows, seed, share)
