@@ -87,6 +87,12 @@ class GroundingConfig(BaseModel):
     product_weight: float = Field(0.6, ge=0, description="added to the tools that make a kind "
                                   "of media a clause asks to have made ('design a logo': the "
                                   "tools that make images)")
+    verbs: bool = Field(True, description="a clause's verb that one tool's phrases own "
+                        "('draw': image_generate's) reads the clause as that tool")
+    verb_weight: float = Field(1.0, ge=0, description="... added to that tool's score, times "
+                               "the verb's share of its phrases")
+    out_of_scope_floor: float = Field(0.4, ge=-1, le=1.01, description="a clause near no tool "
+                                      "is an action in the world when this close to one")
     out_of_scope_margin: float = Field(0.05, ge=-1, le=2, description="a clause this much "
                                        "closer to an action no tool does than to any phrase is "
                                        "out of scope")

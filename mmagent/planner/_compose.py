@@ -28,7 +28,7 @@ from collections import Counter
 
 from mmagent.plan._ir import Plan
 from mmagent.plan._validator import collect_errors
-from mmagent.planner._grounding import Grounding, Step, main_media
+from mmagent.planner._grounding import Grounding, Step, main_media, names_media
 from mmagent.planner._intent import asks_speech
 from mmagent.planner._linking import link
 from mmagent.toolkit._base import port_type
@@ -99,21 +99,22 @@ def _left_for_input(steps: list[Step], kind: str, registry: ToolRegistry) -> boo
     """Is an input of ``kind`` left for a taker? It is taken by a step whose clause points at
     it ("stick it at the start of this recording"), or by one no earlier step makes the kind
     for; a step taking what an earlier one made ("draw the dish and caption that drawing")
-    leaves the user's photo to a taker."""
+    leaves the user's photo to a taker; a step taking a list of them ("put a chime before my
+    greeting") takes the made one and the input."""
     made, taken = 0, False
     pointer = _POINTS_AT_INPUT.get(kind)
     for st in steps:
         if kind in _in_kinds(registry, st.tool):
             if pointer is not None and pointer.search(st.clause):
                 return False
-            taken = taken or not made
+            taken = taken or not made or _takes_list(registry, st.tool, kind)
             made = max(0, made - 1)
         made += kind in _out_kinds(registry, st.tool)
     return not taken
 
 
 def _feed(found: Grounding, inputs: dict[str, str], registry: ToolRegistry,
-          links: dict[tuple[str, str], int]) -> None:
+          links: dict[tuple[str, str], int], request: str) -> None:
     """Feeders for starved steps (bounded: each round fixes or drops one step)."""
     for _ in range(2 * len(found.steps) + 2):
         have = set(inputs.values())
@@ -129,6 +130,9 @@ def _feed(found: Grounding, inputs: dict[str, str], registry: ToolRegistry,
             return
         i, kind = starved
         feeder = _feeder(found, registry, links, found.steps[i].tool, kind, have)
+        if feeder is not None and not _required_media(registry, feeder) \
+                and not names_media(request, kind):
+            feeder = None  # media made from nothing that the request never names ("Thursday")
         if feeder is None:
             del found.steps[i]
         else:
@@ -263,7 +267,7 @@ def _complete(found: Grounding, request: str, inputs: dict[str, str], registry: 
     """One reading of the steps completed by type (takers, feeders, order, speech, joins)
     and linked."""
     _add_takers(found, inputs, registry)
-    _feed(found, inputs, registry, links)
+    _feed(found, inputs, registry, links, request)
     _order(found, inputs, registry)
     _add_speech(found, request, registry)
     if not found.steps:
@@ -349,6 +353,11 @@ def _shape_cost(before: Grounding, found: Grounding, plan: Plan, inputs: dict[st
             cost += 0.35
     asked = sum(s.origin == "clause" for s in before.steps)
     return cost + 0.6 * max(0, asked - sum(s.origin == "clause" for s in found.steps))
+
+
+def _takes_list(registry: ToolRegistry, tool: str, kind: str) -> bool:
+    return any(port_type(f.annotation) == f"list[{kind}]"
+               for f in registry.tool_class(tool).Input.model_fields.values())
 
 
 def _takes_kind(registry: ToolRegistry, tool: str, kind: str) -> bool:

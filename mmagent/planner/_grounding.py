@@ -87,6 +87,14 @@ class GroundingSettings:
     product_weight: float = 0.6
     """added to the tools that make a kind of media a clause asks to have made ("design a
     logo": the tools that make images)"""
+    verbs: bool = True
+    """a clause's verb as evidence: a verb that the phrases of one tool own ("draw": the
+    demonstrations' and cards' phrases with it are nearly all image_generate's) reads the
+    clause as that tool even when no whole phrase is near"""
+    verb_weight: float = 1.0
+    """... added to that tool's score, times the verb's share of it"""
+    out_of_scope_floor: float = 0.4
+    """a clause near no tool is an action in the world when this close to one"""
     out_of_scope_margin: float = 0.05
     """a clause this much closer to an action no tool does than to its best phrase is out of
     scope"""
@@ -148,21 +156,40 @@ class Proposal:
 # 1. clauses
 # ---------------------------------------------------------------------------------------------
 
-_SPLIT = re.compile(r",|;|\.\s|\.$|\?\s|\?$|!\s|!$|\bthen\b|\band\b|\bfinally\b|\bafter that\b|"
-                    r"\badditionally\b|\balso\b|\bnext\b|\bafterwards\b|\bonce\b", re.IGNORECASE)
+_VERBS = """
+add animate answer append apply attach blend blur brighten build caption change check choose
+classify clean colorize combine compare compose convert count create crop cut darken describe
+design detect dictate do draw dub edit email enhance explain extract figure film find fix
+forward generate get give go grab identify illustrate imagine insert join judge label layer let
+list listen look mail make match merge mix name narrate note overlay paint pick place play post
+prepend produce pull put rate read record remove render replace reply resize rewrite say scale
+score search select send set share shorten show sing sketch sort speak spot stick summarise
+summarize swap take tell transcribe translate turn use voice want watch write
+""".split()
+"""Verbs that ask for a step; one that one tool's phrases own is evidence for that tool
+(:func:`verb_owners`)."""
+_SPLIT = re.compile(r",|;|\.\s|\.$|\?\s|\?$|!\s|!$|\bthen\b|"
+                    r"\band\b(?!\s+white\b)|\bfinally\b|\bafter that\b|"  # "black and white"
+                    r"\badditionally\b|\balso\b|(?<![\w'] )\bnext\b|\bafterwards\b|\bonce\b",
+                    re.IGNORECASE)
 _QUOTED = re.compile(r"(?<!\w)'.+?'(?!\w)|\"[^\"]*\"|“[^”]*”")
 _ITEM = r"\w[\w'-]*(?: [\w'-]+){0,2}"  # a list item: one to three words
 _OR_LIST = re.compile(rf"(?:\b{_ITEM}, )+{_ITEM},? or\b")
-_COLON_LIST = re.compile(r"((?:^|(?<=[.?!;]\s))[^.?!;:]{1,40}:\s)([^.?!;]*)")
+_COLON_LIST = re.compile(r"((?:^|(?<=[.?!;]\s))[^.?!;:]{1,60}:\s)([^.?!;]*)")
 _STEPS_AHEAD = re.compile(r"\b(things|steps|tasks|following|below|these)\b", re.IGNORECASE)
 
 
 _REMARK = re.compile(
     r"^(?:(?:the|this|that|these|those|my|our|his|her|its|their|it|he|she|they|there)\b"
     r"(?:\s+[\w'-]+){0,3}?\s+(?:is|are|was|were|has|have|had|sounds?|looks?|seems?)\b|"
-    r"(?:it|that|there|he|she|here)'s\b|they're\b|here (?:is|are)\b|attached (?:is|are)\b)",
+    r"(?:it|that|there|he|she|here)'s\b|they're\b|here (?:is|are)\b|attached (?:is|are)\b|"
+    # what someone did or does in the input: "my daughter recorded herself describing ...",
+    # "she describes her dream house in this recording", "I wrote down the lyrics"
+    r"(?:i|we|he|she|they|(?:my|our|his|her|their) [\w'-]+)\s+(?:\w+[^e\W]ed|said|told|sent|wrote|"
+    r"took|made|drew|sang|spoke|gave|(?<!\bi )(?<!\bwe )(?<!\bthey )\w+[^s\W]s)\b)",
     re.IGNORECASE)
-_ASKS = re.compile(r"\b(want|need|needs|should|must|please|make|give|can|could|would|will)\b",
+_POLITE = re.compile(r"\b(please|can you|could you|would you)\b", re.IGNORECASE)
+_ASKS = re.compile(r"\b(want|wants|need|needs|should|must|please|make|give|can|could|would|will)\b",
                    re.IGNORECASE)
 
 
@@ -174,8 +201,14 @@ def remark(clause: str) -> bool:
     (True, False)
     >>> remark("here's a photo from my trip"), remark("here is what I need: a poster")
     (True, False)
+    >>> remark("she describes her dream house in it"), remark("I need a poster")
+    (True, False)
     """
-    return _REMARK.match(clause.strip()) is not None and not _ASKS.search(clause)
+    m = _REMARK.match(clause.strip())
+    # "I described the vibe I want in this voice note" tells, though "want" is in it
+    told = m is not None and re.search(r"[^e\W]ed$", m.group(0).lower()) is not None \
+        and not _POLITE.search(clause)
+    return m is not None and (told or not _ASKS.search(clause))
 
 
 _QUESTION = re.compile(r"^(?:(?:and |also |please )*(?:tell|show|let) me,?\s+(?:know\s+)?)?"
@@ -188,8 +221,9 @@ _CREATE = re.compile(r"\b(make|makes|create|design|draw|generate|produce|render|
                      r"sketch|come up with|give me|i need|i want|i'd like)\b", re.IGNORECASE)
 _PRODUCTS = {
     "image": r"logos?|pictures?|photos?|images?|drawings?|posters?|illustrations?|icons?|"
-             r"sketch(?:es)?|paintings?|portraits?|wallpapers?|banners?|artwork|cartoons?",
-    "audio": r"songs?|tunes?|melod(?:y|ies)|jingles?|soundtracks?|music|beats?",
+             r"sketch|sketches|paintings?|portraits?|wallpapers?|banners?|artwork|cartoons?",
+    "audio": r"songs?|tunes?|melody|melodies|jingles?|soundtracks?|music|beats?|chimes?|"
+             r"tracks?|loops?|voiceovers?|voice-overs?|narrations?|announcements?",
     "video": r"videos?|clips?|animations?|movies?|films?",
 }
 _PRODUCT = {kind: re.compile(rf"(?<!\bthis )(?<!\bthat )(?<!\bthese )(?<!\bmy )(?<!\byour )"
@@ -198,9 +232,21 @@ _PRODUCT = {kind: re.compile(rf"(?<!\bthis )(?<!\bthat )(?<!\bthese )(?<!\bmy )(
 
 
 _MEDIA = ("image", "audio", "video")
+_NAMED = {kind: re.compile(rf"\b(?:{words}|{kind}s?)\b", re.IGNORECASE)
+          for kind, words in _PRODUCTS.items()}
 
 
-def _asks_new(clause: str) -> list[str]:
+def names_media(request: str, kind: str) -> bool:
+    """The request names a thing of ``kind`` ("add music to it" names audio; "what day is
+    Thursday" names none), made or given.
+
+    >>> names_media("add some music to my clip", "audio"), names_media("Thursday", "image")
+    (True, False)
+    """
+    return kind in _NAMED and _NAMED[kind].search(request) is not None
+
+
+def asks_new(clause: str) -> list[str]:
     """The media kinds a clause asks to have made ("design two logos" -> image); a thing it
     points at ("this photo") is an input, not a product."""
     if not _CREATE.search(clause):
@@ -357,6 +403,10 @@ class _Index:
     """per tool: the stems of its name that no other tool's name has ("resize")"""
     makers: dict[str, set[str]]
     """per media kind: the tools that make it from no media of that kind"""
+    product_maker: dict[str, str] = dataclasses.field(default_factory=dict)
+    """per product word ("jingle"): the maker of its kind whose card is nearest it"""
+    verb_owner: dict[str, tuple[str, float]] = dataclasses.field(default_factory=dict)
+    """per verb stem that one tool's phrases own: that tool and its share of the phrases"""
 
 
 def _bank_links(demos: Sequence[Demo]) -> dict[tuple[str, str], int]:
@@ -383,6 +433,51 @@ def _lexicon(cards: list[dict]) -> list[dict[str, float]]:
         named = stems(card_phrases(card)[0])
         out.append({w: float(np.log(1 + n / df[w])) * (2.0 if w in named else 1.0)
                     for w in ws})
+    return out
+
+
+_VERB_STEMS = {v: next(iter(stems(v)), v) for v in _VERBS if len(v) >= 3}
+_VAGUE = set("add do get give go let look make play put say set show take tell turn use want"
+             .split())
+"""verbs of any step: they own no tool"""
+_OWNED_SHARE = 0.75
+_OWNED_COUNT = 2
+
+
+_DETERMINER = set("a an the this that these those my your his her its our their some".split())
+_OWNABLE = {st for v, st in _VERB_STEMS.items() if v not in _VAGUE}
+
+
+def verb_stems(text: str) -> set[str]:
+    """The stems of the words of ``text`` used as verbs: a word of :data:`_VERBS` (any
+    inflection) not after a determiner ("the drawing" is a thing, "drawing it" an act).
+
+    >>> sorted(verb_stems("draw a fox and caption the drawing"))
+    ['caption', 'draw']
+    """
+    words = re.findall(r"[a-z']+", text.lower())
+    return {st for i, w in enumerate(words) if (i == 0 or words[i - 1] not in _DETERMINER)
+            for st in stems(w) & _OWNABLE}
+
+
+def verb_owners(phrases: Sequence[str], labels: Sequence[str]) -> dict[str, tuple[str, float]]:
+    """The verbs whose phrases (at least two) are mostly one tool's: "draw" is
+    image_generate's when three in four phrases with "draw" are its.
+
+    >>> verb_owners(["draw a fox", "draw a cat", "draw it", "caption it"],
+    ...             ["image_generate"] * 3 + ["image_caption"])
+    {'draw': ('image_generate', 1.0)}
+    """
+    per: dict[str, Counter[str]] = {}
+    for phrase, label in zip(phrases, labels, strict=True):
+        for st in verb_stems(phrase):
+            per.setdefault(st, Counter())[label] += 1
+    out = {}
+    for st, counts in per.items():
+        tool, n = counts.most_common(1)[0]
+        share = n / sum(counts.values())
+        if n >= _OWNED_COUNT and share >= _OWNED_SHARE:
+            out[st] = (tool, round(share, 3))
     return out
 
 
@@ -439,7 +534,23 @@ class Grounder:
                       phrase_vectors=bank_vectors, bank_phrases=n_bank, demos=demos,
                       demo_vectors=self._embed([d.request for d in demos]),
                       links=_bank_links(demos), lexicon=_lexicon(cards),
-                      name_stems=_name_stems(cards), makers=_makers(registry, tools))
+                      name_stems=_name_stems(cards), makers=_makers(registry, tools),
+                      verb_owner=verb_owners(phrases, labels),
+                      product_maker=self._product_makers(registry, tools, card_vectors))
+
+    def _product_makers(self, registry: ToolRegistry, tools: list[str],
+                        card_vectors: np.ndarray) -> dict[str, str]:
+        makers = _makers(registry, tools)
+        words = {kind: _product_words(kind) for kind in _PRODUCTS if makers.get(kind)}
+        flat = [w for ws in words.values() for w in ws]
+        vectors = dict(zip(flat, self._embed(flat), strict=True))
+        out = {}
+        for kind, ws in words.items():
+            ts = sorted(makers[kind])
+            rows = card_vectors[[tools.index(t) for t in ts]]
+            for w in ws:
+                out[w] = ts[int(np.argmax(rows @ vectors[w]))]
+        return out
 
     @staticmethod
     def _label(demos: list[Demo], per_demo: list[list[str]], vectors: np.ndarray,
@@ -501,6 +612,8 @@ class Grounder:
                 if by_head is not None and (step is None or by_head.strength > step.strength):
                     step = dataclasses.replace(by_head, clause=clause)
             step = self._answer(index, clause, clause_vectors[c], step, found, inputs, registry)
+            if step is None and oos[c] >= self.settings.out_of_scope_floor:
+                found.out_of_scope.append(clause)  # near no tool, near an action in the world
             if step is None or remark(clause):  # a remark's words still count as evidence
                 continue
             if oos[c] > step.strength + self.settings.out_of_scope_margin:
@@ -561,10 +674,19 @@ class Grounder:
         named = any(words & n for n in index.name_stems)
         if named or (hits >= 2 and top_lex >= 3.0):
             strength = max(strength, 0.45)
-        products = _asks_new(clause)  # "design two logos": a tool that makes images
-        makers = {t for kind in products for t in index.makers.get(kind, ())}
+        if s.verbs:
+            for st in verb_stems(unquote(clause)) & index.verb_owner.keys():
+                tool, share = index.verb_owner[st]
+                score[tool] += s.verb_weight * share
+                strength = max(strength, s.tau + 0.1)
+        # "design two logos": a tool that makes images; "a jingle": most the one whose card
+        # is nearest a jingle (music, not speech)
+        kinds = asks_new(clause)
+        makers = {t for kind in kinds for t in index.makers.get(kind, ())}
         for t in makers:
             score[t] += s.product_weight
+        for t in {t for kind in kinds for t in _product_makers(clause, kind, index)}:
+            score[t] += _NAMED_MAKER_BONUS
         if makers:  # it is read as one of the tools that make the thing, whatever else it is near
             strength = max(strength, 0.45)
             ceiling = max(score[t] for t in makers)
@@ -586,7 +708,7 @@ class Grounder:
         for each kind it asks for that its step does not make, the maker nearest the clause."""
         made = {k.removeprefix("list[").rstrip("]") for k in _makes(registry, step.tool)}
         out = []
-        for kind in _asks_new(step.clause):
+        for kind in asks_new(step.clause):
             makers = sorted(index.makers.get(kind, set()) - {step.tool})
             if kind in made or not makers:
                 continue
@@ -659,7 +781,7 @@ class Grounder:
                                                     + 0.5 * found.scores.get(index.tools[i], 0.0)))
             if ranked:
                 found.takers[kind] = _feeding_first([index.tools[i] for i in ranked], found,
-                                                    registry)
+                                                    registry, set(inputs.values()))
 
     def propose(self, request: str, inputs: dict[str, str], registry: ToolRegistry,
                 exclude: Iterable[str] = ()) -> Proposal:
@@ -691,7 +813,8 @@ class Grounder:
                                 score=found.scores.get(able[0], 0.0), strength=0.0)]
 
 
-def _feeding_first(takers: list[str], found: Grounding, registry: ToolRegistry) -> list[str]:
+def _feeding_first(takers: list[str], found: Grounding, registry: ToolRegistry,
+                   given: set[str]) -> list[str]:
     """``takers`` with the one a clause reads as next first, when it makes what that clause's
     tool takes: "read it out loud" about a photo is speech first and reading (OCR) next, and
     the reading feeds the speech."""
@@ -701,6 +824,19 @@ def _feeding_first(takers: list[str], found: Grounding, registry: ToolRegistry) 
             made = {k.removeprefix("list[").rstrip("]") for k in _makes(registry, tool)}
             if tool in takers and made & needs:
                 return [tool] + [t for t in takers if t != tool]
+    # a taker whose result no step takes leads nowhere (the user gave that kind already):
+    # one whose result a step needs comes first ("my voice memo with a scene idea; I'd like a
+    # picture of it": the transcript)
+    needed = {k for st in found.steps for k in _required_kinds(registry, st.tool)} - given
+
+    def feeds(tool: str) -> bool:
+        return bool({k.removeprefix("list[").rstrip("]") for k in _makes(registry, tool)}
+                    & needed)
+
+    if found.steps and takers and not feeds(takers[0]):
+        first = next((t for t in takers[:3] if feeds(t)), None)
+        if first is not None:
+            return [first] + [t for t in takers if t != first]
     return takers
 
 
@@ -718,7 +854,7 @@ def _counted(step: Step, registry: ToolRegistry) -> list[Step]:
     """A clause's step, and a twin for each more of its kind the clause asks to have made
     ("design two logos": two image tasks, made side by side)."""
     made = main_media(registry, step.tool)
-    if step.origin != "clause" or made is None or made not in _asks_new(step.clause):
+    if step.origin != "clause" or made is None or made not in asks_new(step.clause):
         return [step]
     return [step] + [dataclasses.replace(step, origin="count", alternatives=[])
                      for _ in range(copies(step.clause, made) - 1)]
@@ -791,6 +927,25 @@ def main_media(registry: ToolRegistry, tool: str) -> str | None:
     kinds = [port_type(f.annotation) for f in registry.tool_class(tool).Output.model_fields
              .values()]
     return next((k for k in kinds if k.removeprefix("list[").rstrip("]") in _MEDIA), None)
+
+
+_NAMED_MAKER_BONUS = 0.2
+"""added to the maker nearest the product word a clause names, over every maker's boost"""
+
+
+def _product_words(kind: str) -> list[str]:
+    """The singular words of :data:`_PRODUCTS` for ``kind`` ("logos?" -> "logo")."""
+    return [w.removesuffix("s?").removesuffix("?") for w in _PRODUCTS[kind].split("|")]
+
+
+def _product_makers(clause: str, kind: str, index: _Index) -> set[str]:
+    """The makers of ``kind`` nearest the product words ``clause`` names."""
+    out = set()
+    for m in _PRODUCT[kind].finditer(clause):
+        word = m.group(0).lower()
+        out |= {index.product_maker[w] for w in (word, word[:-1], word[:-2])
+                if w in index.product_maker}
+    return out
 
 
 def _makers(registry: ToolRegistry, tools: list[str]) -> dict[str, set[str]]:

@@ -13,7 +13,8 @@ signals, none of them a tool:
    media, "files", "music"), with no media attached and nothing specific to make.
 3. **Actions in the world.** Booking, buying, calling, texting a phone, alarms and reminders,
    calendars, posting to social networks, tracking parcels, paying, smart-home switches:
-   prototypes of what assistants are asked and media tools never do. A clause closer to one of
+   prototypes of what assistants are asked and media tools never do, and edits of media that
+   no built-in tool makes (trimming, removing vocals). A clause closer to one of
    them than to every tool's evidence asks for something no tool serves (a registered tool
    that does it, e.g. an MCP calendar server's, wins by its own card).
 
@@ -33,7 +34,8 @@ from mmagent.toolkit._base import port_type
 from mmagent.toolkit._registry import ToolRegistry
 
 __all__ = ["Intent", "small_talk", "asks_capabilities", "out_of_scope_similarity",
-           "chat_similarity", "direct_answer", "capabilities_answer", "OUT_OF_SCOPE", "asks_speech"]
+           "chat_similarity", "conversation", "direct_answer", "capabilities_answer",
+           "OUT_OF_SCOPE", "asks_speech"]
 
 Intent = Literal["task", "direct", "capabilities"]
 
@@ -80,6 +82,8 @@ OUT_OF_SCOPE = (
     "turn on the lights or the heating at home", "check my bank account balance",
     "navigate or give driving directions", "play a song on my speaker",
     "look up today's news or a stock price",
+    "cut or trim the start of a video or a song", "remove the vocals or the noise from a song",
+    "speed up, slow down or reverse a video",
 )
 _CHAT_PROTOTYPES = (
     "hello there", "good morning, how are you?", "thank you so much",
@@ -109,7 +113,7 @@ def asks_capabilities(request: str, inputs: dict[str, str]) -> bool:
     m = _ABILITY_START.search(request)
     if m is None or "?" not in request:
         return False
-    rest = request[m.end():].split("?")[0]
+    rest = re.split(r"[?,;]", request[m.end():])[0]  # "..., like if I send you one?"
     if _SPECIFIC.search(rest) or re.search(r"['\"“]", rest):
         return False
     content = [w for w in _words(rest) if w not in _FILLER]
@@ -127,6 +131,22 @@ work deal handle make create generate produce read understand edit process see h
 listen watch write draw compose open use take accept analyze analyse transcribe translate
 speak talk sing play do help change convert
 """.split())
+
+
+_TALK = re.compile(
+    r"^\s*(?:(?:so|ok|okay|hey|well|and|but),?\s+)?(?:what|why|how|who|when|where|is|are|does|do|"
+    r"tell me (?:a|an|about|something|more)|explain|any (?:idea|thoughts))\b", re.IGNORECASE)
+
+
+def conversation(request: str) -> bool:
+    """A question or a conversational ask ("tell me a joke", "what's the difference between a
+    jingle and a theme song?"): with no tool for it and no action in the world, it is
+    answered in words.
+
+    >>> conversation("tell me a joke"), conversation("book me a flight to Rome")
+    (True, False)
+    """
+    return _TALK.search(request) is not None
 
 
 def out_of_scope_similarity(embedder: Embedder, vectors: np.ndarray) -> np.ndarray:
@@ -147,6 +167,9 @@ def direct_answer(request: str, registry: ToolRegistry) -> str:
         return "You're welcome! Tell me if there is anything else to do."
     if words & {"bye", "goodbye", "later", "cya", "farewell"}:
         return "Goodbye! Come back any time."
+    if conversation(request) and not small_talk(request):
+        return ("I can't answer that with my tools: I plan and run work on images, audio and "
+                "video. " + _kinds_sentence(registry) + " Ask \"what can you do?\" for the list.")
     if _IDENTITY.search(request) and not re.search(r"\bhow\b", request, re.IGNORECASE):
         return ("I'm mmagent: I plan multimodal work and run it on tools. "
                 + _kinds_sentence(registry) + " Ask \"what can you do?\" for the list.")
@@ -193,7 +216,8 @@ _SPEECH = re.compile(
     r"\bread (it|this|that|them) out\b|\bvoice (it|that|this|the \w+)\b|\bnarrat|"
     r"\bsay (it|this|that)\b|\bspoken\b|\bspeak (it|this|that|the \w+)\b|\bas speech\b|"
     r"\b(tell|read) (it to )?me (out loud|aloud)\b|\ba voice (saying|that says|reading)\b|"
-    r"\b(that says|say) ['\"“]", re.IGNORECASE)
+    r"\b(that says|say) ['\"“]|\b(into|as) (an? )?(audio|audiobook|mp3|voice-?over)\b",
+    re.IGNORECASE)
 
 
 def asks_speech(request: str) -> bool:

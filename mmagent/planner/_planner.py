@@ -20,11 +20,12 @@ from mmagent.plan._validator import collect_errors
 from mmagent.planner._backends import ChatBackend, Completion, Message, stop_reason
 from mmagent.planner._demos import DemoBank
 from mmagent.planner._embed import Embedder, default_embedder
-from mmagent.planner._grounding import Grounder, GroundingSettings
+from mmagent.planner._grounding import Grounder, GroundingSettings, asks_new
 from mmagent.planner._intent import (
     asks_capabilities,
     capabilities_answer,
     chat_similarity,
+    conversation,
     direct_answer,
     small_talk,
 )
@@ -221,7 +222,8 @@ class Planner:
         proposal = self.grounder.propose(request, kinds, self.registry, exclude=exclude)
         found = proposal.grounding
         if proposal.plan is None:
-            if not kinds and self._chatty(request):
+            if not kinds and not found.out_of_scope and (
+                    self._chatty(request) or conversation(request)):
                 return PlanResult(plan=Plan(), attempts=0, outcome="direct", grounded=True,
                                   answer=direct_answer(request, self.registry)), []
             raise _refusal(request, found.closest, found.out_of_scope)
@@ -240,6 +242,12 @@ class Planner:
             logger.info("grounded plan rejected, asking the LLM: %s", "; ".join(problems))
             return None, tools
         unsure = proposal.confidence < self.confidence_threshold
+        if unsure and not kinds and conversation(request) and not any(
+                st.origin == "clause" and asks_new(st.clause) for st in found.steps):
+            # a question with nothing attached that no tool clearly serves ("what's the
+            # difference between a jingle and a theme song?") is talk, not a guessed run
+            return PlanResult(plan=Plan(), attempts=0, outcome="direct", grounded=True,
+                              answer=direct_answer(request, self.registry)), []
         if unsure and self.llm_fallback:
             logger.info("grounded plan unsure (%.2f), asking the LLM", proposal.confidence)
             return None, tools

@@ -1,10 +1,12 @@
-"""The planner evaluation: requests written as users write them (``requests.yaml``, by an author
-who did not see the planner), tools with no demonstration (``new_tools.yaml``: the MCP server
-``office`` and two Python tools), and a fixed dev/test split (``split.yaml``, seed 2026, made
-before any tuning). Tune on dev only; the test split is reported by category.
+"""The planner evaluation: requests written as users write them, in two tables by two authors
+who saw neither the planner nor its bank (``requests.yaml``; ``requests_more.yaml``, written
+later by an author who saw only the tools' cards), tools with no demonstration
+(``new_tools.yaml``: the MCP server ``office`` and two Python tools), and a fixed dev/test split
+of each table (``split.yaml``, made before any tuning on it). Tune on dev only; the test split is
+reported by category.
 
 ``python -m tests.planner.eval --split dev`` prints the scores (``--rows`` lists each row,
-``--json`` one object).
+``--json`` one object, ``--table requests_more.yaml`` one table's rows).
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ from mmagent.toolkit import ToolRegistry
 from tests.planner.eval.tools import EVAL_TOOLS, OcrReadStandIn
 
 HERE = Path(__file__).parent
-REQUESTS = HERE / "requests.yaml"
+TABLES = (HERE / "requests.yaml", HERE / "requests_more.yaml")
 SPLIT = HERE / "split.yaml"
 OFFICE = HERE / "office_server.py"
 

@@ -1,4 +1,5 @@
-"""``python -m tests.planner.eval [--split dev|test|all] [--rows] [--json] [--set KEY=VALUE]``:
+"""``python -m tests.planner.eval [--split dev|test|all] [--table NAME] [--rows] [--json]
+[--set KEY=VALUE]``:
 plan the evaluation requests with the offline planner and print the share right per category.
 
 ``--set grounding.card_weight=0`` (repeatable) changes a ``planner:`` setting, for ablations.
@@ -15,7 +16,7 @@ import tempfile
 import yaml
 
 from mmagent.eval._requests import evaluate_requests, load_requests, load_split
-from tests.planner.eval import REQUESTS, SPLIT, eval_agent
+from tests.planner.eval import SPLIT, TABLES, eval_agent
 
 
 def _settings(pairs: list[str]) -> dict[str, object]:
@@ -33,6 +34,8 @@ def _settings(pairs: list[str]) -> dict[str, object]:
 def main() -> None:
     ap = argparse.ArgumentParser(prog="python -m tests.planner.eval")
     ap.add_argument("--split", default="dev", choices=["dev", "test", "all"])
+    ap.add_argument("--table", default=None, choices=[t.name for t in TABLES],
+                    help="one table's rows (default: both)")
     ap.add_argument("--rows", action="store_true", help="print every row (dev only)")
     ap.add_argument("--json", action="store_true")
     ap.add_argument("--set", action="append", default=[], metavar="KEY=VALUE")
@@ -40,8 +43,10 @@ def main() -> None:
     args = ap.parse_args()
     logging.basicConfig(level=logging.ERROR)
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
-    rows = load_requests(REQUESTS)
-    ids = None if args.split == "all" else load_split(SPLIT, args.split)
+    rows = [row for table in TABLES if args.table in (None, table.name)
+            for row in load_requests(table)]
+    ids = [row.id for row in rows] if args.split == "all" else load_split(SPLIT, args.split)
+    ids = [i for i in ids if i in {row.id for row in rows}]
     cache = args.cache or tempfile.mkdtemp(prefix="mmagent-eval-")
     agent = eval_agent(cache, **_settings(args.set))
     planner = agent.planner()
