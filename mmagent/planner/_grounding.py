@@ -176,6 +176,8 @@ _QUOTED = re.compile(r"(?<!\w)'.+?'(?!\w)|\"[^\"]*\"|“[^”]*”")
 _ITEM = r"\w[\w'-]*(?: [\w'-]+){0,2}"  # a list item: one to three words
 _OR_LIST = re.compile(rf"(?:\b{_ITEM}, )+{_ITEM},? or\b")
 _COLON_LIST = re.compile(r"((?:^|(?<=[.?!;]\s))[^.?!;:]{1,60}:\s)([^.?!;]*)")
+_LIST_COMMA = re.compile(rf",(?!\s*(?:and\s+)?(?:{'|'.join(_VERBS)})\b)", re.IGNORECASE)
+"""a comma between a list's parts, not one before a step ("a koi pond, animate it")"""
 _STEPS_AHEAD = re.compile(r"\b(things|steps|tasks|following|below|these)\b", re.IGNORECASE)
 
 
@@ -307,7 +309,7 @@ def split_clauses(text: str) -> list[str]:
     # market at night, neon signs, rain"), unless the head announces steps ("do these things:")
     masked = _OR_LIST.sub(lambda m: m.group(0).replace(",", "\x02"), masked)
     masked = _COLON_LIST.sub(lambda m: m.group(0) if _STEPS_AHEAD.search(m.group(1))
-                             else m.group(1) + m.group(2).replace(",", "\x02"), masked)
+                             else m.group(1) + _LIST_COMMA.sub("\x02", m.group(2)), masked)
     clauses = []
     for part in _SPLIT.split(masked):
         part = (part or "").strip(" \t\n-:")
