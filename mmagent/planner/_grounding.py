@@ -631,7 +631,7 @@ class Grounder:
         self._borrow(index, found, request_vector, inputs, request, registry)
         if self.settings.slots:
             _add_slot_steps(found, registry, request)
-        found.steps = [twin for st in found.steps for twin in _counted(st, registry)]
+        found.steps = [twin for st in found.steps for twin in _counted(st, registry, inputs)]
         self._takers(index, found, registry, inputs, whole, prior)
         return found
 
@@ -852,9 +852,21 @@ def _unasked_media(registry: ToolRegistry, tools: set[str], request: str) -> boo
     return False
 
 
-def _counted(step: Step, registry: ToolRegistry) -> list[Step]:
+_EACH_INPUT = re.compile(r"\b(?:both|each|all|every one)\b(?:\s+of)?\s+(?:these|those|the|my|them)\b"
+                         r"|\b(?:both|each) (?:photos?|pictures?|images?|recordings?|clips?)\b",
+                         re.IGNORECASE)
+
+
+def _counted(step: Step, registry: ToolRegistry, inputs: dict[str, str]) -> list[Step]:
     """A clause's step, and a twin for each more of its kind the clause asks to have made
-    ("design two logos": two image tasks, made side by side)."""
+    ("design two logos": two image tasks, made side by side), or for each more input the
+    clause asks it for when its tool takes one ("describe both of these photos")."""
+    if step.origin == "clause" and _EACH_INPUT.search(step.clause):
+        singles = [k for k in _required_kinds(registry, step.tool) if k in _MEDIA]
+        n = sum(kind in singles for kind in inputs.values())
+        if len(singles) == 1 and n > 1:
+            return [step] + [dataclasses.replace(step, origin="count", alternatives=[])
+                             for _ in range(n - 1)]
     made = main_media(registry, step.tool)
     if step.origin != "clause" or made is None or made not in asks_new(step.clause):
         return [step]
