@@ -178,7 +178,7 @@ _OR_LIST = re.compile(rf"(?:\b{_ITEM}, )+{_ITEM},? or\b")
 _COLON_LIST = re.compile(r"((?:^|(?<=[.?!;]\s))[^.?!;:]{1,60}:\s)([^.?!;]*)")
 _LIST_COMMA = re.compile(rf",(?!\s*(?:and\s+)?(?:{'|'.join(_VERBS)})\b)", re.IGNORECASE)
 """a comma between a list's parts, not one before a step ("a koi pond, animate it")"""
-_STEPS_AHEAD = re.compile(r"\b(things|steps|tasks|following|below|these)\b", re.IGNORECASE)
+_STEPS_AHEAD = re.compile(r"\b(things|steps|tasks|following|below)\b|\bthese\s*:\s*$", re.IGNORECASE)
 
 
 _REMARK = re.compile(
