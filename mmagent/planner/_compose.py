@@ -38,7 +38,8 @@ __all__ = ["compose", "confidence", "asks_join"]
 
 _MEDIA = ("image", "audio", "video")
 _JOIN = re.compile(
-    r"\bover (it|some|a|an|the|this|that|soft|calm|cheerful|upbeat|gentle|epic)\b|\bunder\b|"
+    r"\bover (it|some|a|an|the|this|that|soft|calm|cheerful|upbeat|gentle|epic)\b|"
+    r"\b(under|underneath|beneath)\b|"
     r"\bsoundtrack\b|\bbackground\b|\blay (it|that|this|the \w+) over\b|\bput (it|that|this|"
     r"them|the \w+) on\b|\bon (it|the video|this video|the clip|this clip|top)\b|"
     r"\badd (it|that|them) to\b|\bgive it\b|\bwith (some |a |an )?(\w+ ){0,3}(music|voice|"

@@ -176,7 +176,9 @@ _QUOTED = re.compile(r"(?<!\w)'.+?'(?!\w)|\"[^\"]*\"|“[^”]*”")
 _ITEM = r"\w[\w'-]*(?: [\w'-]+){0,2}"  # a list item: one to three words
 _OR_LIST = re.compile(rf"(?:\b{_ITEM}, )+{_ITEM},? or\b")
 _COLON_LIST = re.compile(r"((?:^|(?<=[.?!;]\s))[^.?!;:]{1,60}:\s)([^.?!;]*)")
-_STEPS_AHEAD = re.compile(r"\b(things|steps|tasks|following|below|these)\b", re.IGNORECASE)
+_LIST_COMMA = re.compile(rf",(?!\s*(?:and\s+)?(?:{'|'.join(_VERBS)})\b)", re.IGNORECASE)
+"""a comma between a list's parts, not one before a step ("a koi pond, animate it")"""
+_STEPS_AHEAD = re.compile(r"\b(things|steps|tasks|following|below)\b|\bthese\s*:\s*$", re.IGNORECASE)
 
 
 _REMARK = re.compile(
@@ -307,7 +309,7 @@ def split_clauses(text: str) -> list[str]:
     # market at night, neon signs, rain"), unless the head announces steps ("do these things:")
     masked = _OR_LIST.sub(lambda m: m.group(0).replace(",", "\x02"), masked)
     masked = _COLON_LIST.sub(lambda m: m.group(0) if _STEPS_AHEAD.search(m.group(1))
-                             else m.group(1) + m.group(2).replace(",", "\x02"), masked)
+                             else m.group(1) + _LIST_COMMA.sub("\x02", m.group(2)), masked)
     clauses = []
     for part in _SPLIT.split(masked):
         part = (part or "").strip(" \t\n-:")
@@ -629,7 +631,7 @@ class Grounder:
         self._borrow(index, found, request_vector, inputs, request, registry)
         if self.settings.slots:
             _add_slot_steps(found, registry, request)
-        found.steps = [twin for st in found.steps for twin in _counted(st, registry)]
+        found.steps = [twin for st in found.steps for twin in _counted(st, registry, inputs)]
         self._takers(index, found, registry, inputs, whole, prior)
         return found
 
@@ -850,9 +852,21 @@ def _unasked_media(registry: ToolRegistry, tools: set[str], request: str) -> boo
     return False
 
 
-def _counted(step: Step, registry: ToolRegistry) -> list[Step]:
+_EACH_INPUT = re.compile(r"\b(?:both|each|all|every one)\b(?:\s+of)?\s+(?:these|those|the|my|them)\b"
+                         r"|\b(?:both|each) (?:photos?|pictures?|images?|recordings?|clips?)\b",
+                         re.IGNORECASE)
+
+
+def _counted(step: Step, registry: ToolRegistry, inputs: dict[str, str]) -> list[Step]:
     """A clause's step, and a twin for each more of its kind the clause asks to have made
-    ("design two logos": two image tasks, made side by side)."""
+    ("design two logos": two image tasks, made side by side), or for each more input the
+    clause asks it for when its tool takes one ("describe both of these photos")."""
+    if step.origin == "clause" and _EACH_INPUT.search(step.clause):
+        singles = [k for k in _required_kinds(registry, step.tool) if k in _MEDIA]
+        n = sum(kind in singles for kind in inputs.values())
+        if len(singles) == 1 and n > 1:
+            return [step] + [dataclasses.replace(step, origin="count", alternatives=[])
+                             for _ in range(n - 1)]
     made = main_media(registry, step.tool)
     if step.origin != "clause" or made is None or made not in asks_new(step.clause):
         return [step]

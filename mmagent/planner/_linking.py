@@ -111,14 +111,15 @@ def _number_literal(field_name: str, kind: str, request: str) -> float | int | N
     if field_name in ("duration", "seconds"):
         m = re.search(_NUM + r"[\s-]*(?:s\b|secs?\b|seconds?\b)", request, re.IGNORECASE)
     elif field_name in ("count", "frames", "top_k"):
-        m = (re.search(r"\b(?:top|best)\s+" + _NUM + r"\b", request, re.IGNORECASE)
+        m = (re.search(r"\b(?:top|best)\s+" + _NUM + r"\b|\b" + _NUM + r"\s+(?:best|top)\b",
+                       request, re.IGNORECASE)
              or re.search(_NUM + r"\s+(?:\w+\s+)?(?:frames|images|pictures|pics|stills|photos|"
                           r"shots|results)", request, re.IGNORECASE))
     else:
         return None
     if not m:
         return None
-    value = _number(m.group(1))
+    value = _number(next(g for g in m.groups() if g is not None))
     return int(value) if kind == "integer" else value
 
 
@@ -235,8 +236,8 @@ def _port_value(st: _State, i: int, tool: str, name: str, info: Any, clause: str
         fitted = _accepted(info, slot_value(name, info.description or "", st.found))
     if fitted is not None and kind in ("text", "integer", "number"):
         return fitted
-    if not required:
-        return _number_literal(name, kind, st.request)
+    if not required:  # a number the port cannot take ("400 pics" for a top 100) is not set
+        return _accepted(info, _number_literal(name, kind, st.request))
     if earlier and base in _MEDIA:
         j, f = earlier[0]
         return f"${st.tasks[j]['id']}.{f}"

@@ -31,7 +31,11 @@ _DIMS = re.compile(r"\b(\d{2,5})\s*(?:x|×|by)\s*(\d{2,5})\b|\b(\d{2,5})\s*(?:px
                    r"\s*(?:by|and|x)\s*(\d{2,5})\s*(?:px|pixels)?\s*tall\b", re.IGNORECASE)
 _FOLDER = re.compile(r"(?<![\w:/.])((?:~|\.{1,2})?/[\w\-]+(?:[/.][\w\-]+)*/?)|"
                      r"\b(?:folder|directory)\s+['\"“]([^'\"”]+)['\"”]", re.IGNORECASE)
-_LANG = re.compile(r"\b(?:in|into|to)\s+(" + "|".join(_LANGUAGES) + r")\b", re.IGNORECASE)
+# a language said as one ("into French", "in Italian, please"), not a style ("in japanese ink
+# style": a noun follows)
+_LANG = re.compile(r"\b(?:in|into|to)\s+(" + "|".join(_LANGUAGES)
+                   + r")\b(?!\s+(?!(?:and|or|so|for|please|too|as|with|then|but|if|because|"
+                   r"before|after|when|by|from|on|at|now|instead)\b)[a-z])", re.IGNORECASE)
 _PORT_KINDS = (  # words of a port's name/description -> the kind of value it takes
     ("email", re.compile(r"\b(e-?mail|recipient|address(es)?)\b", re.IGNORECASE)),
     ("language", re.compile(r"\blanguage\b", re.IGNORECASE)),

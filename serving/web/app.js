@@ -371,7 +371,8 @@ function onEvent(ev) {
     case "run_started": log(`run ${ev.run_id}${ev.resumed ? " resumed" : ""}`); break;
     case "task_started":
       delete state.failures[ev.task_id];  // a step run again after a re-plan starts afresh
-      setStatus(ev.task_id, "running");
+      // a finished step stays finished: a resumed run starts it again only to serve it
+      if (!["done", "cached"].includes(state.status[ev.task_id])) setStatus(ev.task_id, "running");
       log(`${ev.task_id} ${ev.tool} started`);
       break;
     case "task_progress":
@@ -448,7 +449,12 @@ async function follow(runId) {
   const headers = state.lastEvent ? { "Last-Event-ID": state.lastEvent } : {};
   const response = await api(`/v1/runs/${runId}/events`, { headers });
   for await (const message of sse(response)) {
-    if (message.id) state.lastEvent = message.id;
+    if (state.run !== runId) return;  // another run was opened: this stream is not shown
+    if (message.id) {
+      // an event seen already (a stream still open from before) changes nothing
+      if (state.lastEvent && Number(message.id) <= Number(state.lastEvent)) continue;
+      state.lastEvent = message.id;
+    }
     if (message.event === "mmagent") onEvent(JSON.parse(message.data));
     else if (message.event === "end") break;
   }
