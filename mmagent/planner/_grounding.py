@@ -178,7 +178,8 @@ _OR_LIST = re.compile(rf"(?:\b{_ITEM}, )+{_ITEM},? or\b")
 _COLON_LIST = re.compile(r"((?:^|(?<=[.?!;]\s))[^.?!;:]{1,60}:\s)([^.?!;]*)")
 _LIST_COMMA = re.compile(rf",(?!\s*(?:and\s+)?(?:{'|'.join(_VERBS)})\b)", re.IGNORECASE)
 """a comma between a list's parts, not one before a step ("a koi pond, animate it")"""
-_STEPS_AHEAD = re.compile(r"\b(things|steps|tasks|following|below)\b|\bthese\s*:\s*$", re.IGNORECASE)
+_STEPS_AHEAD = re.compile(r"\b(things|steps|tasks|following|below)\b|\bthese\s*:\s*$",
+                          re.IGNORECASE)
 
 
 _REMARK = re.compile(
@@ -852,8 +853,8 @@ def _unasked_media(registry: ToolRegistry, tools: set[str], request: str) -> boo
     return False
 
 
-_EACH_INPUT = re.compile(r"\b(?:both|each|all|every one)\b(?:\s+of)?\s+(?:these|those|the|my|them)\b"
-                         r"|\b(?:both|each) (?:photos?|pictures?|images?|recordings?|clips?)\b",
+_EACH_INPUT = re.compile(r"\b(?:both|each|all|every one)\b(?:\s+of)?\s+"
+                         r"(?:these|those|the|my|them)\b|\b(?:both|each) (?:photos?|pictures?|images?|recordings?|clips?)\b",
                          re.IGNORECASE)
 
 
