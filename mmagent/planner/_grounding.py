@@ -854,7 +854,8 @@ def _unasked_media(registry: ToolRegistry, tools: set[str], request: str) -> boo
 
 
 _EACH_INPUT = re.compile(r"\b(?:both|each|all|every one)\b(?:\s+of)?\s+"
-                         r"(?:these|those|the|my|them)\b|\b(?:both|each) (?:photos?|pictures?|images?|recordings?|clips?)\b",
+                         r"(?:these|those|the|my|them)\b|"
+                         r"\b(?:both|each) (?:photos?|pictures?|images?|recordings?|clips?)\b",
                          re.IGNORECASE)
 
 
