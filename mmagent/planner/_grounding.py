@@ -168,7 +168,7 @@ summarize swap take tell transcribe translate turn use voice want watch write
 """.split()
 """Verbs that ask for a step; one that one tool's phrases own is evidence for that tool
 (:func:`verb_owners`)."""
-_SPLIT = re.compile(r",|;|\.\s|\.$|\?\s|\?$|!\s|!$|\bthen\b|"
+_SPLIT = re.compile(r",|;|\.\s|\.$|\?\s|\?$|!\s|!$|\s[-–—]+\s|\bthen\b|"
                     r"\band\b(?!\s+white\b)|\bfinally\b|\bafter that\b|"  # "black and white"
                     r"\badditionally\b|\balso\b|(?<![\w'] )\bnext\b|\bafterwards\b|\bonce\b",
                     re.IGNORECASE)
