@@ -12,9 +12,11 @@ LLM only when that fails:
    registered tool, phrases from its card (its name in words, the first sentence of its
    description) — so a tool with no demonstration, a user's or an MCP server's, is matched
    like any other. The ``k`` nearest phrases vote for their tools; the clause's similarity to
-   each whole card and the tools of the most similar demonstrations (a prior) add to it. A
-   clause close to no phrase asks for no tool ("I have a photo 'a.jpg'"); a clause closer to
-   an action no tool does ("book a flight") than to any tool is out of scope
+   each whole card, the tools of the most similar demonstrations (a prior) and a verb that one
+   tool's phrases own ("draw", or "translate" from an MCP tool's card) add to it. A clause
+   close to no phrase asks for no tool ("I have a photo 'a.jpg'"); a clause telling what
+   someone did in the input ("she describes her dream house in it") is a remark; a clause
+   closer to an action no tool does ("book a flight") than to any tool is out of scope
    (:mod:`mmagent.planner._intent`).
 2. **Values.** A value in the request that fits a tool's required port (an e-mail address, a
    language, a size: :mod:`mmagent.planner._slots`) asks for that tool; a tool whose required
@@ -445,6 +447,7 @@ _VAGUE = set("add do get give go let look make play put say set show take tell t
 """verbs of any step: they own no tool"""
 _OWNED_SHARE = 0.75
 _OWNED_COUNT = 2
+"""a verb is owned by the tool of at least this share of its phrases, and this many"""
 
 
 _DETERMINER = set("a an the this that these those my your his her its our their some".split())

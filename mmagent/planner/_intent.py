@@ -1,12 +1,14 @@
 """Requests that need no tool, and requests no tool can serve.
 
-A greeting, a thank-you or "what can you do?" gets an empty plan and an answer in words; a
-request for something outside every tool ("book me a flight") gets a typed refusal. Three
-signals, none of them a tool:
+A greeting, a thank-you, a question no tool answers or "what can you do?" gets an empty plan
+and an answer in words; a request for something outside every tool ("book me a flight") gets
+a typed refusal. Three signals, none of them a tool:
 
 1. **Small talk.** A request made only of conversational words ("thanks, bye", "lol ok"), or
    an identity question ("what's your name?"), is ``direct``. Short requests with no media and
-   no clause close to any tool are compared with a few conversational prototypes.
+   no clause close to any tool are compared with a few conversational prototypes; a question
+   or a conversational ask that no tool serves ("tell me a joke", "what is the capital of
+   France?") is answered in words too (:func:`conversation`), not refused.
 2. **Questions about abilities.** "What kinds of files can I send you?", "Can you work with
    video?", "Is it possible for you to make music? Just asking" ask what the agent can do, not
    for a run: ``capabilities`` — a question about ability whose object is generic (a kind of

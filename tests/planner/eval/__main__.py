@@ -45,8 +45,9 @@ def main() -> None:
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     rows = [row for table in TABLES if args.table in (None, table.name)
             for row in load_requests(table)]
-    ids = [row.id for row in rows] if args.split == "all" else load_split(SPLIT, args.split)
-    ids = [i for i in ids if i in {row.id for row in rows}]
+    known = {row.id for row in rows}
+    ids = [i for i in (known if args.split == "all" else load_split(SPLIT, args.split))
+           if i in known]
     cache = args.cache or tempfile.mkdtemp(prefix="mmagent-eval-")
     agent = eval_agent(cache, **_settings(args.set))
     planner = agent.planner()
