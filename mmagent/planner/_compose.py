@@ -28,7 +28,7 @@ from collections import Counter
 
 from mmagent.plan._ir import Plan
 from mmagent.plan._validator import collect_errors
-from mmagent.planner._grounding import Grounding, Step, main_media, names_media
+from mmagent.planner._grounding import Grounding, Step, main_media, names_media, takes
 from mmagent.planner._intent import asks_speech
 from mmagent.planner._linking import link
 from mmagent.toolkit._base import port_type
@@ -108,7 +108,7 @@ def _left_for_input(steps: list[Step], kind: str, registry: ToolRegistry) -> boo
         if kind in _in_kinds(registry, st.tool):
             if pointer is not None and pointer.search(st.clause):
                 return False
-            taken = taken or not made or _takes_list(registry, st.tool, kind)
+            taken = taken or not made or takes(registry, st.tool, f"list[{kind}]", exact=True)
             made = max(0, made - 1)
         made += kind in _out_kinds(registry, st.tool)
     return not taken
@@ -339,7 +339,7 @@ def _shape_cost(before: Grounding, found: Grounding, plan: Plan, inputs: dict[st
     if collect_errors(plan, registry, inputs):
         return None
     used = {r.field for t in plan.tasks for _a, r in t.refs() if r.is_input}
-    if any(name not in used and any(_takes_kind(registry, t, kind) for t in registry.names())
+    if any(name not in used and any(takes(registry, t, kind) for t in registry.names())
            for name, kind in inputs.items()):
         return None
     consumed = {r.source for t in plan.tasks for _a, r in t.refs() if not r.is_input}
@@ -354,16 +354,6 @@ def _shape_cost(before: Grounding, found: Grounding, plan: Plan, inputs: dict[st
             cost += 0.35
     asked = sum(s.origin == "clause" for s in before.steps)
     return cost + 0.6 * max(0, asked - sum(s.origin == "clause" for s in found.steps))
-
-
-def _takes_list(registry: ToolRegistry, tool: str, kind: str) -> bool:
-    return any(port_type(f.annotation) == f"list[{kind}]"
-               for f in registry.tool_class(tool).Input.model_fields.values())
-
-
-def _takes_kind(registry: ToolRegistry, tool: str, kind: str) -> bool:
-    return any(_base(port_type(f.annotation)) == kind
-               for f in registry.tool_class(tool).Input.model_fields.values())
 
 
 def confidence(found: Grounding) -> float:

@@ -542,10 +542,11 @@ class Grounder:
                       links=_bank_links(demos), lexicon=_lexicon(cards),
                       name_stems=_name_stems(cards), makers=_makers(registry, tools),
                       verb_owner=verb_owners(phrases, labels),
-                      product_maker=self._product_makers(registry, tools, card_vectors))
+                      product_maker=self._product_word_makers(registry, tools, card_vectors))
 
-    def _product_makers(self, registry: ToolRegistry, tools: list[str],
-                        card_vectors: np.ndarray) -> dict[str, str]:
+    def _product_word_makers(self, registry: ToolRegistry, tools: list[str],
+                             card_vectors: np.ndarray) -> dict[str, str]:
+        """Per product word ("jingle"), the maker of its kind whose card is nearest it."""
         makers = _makers(registry, tools)
         words = {kind: _product_words(kind) for kind in _PRODUCTS if makers.get(kind)}
         flat = [w for ws in words.values() for w in ws]
@@ -712,7 +713,7 @@ class Grounder:
                         registry: ToolRegistry) -> list[Step]:
         """One clause may ask for two new media ("a clip of a campfire with guitar music"):
         for each kind it asks for that its step does not make, the maker nearest the clause."""
-        made = {k.removeprefix("list[").rstrip("]") for k in _makes(registry, step.tool)}
+        made = _made_kinds(registry, step.tool)
         out = []
         for kind in asks_new(step.clause):
             makers = sorted(index.makers.get(kind, set()) - {step.tool})
@@ -738,7 +739,7 @@ class Grounder:
         answerers = [t for t in index.tools if _answers(registry, t)]
         several = "list[image]" in kinds or _SEVERAL.search(clause) is not None
         if several:
-            answerers = [t for t in answerers if _takes(registry, t, "list[image]", exact=True)]
+            answerers = [t for t in answerers if takes(registry, t, "list[image]", exact=True)]
         # a clear reading stands ("what is in this photo?" is a caption), unless the question
         # is about several images and its tool takes one
         if not answerers or step is not None and (step.tool in answerers or (
@@ -781,7 +782,7 @@ class Grounder:
         """For each kind of input the user gave, the tools suited to take it, best first."""
         s = self.settings
         for kind in dict.fromkeys(inputs.values()):
-            takers = [i for i, t in enumerate(index.tools) if _takes(registry, t, kind)]
+            takers = [i for i, t in enumerate(index.tools) if takes(registry, t, kind)]
             ranked = sorted(takers, key=lambda i: -(whole[i] + s.neighbour_weight
                                                     * prior.get(index.tools[i], 0.0)
                                                     + 0.5 * found.scores.get(index.tools[i], 0.0)))
@@ -827,20 +828,15 @@ def _feeding_first(takers: list[str], found: Grounding, registry: ToolRegistry,
     for st in found.steps:
         needs = _required_kinds(registry, st.tool)
         for tool, _score in st.alternatives[:1]:
-            made = {k.removeprefix("list[").rstrip("]") for k in _makes(registry, tool)}
-            if tool in takers and made & needs:
+            if tool in takers and _made_kinds(registry, tool) & needs:
                 return [tool] + [t for t in takers if t != tool]
     # a taker whose result no step takes leads nowhere (the user gave that kind already):
     # one whose result a step needs comes first ("my voice memo with a scene idea; I'd like a
     # picture of it": the transcript)
     needed = {k for st in found.steps for k in _required_kinds(registry, st.tool)} - given
 
-    def feeds(tool: str) -> bool:
-        return bool({k.removeprefix("list[").rstrip("]") for k in _makes(registry, tool)}
-                    & needed)
-
-    if found.steps and takers and not feeds(takers[0]):
-        first = next((t for t in takers[:3] if feeds(t)), None)
+    if found.steps and takers and not _made_kinds(registry, takers[0]) & needed:
+        first = next((t for t in takers[:3] if _made_kinds(registry, t) & needed), None)
         if first is not None:
             return [first] + [t for t in takers if t != first]
     return takers
@@ -908,7 +904,8 @@ def _needs(registry: ToolRegistry, tool: str) -> set[str]:
     return _required_kinds(registry, tool) & set(_MEDIA)
 
 
-def _takes(registry: ToolRegistry, tool: str, kind: str, exact: bool = False) -> bool:
+def takes(registry: ToolRegistry, tool: str, kind: str, exact: bool = False) -> bool:
+    """A port of ``tool`` takes ``kind`` (or, unless ``exact``, a list of it)."""
     from mmagent.toolkit._base import port_type
 
     kinds = (kind,) if exact else (kind, f"list[{kind}]")
@@ -924,6 +921,11 @@ def _required_kinds(registry: ToolRegistry, tool: str) -> set[str]:
             for f in registry.tool_class(tool).Input.model_fields.values() if f.is_required()}
 
 
+def _made_kinds(registry: ToolRegistry, tool: str) -> set[str]:
+    """The kinds ``tool`` makes, a list counted as its items' kind."""
+    return {k.removeprefix("list[").rstrip("]") for k in _makes(registry, tool)}
+
+
 def _makes(registry: ToolRegistry, tool: str) -> set[str]:
     from mmagent.toolkit._base import port_type
 
@@ -933,7 +935,7 @@ def _makes(registry: ToolRegistry, tool: str) -> set[str]:
 def _speaks(registry: ToolRegistry, tool: str) -> bool:
     """``tool`` speaks text: text in, audio out, its card about speech."""
     return (not _needs(registry, tool) and "audio" in _makes(registry, tool)
-            and _takes(registry, tool, "text", exact=True)
+            and takes(registry, tool, "text", exact=True)
             and re.search(r"speech|speak|aloud|voice", registry.tool_class(tool).description,
                           re.IGNORECASE) is not None)
 
@@ -984,6 +986,6 @@ def _answers(registry: ToolRegistry, tool: str) -> bool:
     from mmagent.toolkit._base import port_type
 
     ports = registry.tool_class(tool).Input.model_fields
-    return _takes(registry, tool, "image") and "text" in _makes(registry, tool) and any(
+    return takes(registry, tool, "image") and "text" in _makes(registry, tool) and any(
         "question" in name and f.is_required() and port_type(f.annotation) == "text"
         for name, f in ports.items())

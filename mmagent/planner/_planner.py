@@ -206,8 +206,7 @@ class Planner:
     def _intent(self, request: str, kinds: dict[str, str]) -> PlanResult | None:
         """An empty plan and an answer for small talk and questions about abilities."""
         if not kinds and small_talk(request):
-            return PlanResult(plan=Plan(), attempts=0, outcome="direct", grounded=True,
-                              answer=direct_answer(request, self.registry))
+            return self._talk(request)
         if asks_capabilities(request, kinds):
             return PlanResult(plan=Plan(), attempts=0, outcome="capabilities", grounded=True,
                               answer=capabilities_answer(self.registry))
@@ -224,8 +223,7 @@ class Planner:
         if proposal.plan is None:
             if not kinds and not found.out_of_scope and (
                     self._chatty(request) or conversation(request)):
-                return PlanResult(plan=Plan(), attempts=0, outcome="direct", grounded=True,
-                                  answer=direct_answer(request, self.registry)), []
+                return self._talk(request), []
             raise _refusal(request, found.closest, found.out_of_scope)
         problems = self._problems(proposal.plan, kinds)
         tools = [t.tool for t in proposal.plan.tasks]
@@ -246,8 +244,7 @@ class Planner:
                 st.origin == "clause" and asks_new(st.clause) for st in found.steps):
             # a question with nothing attached that no tool clearly serves ("what's the
             # difference between a jingle and a theme song?") is talk, not a guessed run
-            return PlanResult(plan=Plan(), attempts=0, outcome="direct", grounded=True,
-                              answer=direct_answer(request, self.registry)), []
+            return self._talk(request), []
         if unsure and self.llm_fallback:
             logger.info("grounded plan unsure (%.2f), asking the LLM", proposal.confidence)
             return None, tools
@@ -255,6 +252,11 @@ class Planner:
             self.cache.put(request, kinds, fingerprint, proposal.plan)
         return PlanResult(plan=proposal.plan, attempts=0, grounded=True, tools=tools,
                           confidence=proposal.confidence, needs_confirmation=unsure), tools
+
+    def _talk(self, request: str) -> PlanResult:
+        """An empty plan answered in words."""
+        return PlanResult(plan=Plan(), attempts=0, outcome="direct", grounded=True,
+                          answer=direct_answer(request, self.registry))
 
     def _chatty(self, request: str) -> bool:
         """No step was found: does the request read like conversation?"""
